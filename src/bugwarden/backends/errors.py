@@ -1,0 +1,147 @@
+"""The one exception hierarchy for upstream failures.
+
+    BackendError                      base: carries backend, method, path, status, agent message
+    ├── InvalidArgument               we refused the caller's input before any request
+    ├── UpstreamError                 a response came back with a failing status
+    │   ├── Unauthorized              401: the upstream credential is missing or wrong
+    │   ├── AccountRestricted         BugSnag codes 30000/31000/32000: billing or seats
+    │   ├── Forbidden                 403: role too low (40000) or scope/project restriction
+    │   ├── NotFound                  404: unknown, or not visible to this credential
+    │   ├── InvalidRequest            400/409/422: the API rejected the request
+    │   │   └── ResultsCapped         422 code 60000: sorted results capped
+    │   ├── RateLimited               429, with `retry_after` seconds
+    │   ├── NotImplementedUpstream    501: route "not wired up yet" (BugPort)
+    │   ├── UpstreamServerError       5xx
+    │   └── MalformedResponse         2xx whose body is not what the API promises
+    └── TransportError                no response came back
+        ├── UpstreamTimeout
+        └── UpstreamUnreachable
+
+`agent_message` is built only from our own templates and the IDs the caller passed: upstream
+bodies never reach the model verbatim. `path` never contains credentials or query strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import httpx
+
+
+class BackendError(Exception):
+    """Base of every adapter failure; `str()` is the agent-facing message."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        agent_message: str,
+        *,
+        backend: str = "",
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        code: int | None = None,
+    ) -> None:
+        super().__init__(agent_message)
+        self.agent_message = agent_message
+        self.backend = backend
+        self.method = method
+        self.path = path
+        self.status = status
+        self.code = code
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.agent_message!r}, backend={self.backend!r}, "
+            f"method={self.method!r}, path={self.path!r}, status={self.status!r})"
+        )
+
+
+class InvalidArgument(BackendError):
+    """The caller's input was refused before any request was made (a hostile ID, a bad filter)."""
+
+
+class UpstreamError(BackendError):
+    """A response came back with a failing status."""
+
+
+class Unauthorized(UpstreamError):
+    """401: the configured upstream credential is missing, wrong or revoked."""
+
+
+class AccountRestricted(UpstreamError):
+    """BugSnag codes 30000/31000/32000: API access restricted by billing, trial or seats."""
+
+
+class Forbidden(UpstreamError):
+    """403: the credential is valid but its role, scope or project limits do not allow this."""
+
+
+class NotFound(UpstreamError):
+    """404: the resource does not exist or the credential cannot see it (the API does not say which)."""
+
+
+class InvalidRequest(UpstreamError):
+    """400/409/422: the API rejected the request's parameters or body."""
+
+
+class ResultsCapped(InvalidRequest):
+    """422 with code 60000: the sorted result set is too large to return completely."""
+
+
+class RateLimited(UpstreamError):
+    """429: the upstream rate limit is exhausted; `retry_after` is the wait in seconds."""
+
+    retryable = True
+
+    def __init__(self, agent_message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(agent_message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class NotImplementedUpstream(UpstreamError):
+    """501: the upstream route exists in the docs but is not wired up yet."""
+
+
+class UpstreamServerError(UpstreamError):
+    """5xx: the upstream service failed."""
+
+    retryable = True
+
+
+class MalformedResponse(UpstreamError):
+    """A success status whose body is not the JSON shape the API documents."""
+
+
+class TransportError(BackendError):
+    """No response came back."""
+
+    retryable = True
+
+
+class UpstreamTimeout(TransportError):
+    """The upstream did not answer within the timeout."""
+
+
+class UpstreamUnreachable(TransportError):
+    """The connection to the upstream could not be made or broke."""
+
+
+@contextlib.contextmanager
+def map_transport_errors(backend: str, method: str, path: str) -> Iterator[None]:
+    """Translate every httpx exception raised inside the block into our TransportError branch."""
+    where = dict(backend=backend, method=method, path=path)
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise UpstreamTimeout(f"{backend} did not answer in time; try again shortly", **where) from exc
+    except (httpx.NetworkError, httpx.ProtocolError, httpx.ProxyError) as exc:
+        raise UpstreamUnreachable(
+            f"could not reach {backend}: check the API URL and the network", **where
+        ) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects, httpx.DecodingError) as exc:
+        raise UpstreamUnreachable(f"could not talk to {backend}: {type(exc).__name__}", **where) from exc
+    except httpx.StreamError as exc:
+        raise UpstreamUnreachable(f"the response from {backend} was cut short", **where) from exc

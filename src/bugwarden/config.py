@@ -1,0 +1,206 @@
+"""Settings, read once from an environ mapping plus CLI flags; the only place that reads the environment.
+
+    settings = Settings.from_env(os.environ)                       # what `bugwarden serve` does
+    settings = Settings.from_env({}, bugsnag_api_url="http://…")   # tests inject everything
+
+Errors name the variable and the bad value. Credentials are `Secret`s whose repr is masked.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what to do."""
+
+
+class Secret:
+    """A credential that never prints: `repr()` and `str()` are masked; call `.reveal()` at the point of use."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request timeouts in seconds, and the overall deadline of one tool call."""
+
+    connect: float = 5.0
+    read: float = 20.0
+    call_deadline: float = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class Retries:
+    """Retry policy for idempotent requests: attempts after the first, jittered backoff, Retry-After cap."""
+
+    attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    retry_after_cap: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caching:
+    """TTL in seconds for stable resources (organizations, projects, event fields, collaborators)."""
+
+    ttl: float = 300.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_RETRIES = Retries()
+DEFAULT_CACHING = Caching()
+DEFAULT_BUGSNAG_API_URL = "https://api.bugsnag.com"
+DEFAULT_BUGPORT_API_URL = "https://api.bugport.dev/v1"
+TOOLSETS = ("core", "insights", "admin", "destructive")
+DEFAULT_TOOLSETS = ("core",)
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    """The platform's user state directory for bugwarden."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "bugwarden"
+    if os.name == "nt":
+        base = environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "bugwarden"
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "bugwarden"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything bugwarden needs to run, validated. Build with `Settings.from_env`."""
+
+    bugsnag_token: Secret | None = None
+    bugsnag_api_url: str = DEFAULT_BUGSNAG_API_URL
+    bugsnag_project_id: str | None = None
+    bugport_token: Secret | None = None
+    bugport_api_url: str = DEFAULT_BUGPORT_API_URL
+    home: Path = field(default_factory=lambda: default_home(os.environ))
+    agent_token: Secret | None = None
+    toolsets: tuple[str, ...] = DEFAULT_TOOLSETS
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+    retries: Retries = DEFAULT_RETRIES
+    caching: Caching = DEFAULT_CACHING
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        """Names of the configured backends, BugSnag first."""
+        names = []
+        if self.bugsnag_token:
+            names.append("bugsnag")
+        if self.bugport_token:
+            names.append("bugport")
+        return tuple(names)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read `BUGSNAG_*`, `BUGPORT_*` and `BUGWARDEN_*` from `environ`; keyword overrides win (CLI flags)."""
+        values: dict[str, Any] = {}
+        if token := environ.get("BUGSNAG_AUTH_TOKEN", "").strip():
+            values["bugsnag_token"] = Secret(token)
+        if url := environ.get("BUGSNAG_API_URL", "").strip():
+            values["bugsnag_api_url"] = url
+        if pid := environ.get("BUGSNAG_PROJECT_ID", "").strip():
+            values["bugsnag_project_id"] = pid
+        if token := environ.get("BUGPORT_TOKEN", "").strip():
+            values["bugport_token"] = Secret(token)
+        if url := environ.get("BUGPORT_API_URL", "").strip():
+            values["bugport_api_url"] = url
+        if token := environ.get("BUGWARDEN_TOKEN", "").strip():
+            values["agent_token"] = Secret(token)
+        if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
+            values["toolsets"] = sets
+        if ttl := environ.get("BUGWARDEN_CACHE_TTL", "").strip():
+            values["caching"] = Caching(ttl=_parse_float("BUGWARDEN_CACHE_TTL", ttl))
+        home = environ.get("BUGWARDEN_HOME", "").strip()
+        values["home"] = Path(home).expanduser() if home else default_home(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._validated(**values)
+
+    @classmethod
+    def _validated(cls, **values: Any) -> Settings:
+        for key in ("bugsnag_token", "bugport_token", "agent_token"):
+            if isinstance(values.get(key), str):
+                values[key] = Secret(values[key])
+        if "bugsnag_api_url" in values:
+            values["bugsnag_api_url"] = _check_url("BUGSNAG_API_URL", values["bugsnag_api_url"])
+        if "bugport_api_url" in values:
+            url = _check_url("BUGPORT_API_URL", values["bugport_api_url"])
+            if not url.endswith("/v1"):
+                raise ConfigError(
+                    f"Config 'BUGPORT_API_URL' has value {url!r}. It must end in '/v1' "
+                    f"(for example {DEFAULT_BUGPORT_API_URL}); a missing /v1 is the usual cause of 404s."
+                )
+            values["bugport_api_url"] = url
+        if "toolsets" in values:
+            values["toolsets"] = parse_toolsets(values["toolsets"])
+        if isinstance(values.get("home"), str):
+            values["home"] = Path(values["home"]).expanduser()
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied and validated."""
+        current = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        current.update(changes)
+        return type(self)._validated(**current)
+
+
+def parse_toolsets(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Parse `core,insights` (or a sequence); `all` means every toolset; unknown names are refused."""
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else [v.strip() for v in value]
+    names = [n for n in names if n]
+    if "all" in names:
+        return TOOLSETS
+    unknown = sorted(set(names) - set(TOOLSETS))
+    if unknown or not names:
+        raise ConfigError(
+            f"Config 'BUGWARDEN_TOOLSETS' has value {','.join(names)!r}. "
+            f"Choose from {', '.join(TOOLSETS)} (comma-separated) or 'all'."
+        )
+    return tuple(n for n in TOOLSETS if n in names)
+
+
+def _check_url(name: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"Config {name!r} has value {value!r}. Not an http(s) base URL.")
+    if parts.username or parts.password:
+        raise ConfigError(f"Config {name!r} must not carry credentials in the URL.")
+    return value.strip().rstrip("/")
+
+
+def _parse_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"Config {name!r} has value {value!r}. Not a valid number.") from None
+    if number < 0:
+        raise ConfigError(f"Config {name!r} has value {value!r}. Must not be negative.")
+    return number

@@ -1,0 +1,272 @@
+"""Backend-neutral domain objects.
+
+Every backend adapter parses upstream JSON into these and nothing else; `render/` turns them
+into text. No HTTP, no formatting, no imports from `backends/`, `render/` or `tools/`.
+
+Text fields that come from end users' devices (messages, breadcrumbs, metadata, request data,
+BugPort reports) are kept verbatim here: neutralising them is the renderer's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+    slug: str | None = None
+    created_at: datetime | None = None
+    backend: str = "bugsnag"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    name: str
+    organization_id: str | None = None
+    type: str | None = None
+    language: str | None = None
+    slug: str | None = None
+    release_stages: tuple[str, ...] = ()
+    open_error_count: int | None = None
+    html_url: str | None = None
+    created_at: datetime | None = None
+    backend: str = "bugsnag"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedIssue:
+    url: str
+    key: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """One grouped error (BugSnag) or one bug report (BugPort)."""
+
+    id: str
+    project_id: str
+    error_class: str
+    message: str
+    context: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    events: int | None = None
+    users: int | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    release_stages: tuple[str, ...] = ()
+    assigned_collaborator_id: str | None = None
+    overridden_severity: str | None = None
+    linked_issues: tuple[LinkedIssue, ...] = ()
+    comment_count: int | None = None
+    discarded: bool = False
+    reopen_rules: dict[str, Any] | None = None
+    introduced_in: tuple[str, ...] = ()
+    url: str | None = None
+    backend: str = "bugsnag"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    file: str | None
+    method: str | None
+    line: int | None = None
+    column: int | None = None
+    in_project: bool | None = None
+    code: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionInfo:
+    error_class: str
+    message: str
+    frames: tuple[Frame, ...] = ()
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Breadcrumb:
+    timestamp: datetime | None
+    name: str
+    type: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    id: str
+    name: str | None
+    error_reporting: bool = False
+    frames: tuple[Frame, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleLog:
+    level: str
+    message: str
+    timestamp: datetime | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRequest:
+    method: str
+    url: str
+    status: int | None = None
+    duration_ms: float | None = None
+    response_body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    author: str | None
+    body: str
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    type: str
+    actor: str | None = None
+    at: datetime | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One occurrence. `is_full` is False for list summaries (no stack, no breadcrumbs)."""
+
+    id: str
+    error_id: str | None
+    project_id: str | None
+    received_at: datetime | None
+    exceptions: tuple[ExceptionInfo, ...] = ()
+    severity: str | None = None
+    unhandled: bool | None = None
+    context: str | None = None
+    breadcrumbs: tuple[Breadcrumb, ...] = ()
+    threads: tuple[ThreadInfo, ...] = ()
+    request: dict[str, Any] = field(default_factory=dict)
+    app: dict[str, Any] = field(default_factory=dict)
+    device: dict[str, Any] = field(default_factory=dict)
+    user: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    is_full: bool = True
+    backend: str = "bugsnag"
+
+
+@dataclass(frozen=True, slots=True)
+class PivotValue:
+    value: str
+    events: int | None = None
+    proportion: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pivot:
+    field: str
+    name: str | None
+    cardinality: int | None = None
+    values: tuple[PivotValue, ...] = ()
+    other: int | None = None
+    no_value: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrendBucket:
+    start: datetime | None
+    end: datetime | None
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    id: str
+    app_version: str | None
+    release_stage: str | None = None
+    release_time: datetime | None = None
+    build_label: str | None = None
+    errors_introduced: int | None = None
+    errors_seen: int | None = None
+    total_sessions: int | None = None
+    unhandled_sessions: int | None = None
+    release_group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseGroup:
+    id: str
+    app_version: str | None
+    release_stage: str | None = None
+    releases_count: int | None = None
+    visible: bool | None = None
+    first_released_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StabilityPoint:
+    start: datetime | None
+    sessions: int | None
+    unhandled_sessions: int | None
+    unhandled_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collaborator:
+    id: str
+    name: str | None
+    email: str | None
+    is_admin: bool | None = None
+    pending_invitation: bool | None = None
+    last_request_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventField:
+    display_id: str
+    name: str | None = None
+    custom: bool = False
+    match_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSearch:
+    id: str
+    name: str
+    project_id: str | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+    sort: str | None = None
+    shared: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BugReportDetail:
+    """What BugPort's context endpoint adds to an ErrorGroup."""
+
+    description: str | None = None
+    page: dict[str, Any] = field(default_factory=dict)
+    console_logs: tuple[ConsoleLog, ...] = ()
+    network: tuple[NetworkRequest, ...] = ()
+    comments: tuple[Comment, ...] = ()
+    activity: tuple[Activity, ...] = ()
+    source: str | None = None
+    reporter: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """A page of results. `next_cursor` is opaque and ours; `total` is upstream's count if known."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None = None
+    total: int | None = None

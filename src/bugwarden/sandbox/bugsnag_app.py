@@ -1,0 +1,762 @@
+"""A Starlette app that behaves like the BugSnag Data Access API v2 (as observed, not as specified).
+
+    app = create_bugsnag_app(rate_limit=30)
+    app.state.control.faults.fail_next(2, 503)      # inject faults
+    app.state.control.log                           # every request seen
+
+Tokens: `sandbox-admin-token` (admin of both organizations), `sandbox-readonly-token` (Acme,
+read-only role: writes get 403 code 40000), `sandbox-globex-token` (Globex only).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import bugsnag_query as q
+from .bugsnag_query import ApiError
+from .bugsnag_seed import NOW, World, build_world, iso, oid
+from .faults import Control, LoggedRequest
+
+Handler = Callable[[Request], Awaitable[Response]]
+ROLE_ERROR = "Insufficient Project Role for performing requested action"
+
+
+class BugsnagSim:
+    """Routes and state of one simulated BugSnag account."""
+
+    def __init__(self, control: Control, sorted_cap: int = 1000) -> None:
+        self.control = control
+        self.world: World = build_world()
+        self.sorted_cap = sorted_cap
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def route(self, handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            token = header[6:].strip() if header.lower().startswith("token ") else None
+            entry = LoggedRequest(request.method, request.url.path, request.url.query, token)
+            self.control.log.append(entry)
+            response = await self._guarded(request, token, handler)
+            entry.status = response.status_code
+            return response
+
+        return endpoint
+
+    async def _guarded(self, request: Request, token: str | None,
+                       handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]) -> Response:
+        faults = self.control.faults
+        if faults.latency:
+            await anyio.sleep(faults.latency)
+        if faults.hang_remaining > 0:
+            faults.hang_remaining -= 1
+            await anyio.sleep(3600)
+        if faults.fail_remaining > 0:
+            faults.fail_remaining -= 1
+            body: dict[str, Any] = {"errors": ["Injected failure"]}
+            if faults.fail_code:
+                body["code"] = faults.fail_code
+            headers = {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
+            return JSONResponse(body, faults.fail_status, headers=headers)
+        if faults.garbage_remaining > 0:
+            faults.garbage_remaining -= 1
+            return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
+        user = self.world.users.get(token or "")
+        if user is None:
+            return JSONResponse({"errors": ["Unauthorized"]}, 401)
+        allowed, remaining, retry_after = self.control.limiter.hit(token or "")
+        limit_headers = {"X-RateLimit-Limit": str(self.control.limiter.limit),
+                         "X-RateLimit-Remaining": str(remaining)}
+        if not allowed:
+            return JSONResponse({"errors": ["Rate limit exceeded"]}, 429,
+                                headers={**limit_headers, "Retry-After": str(retry_after)})
+        try:
+            response = await handler(request, user)
+        except ApiError as exc:
+            body = {"errors": [exc.message]}
+            if exc.code is not None:
+                body["code"] = exc.code
+            response = JSONResponse(body, exc.status)
+        response.headers.update(limit_headers)
+        return response
+
+    @staticmethod
+    def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return JSONResponse(data, status, headers=headers)
+
+    async def body(self, request: Request) -> dict[str, Any]:
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise ApiError(400, "Bad request: body is not JSON") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "Bad request")
+        return data
+
+    def org_for(self, user: dict[str, Any], org_id: str) -> dict[str, Any]:
+        org = self.world.organizations.get(org_id)
+        if org is None or org["slug"] not in user["orgs"]:
+            raise ApiError(404, "Organization not found")
+        return org
+
+    def project_for(self, user: dict[str, Any], project_id: str) -> dict[str, Any]:
+        project = self.world.projects.get(project_id)
+        if project is None:
+            raise ApiError(404, "Project not found")
+        self_org = self.world.organizations[project["organization_id"]]
+        if self_org["slug"] not in user["orgs"]:
+            raise ApiError(404, "Project not found")
+        return project
+
+    def error_for(self, user: dict[str, Any], project_id: str, error_id: str) -> Any:
+        self.project_for(user, project_id)
+        seed = self.world.errors.get(error_id)
+        if seed is None or seed.data["project_id"] != project_id:
+            raise ApiError(404, "Error not found")
+        return seed
+
+    @staticmethod
+    def require_writer(user: dict[str, Any]) -> None:
+        if user["role"] != "admin":
+            raise ApiError(403, ROLE_ERROR, 40000)
+
+    # -- organizations ----------------------------------------------------------------------------
+
+    async def list_orgs(self, request: Request, user: dict[str, Any]) -> Response:
+        orgs = [o for o in self.world.organizations.values() if o["slug"] in user["orgs"]]
+        if q.bool_param(request, "admin"):
+            orgs = orgs if user["role"] == "admin" else []
+        chunk, headers = q.paginate(request, orgs, "objectid")
+        return self.ok(chunk, headers=headers)
+
+    async def get_org(self, request: Request, user: dict[str, Any]) -> Response:
+        return self.ok(self.org_for(user, request.path_params["id"]))
+
+    async def update_org(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["id"])
+        self.require_writer(user)
+        data = await self.body(request)
+        if "invoice_info" in data:
+            data.setdefault("invoice_address", data.pop("invoice_info"))
+        allowed = {"name", "auto_upgrade", "billing_emails", "invoice_address"}
+        if unknown := set(data) - allowed:
+            raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
+            raise ApiError(400, "name must be a non-empty string")
+        org.update(data)
+        org["updated_at"] = iso(NOW)
+        return self.ok(org)
+
+    async def delete_org(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["id"])
+        self.require_writer(user)
+        del self.world.organizations[org["id"]]
+        return Response(status_code=204)
+
+    # -- projects ---------------------------------------------------------------------------------
+
+    async def list_projects(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        projects = [p for p in self.world.projects.values() if p["organization_id"] == org["id"]]
+        if term := request.query_params.get("q"):
+            projects = [p for p in projects if term.lower() in p["name"].lower()]
+        sort = request.query_params.get("sort", "created_at")
+        direction = request.query_params.get("direction", "asc" if sort == "favorite" else "desc")
+        if sort not in ("created_at", "name", "favorite") or direction not in ("asc", "desc"):
+            raise ApiError(400, "Invalid sort")
+        if sort == "favorite" and direction == "desc":
+            raise ApiError(400, "Favorites only support ascending sort.")
+        key = "name" if sort == "name" else "created_at"
+        projects.sort(key=lambda p: (p[key], p["id"]), reverse=direction == "desc")
+        chunk, headers = q.paginate(request, projects, "objectid")
+        return self.ok(chunk, headers=headers)
+
+    async def create_project(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        self.require_writer(user)
+        data = await self.body(request)
+        name, ptype = data.get("name"), data.get("type")
+        if not isinstance(name, str) or not name.strip() or name.startswith("$"):
+            raise ApiError(400, "name is required and must not start with $")
+        if not isinstance(ptype, str) or not ptype:
+            raise ApiError(400, "type is required")
+        pid = oid("project", org["slug"], name)
+        if pid in self.world.projects:
+            raise ApiError(409, "A project with this name already exists")
+        slug = "-".join(name.lower().split())
+        project = {"id": pid, "organization_id": org["id"], "name": name, "slug": slug, "type": ptype,
+                   "language": None, "api_key": "not-a-real-" + pid[:12], "release_stages": [],
+                   "created_at": iso(NOW), "updated_at": iso(NOW), "url": "",
+                   "html_url": f"https://app.bugsnag.com/{org['slug']}/{slug}", "open_error_count": 0,
+                   "ignore_old_browsers": bool(data.get("ignore_old_browsers", False)), "collaborators_count": 1}
+        project["url"] = str(request.base_url).rstrip("/") + f"/projects/{pid}"
+        self.world.projects[pid] = project
+        return self.ok(project, 200)
+
+    async def get_project(self, request: Request, user: dict[str, Any]) -> Response:
+        return self.ok(self.project_for(user, request.path_params["project_id"]))
+
+    async def update_project(self, request: Request, user: dict[str, Any]) -> Response:
+        project = self.project_for(user, request.path_params["project_id"])
+        self.require_writer(user)
+        data = await self.body(request)
+        allowed = {"name", "global_grouping", "location_grouping", "discarded_app_versions", "discarded_errors",
+                   "url_whitelist", "ignore_old_browsers", "ignored_browser_versions", "resolve_on_deploy",
+                   "collaborator_ids"}
+        if unknown := set(data) - allowed:
+            raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        data.pop("collaborator_ids", None)
+        project.update(data)
+        project["updated_at"] = iso(NOW)
+        return self.ok(project)
+
+    # -- errors -----------------------------------------------------------------------------------
+
+    def error_accessors(self) -> dict[str, Callable[[dict[str, Any], str], bool]]:
+        def events_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+            return self.world.errors[item["id"]].events
+
+        return {
+            "error.status": lambda e, v: e["status"] == v,
+            "event.severity": lambda e, v: e["severity"] == v,
+            "app.release_stage": lambda e, v: v in e["release_stages"],
+            "event.class": lambda e, v: q.contains(e["error_class"], v),
+            "event.message": lambda e, v: q.contains(e["message"], v),
+            "app.context": lambda e, v: q.contains(e["context"], v),
+            "error.id": lambda e, v: e["id"] == v,
+            "search": lambda e, v: any(q.contains(e[k], v) for k in ("error_class", "message", "context")),
+            "event.since": lambda e, v: q.ts(e["last_seen"]) >= q.parse_time(v),
+            "event.before": lambda e, v: q.ts(e["first_seen"]) < q.parse_time(v),
+            "error.assigned_to": lambda e, v: (e["assigned_collaborator_id"] is not None if v == "anyone"
+                                               else e["assigned_collaborator_id"] == v),
+            "user.id": lambda e, v: any(ev["user"].get("id") == v for ev in events_of(e)),
+            "user.email": lambda e, v: any(q.contains(ev["user"].get("email"), v) for ev in events_of(e)),
+            "version.seen_in": lambda e, v: any(q.wildcard(ev["app"].get("version"), v) for ev in events_of(e)),
+            "os.name": lambda e, v: any(ev["device"].get("osName") == v for ev in events_of(e)),
+            "browser.name": lambda e, v: any(ev["device"].get("browserName") == v for ev in events_of(e)),
+            "event.unhandled": lambda e, v: any(str(ev["unhandled"]).lower() == v for ev in events_of(e)),
+        }
+
+    async def list_errors(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        filters = q.parse_filters(request)
+        for name in ("event.since", "event.before"):
+            for _, value in filters.get(name, []):
+                q.parse_time(value)
+        accessors = self.error_accessors()
+        items = [s.data for s in self.world.errors.values()
+                 if s.data["project_id"] == pid and q.matches(s.data, filters, accessors)]
+        sort = request.query_params.get("sort", "last_seen")
+        direction = request.query_params.get("direction", "desc")
+        if sort not in ("last_seen", "first_seen", "users", "events", "unsorted") or direction not in ("asc", "desc"):
+            raise ApiError(400, "Invalid sort")
+        if sort != "unsorted":
+            if len(items) > self.sorted_cap:
+                raise ApiError(422, "Unable to return complete results", 60000)
+            items.sort(key=lambda e: (e[sort], e["id"]), reverse=direction == "desc")
+        style = "objectid" if sort in ("last_seen", "first_seen") else "integer"
+        chunk, headers = q.paginate(request, items, style)
+        return self.ok(chunk, headers=headers)
+
+    async def get_error(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.error_for(user, request.path_params["project_id"], request.path_params["error_id"])
+        return self.ok(seed.data)
+
+    def apply_operation(self, seed: Any, data: dict[str, Any], org_id: str) -> bool:
+        """Apply one update; returns True when the answer is 204 (delete/discard)."""
+        op = data.get("operation")
+        error = seed.data
+        if op == "override_severity":
+            if data.get("severity") not in ("info", "warning", "error"):
+                raise ApiError(400, "severity must be one of info, warning, error")
+            error["severity"] = error["overridden_severity"] = data["severity"]
+        elif op == "assign":
+            collaborator = data.get("assigned_collaborator_id")
+            if collaborator and collaborator not in {c["id"] for c in self.world.collaborators.get(org_id, [])}:
+                raise ApiError(400, "assigned_collaborator_id is not a collaborator on this project")
+            error["assigned_collaborator_id"] = collaborator or None
+        elif op in ("link_issue", "create_issue"):
+            url = data.get("issue_url") or f"https://issues.acme.test/BUG-{len(error['linked_issues']) + 101}"
+            if op == "link_issue" and not data.get("issue_url"):
+                raise ApiError(400, "issue_url is required")
+            issue = {"id": oid("issue", url), "key": url.rsplit("/", 1)[-1], "number": None, "type": "generic",
+                     "url": url}
+            error["linked_issues"].append(issue)
+            error["created_issue"] = error["linked_issues"][0]
+        elif op == "unlink_issue":
+            error["linked_issues"], error["created_issue"] = [], {}
+        elif op in ("open", "fix", "ignore"):
+            error["status"] = {"open": "open", "fix": "fixed", "ignore": "ignored"}[op]
+            error["reopen_rules"] = None
+        elif op == "snooze":
+            rules = data.get("reopen_rules")
+            needs = {"occurs_after": ["seconds"], "n_occurrences_in_m_hours": ["occurrences", "hours"],
+                     "n_additional_occurrences": ["additional_occurrences"],
+                     "n_additional_users": ["additional_users"]}
+            if not isinstance(rules, dict) or rules.get("reopen_if") not in needs:
+                raise ApiError(400, "reopen_rules.reopen_if is required for snooze")
+            for companion in needs[rules["reopen_if"]]:
+                if not isinstance(rules.get(companion), int) or rules[companion] < 1:
+                    raise ApiError(400, f"reopen_rules.{companion} must be a positive integer")
+            rules = dict(rules)
+            if rules["reopen_if"] == "occurs_after":
+                rules["reopen_after"] = iso(NOW + timedelta(seconds=rules["seconds"]))
+            if rules["reopen_if"] == "n_additional_occurrences":
+                rules["occurrence_threshold"] = error["events"] + rules["additional_occurrences"]
+            error["status"], error["reopen_rules"] = "snoozed", rules
+        elif op == "delete":
+            del self.world.errors[error["id"]]
+            return True
+        elif op == "discard":
+            error["discarded"] = True
+            return True
+        elif op == "undiscard":
+            error["discarded"] = False
+        else:
+            raise ApiError(400, "operation is required and must be a known operation")
+        return False
+
+    async def update_error(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        seed = self.error_for(user, pid, request.path_params["error_id"])
+        self.require_writer(user)
+        data = await self.body(request)
+        if self.apply_operation(seed, data, self.world.projects[pid]["organization_id"]):
+            return Response(status_code=204)
+        return self.ok(seed.data)
+
+    async def bulk_update(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        ids = [v for k, v in q.pairs(request) if k in ("error_ids[]", "error_ids")]
+        if not ids:
+            raise ApiError(400, "error_ids is required")
+        seeds = [self.error_for(user, pid, i) for i in ids]
+        self.require_writer(user)
+        data = await self.body(request)
+        out: dict[str, Any] = {"operation": data.get("operation")}
+        for seed in seeds:
+            self.apply_operation(seed, data, self.world.projects[pid]["organization_id"])
+            e = seed.data
+            out[e["id"]] = {k: e.get(k) for k in ("status", "assigned_collaborator_id", "assigned_team_id",
+                                                  "linked_issues", "created_issue", "reopen_rules", "discarded")}
+        return self.ok(out)
+
+    async def delete_error(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.error_for(user, request.path_params["project_id"], request.path_params["error_id"])
+        self.require_writer(user)
+        del self.world.errors[seed.data["id"]]
+        return Response(status_code=204)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def summary(event: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": event["id"], "url": event["url"], "project_url": event["project_url"], "is_full_report": False,
+            "error_id": event["error_id"], "received_at": event["received_at"],
+            "exceptions": [{"errorClass": e["error_class"], "message": e["message"]} for e in event["exceptions"]],
+            "severity": event["severity"], "context": event["context"], "unhandled": event["unhandled"],
+            "app": {"releaseStage": event["app"].get("releaseStage"), "type": event["app"].get("type")},
+        }
+
+    def event_accessors(self) -> dict[str, Callable[[dict[str, Any], str], bool]]:
+        return {
+            "event.since": lambda ev, v: q.ts(ev["received_at"]) >= q.parse_time(v),
+            "event.before": lambda ev, v: q.ts(ev["received_at"]) < q.parse_time(v),
+            "user.id": lambda ev, v: ev["user"].get("id") == v,
+            "user.email": lambda ev, v: q.contains(ev["user"].get("email"), v),
+            "app.release_stage": lambda ev, v: ev["app"].get("releaseStage") == v,
+            "version.seen_in": lambda ev, v: q.wildcard(ev["app"].get("version"), v),
+            "os.name": lambda ev, v: ev["device"].get("osName") == v,
+            "browser.name": lambda ev, v: ev["device"].get("browserName") == v,
+            "event.unhandled": lambda ev, v: str(ev["unhandled"]).lower() == v,
+            "event.severity": lambda ev, v: ev["severity"] == v,
+        }
+
+    def list_event_page(self, request: Request, events: list[dict[str, Any]]) -> Response:
+        filters = q.parse_filters(request)
+        events = [e for e in events if q.matches(e, filters, self.event_accessors())]
+        sort = request.query_params.get("sort", "timestamp")
+        direction = request.query_params.get("direction", "desc")
+        if sort != "timestamp" or direction not in ("asc", "desc"):
+            raise ApiError(400, "Events can only be sorted by timestamp")
+        events.sort(key=lambda e: (e["received_at"], e["id"]), reverse=direction == "desc")
+        chunk, headers = q.paginate(request, events, "keyset", key=lambda e: e["received_at"])
+        full = q.bool_param(request, "full_reports")
+        return self.ok([copy.deepcopy(e) if full else self.summary(e) for e in chunk], headers=headers)
+
+    async def error_events(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.error_for(user, request.path_params["project_id"], request.path_params["error_id"])
+        return self.list_event_page(request, seed.events)
+
+    async def project_events(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        events = [e for s in self.world.errors.values() if s.data["project_id"] == pid for e in s.events]
+        return self.list_event_page(request, events)
+
+    async def latest_event(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.world.errors.get(request.path_params["error_id"])
+        if seed is None:
+            raise ApiError(404, "Error not found")
+        try:
+            self.project_for(user, seed.data["project_id"])
+        except ApiError:
+            raise ApiError(404, "Error not found") from None
+        if not seed.events:
+            raise ApiError(404, "Event not found")
+        return self.ok(max(seed.events, key=lambda e: e["received_at"]))
+
+    def find_event(self, user: dict[str, Any], pid: str, event_id: str) -> tuple[Any, dict[str, Any]]:
+        self.project_for(user, pid)
+        for seed in self.world.errors.values():
+            if seed.data["project_id"] != pid:
+                continue
+            for event in seed.events:
+                if event["id"] == event_id:
+                    return seed, event
+        raise ApiError(404, "Event not found")
+
+    async def get_event(self, request: Request, user: dict[str, Any]) -> Response:
+        _, event = self.find_event(user, request.path_params["project_id"], request.path_params["event_id"])
+        return self.ok(event)
+
+    async def delete_event(self, request: Request, user: dict[str, Any]) -> Response:
+        seed, event = self.find_event(user, request.path_params["project_id"], request.path_params["event_id"])
+        self.require_writer(user)
+        seed.events.remove(event)
+        return Response(status_code=204)
+
+    # -- pivots -----------------------------------------------------------------------------------
+
+    _PIVOT_FIELDS = {
+        "app.release_stage": ("Release stages", lambda ev: ev["app"].get("releaseStage")),
+        "app.version": ("App versions", lambda ev: ev["app"].get("version")),
+        "os.name": ("Operating systems", lambda ev: ev["device"].get("osName")),
+        "browser.name": ("Browsers", lambda ev: ev["device"].get("browserName")),
+        "user.id": ("Users", lambda ev: ev["user"].get("id")),
+    }
+
+    def pivot_counts(self, events: list[dict[str, Any]], field: str, scale: float) -> tuple[dict[str, int], int]:
+        _, get = self._PIVOT_FIELDS[field]
+        counts: dict[str, int] = {}
+        missing = 0
+        for event in events:
+            value = get(event)
+            if value is None:
+                missing += 1
+            else:
+                counts[str(value)] = counts.get(str(value), 0) + 1
+        return {k: max(1, round(v * scale)) for k, v in counts.items()}, round(missing * scale)
+
+    def scope_events(self, user: dict[str, Any], request: Request) -> tuple[list[dict[str, Any]], float]:
+        pid = request.path_params["project_id"]
+        if error_id := request.path_params.get("error_id"):
+            seeds = [self.error_for(user, pid, error_id)]
+        else:
+            self.project_for(user, pid)
+            seeds = [s for s in self.world.errors.values() if s.data["project_id"] == pid]
+        events = [e for s in seeds for e in s.events]
+        total = sum(s.data["events"] for s in seeds)
+        return events, (total / len(events)) if events else 1.0
+
+    async def list_pivots(self, request: Request, user: dict[str, Any]) -> Response:
+        events, scale = self.scope_events(user, request)
+        raw = request.query_params.get("summary_size", "5")
+        if not raw.isdigit():
+            raise ApiError(400, "summary_size must be a number")
+        size = int(raw)
+        wanted = [v for k, v in q.pairs(request) if k in ("pivots[]", "pivots")] or list(self._PIVOT_FIELDS)
+        out = []
+        for field in wanted:
+            if field not in self._PIVOT_FIELDS:
+                continue
+            counts, missing = self.pivot_counts(events, field, scale)
+            top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            out.append({"event_field_display_id": field, "name": self._PIVOT_FIELDS[field][0],
+                        "cardinality": len(counts),
+                        "summary": {"list": [{"value": k, "events": v} for k, v in top[:size]],
+                                    "no_value": missing, "other": sum(v for _, v in top[size:])},
+                        "average": None})
+        if request.path_params.get("error_id"):
+            chunk, headers = q.paginate(request, out, "integer")
+            return self.ok(chunk, headers=headers)
+        return self.ok(out)
+
+    async def pivot_values(self, request: Request, user: dict[str, Any]) -> Response:
+        events, scale = self.scope_events(user, request)
+        field = request.path_params["event_field_display_id"]
+        if field not in self._PIVOT_FIELDS:
+            raise ApiError(404, "Event field not found")
+        counts, _ = self.pivot_counts(events, field, scale)
+        total = sum(counts.values()) or 1
+        sort = request.query_params.get("sort")
+        if sort not in (None, "unsorted"):
+            raise ApiError(400, "Invalid sort")
+        if sort is None and len(counts) > self.sorted_cap:
+            raise ApiError(422, "Unable to return complete results", 60000)
+        rows = [{"id": oid("pv", field, k), "event_field_value": k, "events": v, "proportion": round(v / total, 4),
+                 "first_seen": iso(NOW - timedelta(days=9)), "last_seen": iso(NOW - timedelta(hours=2)),
+                 "fields": []} for k, v in counts.items()]
+        if sort is None:
+            rows.sort(key=lambda r: (-r["events"], r["event_field_value"]))
+        chunk, headers = q.paginate(request, rows, "integer")
+        return self.ok(chunk, headers=headers)
+
+    # -- trends -----------------------------------------------------------------------------------
+
+    async def trend(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        if error_id := request.path_params.get("error_id"):
+            seeds = [self.error_for(user, pid, error_id)]
+        else:
+            self.project_for(user, pid)
+            seeds = [s for s in self.world.errors.values() if s.data["project_id"] == pid]
+        hourly = [0] * (30 * 24)
+        for seed in seeds:
+            for day, count in enumerate(seed.daily):
+                for h in range(24):
+                    hourly[day * 24 + h] += count // 24 + (1 if h < count % 24 else 0)
+        filters = q.parse_filters(request)
+        start = NOW - timedelta(days=30)
+        if since := filters.get("event.since"):
+            start = max(start, q.parse_time(since[0][1]))
+        end = NOW
+        if before := filters.get("event.before"):
+            end = min(end, q.parse_time(before[0][1]))
+        resolution = request.query_params.get("resolution")
+        buckets_raw = request.query_params.get("buckets_count")
+        if resolution and buckets_raw:
+            raise ApiError(400, "Use either buckets_count or resolution")
+        if resolution:
+            step = {"1m": 60, "5m": 300, "30m": 1800, "2h": 7200, "12h": 43200}.get(resolution)
+            if step is None:
+                raise ApiError(400, "Invalid resolution")
+            count = int((end - start).total_seconds() // step) or 1
+            if count > 2000:
+                raise ApiError(400, "Too many data points requested. Please use a narrower time range or lower "
+                                    "resolution.")
+        else:
+            raw = buckets_raw or "10"
+            if not raw.isdigit() or not 1 <= int(raw) <= 50:
+                raise ApiError(400, "Buckets count must be between 1 and 50")
+            count = int(raw)
+        width = (end - start) / count
+        out = []
+        for i in range(count):
+            lo, hi = start + width * i, start + width * (i + 1)
+            first_hour = int((lo - (NOW - timedelta(days=30))).total_seconds() // 3600)
+            last_hour = int((hi - (NOW - timedelta(days=30))).total_seconds() // 3600)
+            total = sum(hourly[max(0, first_hour):max(0, last_hour)])
+            out.append({"from": lo.strftime("%Y-%m-%dT%H:%M:%SZ"), "to": hi.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "events_count": total})
+        return self.ok(out)
+
+    # -- releases, release groups, stability ------------------------------------------------------
+
+    async def list_releases(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        rels = list(self.world.releases.get(pid, []))
+        if stage := request.query_params.get("release_stage"):
+            rels = [r for r in rels if r["release_stage"]["name"] == stage]
+        sort = request.query_params.get("sort", "timestamp")
+        if sort not in ("timestamp", "percent_of_sessions"):
+            raise ApiError(400, "Invalid sort")
+        key = "release_time" if sort == "timestamp" else "total_sessions_count"
+        rels.sort(key=lambda r: (r[key], r["id"]), reverse=True)
+        chunk, headers = q.paginate(request, rels, "integer", default=5, maximum=10)
+        return self.ok(chunk, headers=headers)
+
+    async def get_release(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        for rel in self.world.releases.get(pid, []):
+            if rel["id"] == request.path_params["release_id"]:
+                return self.ok(rel)
+        raise ApiError(404, "Release not found")
+
+    async def list_release_groups(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        stage = request.query_params.get("release_stage_name")
+        if not stage:
+            raise ApiError(400, "release_stage_name is required")
+        groups = [g for g in self.world.release_groups.values()
+                  if g["project_id"] == pid and g["release_stage_name"] == stage]
+        if q.bool_param(request, "top_only"):
+            groups = [g for g in groups if g["top_release_group"]]
+        if q.bool_param(request, "visible_only"):
+            groups = [g for g in groups if g["visible"]]
+        groups.sort(key=lambda g: (g["first_released_at"], g["id"]), reverse=True)
+        chunk, headers = q.paginate(request, groups, "page_token", total=False)
+        return self.ok(chunk, headers=headers)
+
+    async def update_release_group(self, request: Request, user: dict[str, Any]) -> Response:
+        group = self.world.release_groups.get(request.path_params["id"])
+        if group is None:
+            raise ApiError(404, "Release group not found")
+        self.project_for(user, group["project_id"])
+        self.require_writer(user)
+        data = await self.body(request)
+        if not isinstance(data.get("visible"), bool):
+            raise ApiError(400, "visible is required and must be a boolean")
+        group["visible"] = data["visible"]
+        return self.ok(group)
+
+    async def stability_trend(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        points = self.world.stability.get(pid)
+        if not points:
+            return Response(status_code=204)
+        return self.ok({"project_id": pid, "release_stage_name": "production", "timeline_points": points})
+
+    # -- collaborators ----------------------------------------------------------------------------
+
+    async def org_collaborators(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        self.require_writer(user)
+        people = list(self.world.collaborators.get(org["id"], []))
+        if term := request.query_params.get("q"):
+            people = [p for p in people if q.contains(p["email"], term) or q.contains(p["name"], term)]
+        chunk, headers = q.paginate(request, people, "objectid")
+        return self.ok(chunk, headers=headers)
+
+    async def org_collaborator(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        self.require_writer(user)
+        for person in self.world.collaborators.get(org["id"], []):
+            if person["id"] == request.path_params["id"]:
+                return self.ok(person)
+        raise ApiError(404, "Collaborator not found")
+
+    async def project_collaborators(self, request: Request, user: dict[str, Any]) -> Response:
+        project = self.project_for(user, request.path_params["project_id"])
+        people = [p for p in self.world.collaborators.get(project["organization_id"], [])
+                  if project["id"] in p["project_ids"]]
+        chunk, headers = q.paginate(request, people, "objectid")
+        return self.ok(chunk, headers=headers)
+
+    # -- event fields, saved searches -------------------------------------------------------------
+
+    async def event_fields(self, request: Request, user: dict[str, Any]) -> Response:
+        self.project_for(user, request.path_params["project_id"])
+        return self.ok(self.world.event_fields)
+
+    async def list_saved_searches(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        found = [s for s in self.world.saved_searches.values() if s["project_id"] == pid]
+        shared = q.bool_param(request, "shared")
+        if shared is not None:
+            found = [s for s in found if s["shared"] == shared]
+        return self.ok(sorted(found, key=lambda s: s["name"]))
+
+    async def create_saved_search(self, request: Request, user: dict[str, Any]) -> Response:
+        data = await self.body(request)
+        pid = data.get("project_id")
+        if not isinstance(pid, str):
+            raise ApiError(400, "project_id is required")
+        self.project_for(user, pid)
+        name, filters = data.get("name"), data.get("filters")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError(400, "name is required")
+        if not isinstance(filters, dict):
+            raise ApiError(400, "filters is required")
+        if not isinstance(data.get("project_default"), bool):
+            raise ApiError(400, "project_default is required")
+        if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
+            raise ApiError(400, "Invalid sort")
+        sid = oid("saved", pid, name)
+        search = {"id": sid, "user_id": user["id"], "project_id": pid, "name": name, "filters": filters,
+                  "sort": data.get("sort") or "last_seen", "shared": bool(data.get("shared", False)),
+                  "project_default": data["project_default"], "created_at": iso(NOW), "updated_at": iso(NOW)}
+        self.world.saved_searches[sid] = search
+        return self.ok(search, 201)
+
+    # -- root -------------------------------------------------------------------------------------
+
+    async def root(self, request: Request, user: dict[str, Any]) -> Response:
+        return self.ok({"organizations_url": str(request.base_url).rstrip("/") + "/user/organizations"})
+
+
+async def _faults_endpoint(request: Request) -> Response:
+    control: Control = request.app.state.control
+    try:
+        data = json.loads(await request.body() or b"{}")
+        control.faults.update(data)
+    except (ValueError, TypeError):
+        return JSONResponse({"errors": ["bad fault spec"]}, 400)
+    return JSONResponse({"ok": True})
+
+
+def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control: Control | None = None) -> Starlette:
+    """Build a fresh simulator with freshly seeded data. `app.state.control` holds faults and the request log."""
+    control = control or Control(rate_limit=rate_limit)
+    sim = BugsnagSim(control, sorted_cap=sorted_cap)
+    r = sim.route
+    P = "/projects/{project_id}"
+    E = P + "/errors/{error_id}"
+    routes = [
+        Route("/", r(sim.root)),
+        Route("/user/organizations", r(sim.list_orgs)),
+        Route("/organizations/{id}", r(sim.get_org), methods=["GET"]),
+        Route("/organizations/{id}", r(sim.update_org), methods=["PATCH"]),
+        Route("/organizations/{id}", r(sim.delete_org), methods=["DELETE"]),
+        Route("/organizations/{organization_id}/projects", r(sim.list_projects), methods=["GET"]),
+        Route("/organizations/{organization_id}/projects", r(sim.create_project), methods=["POST"]),
+        Route("/organizations/{organization_id}/collaborators", r(sim.org_collaborators)),
+        Route("/organizations/{organization_id}/collaborators/{id}", r(sim.org_collaborator)),
+        Route(P, r(sim.get_project), methods=["GET"]),
+        Route(P, r(sim.update_project), methods=["PATCH"]),
+        Route(P + "/errors", r(sim.list_errors), methods=["GET"]),
+        Route(P + "/errors", r(sim.bulk_update), methods=["PATCH"]),
+        Route(E, r(sim.get_error), methods=["GET"]),
+        Route(E, r(sim.update_error), methods=["PATCH"]),
+        Route(E, r(sim.delete_error), methods=["DELETE"]),
+        Route(E + "/events", r(sim.error_events)),
+        Route(E + "/pivots", r(sim.list_pivots)),
+        Route(E + "/pivots/{event_field_display_id}/values", r(sim.pivot_values)),
+        Route(E + "/trend", r(sim.trend)),
+        Route("/errors/{error_id}/latest_event", r(sim.latest_event)),
+        Route(P + "/events", r(sim.project_events)),
+        Route(P + "/events/{event_id}", r(sim.get_event), methods=["GET"]),
+        Route(P + "/events/{event_id}", r(sim.delete_event), methods=["DELETE"]),
+        Route(P + "/pivots", r(sim.list_pivots)),
+        Route(P + "/pivots/{event_field_display_id}/values", r(sim.pivot_values)),
+        Route(P + "/trend", r(sim.trend)),
+        Route(P + "/releases", r(sim.list_releases)),
+        Route(P + "/releases/{release_id}", r(sim.get_release)),
+        Route(P + "/release_groups", r(sim.list_release_groups)),
+        Route("/release_groups/{id}", r(sim.update_release_group), methods=["PATCH"]),
+        Route(P + "/stability_trend", r(sim.stability_trend)),
+        Route(P + "/collaborators", r(sim.project_collaborators)),
+        Route(P + "/event_fields", r(sim.event_fields)),
+        Route(P + "/saved_searches", r(sim.list_saved_searches)),
+        Route("/saved_searches", r(sim.create_saved_search), methods=["POST"]),
+        Route("/_sandbox/faults", _faults_endpoint, methods=["POST"]),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"errors": ["Not found"]}, 404)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"errors": ["Method not allowed"]}, 405)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    app.state.control = control
+    app.state.sim = sim
+    return app

@@ -1,0 +1,100 @@
+"""What both simulators share: a request log, injectable faults, and a per-token rate limiter.
+
+Tests drive faults in-process (`app.state.control.faults.fail_next(2, 503)`); out-of-process
+clients use `POST /_sandbox/faults` with the same fields.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    token: str | None
+    status: int = 0
+
+
+@dataclass
+class Faults:
+    """Injected misbehaviour, consumed request by request."""
+
+    latency: float = 0.0
+    fail_status: int = 503
+    fail_code: int | None = None
+    fail_remaining: int = 0
+    garbage_remaining: int = 0
+    hang_remaining: int = 0
+    retry_after: int | None = None
+
+    def fail_next(self, count: int, status: int = 503, code: int | None = None,
+                  retry_after: int | None = None) -> None:
+        self.fail_remaining, self.fail_status, self.fail_code = count, status, code
+        self.retry_after = retry_after
+
+    def garbage_next(self, count: int) -> None:
+        self.garbage_remaining = count
+
+    def hang_next(self, count: int) -> None:
+        self.hang_remaining = count
+
+    def clear(self) -> None:
+        self.latency, self.fail_remaining, self.garbage_remaining, self.hang_remaining = 0.0, 0, 0, 0
+
+    def update(self, data: dict[str, Any]) -> None:
+        if "latency_ms" in data:
+            self.latency = float(data["latency_ms"]) / 1000
+        if "fail_next" in data:
+            self.fail_next(int(data["fail_next"]), int(data.get("status", 503)), data.get("code"),
+                           data.get("retry_after"))
+        if "garbage_next" in data:
+            self.garbage_next(int(data["garbage_next"]))
+        if "hang_next" in data:
+            self.hang_next(int(data["hang_next"]))
+        if data.get("clear"):
+            self.clear()
+
+
+class RateLimiter:
+    """A sliding one-minute window per token."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    def hit(self, token: str) -> tuple[bool, int, int]:
+        """Record one request; returns (allowed, remaining, retry_after seconds)."""
+        now = self.clock()
+        hits = self._hits.setdefault(token, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False, 0, max(1, int(hits[0] + self.window - now + 0.999))
+        hits.append(now)
+        return True, self.limit - len(hits), 0
+
+
+@dataclass
+class Control:
+    """The knobs and records of one simulator instance."""
+
+    rate_limit: int = 30
+    clock: Callable[[], float] = time.monotonic
+    faults: Faults = field(default_factory=Faults)
+    log: list[LoggedRequest] = field(default_factory=list)
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.rate_limit, clock=self.clock)
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.log]
