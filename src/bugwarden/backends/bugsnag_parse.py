@@ -263,7 +263,8 @@ def pivot_value(data: dict[str, Any]) -> PivotValue:
 
 def trend_bucket(data: dict[str, Any]) -> TrendBucket:
     return TrendBucket(
-        start=timestamp(data.get("from")), end=timestamp(data.get("to")),
+        start=timestamp(data.get("from")),
+        end=timestamp(data.get("to")),
         events=integer(pick(data, "events_count", "events")) or 0,
     )
 

@@ -138,9 +138,7 @@ def map_transport_errors(backend: str, method: str, path: str) -> Iterator[None]
     except httpx.TimeoutException as exc:
         raise UpstreamTimeout(f"{backend} did not answer in time; try again shortly", **where) from exc
     except (httpx.NetworkError, httpx.ProtocolError, httpx.ProxyError) as exc:
-        raise UpstreamUnreachable(
-            f"could not reach {backend}: check the API URL and the network", **where
-        ) from exc
+        raise UpstreamUnreachable(f"could not reach {backend}: check the API URL and the network", **where) from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects, httpx.DecodingError) as exc:
         raise UpstreamUnreachable(f"could not talk to {backend}: {type(exc).__name__}", **where) from exc
     except httpx.StreamError as exc:

@@ -299,34 +299,51 @@ class UpstreamClient:
                 wait = self._retry_wait(exc, attempt, idempotent)
                 if wait is None or time.monotonic() + wait >= deadline:
                     raise
-                log.info("%s %s %s failed (%s); retry %d in %.2fs", self.backend, method, path,
-                         type(exc).__name__, attempt + 1, wait)
+                log.info(
+                    "%s %s %s failed (%s); retry %d in %.2fs",
+                    self.backend,
+                    method,
+                    path,
+                    type(exc).__name__,
+                    attempt + 1,
+                    wait,
+                )
                 attempt += 1
                 await self._sleep(wait)
 
     async def _send_once(
-        self, method: str, url: str, path: str, params: Params, json_body: Any, raw_query: str | None,
+        self,
+        method: str,
+        url: str,
+        path: str,
+        params: Params,
+        json_body: Any,
+        raw_query: str | None,
         deadline: float,
     ) -> httpx.Response:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout(
                 f"{self.backend} did not answer within this call's time budget; try again shortly",
-                backend=self.backend, method=method, path=path,
+                backend=self.backend,
+                method=method,
+                path=path,
             )
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
             params = ()
         self.pacer.note_sent()
         self.requests_sent += 1
-        with map_transport_errors(self.backend, method, path):
-            with anyio.fail_after(remaining):
-                try:
-                    response = await self._http.request(
-                        method, url, params=list(params) or None, json=json_body
-                    )
-                except TimeoutError as exc:
-                    raise httpx.ReadTimeout("call deadline reached") from exc
+        try:
+            with map_transport_errors(self.backend, method, path), anyio.fail_after(remaining):
+                response = await self._http.request(method, url, params=list(params) or None, json=json_body)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"{self.backend} did not answer within this call's time budget; try again shortly",
+                backend=self.backend,
+                method=method,
+                path=path,
+            ) from None
         self.pacer.observe(response.headers)
         return response
 
@@ -369,7 +386,10 @@ class UpstreamClient:
         return MalformedResponse(
             f"{self.backend} returned a response bugwarden could not read; try again, and if it persists "
             "check the API URL points at the real API",
-            backend=self.backend, method=method, path=path, status=status,
+            backend=self.backend,
+            method=method,
+            path=path,
+            status=status,
         )
 
     def error_for_response(
@@ -420,38 +440,46 @@ def error_for_status(
     name = "BugSnag" if backend == "bugsnag" else "BugPort" if backend == "bugport" else backend
     said = f" ({name} said: {detail})" if detail else ""
     if code in (30000, 31000, 32000):
-        reason = {30000: "a lapsed payment", 31000: "an expired trial or invalid subscription",
-                  32000: "no available seats for this user"}[code]
+        reason = {
+            30000: "a lapsed payment",
+            31000: "an expired trial or invalid subscription",
+            32000: "no available seats for this user",
+        }[code]
         return AccountRestricted(
-            f"{name} API access is restricted by {reason}: an account owner must fix billing; "
-            "retrying will not help", **where)
+            f"{name} API access is restricted by {reason}: an account owner must fix billing; retrying will not help",
+            **where,
+        )
     if status == 401:
         return Unauthorized(
             f"{name} rejected the configured credential (401): check that the token bugwarden runs with "
-            "is valid and not revoked", **where)
+            "is valid and not revoked",
+            **where,
+        )
     if status == 403:
         if code == 40000:
             return Forbidden(
                 f"the {name} user behind this token lacks the project role for this action (code 40000): "
-                "a project owner or organization admin must do it, or grant the role", **where)
+                "a project owner or organization admin must do it, or grant the role",
+                **where,
+            )
         return Forbidden(f"{name} refused this action for the configured credential (403){said}", **where)
     if status == 404:
         return NotFound(not_found or f"not found on {name}, or not visible to this token", **where)
     if status == 422 and code == 60000:
         return ResultsCapped(
             f"{name} cannot return complete sorted results for this query (code 60000): retry with "
-            "sort=unsorted, or add filters (for example a shorter 'since') to narrow it", **where)
+            "sort=unsorted, or add filters (for example a shorter 'since') to narrow it",
+            **where,
+        )
     if status in (400, 409, 422):
         return InvalidRequest(f"{name} rejected the request ({status}){said}", **where)
     if status == 429:
         wait = f" in about {retry_after:.0f}s" if retry_after is not None else " in a minute"
-        return RateLimited(
-            f"{name} rate limit reached: try again{wait}", retry_after=retry_after, **where)
+        return RateLimited(f"{name} rate limit reached: try again{wait}", retry_after=retry_after, **where)
     if status == 501:
         return NotImplementedUpstream(f"{name} does not implement this route yet (501)", **where)
     if status >= 500:
-        return UpstreamServerError(
-            f"{name} is having trouble ({status}); try again shortly", **where)
+        return UpstreamServerError(f"{name} is having trouble ({status}); try again shortly", **where)
     return UpstreamError(f"{name} answered with unexpected status {status}{said}", **where)
 
 

@@ -14,7 +14,7 @@ import copy
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 from starlette.applications import Starlette
@@ -53,8 +53,9 @@ class BugsnagSim:
 
         return endpoint
 
-    async def _guarded(self, request: Request, token: str | None,
-                       handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]) -> Response:
+    async def _guarded(
+        self, request: Request, token: str | None, handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]
+    ) -> Response:
         faults = self.control.faults
         if faults.latency:
             await anyio.sleep(faults.latency)
@@ -68,6 +69,8 @@ class BugsnagSim:
                 body["code"] = faults.fail_code
             headers = {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
             return JSONResponse(body, faults.fail_status, headers=headers)
+        if (status := faults.failing_status(request.url.path)) is not None:
+            return JSONResponse({"errors": ["Injected failure"]}, status)
         if faults.garbage_remaining > 0:
             faults.garbage_remaining -= 1
             return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
@@ -75,11 +78,11 @@ class BugsnagSim:
         if user is None:
             return JSONResponse({"errors": ["Unauthorized"]}, 401)
         allowed, remaining, retry_after = self.control.limiter.hit(token or "")
-        limit_headers = {"X-RateLimit-Limit": str(self.control.limiter.limit),
-                         "X-RateLimit-Remaining": str(remaining)}
+        limit_headers = {"X-RateLimit-Limit": str(self.control.limiter.limit), "X-RateLimit-Remaining": str(remaining)}
         if not allowed:
-            return JSONResponse({"errors": ["Rate limit exceeded"]}, 429,
-                                headers={**limit_headers, "Retry-After": str(retry_after)})
+            return JSONResponse(
+                {"errors": ["Rate limit exceeded"]}, 429, headers={**limit_headers, "Retry-After": str(retry_after)}
+            )
         try:
             response = await handler(request, user)
         except ApiError as exc:
@@ -113,8 +116,8 @@ class BugsnagSim:
         project = self.world.projects.get(project_id)
         if project is None:
             raise ApiError(404, "Project not found")
-        self_org = self.world.organizations[project["organization_id"]]
-        if self_org["slug"] not in user["orgs"]:
+        owner = self.world.organizations.get(project["organization_id"])
+        if owner is None or owner["slug"] not in user["orgs"]:
             raise ApiError(404, "Project not found")
         return project
 
@@ -161,6 +164,8 @@ class BugsnagSim:
         org = self.org_for(user, request.path_params["id"])
         self.require_writer(user)
         del self.world.organizations[org["id"]]
+        for pid in [p for p, project in self.world.projects.items() if project["organization_id"] == org["id"]]:
+            del self.world.projects[pid]
         return Response(status_code=204)
 
     # -- projects ---------------------------------------------------------------------------------
@@ -194,11 +199,23 @@ class BugsnagSim:
         if pid in self.world.projects:
             raise ApiError(409, "A project with this name already exists")
         slug = "-".join(name.lower().split())
-        project = {"id": pid, "organization_id": org["id"], "name": name, "slug": slug, "type": ptype,
-                   "language": None, "api_key": "not-a-real-" + pid[:12], "release_stages": [],
-                   "created_at": iso(NOW), "updated_at": iso(NOW), "url": "",
-                   "html_url": f"https://app.bugsnag.com/{org['slug']}/{slug}", "open_error_count": 0,
-                   "ignore_old_browsers": bool(data.get("ignore_old_browsers", False)), "collaborators_count": 1}
+        project = {
+            "id": pid,
+            "organization_id": org["id"],
+            "name": name,
+            "slug": slug,
+            "type": ptype,
+            "language": None,
+            "api_key": "not-a-real-" + pid[:12],
+            "release_stages": [],
+            "created_at": iso(NOW),
+            "updated_at": iso(NOW),
+            "url": "",
+            "html_url": f"https://app.bugsnag.com/{org['slug']}/{slug}",
+            "open_error_count": 0,
+            "ignore_old_browsers": bool(data.get("ignore_old_browsers", False)),
+            "collaborators_count": 1,
+        }
         project["url"] = str(request.base_url).rstrip("/") + f"/projects/{pid}"
         self.world.projects[pid] = project
         return self.ok(project, 200)
@@ -210,9 +227,18 @@ class BugsnagSim:
         project = self.project_for(user, request.path_params["project_id"])
         self.require_writer(user)
         data = await self.body(request)
-        allowed = {"name", "global_grouping", "location_grouping", "discarded_app_versions", "discarded_errors",
-                   "url_whitelist", "ignore_old_browsers", "ignored_browser_versions", "resolve_on_deploy",
-                   "collaborator_ids"}
+        allowed = {
+            "name",
+            "global_grouping",
+            "location_grouping",
+            "discarded_app_versions",
+            "discarded_errors",
+            "url_whitelist",
+            "ignore_old_browsers",
+            "ignored_browser_versions",
+            "resolve_on_deploy",
+            "collaborator_ids",
+        }
         if unknown := set(data) - allowed:
             raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
         data.pop("collaborator_ids", None)
@@ -237,8 +263,9 @@ class BugsnagSim:
             "search": lambda e, v: any(q.contains(e[k], v) for k in ("error_class", "message", "context")),
             "event.since": lambda e, v: q.ts(e["last_seen"]) >= q.parse_time(v),
             "event.before": lambda e, v: q.ts(e["first_seen"]) < q.parse_time(v),
-            "error.assigned_to": lambda e, v: (e["assigned_collaborator_id"] is not None if v == "anyone"
-                                               else e["assigned_collaborator_id"] == v),
+            "error.assigned_to": lambda e, v: (
+                e["assigned_collaborator_id"] is not None if v == "anyone" else e["assigned_collaborator_id"] == v
+            ),
             "user.id": lambda e, v: any(ev["user"].get("id") == v for ev in events_of(e)),
             "user.email": lambda e, v: any(q.contains(ev["user"].get("email"), v) for ev in events_of(e)),
             "version.seen_in": lambda e, v: any(q.wildcard(ev["app"].get("version"), v) for ev in events_of(e)),
@@ -255,8 +282,11 @@ class BugsnagSim:
             for _, value in filters.get(name, []):
                 q.parse_time(value)
         accessors = self.error_accessors()
-        items = [s.data for s in self.world.errors.values()
-                 if s.data["project_id"] == pid and q.matches(s.data, filters, accessors)]
+        items = [
+            s.data
+            for s in self.world.errors.values()
+            if s.data["project_id"] == pid and q.matches(s.data, filters, accessors)
+        ]
         sort = request.query_params.get("sort", "last_seen")
         direction = request.query_params.get("direction", "desc")
         if sort not in ("last_seen", "first_seen", "users", "events", "unsorted") or direction not in ("asc", "desc"):
@@ -290,8 +320,13 @@ class BugsnagSim:
             url = data.get("issue_url") or f"https://issues.acme.test/BUG-{len(error['linked_issues']) + 101}"
             if op == "link_issue" and not data.get("issue_url"):
                 raise ApiError(400, "issue_url is required")
-            issue = {"id": oid("issue", url), "key": url.rsplit("/", 1)[-1], "number": None, "type": "generic",
-                     "url": url}
+            issue = {
+                "id": oid("issue", url),
+                "key": url.rsplit("/", 1)[-1],
+                "number": None,
+                "type": "generic",
+                "url": url,
+            }
             error["linked_issues"].append(issue)
             error["created_issue"] = error["linked_issues"][0]
         elif op == "unlink_issue":
@@ -301,9 +336,12 @@ class BugsnagSim:
             error["reopen_rules"] = None
         elif op == "snooze":
             rules = data.get("reopen_rules")
-            needs = {"occurs_after": ["seconds"], "n_occurrences_in_m_hours": ["occurrences", "hours"],
-                     "n_additional_occurrences": ["additional_occurrences"],
-                     "n_additional_users": ["additional_users"]}
+            needs = {
+                "occurs_after": ["seconds"],
+                "n_occurrences_in_m_hours": ["occurrences", "hours"],
+                "n_additional_occurrences": ["additional_occurrences"],
+                "n_additional_users": ["additional_users"],
+            }
             if not isinstance(rules, dict) or rules.get("reopen_if") not in needs:
                 raise ApiError(400, "reopen_rules.reopen_if is required for snooze")
             for companion in needs[rules["reopen_if"]]:
@@ -349,8 +387,18 @@ class BugsnagSim:
         for seed in seeds:
             self.apply_operation(seed, data, self.world.projects[pid]["organization_id"])
             e = seed.data
-            out[e["id"]] = {k: e.get(k) for k in ("status", "assigned_collaborator_id", "assigned_team_id",
-                                                  "linked_issues", "created_issue", "reopen_rules", "discarded")}
+            out[e["id"]] = {
+                k: e.get(k)
+                for k in (
+                    "status",
+                    "assigned_collaborator_id",
+                    "assigned_team_id",
+                    "linked_issues",
+                    "created_issue",
+                    "reopen_rules",
+                    "discarded",
+                )
+            }
         return self.ok(out)
 
     async def delete_error(self, request: Request, user: dict[str, Any]) -> Response:
@@ -364,10 +412,16 @@ class BugsnagSim:
     @staticmethod
     def summary(event: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": event["id"], "url": event["url"], "project_url": event["project_url"], "is_full_report": False,
-            "error_id": event["error_id"], "received_at": event["received_at"],
+            "id": event["id"],
+            "url": event["url"],
+            "project_url": event["project_url"],
+            "is_full_report": False,
+            "error_id": event["error_id"],
+            "received_at": event["received_at"],
             "exceptions": [{"errorClass": e["error_class"], "message": e["message"]} for e in event["exceptions"]],
-            "severity": event["severity"], "context": event["context"], "unhandled": event["unhandled"],
+            "severity": event["severity"],
+            "context": event["context"],
+            "unhandled": event["unhandled"],
             "app": {"releaseStage": event["app"].get("releaseStage"), "type": event["app"].get("type")},
         }
 
@@ -441,7 +495,7 @@ class BugsnagSim:
 
     # -- pivots -----------------------------------------------------------------------------------
 
-    _PIVOT_FIELDS = {
+    _PIVOT_FIELDS: ClassVar[dict[str, tuple[str, Callable[[dict[str, Any]], Any]]]] = {
         "app.release_stage": ("Release stages", lambda ev: ev["app"].get("releaseStage")),
         "app.version": ("App versions", lambda ev: ev["app"].get("version")),
         "os.name": ("Operating systems", lambda ev: ev["device"].get("osName")),
@@ -485,11 +539,19 @@ class BugsnagSim:
                 continue
             counts, missing = self.pivot_counts(events, field, scale)
             top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            out.append({"event_field_display_id": field, "name": self._PIVOT_FIELDS[field][0],
-                        "cardinality": len(counts),
-                        "summary": {"list": [{"value": k, "events": v} for k, v in top[:size]],
-                                    "no_value": missing, "other": sum(v for _, v in top[size:])},
-                        "average": None})
+            out.append(
+                {
+                    "event_field_display_id": field,
+                    "name": self._PIVOT_FIELDS[field][0],
+                    "cardinality": len(counts),
+                    "summary": {
+                        "list": [{"value": k, "events": v} for k, v in top[:size]],
+                        "no_value": missing,
+                        "other": sum(v for _, v in top[size:]),
+                    },
+                    "average": None,
+                }
+            )
         if request.path_params.get("error_id"):
             chunk, headers = q.paginate(request, out, "integer")
             return self.ok(chunk, headers=headers)
@@ -507,9 +569,18 @@ class BugsnagSim:
             raise ApiError(400, "Invalid sort")
         if sort is None and len(counts) > self.sorted_cap:
             raise ApiError(422, "Unable to return complete results", 60000)
-        rows = [{"id": oid("pv", field, k), "event_field_value": k, "events": v, "proportion": round(v / total, 4),
-                 "first_seen": iso(NOW - timedelta(days=9)), "last_seen": iso(NOW - timedelta(hours=2)),
-                 "fields": []} for k, v in counts.items()]
+        rows = [
+            {
+                "id": oid("pv", field, k),
+                "event_field_value": k,
+                "events": v,
+                "proportion": round(v / total, 4),
+                "first_seen": iso(NOW - timedelta(days=9)),
+                "last_seen": iso(NOW - timedelta(hours=2)),
+                "fields": [],
+            }
+            for k, v in counts.items()
+        ]
         if sort is None:
             rows.sort(key=lambda r: (-r["events"], r["event_field_value"]))
         chunk, headers = q.paginate(request, rows, "integer")
@@ -546,8 +617,9 @@ class BugsnagSim:
                 raise ApiError(400, "Invalid resolution")
             count = int((end - start).total_seconds() // step) or 1
             if count > 2000:
-                raise ApiError(400, "Too many data points requested. Please use a narrower time range or lower "
-                                    "resolution.")
+                raise ApiError(
+                    400, "Too many data points requested. Please use a narrower time range or lower resolution."
+                )
         else:
             raw = buckets_raw or "10"
             if not raw.isdigit() or not 1 <= int(raw) <= 50:
@@ -559,9 +631,14 @@ class BugsnagSim:
             lo, hi = start + width * i, start + width * (i + 1)
             first_hour = int((lo - (NOW - timedelta(days=30))).total_seconds() // 3600)
             last_hour = int((hi - (NOW - timedelta(days=30))).total_seconds() // 3600)
-            total = sum(hourly[max(0, first_hour):max(0, last_hour)])
-            out.append({"from": lo.strftime("%Y-%m-%dT%H:%M:%SZ"), "to": hi.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "events_count": total})
+            total = sum(hourly[max(0, first_hour) : max(0, last_hour)])
+            out.append(
+                {
+                    "from": lo.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "to": hi.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "events_count": total,
+                }
+            )
         return self.ok(out)
 
     # -- releases, release groups, stability ------------------------------------------------------
@@ -594,8 +671,9 @@ class BugsnagSim:
         stage = request.query_params.get("release_stage_name")
         if not stage:
             raise ApiError(400, "release_stage_name is required")
-        groups = [g for g in self.world.release_groups.values()
-                  if g["project_id"] == pid and g["release_stage_name"] == stage]
+        groups = [
+            g for g in self.world.release_groups.values() if g["project_id"] == pid and g["release_stage_name"] == stage
+        ]
         if q.bool_param(request, "top_only"):
             groups = [g for g in groups if g["top_release_group"]]
         if q.bool_param(request, "visible_only"):
@@ -645,8 +723,9 @@ class BugsnagSim:
 
     async def project_collaborators(self, request: Request, user: dict[str, Any]) -> Response:
         project = self.project_for(user, request.path_params["project_id"])
-        people = [p for p in self.world.collaborators.get(project["organization_id"], [])
-                  if project["id"] in p["project_ids"]]
+        people = [
+            p for p in self.world.collaborators.get(project["organization_id"], []) if project["id"] in p["project_ids"]
+        ]
         chunk, headers = q.paginate(request, people, "objectid")
         return self.ok(chunk, headers=headers)
 
@@ -681,9 +760,18 @@ class BugsnagSim:
         if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
             raise ApiError(400, "Invalid sort")
         sid = oid("saved", pid, name)
-        search = {"id": sid, "user_id": user["id"], "project_id": pid, "name": name, "filters": filters,
-                  "sort": data.get("sort") or "last_seen", "shared": bool(data.get("shared", False)),
-                  "project_default": data["project_default"], "created_at": iso(NOW), "updated_at": iso(NOW)}
+        search = {
+            "id": sid,
+            "user_id": user["id"],
+            "project_id": pid,
+            "name": name,
+            "filters": filters,
+            "sort": data.get("sort") or "last_seen",
+            "shared": bool(data.get("shared", False)),
+            "project_default": data["project_default"],
+            "created_at": iso(NOW),
+            "updated_at": iso(NOW),
+        }
         self.world.saved_searches[sid] = search
         return self.ok(search, 201)
 

@@ -52,7 +52,7 @@ def parse_filters(request: Request) -> dict[str, list[tuple[str, str]]]:
                 pending[name] = value
             else:
                 if name not in pending:
-                    raise ApiError(400, f'Each filter must be of the format {{"type": <type>, "value": <value>}}')
+                    raise ApiError(400, 'Each filter must be of the format {"type": <type>, "value": <value>}')
                 out.setdefault(name, []).append((pending.pop(name), value))
         elif m := _SHORTHAND.match(key):
             out.setdefault(m.group(1), []).append(("eq", value))
@@ -82,8 +82,11 @@ def ts(value: str | None) -> datetime | None:
 Accessor = Callable[[dict[str, Any], str, str], bool]
 
 
-def matches(item: dict[str, Any], filters: dict[str, list[tuple[str, str]]],
-            accessors: dict[str, Callable[[dict[str, Any], str], bool]]) -> bool:
+def matches(
+    item: dict[str, Any],
+    filters: dict[str, list[tuple[str, str]]],
+    accessors: dict[str, Callable[[dict[str, Any], str], bool]],
+) -> bool:
     """eq values ORed, ne values ANDed, fields ANDed; unknown fields ignored (as the real API does)."""
     for name, conditions in filters.items():
         test = accessors.get(name)
@@ -125,9 +128,16 @@ def next_url(request: Request, **replace: str) -> str:
     return str(request.base_url).rstrip("/") + request.url.path + "?" + urlencode(kept)
 
 
-def paginate(request: Request, items: list[dict[str, Any]], style: str, *, default: int = 30,
-             maximum: int = 100, key: Callable[[dict[str, Any]], str] | None = None,
-             total: bool = True) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def paginate(
+    request: Request,
+    items: list[dict[str, Any]],
+    style: str,
+    *,
+    default: int = 30,
+    maximum: int = 100,
+    key: Callable[[dict[str, Any]], str] | None = None,
+    total: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Slice `items` for this request and build Link/X-Total-Count headers in the resource's own style.
 
     Styles: `objectid` (offset=<last id>), `integer` (offset=N), `keyset` (offset[timestamp]&offset[id]),

@@ -74,79 +74,218 @@ _PLATFORMS = {
 }
 
 # (class, message, context, in-project frames, library frames, severity, status, cause)
-_ERRORS: dict[str, list[tuple[str, str, str, list[tuple[str, str, int]], list[tuple[str, str, int]], str, str,
-                              tuple[str, str] | None]]] = {
+_ERRORS: dict[
+    str,
+    list[
+        tuple[str, str, str, list[tuple[str, str, int]], list[tuple[str, str, int]], str, str, tuple[str, str] | None]
+    ],
+] = {
     "web-frontend": [
-        ("TypeError", "Cannot read properties of undefined (reading 'total')", "/checkout",
-         [("src/cart/summary.ts", "computeTotals", 42), ("src/cart/CartPage.tsx", "render", 118)],
-         [("node_modules/react-dom/cjs/react-dom.production.min.js", "renderWithHooks", 5123),
-          ("node_modules/react-dom/cjs/react-dom.production.min.js", "beginWork", 7081)], "error", "open", None),
-        ("ChunkLoadError", "Loading chunk 7 failed. (timeout: https://cdn.acme.test/js/7.js)", "/account/settings",
-         [("src/routes/lazy.ts", "loadRoute", 17)],
-         [("node_modules/webpack/runtime/jsonp.js", "installChunk", 44)], "warning", "open", None),
-        ("RangeError", "Maximum call stack size exceeded", "/search",
-         [("src/search/highlight.ts", "highlight", 9)], [], "error", "fixed", None),
-        ("UnhandledRejection", INJECTION, "/support/chat",
-         [("src/support/widget.ts", "sendMessage", 77)],
-         [("node_modules/axios/lib/core/settle.js", "settle", 19)], "error", "open", None),
-        ("SyntaxError", "Unexpected token '<' " + FENCE_BREAKER + " " + ANSI + " " + INVISIBLE, "/api-proxy",
-         [("src/api/client.ts", "parseJson", 31)], [], "warning", "open", None),
-        ("NetworkError", "Failed to fetch", "/dashboard",
-         [("src/api/client.ts", "request", 58)], [("node_modules/whatwg-fetch/fetch.js", "fetch", 510)],
-         "info", "ignored", None),
+        (
+            "TypeError",
+            "Cannot read properties of undefined (reading 'total')",
+            "/checkout",
+            [("src/cart/summary.ts", "computeTotals", 42), ("src/cart/CartPage.tsx", "render", 118)],
+            [
+                ("node_modules/react-dom/cjs/react-dom.production.min.js", "renderWithHooks", 5123),
+                ("node_modules/react-dom/cjs/react-dom.production.min.js", "beginWork", 7081),
+            ],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "ChunkLoadError",
+            "Loading chunk 7 failed. (timeout: https://cdn.acme.test/js/7.js)",
+            "/account/settings",
+            [("src/routes/lazy.ts", "loadRoute", 17)],
+            [("node_modules/webpack/runtime/jsonp.js", "installChunk", 44)],
+            "warning",
+            "open",
+            None,
+        ),
+        (
+            "RangeError",
+            "Maximum call stack size exceeded",
+            "/search",
+            [("src/search/highlight.ts", "highlight", 9)],
+            [],
+            "error",
+            "fixed",
+            None,
+        ),
+        (
+            "UnhandledRejection",
+            INJECTION,
+            "/support/chat",
+            [("src/support/widget.ts", "sendMessage", 77)],
+            [("node_modules/axios/lib/core/settle.js", "settle", 19)],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "SyntaxError",
+            "Unexpected token '<' " + FENCE_BREAKER + " " + ANSI + " " + INVISIBLE,
+            "/api-proxy",
+            [("src/api/client.ts", "parseJson", 31)],
+            [],
+            "warning",
+            "open",
+            None,
+        ),
+        (
+            "NetworkError",
+            "Failed to fetch",
+            "/dashboard",
+            [("src/api/client.ts", "request", 58)],
+            [("node_modules/whatwg-fetch/fetch.js", "fetch", 510)],
+            "info",
+            "ignored",
+            None,
+        ),
     ],
     "api-server": [
-        ("django.db.utils.IntegrityError", 'duplicate key value violates unique constraint "orders_order_ref_key"',
-         "POST /api/orders", [("orders/services.py", "create_order", 88), ("orders/views.py", "post", 41)],
-         [("django/db/backends/utils.py", "_execute", 105), ("django/db/models/query.py", "create", 679)],
-         "error", "open", ("psycopg.errors.UniqueViolation", 'duplicate key value violates unique constraint')),
-        ("KeyError", "'shipping_address'", "POST /api/checkout",
-         [("checkout/serializers.py", "validate", 64), ("checkout/views.py", "post", 22)],
-         [("rest_framework/serializers.py", "run_validation", 432)], "error", "open", None),
-        ("TimeoutError", "upstream payment provider did not answer in 30s", "POST /api/payments",
-         [("payments/gateway.py", "charge", 131)],
-         [("httpx/_transports/default.py", "handle_request", 232), ("anyio/_backends/_asyncio.py", "run", 967)],
-         "warning", "snoozed", ("httpx.ReadTimeout", "The read operation timed out")),
-        ("ValueError", "invalid literal for int() with base 10: 'abc'", "GET /api/products",
-         [("catalog/filters.py", "parse_page", 12)], [], "info", "open", None),
-        ("RecursionError", "maximum recursion depth exceeded", "GET /api/categories/tree",
-         [("catalog/tree.py", "walk", 27)], [], "error", "open", None),
-        ("PermissionError", "Permission denied: '/var/run/app/worker.sock'", "celery worker",
-         [("workers/boot.py", "bind_socket", 19)], [("celery/worker/worker.py", "start", 203)],
-         "error", "for_review", None),
+        (
+            "django.db.utils.IntegrityError",
+            'duplicate key value violates unique constraint "orders_order_ref_key"',
+            "POST /api/orders",
+            [("orders/services.py", "create_order", 88), ("orders/views.py", "post", 41)],
+            [("django/db/backends/utils.py", "_execute", 105), ("django/db/models/query.py", "create", 679)],
+            "error",
+            "open",
+            ("psycopg.errors.UniqueViolation", "duplicate key value violates unique constraint"),
+        ),
+        (
+            "KeyError",
+            "'shipping_address'",
+            "POST /api/checkout",
+            [("checkout/serializers.py", "validate", 64), ("checkout/views.py", "post", 22)],
+            [("rest_framework/serializers.py", "run_validation", 432)],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "TimeoutError",
+            "upstream payment provider did not answer in 30s",
+            "POST /api/payments",
+            [("payments/gateway.py", "charge", 131)],
+            [("httpx/_transports/default.py", "handle_request", 232), ("anyio/_backends/_asyncio.py", "run", 967)],
+            "warning",
+            "snoozed",
+            ("httpx.ReadTimeout", "The read operation timed out"),
+        ),
+        (
+            "ValueError",
+            "invalid literal for int() with base 10: 'abc'",
+            "GET /api/products",
+            [("catalog/filters.py", "parse_page", 12)],
+            [],
+            "info",
+            "open",
+            None,
+        ),
+        (
+            "RecursionError",
+            "maximum recursion depth exceeded",
+            "GET /api/categories/tree",
+            [("catalog/tree.py", "walk", 27)],
+            [],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "PermissionError",
+            "Permission denied: '/var/run/app/worker.sock'",
+            "celery worker",
+            [("workers/boot.py", "bind_socket", 19)],
+            [("celery/worker/worker.py", "start", 203)],
+            "error",
+            "for_review",
+            None,
+        ),
     ],
     "android-app": [
-        ("java.lang.NullPointerException",
-         "Attempt to invoke virtual method 'java.lang.String com.acme.model.User.getName()' on a null object",
-         "ProfileActivity", [("com/acme/ui/ProfileActivity.java", "onResume", 87),
-                             ("com/acme/ui/ProfileViewModel.java", "load", 41)],
-         [("android/app/Activity.java", "performResume", 8204), ("android/os/Handler.java", "dispatchMessage", 106)],
-         "error", "open", None),
-        ("java.lang.IllegalStateException", "Fragment ProfileFragment not attached to a context.", "ProfileFragment",
-         [("com/acme/ui/ProfileFragment.java", "requireContextSafe", 55)],
-         [("androidx/fragment/app/Fragment.java", "requireContext", 900)], "error", "open",
-         ("java.lang.RuntimeException", "Unable to resume activity")),
-        ("java.net.SocketTimeoutException", "timeout", "SyncWorker",
-         [("com/acme/sync/SyncWorker.java", "doWork", 64)], [("okhttp3/internal/http2/Http2Stream.kt", "waitForIo", 679)],
-         "warning", "open", None),
-        ("android.database.sqlite.SQLiteFullException", "database or disk is full (code 13)", "CacheStore",
-         [("com/acme/data/CacheStore.java", "put", 120)], [], "error", "open", None),
+        (
+            "java.lang.NullPointerException",
+            "Attempt to invoke virtual method 'java.lang.String com.acme.model.User.getName()' on a null object",
+            "ProfileActivity",
+            [("com/acme/ui/ProfileActivity.java", "onResume", 87), ("com/acme/ui/ProfileViewModel.java", "load", 41)],
+            [("android/app/Activity.java", "performResume", 8204), ("android/os/Handler.java", "dispatchMessage", 106)],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "java.lang.IllegalStateException",
+            "Fragment ProfileFragment not attached to a context.",
+            "ProfileFragment",
+            [("com/acme/ui/ProfileFragment.java", "requireContextSafe", 55)],
+            [("androidx/fragment/app/Fragment.java", "requireContext", 900)],
+            "error",
+            "open",
+            ("java.lang.RuntimeException", "Unable to resume activity"),
+        ),
+        (
+            "java.net.SocketTimeoutException",
+            "timeout",
+            "SyncWorker",
+            [("com/acme/sync/SyncWorker.java", "doWork", 64)],
+            [("okhttp3/internal/http2/Http2Stream.kt", "waitForIo", 679)],
+            "warning",
+            "open",
+            None,
+        ),
+        (
+            "android.database.sqlite.SQLiteFullException",
+            "database or disk is full (code 13)",
+            "CacheStore",
+            [("com/acme/data/CacheStore.java", "put", 120)],
+            [],
+            "error",
+            "open",
+            None,
+        ),
     ],
     "billing": [
-        ("ActiveRecord::RecordNotFound", "Couldn't find Invoice with 'id'=91842", "InvoicesController#show",
-         [("app/controllers/invoices_controller.rb", "show", 14)],
-         [("activerecord/lib/active_record/core.rb", "find", 284)], "warning", "open", None),
-        ("Stripe::CardError", "Your card was declined.", "ChargeJob",
-         [("app/jobs/charge_job.rb", "perform", 31), ("app/services/billing/charger.rb", "charge!", 58)],
-         [("stripe/api_operations/request.rb", "execute_resource_request", 98)], "error", "open", None),
-        ("NoMethodError", "undefined method `amount' for nil:NilClass", "Billing::Proration",
-         [("app/services/billing/proration.rb", "credit_for", 22)], [], "error", "fixed", None),
+        (
+            "ActiveRecord::RecordNotFound",
+            "Couldn't find Invoice with 'id'=91842",
+            "InvoicesController#show",
+            [("app/controllers/invoices_controller.rb", "show", 14)],
+            [("activerecord/lib/active_record/core.rb", "find", 284)],
+            "warning",
+            "open",
+            None,
+        ),
+        (
+            "Stripe::CardError",
+            "Your card was declined.",
+            "ChargeJob",
+            [("app/jobs/charge_job.rb", "perform", 31), ("app/services/billing/charger.rb", "charge!", 58)],
+            [("stripe/api_operations/request.rb", "execute_resource_request", 98)],
+            "error",
+            "open",
+            None,
+        ),
+        (
+            "NoMethodError",
+            "undefined method `amount' for nil:NilClass",
+            "Billing::Proration",
+            [("app/services/billing/proration.rb", "credit_for", 22)],
+            [],
+            "error",
+            "fixed",
+            None,
+        ),
     ],
 }
 
 _SOURCE = {
     "ts": "  const {0} = cart.summary.{1};\n",
-    "py": "    {0} = payload[\"{1}\"]\n",
+    "py": '    {0} = payload["{1}"]\n',
     "java": "        String {0} = user.get{1}();\n",
     "rb": "    {0} = invoice.{1}\n",
 }
@@ -163,8 +302,13 @@ def _code(file: str, line: int) -> dict[str, str]:
 
 
 def _frame(file: str, method: str, line: int, in_project: bool | None, with_code: bool) -> dict[str, Any]:
-    frame: dict[str, Any] = {"file": file, "method": method, "line_number": line,
-                             "column_number": (line * 7) % 80 or None, "in_project": in_project}
+    frame: dict[str, Any] = {
+        "file": file,
+        "method": method,
+        "line_number": line,
+        "column_number": (line * 7) % 80 or None,
+        "in_project": in_project,
+    }
     if with_code:
         frame["code"] = _code(file, line)
     return frame
@@ -172,32 +316,59 @@ def _frame(file: str, method: str, line: int, in_project: bool | None, with_code
 
 def _users(rng: random.Random, count: int) -> list[dict[str, Any]]:
     first = ["ana", "ben", "chen", "dara", "eli", "fatima", "goran", "hana", "ivo", "june"]
-    return [{"id": f"u-{1000 + i}", "name": first[i % len(first)].title(), "email": f"{first[i % len(first)]}"
-             f"{i}@customers.example"} for i in rng.sample(range(40), count)]
+    return [
+        {
+            "id": f"u-{1000 + i}",
+            "name": first[i % len(first)].title(),
+            "email": f"{first[i % len(first)]}{i}@customers.example",
+        }
+        for i in rng.sample(range(40), count)
+    ]
 
 
 def build_world() -> World:
     rng = random.Random(20261120)
     users = {
-        ADMIN_TOKEN: {"id": oid("user", "ada"), "name": "Ada Admin", "email": "ada@acme.test",
-                      "orgs": ["acme", "globex"], "role": "admin"},
-        READONLY_TOKEN: {"id": oid("user", "rory"), "name": "Rory Reader", "email": "rory@acme.test",
-                         "orgs": ["acme"], "role": "readonly"},
-        GLOBEX_TOKEN: {"id": oid("user", "gil"), "name": "Gil Globex", "email": "gil@globex.test",
-                       "orgs": ["globex"], "role": "admin"},
+        ADMIN_TOKEN: {
+            "id": oid("user", "ada"),
+            "name": "Ada Admin",
+            "email": "ada@acme.test",
+            "orgs": ["acme", "globex"],
+            "role": "admin",
+        },
+        READONLY_TOKEN: {
+            "id": oid("user", "rory"),
+            "name": "Rory Reader",
+            "email": "rory@acme.test",
+            "orgs": ["acme"],
+            "role": "readonly",
+        },
+        GLOBEX_TOKEN: {
+            "id": oid("user", "gil"),
+            "name": "Gil Globex",
+            "email": "gil@globex.test",
+            "orgs": ["globex"],
+            "role": "admin",
+        },
     }
     orgs: dict[str, dict[str, Any]] = {}
     for slug, name, months in (("acme", "Acme Corp", 30), ("globex", "Globex", 14)):
         org_id = oid("org", slug)
         created = NOW - timedelta(days=months * 30)
         orgs[org_id] = {
-            "id": org_id, "name": name, "slug": slug,
+            "id": org_id,
+            "name": name,
+            "slug": slug,
             "creator": {"id": users[ADMIN_TOKEN]["id"], "name": "Ada Admin", "email": "ada@acme.test"},
-            "created_at": iso(created), "updated_at": iso(created + timedelta(days=3)), "auto_upgrade": True,
-            "upgrade_url": f"https://app.bugsnag.com/settings/{slug}/plans-billing", "billing_emails": [],
+            "created_at": iso(created),
+            "updated_at": iso(created + timedelta(days=3)),
+            "auto_upgrade": True,
+            "upgrade_url": f"https://app.bugsnag.com/settings/{slug}/plans-billing",
+            "billing_emails": [],
             "api_key": "not-a-real-" + oid("orgkey", slug)[:12],
             "collaborators_url": f"{API}/organizations/{org_id}/collaborators",
-            "projects_url": f"{API}/organizations/{org_id}/projects", "managed_by_platform_services": False,
+            "projects_url": f"{API}/organizations/{org_id}/projects",
+            "managed_by_platform_services": False,
         }
     org_by_slug = {o["slug"]: o for o in orgs.values()}
 
@@ -213,15 +384,34 @@ def build_world() -> World:
         created = NOW - timedelta(days=400 - index * 50)
         stages = ["production", "staging"] if slug != "billing" else ["production"]
         projects[pid] = {
-            "id": pid, "organization_id": org["id"], "name": slug.replace("-", " ").title(), "slug": slug,
-            "type": ptype, "language": language, "api_key": "not-a-real-" + oid("pkey", slug)[:12],
-            "release_stages": stages, "created_at": iso(created), "updated_at": iso(created),
-            "url": f"{API}/projects/{pid}", "html_url": f"https://app.bugsnag.com/{org_slug}/{slug}",
-            "errors_url": f"{API}/projects/{pid}/errors", "events_url": f"{API}/projects/{pid}/events",
-            "open_error_count": 0, "for_review_error_count": 0, "collaborators_count": 3, "teams_count": 0,
-            "global_grouping": [], "location_grouping": [], "discarded_app_versions": [], "discarded_errors": [],
-            "url_whitelist": [], "ignore_old_browsers": False, "ignored_browser_versions": {},
-            "resolve_on_deploy": False, "is_full_view": True, "custom_event_fields_used": 0,
+            "id": pid,
+            "organization_id": org["id"],
+            "name": slug.replace("-", " ").title(),
+            "slug": slug,
+            "type": ptype,
+            "language": language,
+            "api_key": "not-a-real-" + oid("pkey", slug)[:12],
+            "release_stages": stages,
+            "created_at": iso(created),
+            "updated_at": iso(created),
+            "url": f"{API}/projects/{pid}",
+            "html_url": f"https://app.bugsnag.com/{org_slug}/{slug}",
+            "errors_url": f"{API}/projects/{pid}/errors",
+            "events_url": f"{API}/projects/{pid}/events",
+            "open_error_count": 0,
+            "for_review_error_count": 0,
+            "collaborators_count": 3,
+            "teams_count": 0,
+            "global_grouping": [],
+            "location_grouping": [],
+            "discarded_app_versions": [],
+            "discarded_errors": [],
+            "url_whitelist": [],
+            "ignore_old_browsers": False,
+            "ignored_browser_versions": {},
+            "resolve_on_deploy": False,
+            "is_full_view": True,
+            "custom_event_fields_used": 0,
         }
         versions = [f"{2 + index}.{minor}.0" for minor in range(1, 8)]
         project_releases = []
@@ -230,30 +420,50 @@ def build_world() -> World:
             for stage in stages:
                 rg_id = oid("rg", slug, stage, version)
                 rel = {
-                    "id": oid("release", slug, stage, version), "project_id": pid, "release_group_id": rg_id,
-                    "release_time": released.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "release_source": "deploy",
-                    "app_version": version, "app_version_code": "", "app_bundle_version": "",
-                    "build_label": f"build-{1200 + n * 17}", "builder_name": "ci", "build_tool": "github-actions",
-                    "errors_introduced_count": rng.randint(0, 4), "errors_seen_count": rng.randint(2, 12),
+                    "id": oid("release", slug, stage, version),
+                    "project_id": pid,
+                    "release_group_id": rg_id,
+                    "release_time": released.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                    "release_source": "deploy",
+                    "app_version": version,
+                    "app_version_code": "",
+                    "app_bundle_version": "",
+                    "build_label": f"build-{1200 + n * 17}",
+                    "builder_name": "ci",
+                    "build_tool": "github-actions",
+                    "errors_introduced_count": rng.randint(0, 4),
+                    "errors_seen_count": rng.randint(2, 12),
                     "sessions_count_in_last_24h": rng.randint(100, 5000),
                     "total_sessions_count": rng.randint(20_000, 90_000),
                     "unhandled_sessions_count": rng.randint(10, 400),
                     "accumulative_daily_users_seen": rng.randint(1000, 9000),
-                    "accumulative_daily_users_with_unhandled": rng.randint(5, 120), "metadata": {},
+                    "accumulative_daily_users_with_unhandled": rng.randint(5, 120),
+                    "metadata": {},
                     "release_stage": {"name": stage},
-                    "source_control": {"service": "github", "revision": oid("rev", version)[:12],
-                                       "commit_url": f"https://github.com/acme/{slug}/commit/{oid('rev', version)}",
-                                       "diff_url_to_previous": None},
+                    "source_control": {
+                        "service": "github",
+                        "revision": oid("rev", version)[:12],
+                        "commit_url": f"https://github.com/acme/{slug}/commit/{oid('rev', version)}",
+                        "diff_url_to_previous": None,
+                    },
                 }
                 project_releases.append(rel)
                 release_groups[rg_id] = {
-                    "id": rg_id, "project_id": pid, "release_stage_name": stage, "app_version": version,
-                    "first_released_at": rel["release_time"], "first_release_id": rel["id"], "releases_count": 1,
-                    "has_secondary_versions": False, "build_tool": "github-actions", "builder_name": "ci",
+                    "id": rg_id,
+                    "project_id": pid,
+                    "release_stage_name": stage,
+                    "app_version": version,
+                    "first_released_at": rel["release_time"],
+                    "first_release_id": rel["id"],
+                    "releases_count": 1,
+                    "has_secondary_versions": False,
+                    "build_tool": "github-actions",
+                    "builder_name": "ci",
                     "total_sessions_count": rel["total_sessions_count"],
                     "unhandled_sessions_count": rel["unhandled_sessions_count"],
                     "sessions_count_in_last_24h": rel["sessions_count_in_last_24h"],
-                    "top_release_group": n >= 4, "visible": True,
+                    "top_release_group": n >= 4,
+                    "visible": True,
                 }
         releases[pid] = project_releases
         if slug != "billing":  # billing has no session tracking: stability answers 204
@@ -262,19 +472,35 @@ def build_world() -> World:
                 start = (NOW - timedelta(days=day)).replace(hour=0, minute=0, second=0)
                 total = rng.randint(8000, 12000)
                 unhandled = rng.randint(5, 90)
-                points.append({"bucket_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "bucket_end": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "total_sessions_count": total, "unhandled_sessions_count": unhandled,
-                               "unhandled_rate": round(unhandled / total, 5), "users_seen": total // 3,
-                               "users_with_unhandled": unhandled // 2,
-                               "unhandled_user_rate": round(unhandled / 2 / (total // 3), 5)})
+                points.append(
+                    {
+                        "bucket_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "bucket_end": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "total_sessions_count": total,
+                        "unhandled_sessions_count": unhandled,
+                        "unhandled_rate": round(unhandled / total, 5),
+                        "users_seen": total // 3,
+                        "users_with_unhandled": unhandled // 2,
+                        "unhandled_user_rate": round(unhandled / 2 / (total // 3), 5),
+                    }
+                )
             stability[pid] = points
         ss_id = oid("saved", slug, "open")
-        saved[ss_id] = {"id": ss_id, "user_id": users[ADMIN_TOKEN]["id"], "project_id": pid,
-                        "name": "Open in production", "sort": "last_seen", "shared": True, "project_default": True,
-                        "filters": {"error.status": [{"type": "eq", "value": "open"}],
-                                    "app.release_stage": [{"type": "eq", "value": "production"}]},
-                        "created_at": iso(created), "updated_at": iso(created)}
+        saved[ss_id] = {
+            "id": ss_id,
+            "user_id": users[ADMIN_TOKEN]["id"],
+            "project_id": pid,
+            "name": "Open in production",
+            "sort": "last_seen",
+            "shared": True,
+            "project_default": True,
+            "filters": {
+                "error.status": [{"type": "eq", "value": "open"}],
+                "app.release_stage": [{"type": "eq", "value": "production"}],
+            },
+            "created_at": iso(created),
+            "updated_at": iso(created),
+        }
 
         for n, (cls, message, context, own, lib, severity, status, cause) in enumerate(_ERRORS[slug]):
             eid = oid("error", slug, str(n))
@@ -287,22 +513,47 @@ def build_world() -> World:
             introduced = versions[max(0, 6 - age // 9)]
             seen = [v for v in versions if v >= introduced]
             data = {
-                "id": eid, "project_id": pid, "url": f"{API}/projects/{pid}/errors/{eid}",
-                "project_url": f"{API}/projects/{pid}", "error_class": cls, "message": message, "context": context,
-                "severity": severity, "original_severity": severity, "overridden_severity": None,
-                "events": sum(daily) + rng.randint(1, 30), "events_url": f"{API}/projects/{pid}/errors/{eid}/events",
-                "unthrottled_occurrence_count": 0, "users": 0, "first_seen": iso(first), "last_seen": iso(last),
-                "first_seen_unfiltered": iso(first), "last_seen_unfiltered": iso(last), "status": status,
-                "reopen_rules": ({"reopen_if": "occurs_after", "seconds": 86400,
-                                  "reopen_after": iso(NOW + timedelta(days=1))} if status == "snoozed" else None),
-                "assigned_collaborator_id": None, "assigned_team_id": None, "linked_issues": [],
-                "created_issue": {}, "comment_count": n % 3, "missing_dsyms": [], "release_stages": stages[: 1 + n % 2],
-                "grouping_reason": "frame-inner", "grouping_fields": {"file": own[0][0], "lineNumber": own[0][2],
-                                                                       "errorClass": cls},
+                "id": eid,
+                "project_id": pid,
+                "url": f"{API}/projects/{pid}/errors/{eid}",
+                "project_url": f"{API}/projects/{pid}",
+                "error_class": cls,
+                "message": message,
+                "context": context,
+                "severity": severity,
+                "original_severity": severity,
+                "overridden_severity": None,
+                "events": sum(daily) + rng.randint(1, 30),
+                "events_url": f"{API}/projects/{pid}/errors/{eid}/events",
+                "unthrottled_occurrence_count": 0,
+                "users": 0,
+                "first_seen": iso(first),
+                "last_seen": iso(last),
+                "first_seen_unfiltered": iso(first),
+                "last_seen_unfiltered": iso(last),
+                "status": status,
+                "reopen_rules": (
+                    {"reopen_if": "occurs_after", "seconds": 86400, "reopen_after": iso(NOW + timedelta(days=1))}
+                    if status == "snoozed"
+                    else None
+                ),
+                "assigned_collaborator_id": None,
+                "assigned_team_id": None,
+                "linked_issues": [],
+                "created_issue": {},
+                "comment_count": n % 3,
+                "missing_dsyms": [],
+                "release_stages": stages[: 1 + n % 2],
+                "grouping_reason": "frame-inner",
+                "grouping_fields": {"file": own[0][0], "lineNumber": own[0][2], "errorClass": cls},
                 "discarded": False,
-                "introduced_in_releases": [{"release_stage": "production",
-                                            "release_id": oid("release", slug, "production", introduced),
-                                            "build_label": introduced}],
+                "introduced_in_releases": [
+                    {
+                        "release_stage": "production",
+                        "release_id": oid("release", slug, "production", introduced),
+                        "build_label": introduced,
+                    }
+                ],
             }
             data["unthrottled_occurrence_count"] = data["events"]
             seed = SeedError(data=data, daily=daily)
@@ -311,45 +562,96 @@ def build_world() -> World:
             data["users"] = max(len(people), data["events"] // 7)
             for k in range(samples):
                 received = last - timedelta(hours=k * 17 + k * k)
-                seed.events.append(_event(slug, pid, eid, n, k, data, own, lib, cause, received, people[k],
-                                          seen[-1 - (k % len(seen))], rng))
+                seed.events.append(
+                    _event(
+                        slug,
+                        pid,
+                        eid,
+                        n,
+                        k,
+                        data,
+                        own,
+                        lib,
+                        cause,
+                        received,
+                        people[k],
+                        seen[-1 - (k % len(seen))],
+                        rng,
+                    )
+                )
             errors[eid] = seed
         projects[pid]["open_error_count"] = sum(
-            1 for e in errors.values() if e.data["project_id"] == pid and e.data["status"] == "open")
+            1 for e in errors.values() if e.data["project_id"] == pid and e.data["status"] == "open"
+        )
 
     _add_monster(errors, projects, oid("project", "api-server"))
     collaborators = _collaborators(orgs, projects, users)
-    return World(users=users, organizations=orgs, projects=projects, errors=errors, releases=releases,
-                 release_groups=release_groups, stability=stability, collaborators=collaborators,
-                 saved_searches=saved, event_fields=_event_fields())
+    return World(
+        users=users,
+        organizations=orgs,
+        projects=projects,
+        errors=errors,
+        releases=releases,
+        release_groups=release_groups,
+        stability=stability,
+        collaborators=collaborators,
+        saved_searches=saved,
+        event_fields=_event_fields(),
+    )
 
 
-def _event(slug: str, pid: str, eid: str, n: int, k: int, error: dict[str, Any], own: list[tuple[str, str, int]],
-           lib: list[tuple[str, str, int]], cause: tuple[str, str] | None, received: datetime,
-           user: dict[str, Any], version: str, rng: random.Random) -> dict[str, Any]:
+def _event(
+    slug: str,
+    pid: str,
+    eid: str,
+    n: int,
+    k: int,
+    error: dict[str, Any],
+    own: list[tuple[str, str, int]],
+    lib: list[tuple[str, str, int]],
+    cause: tuple[str, str] | None,
+    received: datetime,
+    user: dict[str, Any],
+    version: str,
+    rng: random.Random,
+) -> dict[str, Any]:
     ev_id = oid("event", eid, str(k))
     frames = [_frame(f, m, line, True, i == 0) for i, (f, m, line) in enumerate(own)]
     frames = [_frame(f, m, line, False, False) for f, m, line in lib[:1]] + frames
     frames += [_frame(f, m, line, None if i else False, False) for i, (f, m, line) in enumerate(lib[1:])]
-    exceptions = [{"error_class": error["error_class"], "message": error["message"], "type": _kind(slug),
-                   "stacktrace": frames}]
+    exceptions = [
+        {"error_class": error["error_class"], "message": error["message"], "type": _kind(slug), "stacktrace": frames}
+    ]
     if cause:
-        exceptions.append({"error_class": cause[0], "message": cause[1], "type": _kind(slug),
-                           "stacktrace": [_frame(lib[0][0], lib[0][1], lib[0][2] + 3, False, False)] if lib else []})
+        exceptions.append(
+            {
+                "error_class": cause[0],
+                "message": cause[1],
+                "type": _kind(slug),
+                "stacktrace": [_frame(lib[0][0], lib[0][1], lib[0][2] + 3, False, False)] if lib else [],
+            }
+        )
     stage = error["release_stages"][k % len(error["release_stages"])]
-    os_name, browser = {"web-frontend": (("Windows", "macOS", "iOS")[k % 3], ("Chrome", "Safari", "Firefox")[k % 3]),
-                        "android-app": ("Android", None)}.get(slug, ("Linux", None))
+    os_name, browser = {
+        "web-frontend": (("Windows", "macOS", "iOS")[k % 3], ("Chrome", "Safari", "Firefox")[k % 3]),
+        "android-app": ("Android", None),
+    }.get(slug, ("Linux", None))
     crumbs = []
     t = received
-    for c, (ctype, name, meta) in enumerate([
-        ("error", error["error_class"], {"errorClass": error["error_class"]}),
-        ("request", "fetch() error" if slug == "web-frontend" else "HTTP request",
-         {"method": "POST", "url": f"https://{slug}.acme.test{error['context'].split(' ')[-1]}", "status": 500}),
-        ("user", "UI click", {"targetText": "Place order", "targetSelector": "button#submit"}),
-        ("navigation", "Route changed", {"from": "/cart", "to": error["context"].split(" ")[-1]}),
-        ("state", "App foregrounded", {}),
-        ("log", "console.warn", {"message": "slow response from /api/cart (2.3s)"}),
-    ]):
+    for c, (ctype, name, meta) in enumerate(
+        [
+            ("error", error["error_class"], {"errorClass": error["error_class"]}),
+            (
+                "request",
+                "fetch() error" if slug == "web-frontend" else "HTTP request",
+                {"method": "POST", "url": f"https://{slug}.acme.test{error['context'].split(' ')[-1]}", "status": 500},
+            ),
+            ("user", "UI click", {"targetText": "Place order", "targetSelector": "button#submit"}),
+            ("navigation", "Route changed", {"from": "/cart", "to": error["context"].split(" ")[-1]}),
+            ("state", "App foregrounded", {}),
+            ("log", "console.warn", {"message": "slow response from /api/cart (2.3s)"}),
+        ]
+    ):
         t = t - timedelta(seconds=3 + c * 7)
         crumbs.append({"timestamp": iso(t), "name": name, "type": ctype, "metaData": meta})
     metadata: dict[str, Any] = {
@@ -361,22 +663,54 @@ def _event(slug: str, pid: str, eid: str, n: int, k: int, error: dict[str, Any],
     if "Unexpected token" in error["message"]:
         metadata["response"] = {"body": FENCE_BREAKER + ANSI, "header": INVISIBLE}
     return {
-        "id": ev_id, "url": f"{API}/projects/{pid}/events/{ev_id}", "project_url": f"{API}/projects/{pid}",
-        "is_full_report": True, "error_id": eid, "received_at": iso(received), "exceptions": exceptions,
-        "threads": [], "metaData": metadata,
-        "request": ({"url": f"https://{slug}.acme.test{error['context'].split(' ')[-1]}?session=abc",
-                     "clientIp": f"203.0.113.{10 + k}", "httpMethod": error["context"].split(" ")[0]
-                     if " " in error["context"] else "GET", "referer": None,
-                     "headers": {"User-Agent": "Mozilla/5.0", "Authorization": "Bearer leaked-end-user-token",
-                                 "Cookie": "sessionid=secret"}} if slug in ("web-frontend", "api-server") else {}),
-        "app": {"version": version, "releaseStage": stage, "type": _kind(slug), "inForeground": True,
-                "duration": 1000 * (k + 1)},
-        "device": {"osName": os_name, "osVersion": f"{10 + k}.{k}", "hostname": f"{slug}-{k}",
-                   "browserName": browser, "browserVersion": f"{120 + k}.0" if browser else None,
-                   "model": "Pixel 8" if slug == "android-app" else None, "locale": "en_GB",
-                   "time": iso(received)},
-        "user": user, "breadcrumbs": crumbs, "context": error["context"], "severity": error["severity"],
-        "unhandled": error["severity"] == "error", "feature_flags": [], "correlation": {},
+        "id": ev_id,
+        "url": f"{API}/projects/{pid}/events/{ev_id}",
+        "project_url": f"{API}/projects/{pid}",
+        "is_full_report": True,
+        "error_id": eid,
+        "received_at": iso(received),
+        "exceptions": exceptions,
+        "threads": [],
+        "metaData": metadata,
+        "request": (
+            {
+                "url": f"https://{slug}.acme.test{error['context'].split(' ')[-1]}?session=abc",
+                "clientIp": f"203.0.113.{10 + k}",
+                "httpMethod": error["context"].split(" ")[0] if " " in error["context"] else "GET",
+                "referer": None,
+                "headers": {
+                    "User-Agent": "Mozilla/5.0",
+                    "Authorization": "Bearer leaked-end-user-token",
+                    "Cookie": "sessionid=secret",
+                },
+            }
+            if slug in ("web-frontend", "api-server")
+            else {}
+        ),
+        "app": {
+            "version": version,
+            "releaseStage": stage,
+            "type": _kind(slug),
+            "inForeground": True,
+            "duration": 1000 * (k + 1),
+        },
+        "device": {
+            "osName": os_name,
+            "osVersion": f"{10 + k}.{k}",
+            "hostname": f"{slug}-{k}",
+            "browserName": browser,
+            "browserVersion": f"{120 + k}.0" if browser else None,
+            "model": "Pixel 8" if slug == "android-app" else None,
+            "locale": "en_GB",
+            "time": iso(received),
+        },
+        "user": user,
+        "breadcrumbs": crumbs,
+        "context": error["context"],
+        "severity": error["severity"],
+        "unhandled": error["severity"] == "error",
+        "feature_flags": [],
+        "correlation": {},
     }
 
 
@@ -389,71 +723,143 @@ def _add_monster(errors: dict[str, SeedError], projects: dict[str, dict[str, Any
     eid = oid("error", "api-server", "monster")
     last = NOW - timedelta(minutes=30)
     data = {
-        "id": eid, "project_id": pid, "url": f"{API}/projects/{pid}/errors/{eid}", "project_url": f"{API}/projects/{pid}",
-        "error_class": "RecursionError", "message": "maximum recursion depth exceeded while calling a Python object "
-        + INJECTION, "context": "GET /api/reports/export", "severity": "error", "original_severity": "error",
-        "overridden_severity": None, "events": 12, "unthrottled_occurrence_count": 12, "users": 4,
-        "first_seen": iso(NOW - timedelta(days=2)), "last_seen": iso(last),
-        "first_seen_unfiltered": iso(NOW - timedelta(days=2)), "last_seen_unfiltered": iso(last),
-        "status": "open", "reopen_rules": None, "assigned_collaborator_id": None, "assigned_team_id": None,
-        "linked_issues": [], "created_issue": {}, "comment_count": 0, "missing_dsyms": [],
-        "release_stages": ["production"], "grouping_reason": "frame-code", "grouping_fields": {}, "discarded": False,
+        "id": eid,
+        "project_id": pid,
+        "url": f"{API}/projects/{pid}/errors/{eid}",
+        "project_url": f"{API}/projects/{pid}",
+        "error_class": "RecursionError",
+        "message": "maximum recursion depth exceeded while calling a Python object " + INJECTION,
+        "context": "GET /api/reports/export",
+        "severity": "error",
+        "original_severity": "error",
+        "overridden_severity": None,
+        "events": 12,
+        "unthrottled_occurrence_count": 12,
+        "users": 4,
+        "first_seen": iso(NOW - timedelta(days=2)),
+        "last_seen": iso(last),
+        "first_seen_unfiltered": iso(NOW - timedelta(days=2)),
+        "last_seen_unfiltered": iso(last),
+        "status": "open",
+        "reopen_rules": None,
+        "assigned_collaborator_id": None,
+        "assigned_team_id": None,
+        "linked_issues": [],
+        "created_issue": {},
+        "comment_count": 0,
+        "missing_dsyms": [],
+        "release_stages": ["production"],
+        "grouping_reason": "frame-code",
+        "grouping_fields": {},
+        "discarded": False,
         "introduced_in_releases": [],
     }
     frames = [_frame("reports/export.py", "render_node", 200 + i % 7, True, i == 0) for i in range(40)]
-    frames += [_frame(f"jinja2/runtime.py", "call", 300 + i, False, False) for i in range(460)]
-    crumbs = [{"timestamp": iso(last - timedelta(seconds=i)), "name": f"SQL query {i}" if i % 3 else INJECTION[:60],
-               "type": "log", "metaData": {"sql": "SELECT * FROM reports WHERE id = %s", "n": i}} for i in range(300)]
+    frames += [_frame("jinja2/runtime.py", "call", 300 + i, False, False) for i in range(460)]
+    crumbs = [
+        {
+            "timestamp": iso(last - timedelta(seconds=i)),
+            "name": f"SQL query {i}" if i % 3 else INJECTION[:60],
+            "type": "log",
+            "metaData": {"sql": "SELECT * FROM reports WHERE id = %s", "n": i},
+        }
+        for i in range(300)
+    ]
     blob = ("A" * 1000 + "\n```\n" + INJECTION + "\n") * 200
     event = {
-        "id": oid("event", eid, "0"), "url": f"{API}/projects/{pid}/events/{oid('event', eid, '0')}",
-        "project_url": f"{API}/projects/{pid}", "is_full_report": True, "error_id": eid, "received_at": iso(last),
-        "exceptions": [{"error_class": data["error_class"], "message": data["message"], "type": "python",
-                        "stacktrace": frames}],
-        "threads": [], "metaData": {"export": {"blob": blob, "rows": 120000}, "custom": {"k" + str(i): i for i in range(80)}},
-        "request": {"url": "https://api.acme.test/api/reports/export?format=csv", "httpMethod": "GET",
-                    "clientIp": "198.51.100.7", "headers": {"X-Api-Key": "sk_live_should_not_show"}},
+        "id": oid("event", eid, "0"),
+        "url": f"{API}/projects/{pid}/events/{oid('event', eid, '0')}",
+        "project_url": f"{API}/projects/{pid}",
+        "is_full_report": True,
+        "error_id": eid,
+        "received_at": iso(last),
+        "exceptions": [
+            {"error_class": data["error_class"], "message": data["message"], "type": "python", "stacktrace": frames}
+        ],
+        "threads": [],
+        "metaData": {"export": {"blob": blob, "rows": 120000}, "custom": {"k" + str(i): i for i in range(80)}},
+        "request": {
+            "url": "https://api.acme.test/api/reports/export?format=csv",
+            "httpMethod": "GET",
+            "clientIp": "198.51.100.7",
+            "headers": {"X-Api-Key": "sk_live_should_not_show"},
+        },
         "app": {"version": "3.7.0", "releaseStage": "production", "type": "python"},
-        "device": {"osName": "Linux", "hostname": "api-7"}, "user": {"id": "u-1007", "email": "ops@customers.example"},
-        "breadcrumbs": crumbs, "context": data["context"], "severity": "error", "unhandled": True,
+        "device": {"osName": "Linux", "hostname": "api-7"},
+        "user": {"id": "u-1007", "email": "ops@customers.example"},
+        "breadcrumbs": crumbs,
+        "context": data["context"],
+        "severity": "error",
+        "unhandled": True,
     }
     daily = [0] * 28 + [5, 7]
     errors[eid] = SeedError(data=data, daily=daily, events=[event])
 
 
-def _collaborators(orgs: dict[str, dict[str, Any]], projects: dict[str, dict[str, Any]],
-                   users: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _collaborators(
+    orgs: dict[str, dict[str, Any]], projects: dict[str, dict[str, Any]], users: dict[str, dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for org in orgs.values():
         pids = [p["id"] for p in projects.values() if p["organization_id"] == org["id"]]
         people = [u for u in users.values() if org["slug"] in u["orgs"]]
-        people += [{"id": oid("user", org["slug"], "dev"), "name": None, "email": f"dev@{org['slug']}.test",
-                    "role": "member"}]
-        out[org["id"]] = [{
-            "id": person["id"], "name": person["name"], "email": person["email"], "two_factor_enabled": True,
-            "two_factor_enabled_on": "2025-01-10", "recovery_codes_remaining": 8, "password_updated_on": "2025-01-10",
-            "show_time_in_utc": False, "heroku": False, "created_at": org["created_at"],
-            "is_admin": person.get("role") == "admin", "pending_invitation": person.get("role") == "member",
-            "last_request_at": iso(NOW - timedelta(hours=2)), "project_ids": pids,
-            "project_roles": {pid: "project_owner" if person.get("role") == "admin" else "project_member"
-                              for pid in pids},
-            "paid_for": True,
-        } for person in people]
+        people += [
+            {"id": oid("user", org["slug"], "dev"), "name": None, "email": f"dev@{org['slug']}.test", "role": "member"}
+        ]
+        out[org["id"]] = [
+            {
+                "id": person["id"],
+                "name": person["name"],
+                "email": person["email"],
+                "two_factor_enabled": True,
+                "two_factor_enabled_on": "2025-01-10",
+                "recovery_codes_remaining": 8,
+                "password_updated_on": "2025-01-10",
+                "show_time_in_utc": False,
+                "heroku": False,
+                "created_at": org["created_at"],
+                "is_admin": person.get("role") == "admin",
+                "pending_invitation": person.get("role") == "member",
+                "last_request_at": iso(NOW - timedelta(hours=2)),
+                "project_ids": pids,
+                "project_roles": {
+                    pid: "project_owner" if person.get("role") == "admin" else "project_member" for pid in pids
+                },
+                "paid_for": True,
+            }
+            for person in people
+        ]
     return out
 
 
 def _event_fields() -> list[dict[str, Any]]:
     fields = [
-        ("error.status", "Status", True), ("event.severity", "Severity", True),
-        ("app.release_stage", "Release stage", True), ("event.class", "Error class", False),
-        ("event.message", "Error message", False), ("app.context", "Context", False),
-        ("user.id", "User ID", True), ("user.email", "User email", True), ("search", "Search", False),
-        ("error.assigned_to", "Assigned to", False), ("version.seen_in", "Version seen in", True),
-        ("app.version", "App version", True), ("os.name", "Operating system", True),
-        ("browser.name", "Browser", True), ("event.unhandled", "Unhandled", False),
+        ("error.status", "Status", True),
+        ("event.severity", "Severity", True),
+        ("app.release_stage", "Release stage", True),
+        ("event.class", "Error class", False),
+        ("event.message", "Error message", False),
+        ("app.context", "Context", False),
+        ("user.id", "User ID", True),
+        ("user.email", "User email", True),
+        ("search", "Search", False),
+        ("error.assigned_to", "Assigned to", False),
+        ("version.seen_in", "Version seen in", True),
+        ("app.version", "App version", True),
+        ("os.name", "Operating system", True),
+        ("browser.name", "Browser", True),
+        ("event.unhandled", "Unhandled", False),
     ]
-    return [{"display_id": d, "custom": False,
-             "filter_options": {"name": name, "description": f"Filter by {name.lower()}", "aliases": []},
-             "values": [], "match_types": ["eq", "ne"],
-             "pivot_options": {"name": name, "summary": True, "values": True} if pivotable else {},
-             "reindex_in_progress": False, "reindex_percentage": 100} for d, name, pivotable in fields]
+    return [
+        {
+            "display_id": d,
+            "custom": False,
+            "filter_options": {"name": name, "description": f"Filter by {name.lower()}", "aliases": []},
+            "values": [],
+            "match_types": ["eq", "ne"],
+            "pivot_options": {"name": name, "summary": True, "values": True} if pivotable else {},
+            "reindex_in_progress": False,
+            "reindex_percentage": 100,
+        }
+        for d, name, pivotable in fields
+    ]

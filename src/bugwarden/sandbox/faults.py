@@ -33,9 +33,16 @@ class Faults:
     garbage_remaining: int = 0
     hang_remaining: int = 0
     retry_after: int | None = None
+    fail_paths: dict[str, int] = field(default_factory=dict)
+    """Path suffix -> status: every matching request fails (until cleared)."""
 
-    def fail_next(self, count: int, status: int = 503, code: int | None = None,
-                  retry_after: int | None = None) -> None:
+    def fail_path(self, suffix: str, status: int = 500) -> None:
+        self.fail_paths[suffix] = status
+
+    def failing_status(self, path: str) -> int | None:
+        return next((status for suffix, status in self.fail_paths.items() if path.endswith(suffix)), None)
+
+    def fail_next(self, count: int, status: int = 503, code: int | None = None, retry_after: int | None = None) -> None:
         self.fail_remaining, self.fail_status, self.fail_code = count, status, code
         self.retry_after = retry_after
 
@@ -47,17 +54,21 @@ class Faults:
 
     def clear(self) -> None:
         self.latency, self.fail_remaining, self.garbage_remaining, self.hang_remaining = 0.0, 0, 0, 0
+        self.fail_paths.clear()
 
     def update(self, data: dict[str, Any]) -> None:
         if "latency_ms" in data:
             self.latency = float(data["latency_ms"]) / 1000
         if "fail_next" in data:
-            self.fail_next(int(data["fail_next"]), int(data.get("status", 503)), data.get("code"),
-                           data.get("retry_after"))
+            self.fail_next(
+                int(data["fail_next"]), int(data.get("status", 503)), data.get("code"), data.get("retry_after")
+            )
         if "garbage_next" in data:
             self.garbage_next(int(data["garbage_next"]))
         if "hang_next" in data:
             self.hang_next(int(data["hang_next"]))
+        if "fail_path" in data:
+            self.fail_path(str(data["fail_path"]), int(data.get("status", 500)))
         if data.get("clear"):
             self.clear()
 

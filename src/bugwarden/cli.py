@@ -1,0 +1,239 @@
+"""`bugwarden serve|demo|sandbox|token|audit`: parse, build settings, build the server, run. Logs go to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, Settings
+
+log = logging.getLogger("bugwarden")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bugwarden", description="Governed MCP access to error trackers.")
+    p.add_argument("--version", action="version", version=f"bugwarden {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve MCP against the configured trackers (stdio by default)")
+    serve.add_argument("--transport", choices=["stdio"], default="stdio")
+    serve.add_argument("--toolsets", help="comma-separated: core, insights, admin, destructive, or all")
+    serve.add_argument("-v", "--verbose", action="store_true")
+
+    demo = sub.add_parser("demo", help="start the sandbox APIs on loopback and serve MCP against them")
+    demo.add_argument("--transport", choices=["stdio"], default="stdio")
+    demo.add_argument(
+        "--bundle",
+        choices=["read", "triage", "admin"],
+        default="triage",
+        help="what the demo agent may do (default: triage)",
+    )
+    demo.add_argument("--rate-limit", type=int, default=30, help="sandbox requests per minute per token")
+    demo.add_argument("-v", "--verbose", action="store_true")
+
+    sandbox = sub.add_parser("sandbox", help="run only the simulated APIs and print their base URLs")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument("--rate-limit", type=int, default=30)
+
+    token = sub.add_parser("token", help="create, list or revoke agent tokens")
+    tsub = token.add_subparsers(dest="action", required=True)
+    create = tsub.add_parser("create")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help="scopes and/or bundles, e.g. read or errors:read,projects:read")
+    create.add_argument("--project", action="append", default=[], help="limit to this project (repeatable)")
+    create.add_argument("--expires-in", help="e.g. 30d, 12h")
+    tsub.add_parser("list")
+    revoke = tsub.add_parser("revoke")
+    revoke.add_argument("id")
+
+    audit = sub.add_parser("audit", help="read and verify the audit log")
+    asub = audit.add_subparsers(dest="action", required=True)
+    tail = asub.add_parser("tail")
+    tail.add_argument("-n", type=int, default=20)
+    export = asub.add_parser("export")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl")
+    export.add_argument("--since", help="ISO time, e.g. 2026-11-01T00:00:00Z")
+    asub.add_parser("verify")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    try:
+        settings = Settings.from_env(os.environ, toolsets=getattr(args, "toolsets", None))
+    except ConfigError as exc:
+        print(f"bugwarden: {exc}", file=sys.stderr)
+        return 2
+    handler = {"serve": _serve, "demo": _demo, "sandbox": _sandbox, "token": _token, "audit": _audit}[args.command]
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _stdio_principal(settings: Settings) -> Any:
+    from .guard.principal import local_principal
+    from .guard.tokens import TokenError, TokenStore
+
+    if not settings.agent_token:
+        return local_principal("read")
+    store = TokenStore.open(settings.home)
+    try:
+        return store.verify(settings.agent_token.reveal(), transport="stdio")
+    except TokenError as exc:
+        raise SystemExit(f"bugwarden: BUGWARDEN_TOKEN refused: {exc}") from None
+    finally:
+        store.close()
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from .app import build_server
+
+    if not settings.backends:
+        print(
+            "bugwarden: no tracker configured. Set BUGSNAG_AUTH_TOKEN (or run `bugwarden demo` to try the sandbox).",
+            file=sys.stderr,
+        )
+        return 2
+    server = build_server(settings, principal=_stdio_principal(settings))
+    server.run("stdio")
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    return sock
+
+
+def _uvicorn(app: Any, sock: socket.socket) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    return uvicorn.Server(config)
+
+
+def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from .sandbox.bugsnag_app import create_bugsnag_app
+    from .sandbox.bugsnag_seed import ADMIN_TOKEN
+
+    sock = _listen(args.host, args.port)
+    port = sock.getsockname()[1]
+    server = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
+    print(f"bugsnag: http://{args.host}:{port}", flush=True)
+    print(f"# BUGSNAG_API_URL=http://{args.host}:{port} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
+    anyio.run(lambda: server.serve(sockets=[sock]))
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from .app import build_server
+    from .guard.principal import local_principal
+    from .sandbox.bugsnag_app import create_bugsnag_app
+    from .sandbox.bugsnag_seed import ADMIN_TOKEN
+
+    sock = _listen("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sandbox = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
+    home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
+    demo_settings = settings.replace(bugsnag_token=ADMIN_TOKEN, bugsnag_api_url=url, home=home, bugsnag_project_id=None)
+    server = build_server(demo_settings, principal=local_principal(args.bundle))
+    log.info("demo: sandbox BugSnag API at %s; serving MCP on stdio as the local %s principal", url, args.bundle)
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
+            await server.run_stdio_async()
+            sandbox.should_exit = True
+
+    anyio.run(run)
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from .guard.scopes import ScopeError
+    from .guard.tokens import TokenError, TokenStore
+
+    store = TokenStore.open(settings.home)
+    try:
+        if args.action == "create":
+            info, secret = store.create(args.name, args.scopes, args.project, args.expires_in)
+            print(
+                f"created {info.id} ({info.name}): scopes {','.join(sorted(info.scopes)) or '(none)'}"
+                f"{'; projects ' + ','.join(sorted(info.projects)) if info.projects else ''}"
+                f"{'; expires ' + info.expires_at if info.expires_at else ''}"
+            )
+            print("the secret is shown once; store it now:")
+            print(secret)
+        elif args.action == "list":
+            for t in store.list():
+                state = "revoked" if t.revoked_at else "active"
+                print(
+                    f"{t.id}\t{t.name}\t{state}\t{','.join(sorted(t.scopes)) or '-'}\t"
+                    f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
+                    f"last used {t.last_used_at or 'never'}"
+                )
+        else:
+            info = store.revoke(args.id)
+            print(f"revoked {info.id} ({info.name})")
+        return 0
+    except (ScopeError, TokenError, ValueError) as exc:
+        print(f"bugwarden: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from .guard.audit import AuditLog
+
+    path = Path(settings.home) / "audit.sqlite3"
+    if not path.exists():
+        print(f"bugwarden: no audit log at {path}", file=sys.stderr)
+        return 1 if args.action == "verify" else 0
+    audit = AuditLog(path)
+    try:
+        if args.action == "verify":
+            ok, message = audit.verify()
+            print(message, file=sys.stdout if ok else sys.stderr)
+            return 0 if ok else 1
+        if args.action == "export":
+            for record in audit.records(args.since):
+                print(json.dumps(record, sort_keys=True))
+            return 0
+        records = list(audit.records())[-args.n :]
+        for r in records:
+            targets = " ".join(f"{k}={v}" for k, v in r.get("targets", {}).items())
+            print(
+                f"{r['seq']:>6} {r['ts']} {r['principal_name']:<20} {r['tool']:<20} {r['decision']:<7} "
+                f"{r['phase']:<6} {r.get('outcome') or '':<16} {targets}"
+            )
+        return 0
+    finally:
+        audit.close()

@@ -1,0 +1,50 @@
+"""The one place that decides whether a principal may see or call a tool, with these arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..backends.base import Capabilities
+from ..tools.registry import ToolSpec
+from .principal import Principal
+
+DELETE_OPERATIONS = frozenset({"discard", "delete"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+class Guard:
+    """Toolsets (configuration), backend capabilities and the caller's scopes intersect; nothing widens a grant."""
+
+    def __init__(self, toolsets: tuple[str, ...], capabilities: Capabilities | None) -> None:
+        self.toolsets = frozenset(toolsets)
+        self.capabilities = capabilities
+
+    def offered(self, spec: ToolSpec) -> bool:
+        """Whether this server offers the tool at all (toolset configured, backend able)."""
+        if spec.toolset not in self.toolsets:
+            return False
+        return all(self.capabilities is not None and self.capabilities.has(n) for n in spec.needs)
+
+    def visible(self, principal: Principal, spec: ToolSpec) -> bool:
+        return self.offered(spec) and spec.scope in principal.scopes
+
+    def decide(self, principal: Principal, spec: ToolSpec, arguments: dict[str, Any]) -> Decision:
+        """Allow or deny one call. Arguments are already resolved (default project filled in, URLs unpacked)."""
+        if not self.offered(spec):
+            return Decision(False, f"tool {spec.name} is not enabled on this server")
+        if spec.scope not in principal.scopes:
+            return Decision(
+                False, f"denied: tool {spec.name} needs the {spec.scope} scope, which this agent's token does not have"
+            )
+        if arguments.get("operation") in DELETE_OPERATIONS and "errors:delete" not in principal.scopes:
+            return Decision(False, f"denied: operation {arguments['operation']} needs the errors:delete scope")
+        project_id = arguments.get("project_id")
+        if spec.project_scoped and not principal.allows_project(project_id):
+            return Decision(False, f"denied: project {project_id!r} is outside this agent's project limits")
+        return Decision(True, f"scope {spec.scope}")

@@ -1,0 +1,26 @@
+"""Who is calling: a token holder over HTTP or stdio, or the local stdio principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .scopes import BUNDLES
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller's identity and grant. `projects` empty means every project the upstream token can see."""
+
+    id: str
+    name: str
+    scopes: frozenset[str]
+    projects: frozenset[str] = field(default_factory=frozenset)
+    transport: str = "stdio"
+
+    def allows_project(self, project_id: str | None) -> bool:
+        return not self.projects or (project_id is not None and project_id in self.projects)
+
+
+def local_principal(bundle: str = "read", transport: str = "stdio") -> Principal:
+    """The principal a stdio launch runs as without BUGWARDEN_TOKEN."""
+    return Principal(id="local", name=f"local ({bundle} bundle)", scopes=BUNDLES[bundle], transport=transport)

@@ -1,0 +1,28 @@
+"""Whole-output snapshots kept as files in tests/snapshots/. `UPDATE_SNAPSHOTS=1 pytest` rewrites them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+DIR = Path(__file__).parent / "snapshots"
+_CURSOR = re.compile(r"(cursor[=\"': ]+)[A-Za-z0-9_-]{20,}")
+
+
+def normalise(text: str) -> str:
+    return _CURSOR.sub(r"\1<cursor>", text)
+
+
+def assert_snapshot(name: str, result: Any) -> None:
+    """Compare a tool result's text and structured content with tests/snapshots/<name>.txt."""
+    text = result.content[0].text if result.content else ""
+    structured = json.dumps(result.structured_content, indent=1, sort_keys=True) if result.structured_content else ""
+    actual = normalise(f"is_error: {result.is_error}\n--- text ---\n{text}\n--- structured ---\n{structured}\n")
+    path = DIR / f"{name}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1" or (not path.exists() and os.environ.get("CI") != "true"):
+        path.write_text(actual)
+    assert path.exists(), f"snapshot {path.name} is missing: run UPDATE_SNAPSHOTS=1 pytest and review it"
+    assert actual == path.read_text(), f"{name} output changed; review the diff and run UPDATE_SNAPSHOTS=1"

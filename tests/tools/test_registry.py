@@ -1,0 +1,60 @@
+"""Conventions every registered tool must keep; the registry is the source of truth."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bugwarden.guard.scopes import SCOPES, WRITE_SCOPES
+from bugwarden.tools import REGISTRY
+
+CORE = {
+    "list_projects",
+    "list_errors",
+    "get_error",
+    "list_events",
+    "get_event",
+    "get_latest_event",
+    "resolve_error",
+    "update_error",
+    "get_bug_context",
+    "generate_fix_prompt",
+}
+
+
+def test_the_design_names_are_all_registered() -> None:
+    assert set(REGISTRY) >= CORE
+    design = Path(__file__).parents[3] / "shared" / "DESIGN.md"
+    if design.exists():
+        for name in CORE:
+            assert f"`{name}`" in design.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_tool_is_described_annotated_and_scoped(name: str) -> None:
+    spec = REGISTRY[name]
+    doc = (spec.fn.__doc__ or "").strip()
+    assert 20 <= len(doc) <= 1000, "description missing or too long"
+    assert spec.title and spec.scope in SCOPES
+    assert not (spec.read_only and spec.destructive), "read-only tools cannot be destructive"
+    if spec.read_only:
+        assert spec.scope not in WRITE_SCOPES, "read tools must not need a write scope"
+    else:
+        assert spec.scope in WRITE_SCOPES, "write tools need a write scope"
+    if spec.name.startswith(("list_", "get_", "generate_")):
+        assert spec.read_only
+
+
+def test_input_schemas_have_descriptions_and_no_unions_of_objects() -> None:
+    from mcp.server.mcpserver.tools.base import Tool
+
+    for spec in REGISTRY.values():
+        schema = Tool.from_function(spec.fn).parameters
+        for prop, body in schema.get("properties", {}).items():
+            if prop in ("ctx",):
+                continue
+            assert "description" in body or prop in ("project_id",) or "anyOf" in body, (spec.name, prop)
+            assert "oneOf" not in body, (spec.name, prop)
+        assert re.fullmatch(r"[a-z_]+", spec.name)
