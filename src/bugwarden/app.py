@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
@@ -26,7 +26,7 @@ from .backends.errors import BackendError, InvalidArgument
 from .backends.http import reset_deadline, set_deadline
 from .backends.paths import check_id
 from .config import Settings
-from .guard.audit import AuditLog, AuditRecord
+from .guard.audit import AuditError, AuditLog, AuditRecord
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .runtime import Runtime
@@ -48,7 +48,7 @@ Only the tools this agent's token allows are listed."""
 def client_of(ctx: Context | None) -> tuple[str | None, str | None]:
     """The MCP client's declared name and version, if it sent them."""
     try:
-        info = ctx.request_context.connection.client_params.client_info  # type: ignore[union-attr]
+        info = ctx.request_context.session.client_params.client_info  # type: ignore[union-attr]
         return info.name, info.version
     except AttributeError:
         return None, None
@@ -96,18 +96,15 @@ class GuardedServer(MCPServer[Runtime]):
         )
         started = time.monotonic()
         if spec is None:
-            self.audit.finish(record.denied("unknown tool"), started)
-            raise ToolError(f"Unknown tool: {name}")
+            self._deny(record, f"Unknown tool: {name}", started)
         try:
-            arguments = await self._resolve_targets(spec, arguments)
+            arguments = await self._resolve_targets(spec, arguments, principal)
         except BackendError as exc:
-            self.audit.finish(record.denied(f"invalid target: {exc.agent_message}"), started)
-            raise ToolError(exc.agent_message) from None
+            self._deny(record, exc.agent_message, started)
         record = record.with_targets(arguments)
         decision = self.guard.decide(principal, spec, arguments)
         if not decision.allowed:
-            self.audit.finish(record.denied(decision.reason), started)
-            raise ToolError(decision.reason)
+            self._deny(record, decision.reason, started)
         record = record.allowed(decision.reason)
         if not spec.read_only:
             try:
@@ -119,35 +116,53 @@ class GuardedServer(MCPServer[Runtime]):
                     "An operator must check the bugwarden state directory."
                 ) from None
         deadline = set_deadline(self.runtime.settings.timeouts.call_deadline)
-        outcome, status_note, result = "error", None, None
+        outcome, status, result, failure = "error", None, None, None
         try:
             result = await super().call_tool(name, arguments, context)
-            outcome = "ok" if not getattr(result, "is_error", False) else "tool_error"
-            return result
+            outcome = "tool_error" if getattr(result, "is_error", False) else "ok"
         except ToolError as exc:
-            cause = _root_cause(exc.__cause__)
-            if isinstance(cause, BackendError):
-                status_note = cause.status
-                outcome = type(cause).__name__
-                raise ToolError(cause.agent_message) from None
-            if isinstance(cause, InvalidArgument):
-                outcome = "invalid_argument"
-                raise ToolError(cause.agent_message) from None
-            if cause is not None and type(exc).__name__ == "UnexpectedToolError":
-                reference = secrets.token_hex(4)
-                outcome = f"internal_error:{reference}"
-                log.error("tool %s failed unexpectedly (reference %s)", name, reference, exc_info=cause)
-                raise ToolError(
-                    f"internal error in bugwarden, reference {reference}; the operator's log has the details"
-                ) from None
-            outcome = "invalid_argument"
-            raise
+            outcome, status, failure = self._classify(name, exc)
         finally:
             reset_deadline(deadline)
-            size = len(str(result.content[0].text)) if isinstance(result, CallToolResult) and result.content else 0
-            self.audit.finish(record.finished(outcome, upstream_status=status_note, result_bytes=size), started)
+        size = len(result.content[0].text) if isinstance(result, CallToolResult) and result.content else 0
+        try:
+            self.audit.finish(record.finished(outcome, upstream_status=status, result_bytes=size), started)
+        except AuditError:
+            log.exception("audit store failed; withholding the result of %s", name)
+            raise ToolError(
+                "refused: the audit log could not record this call, so its result is withheld. "
+                "An operator must check the bugwarden state directory."
+            ) from None
+        if failure is not None:
+            raise failure
+        return result
 
-    async def _resolve_targets(self, spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, Any]:
+    def _deny(self, record: AuditRecord, reason: str, started: float) -> NoReturn:
+        """Record a refusal (a failing audit store is logged: the call is refused either way) and refuse."""
+        try:
+            self.audit.finish(record.denied(reason), started)
+        except AuditError:
+            log.exception("audit store failed while recording a denial of %s", record.tool)
+        raise ToolError(reason)
+
+    @staticmethod
+    def _classify(name: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
+        """Turn a failed call into (audit outcome, upstream status, the ToolError the model sees)."""
+        cause = _root_cause(exc.__cause__)
+        if isinstance(cause, BackendError):
+            kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
+            return kind, cause.status, ToolError(cause.agent_message)
+        if cause is not None and type(exc).__name__ == "UnexpectedToolError":
+            reference = secrets.token_hex(4)
+            log.error("tool %s failed unexpectedly (reference %s)", name, reference, exc_info=cause)
+            return (
+                f"internal_error:{reference}",
+                None,
+                ToolError(f"internal error in bugwarden, reference {reference}; the operator's log has the details"),
+            )
+        return "invalid_argument", None, exc
+
+    async def _resolve_targets(self, spec: ToolSpec, arguments: dict[str, Any], principal: Principal) -> dict[str, Any]:
         """Fill in the default project, unpack dashboard URLs, and check every id before the guard decides."""
         if not spec.project_scoped:
             return arguments
@@ -159,7 +174,7 @@ class GuardedServer(MCPServer[Runtime]):
                 raise InvalidArgument("project_id does not match the project in the dashboard URL")
             args["project_id"], args["error_id"] = project_id, error_id
         if args.get("project_id") is None:
-            args["project_id"] = await self.runtime.default_project()
+            args["project_id"] = await self.runtime.default_project(principal.projects)
         check_id(args["project_id"], "project_id")
         for key in ("error_id", "event_id"):
             if key in args:

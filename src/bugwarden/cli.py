@@ -163,8 +163,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     sandbox = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
     home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
     demo_settings = settings.replace(bugsnag_token=ADMIN_TOKEN, bugsnag_api_url=url, home=home, bugsnag_project_id=None)
-    server = build_server(demo_settings, principal=local_principal(args.bundle))
-    log.info("demo: sandbox BugSnag API at %s; serving MCP on stdio as the local %s principal", url, args.bundle)
+    principal = _stdio_principal(settings) if settings.agent_token else local_principal(args.bundle)
+    server = build_server(demo_settings, principal=principal)
+    log.info("demo: sandbox BugSnag API at %s; serving MCP on stdio as %s", url, principal.name)
 
     async def run() -> None:
         async with anyio.create_task_group() as tg:

@@ -26,11 +26,14 @@ class Runtime:
             raise InvalidArgument("no BugSnag account is configured: set BUGSNAG_AUTH_TOKEN")
         return self.bugsnag
 
-    async def default_project(self) -> str:
-        """BUGSNAG_PROJECT_ID, else the only visible project; otherwise ask the caller to choose."""
+    async def default_project(self, allowed: frozenset[str] = frozenset()) -> str:
+        """BUGSNAG_PROJECT_ID, else the only project visible (and allowed, when the caller is limited);
+        otherwise ask the caller to choose."""
         if self.settings.bugsnag_project_id:
             return self.settings.bugsnag_project_id
-        projects = await self.backend().list_projects()
+        if len(allowed) == 1:
+            return next(iter(allowed))
+        projects = [p for p in await self.backend().list_projects() if not allowed or p.id in allowed]
         if len(projects) == 1:
             return projects[0].id
         names = ", ".join(f"{p.name} ({p.id})" for p in projects[:10])

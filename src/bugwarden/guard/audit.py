@@ -9,6 +9,7 @@ call; if that cannot be stored the write does not happen.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -155,8 +156,9 @@ class AuditLog:
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 raise AuditError(f"audit store failed: {exc}") from exc
             self._write_head(seq, digest)
             return seq
@@ -171,15 +173,9 @@ class AuditLog:
     def write_intent(self, record: AuditRecord) -> int:
         return self.append(asdict(replace(record, phase="intent", outcome="pending")))
 
-    def finish(self, record: AuditRecord, started: float) -> None:
-        """Store the final record of an invocation. A read whose record cannot be stored is logged loudly."""
-        final = replace(record, duration_ms=round((time.monotonic() - started) * 1000, 1))
-        try:
-            self.append(asdict(final))
-        except AuditError:
-            import logging
-
-            logging.getLogger("bugwarden.audit").exception("could not store the audit record of %s", record.tool)
+    def finish(self, record: AuditRecord, started: float) -> int:
+        """Store the final record of an invocation (raises AuditError; the caller then withholds the result)."""
+        return self.append(asdict(replace(record, duration_ms=round((time.monotonic() - started) * 1000, 1))))
 
     # -- reading ----------------------------------------------------------------------------------
 
