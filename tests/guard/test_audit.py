@@ -70,7 +70,7 @@ def test_an_insertion_is_detected(tmp_path: Path) -> None:
     log.close()
     _sql(tmp_path, "UPDATE audit SET seq = -seq WHERE seq >= 3")
     _sql(tmp_path, "UPDATE audit SET seq = 1 - seq WHERE seq < 0")
-    seq, ts, body, prev, digest = rows[1]
+    _, ts, body, _, digest = rows[1]
     _sql(tmp_path, "INSERT INTO audit VALUES (3, ?, ?, ?, ?)", ts, body.replace('"t1"', '"forged"'), digest, digest)
     ok, message = AuditLog(tmp_path / "audit.sqlite3").verify()
     assert not ok and message.startswith("record 3:")

@@ -20,35 +20,36 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     return {"BUGWARDEN_HOME": str(home), "PATH": os.environ.get("PATH", ""), **extra}
 
 
+def state_files(home: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+
+
 async def test_no_secret_anywhere_after_a_session(tmp_path: Path) -> None:
     info, secret = TokenStore.open(tmp_path).create("grep-test", "admin")
-    errlog = tmp_path / "stderr.log"
     outputs: list[str] = []
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "bugwarden", "demo", "-v", "--rate-limit", "100000"],
         env=env_for(tmp_path, BUGWARDEN_TOKEN=secret),
     )
-    with errlog.open("w") as err:
-        async with Client(params) as client:
-            outputs.append(str(await client.list_tools()))
-            projects = await client.call_tool("list_projects", {})
-            outputs.append(str(projects))
-            for project in projects.structured_content["projects"]:
-                errors = await client.call_tool("list_errors", {"project_id": project["id"], "limit": 100})
-                outputs.append(str(errors))
-                for error in errors.structured_content["errors"][:3]:
-                    for tool in ("get_bug_context", "generate_fix_prompt", "get_error"):
-                        outputs.append(
-                            str(
-                                await client.call_tool(
-                                    tool, {"project_id": project["id"], "error_id": error["id"], "token": secret}
-                                )
+    async with Client(params) as client:
+        outputs.append(str(await client.list_tools()))
+        projects = await client.call_tool("list_projects", {})
+        outputs.append(str(projects))
+        for project in projects.structured_content["projects"]:
+            errors = await client.call_tool("list_errors", {"project_id": project["id"], "limit": 100})
+            outputs.append(str(errors))
+            for error in errors.structured_content["errors"][:3]:
+                for tool in ("get_bug_context", "generate_fix_prompt", "get_error"):
+                    outputs.append(
+                        str(
+                            await client.call_tool(
+                                tool, {"project_id": project["id"], "error_id": error["id"], "token": secret}
                             )
                         )
-            outputs.append(str(await client.call_tool("list_errors", {"project_id": "nope", "cursor": secret})))
-    del err
-    haystacks = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+                    )
+        outputs.append(str(await client.call_tool("list_errors", {"project_id": "nope", "cursor": secret})))
+    haystacks = state_files(tmp_path)
     for needle in (secret, ADMIN_TOKEN):
         for path, data in haystacks.items():
             if path.name == "tokens.sqlite3" and needle == ADMIN_TOKEN:
