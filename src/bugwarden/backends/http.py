@@ -158,12 +158,13 @@ class UpstreamClient:
         self.retries = retries
         self.caching = caching
         self._error_body = error_body or (lambda body: (None, None))
-        self._http = httpx.AsyncClient(
+        self._client_args: dict[str, Any] = dict(
             headers=headers,
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
             transport=transport,
             follow_redirects=False,
         )
+        self._http = httpx.AsyncClient(**self._client_args)
         self._cursors = CursorCodec(f"{backend}|{self.base_url}|{cursor_scope}")
         self._sleep = sleep
         self._clock = clock
@@ -174,6 +175,7 @@ class UpstreamClient:
         self.requests_sent = 0
 
     async def aclose(self) -> None:
+        """Close connections; a later request opens a fresh pool (one server may serve several sessions)."""
         await self._http.aclose()
 
     # -- public API -------------------------------------------------------------------------------
@@ -332,6 +334,8 @@ class UpstreamClient:
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
             params = ()
+        if self._http.is_closed:
+            self._http = httpx.AsyncClient(**self._client_args)
         self.pacer.note_sent()
         self.requests_sent += 1
         try:

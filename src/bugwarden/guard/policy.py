@@ -45,6 +45,10 @@ class Guard:
         if arguments.get("operation") in DELETE_OPERATIONS and "errors:delete" not in principal.scopes:
             return Decision(False, f"denied: operation {arguments['operation']} needs the errors:delete scope")
         project_id = arguments.get("project_id")
-        if spec.project_scoped and not principal.allows_project(project_id):
+        if (spec.project_scoped or project_id is not None) and not principal.allows_project(project_id):
             return Decision(False, f"denied: project {project_id!r} is outside this agent's project limits")
+        if principal.projects and not spec.project_scoped and project_id is None and spec.name != "list_projects":
+            return Decision(
+                False, f"denied: {spec.name} acts beyond single projects, and this agent's token is limited to projects"
+            )
         return Decision(True, f"scope {spec.scope}")

@@ -1,6 +1,6 @@
 """MCP tool definitions. Importing this package fills `registry.REGISTRY`."""
 
-from . import context, errors, events, projects
+from . import admin, context, destructive, errors, events, insights, projects
 from .registry import REGISTRY, ToolSpec
 
-__all__ = ["REGISTRY", "ToolSpec", "context", "errors", "events", "projects"]
+__all__ = ["REGISTRY", "ToolSpec", "admin", "context", "destructive", "errors", "events", "insights", "projects"]

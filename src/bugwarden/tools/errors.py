@@ -6,7 +6,8 @@ import re
 from typing import Annotated, Any, Literal
 
 import anyio
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
@@ -16,6 +17,7 @@ from ..model import ErrorGroup, Event
 from ..render.events import COMPACT, FULL, error_line, error_summary, event_text
 from ..render.text import NOTICE
 from ..runtime import runtime
+from .confirm import Approval, Confirm, Verdict, decide, verdict_of
 from .outputs import ErrorChangeOut, ErrorDetail, ErrorList
 from .params import Cursor, ErrorId, ErrorSort, ErrorStatus, Full, Limit, ProjectId, Severity
 from .registry import tool
@@ -186,7 +188,20 @@ Operation = Literal[
     "undiscard",
 ]
 ReopenIf = Literal["occurs_after", "n_occurrences_in_m_hours", "n_additional_occurrences", "n_additional_users"]
-Positive = Annotated[int | None, Field(ge=1, le=100_000_000)]
+Seconds = Annotated[
+    int | None, Field(ge=1, le=100_000_000, description="For snooze with occurs_after: reopen after this many seconds.")
+]
+Occurrences = Annotated[
+    int | None, Field(ge=1, le=100_000_000, description="For snooze with n_occurrences_in_m_hours: this many events...")
+]
+Hours = Annotated[int | None, Field(ge=1, le=100_000, description="...within this many hours.")]
+AdditionalOccurrences = Annotated[
+    int | None,
+    Field(ge=1, le=100_000_000, description="For snooze with n_additional_occurrences: this many more events."),
+]
+AdditionalUsers = Annotated[
+    int | None, Field(ge=1, le=100_000, description="For snooze with n_additional_users: this many more users.")
+]
 
 
 def build_change(
@@ -236,10 +251,19 @@ def build_change(
     return ErrorChange(operation, fields)
 
 
+async def ask_update_error(
+    ctx: Context, error_id: str, operation: str, confirm: str | None = None
+) -> Verdict | Elicit[Approval]:
+    if operation != "discard":
+        return Verdict(True, "not destructive")
+    return decide(error_id, confirm, ctx, f"Discard error {error_id}? Its future events will be dropped.")
+
+
 @tool(title="Update error", scope="errors:write", read_only=False, destructive=True, idempotent=False)
 async def update_error(
     ctx: Context,
     error_id: ErrorId,
+    approval: Annotated[object, Resolve(ask_update_error)],
     operation: Annotated[
         Operation, Field(description="What to do. 'discard' drops all future events (needs the errors:delete scope).")
     ],
@@ -251,15 +275,25 @@ async def update_error(
     issue_url: Annotated[str | None, Field(description="For link_issue.", max_length=2000)] = None,
     issue_title: Annotated[str | None, Field(description="For create_issue.", max_length=200)] = None,
     reopen_if: Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")] = None,
-    seconds: Positive = None,
-    occurrences: Positive = None,
-    hours: Positive = None,
-    additional_occurrences: Positive = None,
-    additional_users: Positive = None,
+    seconds: Seconds = None,
+    occurrences: Occurrences = None,
+    hours: Hours = None,
+    additional_occurrences: AdditionalOccurrences = None,
+    additional_users: AdditionalUsers = None,
+    confirm: Confirm = None,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign, link or unlink
-    an issue, discard or undiscard. Answers with what changed. To mark fixed use resolve_error."""
+    an issue, discard (asks first) or undiscard. Answers with what changed. To mark fixed use resolve_error."""
     assert project_id is not None
+    verdict = verdict_of(approval)
+    if not verdict.approved:
+        text = (
+            "Not discarded: the user declined."
+            if verdict.how == "declined"
+            else f"Not discarded yet: discarding error {error_id} drops all its future events. Call again with "
+            f"confirm={error_id!r} to proceed."
+        )
+        return respond(text, ErrorChangeOut(error_id=error_id, project_id=project_id, operation=operation, changed={}))
     change = build_change(
         operation,
         severity=severity,

@@ -95,3 +95,17 @@ class FixPromptOut(BaseModel):
     error_id: str
     project_id: str
     prompt: str
+
+
+class Items(BaseModel):
+    """A page of backend records, field names as in the domain model."""
+
+    items: list[dict[str, object]]
+    total: int | None = None
+    next_cursor: str | None = None
+
+
+class Record(BaseModel):
+    """One backend record, field names as in the domain model."""
+
+    item: dict[str, object]

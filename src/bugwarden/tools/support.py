@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from ..model import ErrorGroup, Event
-from ..render.events import innermost_project_frame
 from ..render.text import cap_output
-from .outputs import ErrorOut, EventOut, FrameOut
+from .outputs import ErrorOut, EventOut, FrameOut, Items, Record
 
 OUTPUT_LIMIT = 16_000
 FULL_OUTPUT_LIMIT = 60_000
@@ -66,4 +70,20 @@ def event_out(event: Event) -> EventOut:
     )
 
 
-__all__ = ["error_out", "event_out", "innermost_project_frame", "respond"]
+def as_items(records: Iterable[Any], total: int | None = None, next_cursor: str | None = None) -> Items:
+    """Domain dataclasses -> the generic structured output."""
+    return Items(items=[_jsonable(dataclasses.asdict(r)) for r in records], total=total, next_cursor=next_cursor)
+
+
+def as_record(record: Any) -> Record:
+    return Record(item=_jsonable(dataclasses.asdict(record)))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
