@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ListToolsResult
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, ListResourceTemplatesResult, ListToolsResult
 
 from . import __version__
 from .backends.bugsnag import BugsnagBackend
@@ -31,6 +31,9 @@ from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .runtime import Runtime
 from .tools import REGISTRY, ToolSpec
+from .tools.resources import RESOURCE_TOOLS
+from .tools.resources import register as register_resources
+from .tools.resources import route as resource_route
 
 log = logging.getLogger("bugwarden")
 
@@ -75,6 +78,54 @@ class GuardedServer(MCPServer[Runtime]):
         self.principal_of = principal_of
         self.transport = transport
         super().__init__(**kwargs)
+
+    async def _handle_list_resource_templates(self, ctx: Any, params: Any) -> ListResourceTemplatesResult:
+        principal = self.principal_of(None)
+        allowed = {uri for uri, tool in RESOURCE_TOOLS.items() if self.guard.visible(principal, self.specs[tool])}
+        templates = [t for t in await self.list_resource_templates() if t.uri_template in allowed]
+        return ListResourceTemplatesResult(resource_templates=templates)
+
+    async def read_resource(self, uri: Any, context: Context | None = None) -> Any:
+        """Resources pass the same guard and audit as the tool whose permission they need."""
+        if (target := resource_route(str(uri))) is None:
+            return await super().read_resource(uri, context)
+        tool, arguments = target
+        principal = self.principal_of(context)
+        spec = self.specs[tool]
+        record = AuditRecord.start(
+            principal=principal,
+            client=client_of(context),
+            transport=self.transport,
+            tool=f"resource:{tool}",
+            arguments=arguments,
+            backend="bugsnag",
+        )
+        started = time.monotonic()
+        try:
+            arguments = await self._resolve_targets(spec, arguments, principal)
+        except BackendError as exc:
+            self._audit_denial(record, exc.agent_message, started)
+            raise ResourceError(exc.agent_message) from None
+        record = record.with_targets(arguments)
+        decision = self.guard.decide(principal, spec, arguments)
+        if not decision.allowed:
+            self._audit_denial(record, decision.reason, started)
+            raise ResourceError(decision.reason)
+        record = record.allowed(decision.reason)
+        outcome, failure = "ok", None
+        try:
+            result = await super().read_resource(uri, context)
+        except ResourceError as exc:
+            cause = _root_cause(exc.__cause__)
+            message = cause.agent_message if isinstance(cause, BackendError) else "could not read this resource"
+            outcome, failure = type(cause).__name__ if cause else "error", ResourceError(message)
+        try:
+            self.audit.finish(record.finished(outcome), started)
+        except AuditError:
+            raise ResourceError("refused: the audit log could not record this read") from None
+        if failure is not None:
+            raise failure
+        return result
 
     async def _handle_list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
         principal = self.principal_of(None)
@@ -138,12 +189,16 @@ class GuardedServer(MCPServer[Runtime]):
         return result
 
     def _deny(self, record: AuditRecord, reason: str, started: float) -> NoReturn:
-        """Record a refusal (a failing audit store is logged: the call is refused either way) and refuse."""
+        """Record a refusal and refuse."""
+        self._audit_denial(record, reason, started)
+        raise ToolError(reason)
+
+    def _audit_denial(self, record: AuditRecord, reason: str, started: float) -> None:
+        """A failing audit store is logged loudly: the call is refused either way."""
         try:
             self.audit.finish(record.denied(reason), started)
         except AuditError:
             log.exception("audit store failed while recording a denial of %s", record.tool)
-        raise ToolError(reason)
 
     @staticmethod
     def _classify(name: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
@@ -226,7 +281,9 @@ def build_server(
         lifespan=lifespan,
     )
     for spec in REGISTRY.values():
-        server.add_tool(spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations)
+        if guard.offered(spec):
+            server.add_tool(spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations)
+    register_resources(server)
     return server
 
 

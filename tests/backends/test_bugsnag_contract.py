@@ -15,6 +15,44 @@ pytestmark = pytest.mark.anyio
 
 ACME = oid("org", "acme")
 KEYERROR = oid("error", "api-server", "1")
+ENDPOINT_TEMPLATES = {
+    "GET /user/organizations",
+    "GET /organizations/{id}",
+    "PATCH /organizations/{id}",
+    "DELETE /organizations/{id}",
+    "GET /organizations/{id}/projects",
+    "POST /organizations/{id}/projects",
+    "GET /projects/{id}",
+    "PATCH /projects/{id}",
+    "GET /projects/{id}/errors",
+    "GET /projects/{id}/errors/{id}",
+    "PATCH /projects/{id}/errors/{id}",
+    "PATCH /projects/{id}/errors",
+    "DELETE /projects/{id}/errors/{id}",
+    "GET /projects/{id}/errors/{id}/events",
+    "GET /errors/{id}/latest_event",
+    "GET /projects/{id}/events",
+    "GET /projects/{id}/events/{id}",
+    "DELETE /projects/{id}/events/{id}",
+    "GET /projects/{id}/errors/{id}/pivots",
+    "GET /projects/{id}/errors/{id}/pivots/{id}/values",
+    "GET /projects/{id}/pivots/{id}/values",
+    "GET /projects/{id}/pivots",
+    "GET /projects/{id}/errors/{id}/trend",
+    "GET /projects/{id}/trend",
+    "GET /projects/{id}/releases",
+    "GET /projects/{id}/releases/{id}",
+    "GET /projects/{id}/release_groups",
+    "PATCH /release_groups/{id}",
+    "GET /projects/{id}/stability_trend",
+    "GET /organizations/{id}/collaborators",
+    "GET /organizations/{id}/collaborators/{id}",
+    "GET /projects/{id}/collaborators",
+    "GET /projects/{id}/event_fields",
+    "GET /projects/{id}/saved_searches",
+    "POST /saved_searches",
+}
+
 INTEGRITY = oid("error", "api-server", "0")
 
 
@@ -208,43 +246,7 @@ async def test_every_endpoint_template_is_reached(backend: BugsnagBackend, sandb
     await test_collaborators_org_view_and_project(backend)
     await test_event_fields_and_saved_searches(backend)
     await test_organizations_list_view_update_delete(backend, sandbox)
-    templates = {
-        "GET /user/organizations",
-        "GET /organizations/{id}",
-        "PATCH /organizations/{id}",
-        "DELETE /organizations/{id}",
-        "GET /organizations/{id}/projects",
-        "POST /organizations/{id}/projects",
-        "GET /projects/{id}",
-        "PATCH /projects/{id}",
-        "GET /projects/{id}/errors",
-        "GET /projects/{id}/errors/{id}",
-        "PATCH /projects/{id}/errors/{id}",
-        "PATCH /projects/{id}/errors",
-        "DELETE /projects/{id}/errors/{id}",
-        "GET /projects/{id}/errors/{id}/events",
-        "GET /errors/{id}/latest_event",
-        "GET /projects/{id}/events",
-        "GET /projects/{id}/events/{id}",
-        "DELETE /projects/{id}/events/{id}",
-        "GET /projects/{id}/errors/{id}/pivots",
-        "GET /projects/{id}/errors/{id}/pivots/{id}/values",
-        "GET /projects/{id}/pivots/{id}/values",
-        "GET /projects/{id}/pivots",
-        "GET /projects/{id}/errors/{id}/trend",
-        "GET /projects/{id}/trend",
-        "GET /projects/{id}/releases",
-        "GET /projects/{id}/releases/{id}",
-        "GET /projects/{id}/release_groups",
-        "PATCH /release_groups/{id}",
-        "GET /projects/{id}/stability_trend",
-        "GET /organizations/{id}/collaborators",
-        "GET /organizations/{id}/collaborators/{id}",
-        "GET /projects/{id}/collaborators",
-        "GET /projects/{id}/event_fields",
-        "GET /projects/{id}/saved_searches",
-        "POST /saved_searches",
-    }
+    templates = ENDPOINT_TEMPLATES
     assert len(templates) == 35
     reached = {
         f"{m} "

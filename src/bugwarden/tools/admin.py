@@ -13,7 +13,7 @@ from ..backends.errors import InvalidArgument
 from ..render import insights as r
 from ..render.text import inline
 from ..runtime import runtime
-from .confirm import Approval, Confirm, Verdict, decide, verdict_of
+from .confirm import Answer, Approval, Confirm, Verdict, decide, verdict_of
 from .errors import AdditionalOccurrences, AdditionalUsers, Hours, Occurrences, ReopenIf, Seconds, build_change
 from .outputs import Items, Record
 from .params import Cursor, Limit, ProjectId, Severity
@@ -71,7 +71,7 @@ async def ask_update_organization(
 async def update_organization(
     ctx: Context,
     organization_id: OrgId,
-    approval: Annotated[object, Resolve(ask_update_organization)],
+    approval: Annotated[Answer, Resolve(ask_update_organization)],
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New name.")] = None,
     auto_upgrade: Annotated[bool | None, Field(description="Upgrade the plan automatically.")] = None,
     billing_emails: Annotated[
@@ -141,7 +141,7 @@ async def ask_update_project(ctx: Context, project_id: str, confirm: str | None 
 )
 async def update_project(
     ctx: Context,
-    approval: Annotated[object, Resolve(ask_update_project)],
+    approval: Annotated[Answer, Resolve(ask_update_project)],
     project_id: ProjectId = None,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New project name.")] = None,
     resolve_on_deploy: Annotated[bool | None, Field(description="Mark errors fixed on each deploy.")] = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
@@ -27,6 +27,10 @@ class Approval(BaseModel):
     """The form a user answers in their client."""
 
     approve: bool = Field(description="Yes, go ahead")
+
+
+Answer = ElicitationResult[Approval]
+"""What a destructive tool receives: accepted (our Verdict, or the user's Approval), declined or cancelled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,4 +71,4 @@ def verdict_of(answer: Verdict | Approval | object) -> Verdict:
     return Verdict(False, "declined")
 
 
-__all__ = ["Approval", "Confirm", "Resolve", "Verdict", "can_elicit", "decide", "verdict_of"]
+__all__ = ["Answer", "Approval", "Confirm", "Resolve", "Verdict", "can_elicit", "decide", "verdict_of"]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from ..render.events import error_line, event_summary_line
 from ..render.text import inline
 from ..runtime import runtime
-from .confirm import Approval, Confirm, Verdict, decide, verdict_of
+from .confirm import Answer, Approval, Confirm, Verdict, decide, verdict_of
 from .params import ErrorId, EventId, ProjectId
 from .registry import tool
 from .support import respond
@@ -64,7 +64,7 @@ def not_yet(kind: str, target: str, preview: str, how: str) -> CallToolResult:
 async def delete_error(
     ctx: Context,
     error_id: ErrorId,
-    approval: Annotated[object, Resolve(ask_delete_error)],
+    approval: Annotated[Answer, Resolve(ask_delete_error)],
     project_id: ProjectId = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
@@ -97,7 +97,7 @@ async def delete_error(
 async def delete_event(
     ctx: Context,
     event_id: EventId,
-    approval: Annotated[object, Resolve(ask_delete_event)],
+    approval: Annotated[Answer, Resolve(ask_delete_event)],
     project_id: ProjectId = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
@@ -132,7 +132,7 @@ async def delete_organization(
     organization_id: Annotated[
         str, Field(description="Organization id from list_organizations.", min_length=1, max_length=200)
     ],
-    approval: Annotated[object, Resolve(ask_delete_organization)],
+    approval: Annotated[Answer, Resolve(ask_delete_organization)],
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete an organization with every project, error and event in it. Asks first; without a

@@ -16,12 +16,12 @@ from ..backends.errors import InvalidArgument
 from ..model import ErrorGroup, Event
 from ..render.events import COMPACT, FULL, error_line, error_summary, event_text
 from ..render.text import NOTICE
-from ..runtime import runtime
-from .confirm import Approval, Confirm, Verdict, decide, verdict_of
+from ..runtime import Runtime, runtime
+from .confirm import Answer, Approval, Confirm, Verdict, decide, verdict_of
 from .outputs import ErrorChangeOut, ErrorDetail, ErrorList
 from .params import Cursor, ErrorId, ErrorSort, ErrorStatus, Full, Limit, ProjectId, Severity
 from .registry import tool
-from .support import FULL_OUTPUT_LIMIT, error_out, event_out, respond
+from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, error_out, event_out, respond
 
 _SINCE = re.compile(r"^(\d{1,4}[mhd]|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)$")
 
@@ -84,13 +84,8 @@ async def list_errors(
     return respond("\n".join(lines), data)
 
 
-@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True)
-async def get_error(
-    ctx: Context, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
-) -> Annotated[CallToolResult, ErrorDetail]:
-    """Show one error: status, counts, first and last seen, and its latest event's stack and breadcrumbs."""
-    rt = runtime(ctx)
-    assert project_id is not None
+async def error_view(rt: Runtime, project_id: str, error_id: str, full: bool = False) -> tuple[str, ErrorDetail]:
+    """The rendering shared by get_error and the error resource: facts plus the latest event."""
     backend = rt.backend()
     error: ErrorGroup | None = None
     latest: Event | None = None
@@ -123,7 +118,17 @@ async def get_error(
             .replace("\n## ", "\n### ")
         )
     data = ErrorDetail(error=error_out(error, url), latest_event=event_out(latest) if latest else None)
-    return respond("\n\n".join(parts), data, limit=FULL_OUTPUT_LIMIT if full else 16_000)
+    return "\n\n".join(parts), data
+
+
+@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True)
+async def get_error(
+    ctx: Context, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
+) -> Annotated[CallToolResult, ErrorDetail]:
+    """Show one error: status, counts, first and last seen, and its latest event's stack and breadcrumbs."""
+    assert project_id is not None
+    text, data = await error_view(runtime(ctx), project_id, error_id, full)
+    return respond(text, data, limit=FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)
 
 
 def describe_change(before: ErrorGroup | None, after: ErrorGroup | None, operation: str) -> dict[str, str | None]:
@@ -263,7 +268,7 @@ async def ask_update_error(
 async def update_error(
     ctx: Context,
     error_id: ErrorId,
-    approval: Annotated[object, Resolve(ask_update_error)],
+    approval: Annotated[Answer, Resolve(ask_update_error)],
     operation: Annotated[
         Operation, Field(description="What to do. 'discard' drops all future events (needs the errors:delete scope).")
     ],

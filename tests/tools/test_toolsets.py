@@ -1,0 +1,310 @@
+"""The insights, admin and destructive toolsets end to end, the endpoint walk, confirmations, resources, prompts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.types import ElicitResult
+from starlette.applications import Starlette
+
+from bugwarden.sandbox.bugsnag_seed import oid
+from bugwarden.tools import REGISTRY
+from tests.conftest import API_PROJECT, BILLING_PROJECT, admin_principal, make_settings, server_for
+from tests.snapshot import assert_snapshot
+
+pytestmark = pytest.mark.anyio
+ACME = oid("org", "acme")
+GLOBEX = oid("org", "globex")
+INTEGRITY = oid("error", "api-server", "0")
+KEYERROR = oid("error", "api-server", "1")
+EVENT = oid("event", INTEGRITY, "0")
+
+
+def all_tools(sandbox: Starlette, home, principal=None):  # type: ignore[no-untyped-def]
+    return server_for(sandbox, make_settings(home, toolsets="all"), principal or admin_principal())
+
+
+async def call(client: Client, name: str, args: dict[str, Any]) -> Any:
+    result = await client.call_tool(name, args)
+    assert not result.is_error, (name, result.content[0].text)
+    return result
+
+
+async def test_toolsets_choose_what_is_listed(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
+    for toolsets, expected in [
+        ("core", {"core"}),
+        ("core,insights", {"core", "insights"}),
+        ("all", {"core", "insights", "admin", "destructive"}),
+    ]:
+        server = server_for(sandbox, make_settings(home, toolsets=toolsets), admin_principal())
+        async with Client(server) as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+        assert listed == {n for n, s in REGISTRY.items() if s.toolset in expected}
+        server.audit.close()
+
+
+async def test_insights_tools(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        assert_snapshot(
+            "list_pivots_error", await call(c, "list_pivots", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+        )
+        values = await call(
+            c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "user.id", "limit": 2}
+        )
+        assert values.structured_content["next_cursor"] and "%" in values.content[0].text
+        assert_snapshot(
+            "get_trend_project", await call(c, "get_trend", {"project_id": API_PROJECT, "buckets_count": 7})
+        )
+        assert (
+            "Crash-free sessions" in (await call(c, "get_stability_trend", {"project_id": API_PROJECT})).content[0].text
+        )
+        assert (
+            "No session data" in (await call(c, "get_stability_trend", {"project_id": BILLING_PROJECT})).content[0].text
+        )
+        releases = await call(c, "list_releases", {"project_id": API_PROJECT})
+        one = releases.structured_content["items"][0]["id"]
+        assert one in (await call(c, "list_releases", {"project_id": API_PROJECT, "release_id": one})).content[0].text
+        groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "production"})
+        assert len(groups.structured_content["items"]) == 7
+        events = await call(c, "list_project_events", {"project_id": API_PROJECT, "filters": ["user.id=u-1001"]})
+        assert events.structured_content["items"]
+        assert "error.status" in (await call(c, "list_event_fields", {"project_id": API_PROJECT})).content[0].text
+        created = await call(
+            c,
+            "create_saved_search",
+            {"project_id": API_PROJECT, "name": "Android only", "filters": ["os.name=Android"], "shared": True},
+        )
+        assert "Created saved search" in created.content[0].text
+        searches = await call(c, "list_saved_searches", {"project_id": API_PROJECT})
+        assert "Android only" in searches.content[0].text
+    server.audit.close()
+
+
+async def test_unknown_filter_keys_are_refused_with_the_valid_ones(sandbox: Starlette, home) -> None:  # type: ignore
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        result = await c.call_tool(
+            "list_project_events", {"project_id": API_PROJECT, "filters": ["error.class=KeyError"]}
+        )
+        assert result.is_error and "unknown filter field error.class" in result.content[0].text
+        assert "event.class" in result.content[0].text
+        bad = await c.call_tool("list_pivots", {"project_id": API_PROJECT, "filters": ["nonsense"]})
+        assert bad.is_error and "field=value" in bad.content[0].text
+        await call(c, "list_pivots", {"project_id": API_PROJECT, "filters": ["event.since=7d"]})
+    assert {r.path.rsplit("/", 1)[-1] for r in sandbox.state.control.log} == {"event_fields", "pivots"}
+    server.audit.close()
+
+
+async def test_admin_tools(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        orgs = await call(c, "list_organizations", {})
+        assert [o["slug"] for o in orgs.structured_content["items"]] == ["acme", "globex"]
+        assert "Acme Corp" in (await call(c, "list_organizations", {"organization_id": ACME})).content[0].text
+        assert "Release stages" in (await call(c, "get_project", {"project_id": API_PROJECT})).content[0].text
+        created = await call(c, "create_project", {"organization_id": ACME, "name": "Mobile Web", "type": "js"})
+        new_id = created.structured_content["item"]["id"]
+        preview = await call(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True})
+        assert "Not changed yet" in preview.content[0].text
+        done = await call(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True, "confirm": new_id})
+        assert "Updated project" in done.content[0].text
+        preview = await call(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc"})
+        assert "Not changed yet" in preview.content[0].text
+        await call(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc", "confirm": ACME})
+        people = await call(c, "list_collaborators", {"organization_id": ACME})
+        assert "ada@acme.test" in people.content[0].text
+        person = people.structured_content["items"][0]["id"]
+        await call(c, "list_collaborators", {"organization_id": ACME, "collaborator_id": person})
+        await call(c, "list_collaborators", {"project_id": API_PROJECT})
+        groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "staging"})
+        group = groups.structured_content["items"][0]["id"]
+        assert (
+            "hidden"
+            in (await call(c, "update_release_group", {"release_group_id": group, "visible": False})).content[0].text
+        )
+        bulk = await call(
+            c,
+            "bulk_update_errors",
+            {"project_id": API_PROJECT, "error_ids": [INTEGRITY, KEYERROR], "operation": "ignore"},
+        )
+        assert bulk.structured_content["total"] == 2
+    server.audit.close()
+
+
+async def test_collaborator_emails_need_their_own_scope(sandbox: Starlette, home) -> None:  # type: ignore
+    from bugwarden.guard.principal import Principal
+    from bugwarden.guard.scopes import BUNDLES
+
+    triage = Principal(id="t", name="triage", scopes=BUNDLES["triage"] | {"projects:admin"})
+    server = all_tools(sandbox, home, triage)
+    async with Client(server) as c:
+        assert "list_collaborators" not in {t.name for t in (await c.list_tools()).tools}
+        denied = await c.call_tool("list_collaborators", {"project_id": API_PROJECT})
+        assert denied.is_error and "collaborators:read" in denied.content[0].text
+    server.audit.close()
+
+
+async def test_every_endpoint_template_is_reached_from_some_tool(sandbox: Starlette, home) -> None:  # type: ignore
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        for name, args in [
+            ("list_projects", {}),
+            ("list_errors", {"project_id": API_PROJECT}),
+            ("get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+            ("list_events", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+            ("get_event", {"project_id": API_PROJECT, "event_id": EVENT}),
+            (
+                "list_pivot_values",
+                {"project_id": API_PROJECT, "error_id": INTEGRITY, "event_field_display_id": "app.version"},
+            ),
+            ("list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "os.name"}),
+            ("list_pivots", {"project_id": API_PROJECT}),
+            ("get_trend", {"project_id": API_PROJECT}),
+            ("get_stability_trend", {"project_id": API_PROJECT}),
+            ("list_releases", {"project_id": API_PROJECT}),
+            ("list_project_events", {"project_id": API_PROJECT}),
+            ("list_event_fields", {"project_id": API_PROJECT}),
+            ("list_saved_searches", {"project_id": API_PROJECT}),
+            ("create_saved_search", {"project_id": API_PROJECT, "name": "x", "filters": ["error.status=open"]}),
+            ("list_organizations", {}),
+            ("list_organizations", {"organization_id": ACME}),
+            ("get_project", {"project_id": API_PROJECT}),
+            ("create_project", {"organization_id": ACME, "name": "Walk", "type": "js"}),
+            ("update_project", {"project_id": API_PROJECT, "name": "Api", "confirm": API_PROJECT}),
+            ("update_organization", {"organization_id": ACME, "name": "A", "confirm": ACME}),
+            ("list_collaborators", {"organization_id": ACME}),
+            ("list_collaborators", {"project_id": API_PROJECT}),
+            ("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+            ("bulk_update_errors", {"project_id": API_PROJECT, "error_ids": [INTEGRITY], "operation": "open"}),
+            ("delete_event", {"project_id": API_PROJECT, "event_id": EVENT, "confirm": EVENT}),
+            ("delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": KEYERROR}),
+            ("delete_organization", {"organization_id": GLOBEX, "confirm": GLOBEX}),
+        ]:
+            await call(c, name, args)
+        releases = await call(c, "list_releases", {"project_id": API_PROJECT})
+        await call(
+            c, "list_releases", {"project_id": API_PROJECT, "release_id": releases.structured_content["items"][0]["id"]}
+        )
+        groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "production"})
+        await call(
+            c,
+            "update_release_group",
+            {"release_group_id": groups.structured_content["items"][0]["id"], "visible": True},
+        )
+        people = await call(c, "list_collaborators", {"organization_id": ACME})
+        await call(
+            c,
+            "list_collaborators",
+            {"organization_id": ACME, "collaborator_id": people.structured_content["items"][0]["id"]},
+        )
+    literal = (
+        r"(?:projects|organizations|errors|events|pivots|values|trend|releases|release_groups|"
+        r"stability_trend|collaborators|event_fields|saved_searches|user|latest_event)"
+    )
+    reached = {
+        f"{r.method} " + re.sub(rf"/(?!{literal}(?:/|$))[^/]+", "/{id}", r.path) for r in sandbox.state.control.log
+    }
+    from tests.backends.test_bugsnag_contract import ENDPOINT_TEMPLATES
+
+    assert ENDPOINT_TEMPLATES - reached == set()
+    server.audit.close()
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_delete_with_an_elicitation_capable_client(sandbox: Starlette, home, mode: str) -> None:  # type: ignore
+    asked: list[str] = []
+
+    async def approve(ctx, params):  # type: ignore[no-untyped-def]
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    server = all_tools(sandbox, home)
+    async with Client(server, mode=mode, elicitation_callback=approve) as c:
+        result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
+    assert "Deleted error" in result.content[0].text and "user approved" in result.content[0].text
+    assert asked == [f"Delete error {KEYERROR} and all its events permanently?"]
+    assert any(r.method == "DELETE" for r in sandbox.state.control.log)
+    server.audit.close()
+
+
+async def test_a_declined_elicitation_deletes_nothing(sandbox: Starlette, home) -> None:  # type: ignore
+    async def decline(ctx, params):  # type: ignore[no-untyped-def]
+        return ElicitResult(action="decline")
+
+    server = all_tools(sandbox, home)
+    async with Client(server, mode="legacy", elicitation_callback=decline) as c:
+        result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
+    assert "user declined" in result.content[0].text
+    assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
+    server.audit.close()
+
+
+async def test_without_elicitation_a_preview_then_confirm(sandbox: Starlette, home) -> None:  # type: ignore
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        preview = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
+        assert_snapshot("delete_error_preview", preview)
+        assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
+        wrong = await c.call_tool(
+            "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": INTEGRITY}
+        )
+        assert wrong.is_error and "nothing was changed" in wrong.content[0].text
+        assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
+        done = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": KEYERROR})
+        assert "Deleted error" in done.content[0].text
+    assert [r.method for r in sandbox.state.control.log].count("DELETE") == 1
+    server.audit.close()
+
+
+async def test_discard_through_update_error_asks_first(sandbox: Starlette, home) -> None:  # type: ignore
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        preview = await call(
+            c, "update_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard"}
+        )
+        assert "Not discarded yet" in preview.content[0].text
+        assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
+        await call(
+            c,
+            "update_error",
+            {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard", "confirm": KEYERROR},
+        )
+    assert sandbox.state.sim.world.errors[KEYERROR].data["discarded"] is True
+    server.audit.close()
+
+
+async def test_resources_render_like_the_tools_and_pass_the_guard(sandbox: Starlette, home) -> None:  # type: ignore
+    from bugwarden.guard.principal import Principal
+
+    server = all_tools(sandbox, home)
+    async with Client(server) as c:
+        templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+        assert templates == {
+            "bugsnag://projects/{project_id}/errors/{error_id}",
+            "bugsnag://projects/{project_id}/events/{event_id}",
+        }
+        error = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
+        tool = await c.call_tool("get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+        assert error.contents[0].text == tool.content[0].text
+        event = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/events/{EVENT}")
+        assert "Exception and stack trace" in event.contents[0].text
+    assert any(r["tool"] == "resource:get_error" for r in server.audit.records())
+    server.audit.close()
+    nobody = Principal(id="n", name="nobody", scopes=frozenset({"projects:read"}))
+    server = all_tools(sandbox, home, nobody)
+    async with Client(server) as c:
+        assert (await c.list_resource_templates()).resource_templates == []
+        with pytest.raises(Exception, match="errors:read"):
+            await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
+    server.audit.close()
+
+
+async def test_prompts(client: Client) -> None:
+    names = {p.name for p in (await client.list_prompts()).prompts}
+    assert names == {"triage_project", "fix_error"}
+    prompt = await client.get_prompt("fix_error", {"error_id": INTEGRITY, "project_id": API_PROJECT})
+    assert "get_bug_context" in prompt.messages[0].content.text
