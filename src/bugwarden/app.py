@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, ListResourceTemplatesResult, ListToolsResult
@@ -245,18 +244,21 @@ def build_server(
     audit: AuditLog | None = None,
     backend_transport: Any = None,
     principal_of: Callable[[Context | None], Principal] | None = None,
+    **server_kw: Any,
 ) -> GuardedServer:
     """Build the MCP server for `settings`.
 
-    `principal` is who a stdio or in-memory session runs as (default: the local `read` principal).
+    `principal` is who a stdio or in-memory session runs as (default: the local `read` principal);
+    `principal_of` replaces that with a per-request lookup (HTTP: the verified bearer token).
     `backend_transport` replaces the network for the upstream clients (tests use the sandbox's ASGI app).
+    `server_kw` goes to MCPServer (HTTP passes `token_verifier` and `auth`).
     """
     runtime = Runtime(settings=settings)
     if settings.bugsnag_token:
         runtime.bugsnag = BugsnagBackend(settings, transport=backend_transport)
     guard = Guard(toolsets=settings.toolsets, capabilities=runtime.bugsnag.capabilities if runtime.bugsnag else None)
     fixed = principal or local_principal("read", transport)
-    resolve_principal = principal_of or (lambda ctx: _http_principal() or fixed)
+    resolve_principal = principal_of or (lambda ctx: fixed)
     runtime.extras["principal_of"] = resolve_principal
 
     @asynccontextmanager
@@ -279,6 +281,7 @@ def build_server(
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
+        **server_kw,
     )
     for spec in REGISTRY.values():
         if guard.offered(spec):
@@ -293,11 +296,3 @@ def _root_cause(exc: BaseException | None) -> BaseException | None:
         expected = [e for e in exc.exceptions if isinstance(e, BackendError | BaseExceptionGroup)]
         exc = (expected or list(exc.exceptions))[0]
     return exc
-
-
-def _http_principal() -> Principal | None:
-    token = get_access_token()
-    if token is None:
-        return None
-    principal = getattr(token, "principal", None)
-    return principal if isinstance(principal, Principal) else None

@@ -34,12 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve MCP against the configured trackers (stdio by default)")
-    serve.add_argument("--transport", choices=["stdio"], default="stdio")
-    serve.add_argument("--toolsets", help="comma-separated: core, insights, admin, destructive, or all")
-    serve.add_argument("-v", "--verbose", action="store_true")
+    _transport_args(serve)
 
     demo = sub.add_parser("demo", help="start the sandbox APIs on loopback and serve MCP against them")
-    demo.add_argument("--transport", choices=["stdio"], default="stdio")
+    _transport_args(demo)
     demo.add_argument(
         "--bundle",
         choices=["read", "triage", "admin"],
@@ -47,7 +45,6 @@ def _parser() -> argparse.ArgumentParser:
         help="what the demo agent may do (default: triage)",
     )
     demo.add_argument("--rate-limit", type=int, default=30, help="sandbox requests per minute per token")
-    demo.add_argument("-v", "--verbose", action="store_true")
 
     sandbox = sub.add_parser("sandbox", help="run only the simulated APIs and print their base URLs")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -76,11 +73,71 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _transport_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
+    p.add_argument("--port", type=int, default=8000, help="HTTP: port (0 picks a free one)")
+    p.add_argument("--path", default="/mcp", help="HTTP: path of the MCP endpoint")
+    p.add_argument("--allowed-host", action="append", default=[], help="HTTP: accepted Host header (repeatable)")
+    p.add_argument("--allowed-origin", action="append", default=[], help="HTTP: accepted Origin (repeatable)")
+    p.add_argument("--stateless", action="store_true", help="HTTP: no server-side sessions (for replicas)")
+    p.add_argument("--http-rate-limit", type=int, default=120, help="HTTP: requests per minute per token")
+    p.add_argument("--toolsets", help="comma-separated: core, insights, admin, destructive, or all")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _http_options(args: argparse.Namespace) -> Any:
+    from .http_app import HttpOptions
+
+    env_hosts = [h for h in os.environ.get("BUGWARDEN_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    env_origins = [o for o in os.environ.get("BUGWARDEN_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    return HttpOptions(
+        host=args.host,
+        port=args.port,
+        path=args.path,
+        allowed_hosts=tuple(args.allowed_host + env_hosts),
+        allowed_origins=tuple(args.allowed_origin + env_origins),
+        stateless=args.stateless,
+        rate_limit=args.http_rate_limit,
+        public_url=os.environ.get("BUGWARDEN_PUBLIC_URL") or None,
+    )
+
+
+def _run_http(
+    settings: Settings, args: argparse.Namespace, sock: socket.socket | None = None, extra: Any = None, **build_kw: Any
+) -> int:
+    """Serve Streamable HTTP until SIGINT/SIGTERM; in-flight calls get 30 s to finish."""
+    import anyio
+    import uvicorn
+
+    from .http_app import build_http
+
+    sock = sock or _listen(args.host, args.port)
+    options = _http_options(args)
+    options = type(options)(**{**options.__dict__, "port": sock.getsockname()[1]}) if args.port == 0 else options
+    _, app = build_http(settings, options, **build_kw)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30, lifespan="on")
+    server = uvicorn.Server(config)
+    print(f"mcp: {options.base_url}{options.path}", flush=True)
+
+    async def run() -> None:
+        async with anyio.create_task_group() as tg:
+            if extra is not None:
+                tg.start_soon(extra)
+            await server.serve(sockets=[sock])
+            tg.cancel_scope.cancel()
+
+    anyio.run(run)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
     try:
         settings = Settings.from_env(os.environ, toolsets=getattr(args, "toolsets", None))
+        if getattr(args, "transport", None) == "http":
+            _http_options(args).security()
     except ConfigError as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +172,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.transport == "http":
+        try:
+            return _run_http(settings, args)
+        except ConfigError as exc:
+            print(f"bugwarden: {exc}", file=sys.stderr)
+            return 2
     server = build_server(settings, principal=_stdio_principal(settings))
     server.run("stdio")
     return 0
@@ -163,6 +226,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     sandbox = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
     home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
     demo_settings = settings.replace(bugsnag_token=ADMIN_TOKEN, bugsnag_api_url=url, home=home, bugsnag_project_id=None)
+    if args.transport == "http":
+        from .guard.tokens import TokenStore
+
+        store = TokenStore.open(demo_settings.home)
+        _, secret = store.create("demo", args.bundle, expires_in="1d")
+        store.close()
+        print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+        log.info("demo: sandbox BugSnag API at %s", url)
+        return _run_http(demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]))
     principal = _stdio_principal(settings) if settings.agent_token else local_principal(args.bundle)
     server = build_server(demo_settings, principal=principal)
     log.info("demo: sandbox BugSnag API at %s; serving MCP on stdio as %s", url, principal.name)

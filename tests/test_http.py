@@ -1,0 +1,205 @@
+"""Streamable HTTP over a real loopback socket: the auth matrix, Host/Origin checks, limits, concurrency."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from starlette.applications import Starlette
+
+from bugwarden.config import ConfigError
+from bugwarden.guard.tokens import TokenStore
+from bugwarden.http_app import HttpOptions, build_http
+from tests.conftest import API_PROJECT, make_settings, server_for
+
+pytestmark = pytest.mark.anyio
+INTEGRITY = "ec0d6c73fe01b5443e71589e"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "curl", "version": "1"}},
+}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@asynccontextmanager
+async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterator[tuple[str, Any]]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    opts = HttpOptions(host="127.0.0.1", port=port, **options)
+    server, app = build_http(
+        make_settings(home, toolsets="all"), opts, backend_transport=httpx.ASGITransport(app=sandbox)
+    )
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(uv.serve, [sock])
+        while not uv.started:
+            await anyio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}", server
+        uv.should_exit = True
+    server.audit.close()
+
+
+@asynccontextmanager
+async def mcp_client(url: str, token: str, **kw: Any) -> AsyncIterator[Client]:
+    async with httpx2.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)
+    ) as http, Client(streamable_http_client(f"{url}/mcp", http_client=http), **kw) as client:
+        yield client
+
+
+def token(home: Path, scopes: str = "triage", **kw: Any) -> tuple[str, str]:
+    store = TokenStore.open(home)
+    info, secret = store.create(kw.pop("name", "http-test"), scopes, **kw)
+    store.close()
+    return info.id, secret
+
+
+async def test_auth_matrix(sandbox: Starlette, home: Path) -> None:
+    _, valid = token(home, "read")
+    revoked_id, revoked = token(home, "read")
+    expired_id, expired = token(home, "read", expires_in="1m")
+    TokenStore.open(home).revoke(revoked_id)
+    import sqlite3
+
+    db = sqlite3.connect(home / "tokens.sqlite3")
+    db.execute("UPDATE tokens SET expires_at = '2000-01-01T00:00:00+00:00' WHERE id = ?", (expired_id,))
+    db.commit()
+    db.close()
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        for label, header in [
+            ("missing", {}),
+            ("unknown", {"Authorization": "Bearer bw_nope"}),
+            ("revoked", {"Authorization": f"Bearer {revoked}"}),
+            ("expired", {"Authorization": f"Bearer {expired}"}),
+            ("not bearer", {"Authorization": f"token {valid}"}),
+        ]:
+            r = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, **header})
+            assert r.status_code == 401, label
+            assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"'), label
+        ok = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {valid}"})
+        assert ok.status_code == 200
+        health = await http.get(f"{url}/healthz")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+
+async def test_the_token_drives_the_guard_and_the_audit(sandbox: Starlette, home: Path) -> None:
+    token_id, secret = token(home, "read", projects=[API_PROJECT], name="editor")
+    async with serving(sandbox, home) as (url, server), mcp_client(url, secret) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "resolve_error" not in names and "list_errors" in names
+        assert not (await client.call_tool("list_errors", {})).is_error
+        denied = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+        assert denied.is_error and "errors:write" in denied.content[0].text
+        records = list(server.audit.records())
+    assert {(r["principal_id"], r["principal_name"], r["transport"]) for r in records} == {(token_id, "editor", "http")}
+
+
+async def test_revocation_takes_effect_at_once(sandbox: Starlette, home: Path) -> None:
+    token_id, secret = token(home, "read")
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        auth = {**HEADERS, "Authorization": f"Bearer {secret}"}
+        assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 200
+        TokenStore.open(home).revoke(token_id)
+        assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 401
+
+
+async def test_foreign_host_and_origin_are_rejected(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home)
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        auth = {**HEADERS, "Authorization": f"Bearer {secret}"}
+        evil_host = await http.post(f"{url}/mcp", json=INIT, headers={**auth, "Host": "evil.example"})
+        assert evil_host.status_code in (400, 421)
+        evil_origin = await http.post(f"{url}/mcp", json=INIT, headers={**auth, "Origin": "https://evil.example"})
+        assert evil_origin.status_code == 403
+        same_origin = await http.post(f"{url}/mcp", json=INIT, headers={**auth, "Origin": url})
+        assert same_origin.status_code == 200
+
+
+async def test_allowed_hosts_for_deployments_behind_a_name(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home)
+    async with serving(sandbox, home, allowed_hosts=("mcp.example.com",)) as (url, _), httpx.AsyncClient() as http:
+        r = await http.post(
+            f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {secret}", "Host": "mcp.example.com"}
+        )
+        assert r.status_code == 200
+
+
+def test_non_loopback_addresses_need_allowed_hosts() -> None:
+    with pytest.raises(ConfigError, match="--allowed-host"):
+        HttpOptions(host="0.0.0.0").security()
+    assert HttpOptions(host="0.0.0.0", allowed_hosts=("mcp.example.com",)).security()
+
+
+async def test_request_body_limit(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home)
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        big = {**INIT, "params": {**INIT["params"], "padding": "x" * (2 * 1024 * 1024)}}
+        r = await http.post(f"{url}/mcp", json=big, headers={**HEADERS, "Authorization": f"Bearer {secret}"})
+        assert r.status_code == 413
+
+
+async def test_per_token_rate_limit_answers_429(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home)
+    _, other = token(home)
+    async with serving(sandbox, home, rate_limit=3) as (url, _), httpx.AsyncClient() as http:
+        statuses = [
+            (
+                await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {secret}"})
+            ).status_code
+            for _ in range(4)
+        ]
+        assert statuses == [200, 200, 200, 429]
+        assert (
+            await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {other}"})
+        ).status_code == 200
+
+
+async def test_same_results_over_http_as_in_memory(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home, "admin")
+    args = {"project_id": API_PROJECT, "error_id": INTEGRITY}
+    async with serving(sandbox, home) as (url, _), mcp_client(url, secret) as client:
+        over_http = await client.call_tool("get_bug_context", args)
+    local = server_for(sandbox, make_settings(home))
+    async with Client(local) as client:
+        in_memory = await client.call_tool("get_bug_context", args)
+    assert over_http.content[0].text == in_memory.content[0].text
+    assert over_http.structured_content == in_memory.structured_content
+    local.audit.close()
+
+
+@pytest.mark.parametrize("stateless", [False, True])
+async def test_sixteen_concurrent_clients_see_no_errors(sandbox: Starlette, home: Path, stateless: bool) -> None:
+    _, secret = token(home, "read")
+    failures: list[str] = []
+
+    async def agent(n: int) -> None:
+        async with mcp_client(url, secret, mode="legacy" if n % 2 else "auto") as client:
+            for tool, args in [
+                ("list_projects", {}),
+                ("list_errors", {"project_id": API_PROJECT, "limit": 3}),
+                ("get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+            ]:
+                result = await client.call_tool(tool, args)
+                if result.is_error:
+                    failures.append(result.content[0].text)
+
+    async with serving(sandbox, home, stateless=stateless) as (url, server):
+        async with anyio.create_task_group() as tg:
+            for n in range(16):
+                tg.start_soon(agent, n)
+        assert failures == []
+        assert len([r for r in server.audit.records() if r["transport"] == "http"]) == 48
