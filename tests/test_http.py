@@ -46,7 +46,7 @@ async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterat
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(uv.serve, [sock])
-        while not uv.started:
+        while not uv.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await anyio.sleep(0.01)
         yield f"http://127.0.0.1:{port}", server
         uv.should_exit = True
