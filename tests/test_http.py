@@ -36,6 +36,7 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 @asynccontextmanager
 async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterator[tuple[str, Any]]:
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
@@ -55,9 +56,10 @@ async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterat
 
 @asynccontextmanager
 async def mcp_client(url: str, token: str, **kw: Any) -> AsyncIterator[Client]:
-    async with httpx2.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)
-    ) as http, Client(streamable_http_client(f"{url}/mcp", http_client=http), **kw) as client:
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=httpx2.Timeout(30, read=60)) as http,
+        Client(streamable_http_client(f"{url}/mcp", http_client=http), **kw) as client,
+    ):
         yield client
 
 

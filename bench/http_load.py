@@ -1,0 +1,141 @@
+"""HTTP load: N concurrent MCP clients x M tool calls against `bugwarden demo --transport http`.
+
+Prints p50/p95/p99 latency, errors, throughput and server RSS for N = 1, 8, 32, and the ratio of
+bugwarden's p50 to a bare MCPServer's trivial tool over the same transport, measured in this run.
+The demo's sandbox runs in the server process (its RSS is included) with its rate limit lifted.
+
+    python bench/http_load.py [--calls 30] [--clients 1,8,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import free_port, rss_mb, summary
+
+PROJECT = "a7ab71b6e3e6ede0968e4209"
+
+
+async def run_load(
+    url: str, token: str | None, clients: int, calls: int, tool: str, args: dict
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+
+    async def agent() -> None:
+        nonlocal errors
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60)) as http:
+            async with Client(streamable_http_client(url, http_client=http)) as client:
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    result = await client.call_tool(tool, args)
+                    latencies.append(time.perf_counter() - start)
+                    errors += bool(result.is_error)
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(clients):
+            tg.start_soon(agent)
+    return latencies, errors, time.perf_counter() - started
+
+
+def start(cmd: list[str], env: dict[str, str], ready: re.Pattern[str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    assert proc.stdout
+    text = ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        text += line
+        if ready.search(text):
+            return proc, text
+    proc.kill()
+    raise SystemExit(f"server did not start: {text}")
+
+
+def wait_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit("baseline server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--clients", default="1,8,32")
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="bw-bench-")
+    env = {**os.environ, "BUGWARDEN_HOME": home}
+    bw, out = start(
+        [
+            sys.executable,
+            "-m",
+            "bugwarden",
+            "demo",
+            "--transport",
+            "http",
+            "--port",
+            "0",
+            "--rate-limit",
+            "100000000",
+            "--http-rate-limit",
+            "0",
+            "--bundle",
+            "read",
+        ],
+        env,
+        re.compile(r"mcp: (http://\S+)"),
+    )
+    token = re.search(r"(bw_\S+)", out).group(1)  # type: ignore[union-attr]
+    url = re.search(r"mcp: (http://\S+)", out).group(1)  # type: ignore[union-attr]
+    port = free_port()
+    bare = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "_bare_server.py"), "http", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    try:
+        print(f"# http_load: {args.calls} calls per client; server pid {bw.pid}; {os.cpu_count()} cores")
+        for n in [int(c) for c in args.clients.split(",")]:
+            base, base_err, _ = anyio.run(run_load, f"http://127.0.0.1:{port}/mcp", None, n, args.calls, "ping", {})
+            lat, err, wall = anyio.run(
+                run_load, url, token, n, args.calls, "list_errors", {"project_id": PROJECT, "limit": 5}
+            )
+            total = n * args.calls
+            ratio = sorted(lat)[len(lat) // 2] / sorted(base)[len(base) // 2]
+            print(
+                f"N={n:>2} bugwarden list_errors: {summary(lat)}  errors {err}/{total}  "
+                f"{total / wall:6.1f} calls/s  server RSS {rss_mb(bw.pid):.0f} MB"
+            )
+            print(f"N={n:>2} bare MCPServer ping:   {summary(base)}  errors {base_err}/{total}")
+            print(f"N={n:>2} ratio p50 bugwarden/bare: {ratio:.2f}x")
+    finally:
+        bw.terminate()
+        bare.terminate()
+        bw.wait(10)
+        bare.wait(10)
+
+
+if __name__ == "__main__":
+    main()
