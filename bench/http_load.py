@@ -38,13 +38,15 @@ async def run_load(
     async def agent() -> None:
         nonlocal errors
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60)) as http:
-            async with Client(streamable_http_client(url, http_client=http)) as client:
-                for _ in range(calls):
-                    start = time.perf_counter()
-                    result = await client.call_tool(tool, args)
-                    latencies.append(time.perf_counter() - start)
-                    errors += bool(result.is_error)
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60)) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            for _ in range(calls):
+                start = time.perf_counter()
+                result = await client.call_tool(tool, args)
+                latencies.append(time.perf_counter() - start)
+                errors += bool(result.is_error)
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
