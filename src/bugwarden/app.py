@@ -285,7 +285,9 @@ def build_server(
     )
     for spec in REGISTRY.values():
         if guard.offered(spec):
-            server.add_tool(spec.fn, name=spec.name, title=spec.title, annotations=spec.annotations)
+            server.add_tool(
+                spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
+            )
     register_resources(server)
     return server
 

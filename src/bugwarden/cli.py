@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke")
     revoke.add_argument("id")
 
+    sub.add_parser("doctor", help="check configuration, state, the agent token and each backend")
+
     audit = sub.add_parser("audit", help="read and verify the audit log")
     asub = audit.add_subparsers(dest="action", required=True)
     tail = asub.add_parser("tail")
@@ -141,7 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
-    handler = {"serve": _serve, "demo": _demo, "sandbox": _sandbox, "token": _token, "audit": _audit}[args.command]
+    handler = {
+        "serve": _serve,
+        "demo": _demo,
+        "sandbox": _sandbox,
+        "token": _token,
+        "audit": _audit,
+        "doctor": _doctor,
+    }[args.command]
     try:
         return handler(args, settings)
     except KeyboardInterrupt:
@@ -251,6 +260,17 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     anyio.run(run)
     return 0
+
+
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
+
+    from . import doctor
+
+    ok, lines = anyio.run(doctor.run, settings)
+    print("\n".join(lines))
+    print("all checks passed" if ok else "some checks failed: see the fix lines above")
+    return 0 if ok else 1
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ the guard, so adding a tool cannot skip it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,11 @@ class ToolSpec:
     needs: tuple[str, ...] = ()
     project_scoped: bool = True
     """Whether the tool acts inside one project (and so takes `project_id`)."""
+
+    @property
+    def description(self) -> str:
+        """What clients and models see: the handler's docstring, dedented."""
+        return inspect.cleandoc(self.fn.__doc__ or "")
 
     @property
     def annotations(self) -> ToolAnnotations:

@@ -1,0 +1,158 @@
+"""`bugwarden doctor`: check configuration, state, the agent token and each backend; say exactly what to fix."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import Any
+
+from .backends.bugsnag import BugsnagBackend
+from .backends.errors import BackendError
+from .config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    ok: bool
+    what: str
+    fix: str = ""
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.what}" + (f"\n     fix: {self.fix}" if self.fix else "")
+
+
+def state_checks(settings: Settings) -> list[Check]:
+    home = settings.home
+    out = [Check(True, f"state directory: {home}")]
+    if not home.exists():
+        return [*out, Check(True, "state directory will be created on first use (owner-only permissions)")]
+    mode = stat.S_IMODE(home.stat().st_mode)
+    out.append(
+        Check(
+            mode & 0o077 == 0,
+            f"state directory permissions {oct(mode)}",
+            "" if mode & 0o077 == 0 else f"chmod 700 {home}",
+        )
+    )
+    if not os.access(home, os.W_OK):
+        out.append(Check(False, "state directory is not writable", f"make {home} writable by this user"))
+    for name in ("tokens.sqlite3", "audit.sqlite3"):
+        path = home / name
+        if path.exists():
+            fmode = stat.S_IMODE(path.stat().st_mode)
+            out.append(
+                Check(
+                    fmode & 0o077 == 0,
+                    f"{name} permissions {oct(fmode)}",
+                    "" if fmode & 0o077 == 0 else f"chmod 600 {path}",
+                )
+            )
+    if (home / "audit.sqlite3").exists():
+        from .guard.audit import AuditLog
+
+        log = AuditLog(home / "audit.sqlite3")
+        ok, message = log.verify()
+        log.close()
+        out.append(
+            Check(
+                ok,
+                f"audit log: {message}",
+                ""
+                if ok
+                else "investigate: the audit log was altered; keep "
+                "a copy (bugwarden audit export) before anything else",
+            )
+        )
+    return out
+
+
+def token_checks(settings: Settings) -> list[Check]:
+    if not settings.agent_token:
+        return [Check(True, "BUGWARDEN_TOKEN not set: stdio runs as the local principal with the read bundle")]
+    from .guard.tokens import TokenError, TokenStore
+
+    store = TokenStore.open(settings.home)
+    try:
+        principal = store.verify(settings.agent_token.reveal())
+    except TokenError as exc:
+        return [Check(False, f"BUGWARDEN_TOKEN: {exc}", "create a token with `bugwarden token create` and set it")]
+    finally:
+        store.close()
+    limits = ", ".join(sorted(principal.projects)) or "all projects"
+    return [
+        Check(
+            True,
+            f"BUGWARDEN_TOKEN: {principal.name} ({principal.id}), scopes "
+            f"{', '.join(sorted(principal.scopes)) or 'none'}; {limits}",
+        )
+    ]
+
+
+async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
+    if not settings.bugsnag_token:
+        return [
+            Check(
+                False,
+                "BugSnag: BUGSNAG_AUTH_TOKEN is not set",
+                "create a personal auth token in BugSnag (Settings > My account) and set BUGSNAG_AUTH_TOKEN",
+            )
+        ]
+    backend = BugsnagBackend(settings, **backend_kw)
+    out = [Check(True, f"BugSnag API URL: {settings.bugsnag_api_url}")]
+    try:
+        orgs = (await backend.list_organizations(limit=100)).items
+        out.append(Check(True, f"BugSnag token works: {len(orgs)} organizations visible"))
+        for org in orgs:
+            page = await backend.list_org_projects(org.id, limit=100)
+            names = ", ".join(f"{p.name} ({p.id})" for p in page.items[:10])
+            out.append(
+                Check(
+                    True, f"  {org.name}: {page.total if page.total is not None else len(page.items)} projects: {names}"
+                )
+            )
+        pacer = backend.http.pacer
+        if pacer.limit is not None:
+            low = (pacer.remaining or 0) < 5
+            out.append(
+                Check(
+                    not low,
+                    f"rate limit headroom: {pacer.remaining} of {pacer.limit} requests this minute",
+                    "wait a minute, or check which other tools share this token" if low else "",
+                )
+            )
+        if settings.bugsnag_project_id:
+            try:
+                project = await backend.get_project(settings.bugsnag_project_id)
+                out.append(Check(True, f"default project: {project.name} ({project.id})"))
+            except BackendError as exc:
+                out.append(Check(False, f"BUGSNAG_PROJECT_ID: {exc}", "set it to a project id listed above"))
+    except BackendError as exc:
+        out.append(Check(False, f"BugSnag: {exc}", _fix_for(exc)))
+    finally:
+        await backend.aclose()
+    return out
+
+
+def _fix_for(exc: BackendError) -> str:
+    from .backends import errors as e
+
+    if isinstance(exc, e.Unauthorized):
+        return "BUGSNAG_AUTH_TOKEN is wrong or revoked: create a new personal auth token"
+    if isinstance(exc, e.TransportError):
+        return "check BUGSNAG_API_URL and that this machine can reach it"
+    if isinstance(exc, e.MalformedResponse | e.NotFound):
+        return "BUGSNAG_API_URL does not look like the BugSnag Data Access API (expected e.g. https://api.bugsnag.com)"
+    return "see the message above"
+
+
+async def run(settings: Settings, **backend_kw: Any) -> tuple[bool, list[str]]:
+    """All checks; (every check passed, the report lines)."""
+    checks = [
+        Check(True, f"configured backends: {', '.join(settings.backends) or 'none'}"),
+        Check(True, f"toolsets: {', '.join(settings.toolsets)}"),
+    ]
+    checks += state_checks(settings)
+    checks += token_checks(settings)
+    checks += await bugsnag_checks(settings, **backend_kw)
+    return all(c.ok for c in checks), [c.line() for c in checks]

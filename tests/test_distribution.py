@@ -1,0 +1,124 @@
+"""What a newcomer and the MCP registry see: server.json, the README, the Dockerfile, the CLI, doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from starlette.applications import Starlette
+
+from bugwarden import __version__, doctor
+from bugwarden.tools.docs import splice
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.anyio
+
+
+def schema() -> dict:  # type: ignore[type-arg]
+    shared = ROOT.parent / "shared" / "reference" / "server.schema.json"
+    return json.loads((shared if shared.exists() else ROOT / "tests" / "data" / "server.schema.json").read_text())
+
+
+def test_server_json_is_valid_and_versions_agree() -> None:
+    doc = json.loads((ROOT / "server.json").read_text())
+    jsonschema.validate(doc, schema())
+    assert doc["$schema"].endswith("/2025-12-11/server.schema.json")
+    assert len(doc["description"]) <= 100
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert doc["version"] == project["version"] == __version__
+    pypi = next(p for p in doc["packages"] if p["registryType"] == "pypi")
+    assert pypi["identifier"] == project["name"] and pypi["version"] == __version__
+    assert pypi["runtimeHint"] == "uvx" and pypi["transport"] == {"type": "stdio"}
+    assert all({"isRequired", "isSecret"} <= set(v) for v in pypi["environmentVariables"])
+    names = {v["name"] for v in pypi["environmentVariables"]}
+    assert {"BUGSNAG_AUTH_TOKEN", "BUGSNAG_API_URL", "BUGWARDEN_TOKEN", "BUGWARDEN_HOME"} <= names
+    oci = next(p for p in doc["packages"] if p["registryType"] == "oci")
+    assert oci["identifier"].endswith(f":{__version__}")
+    assert project["scripts"] == {"bugwarden": "bugwarden.cli:main"}  # uvx runs the script named like the package
+
+
+def test_readme_carries_the_mcp_name_marker() -> None:
+    name = json.loads((ROOT / "server.json").read_text())["name"]
+    assert re.search(rf"mcp-name: {re.escape(name)}(\s|-->)", (ROOT / "README.md").read_text())
+
+
+def test_readme_tools_table_matches_the_registry() -> None:
+    readme = (ROOT / "README.md").read_text()
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        (ROOT / "README.md").write_text(splice(readme))
+        readme = (ROOT / "README.md").read_text()
+    assert readme == splice(readme), "README tools table drifted: run UPDATE_SNAPSHOTS=1 python -m pytest"
+
+
+def test_dockerfile_properties() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    assert len(stages) >= 2 and all("slim" in s for s in stages), "multi-stage on a slim base"
+    final = text.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^USER (?!root|0\b)\S+", final, re.M), "runs as a non-root user"
+    assert 'io.modelcontextprotocol.server.name="io.github.bugwarden/bugwarden"' in final
+    assert "HEALTHCHECK" in final and "/healthz" in final
+    assert re.search(r'^VOLUME \["/data"\]', final, re.M) and "BUGWARDEN_HOME=/data" in final
+    assert 'ENTRYPOINT ["bugwarden"]' in final and 'CMD ["serve"]' in final
+    assert not re.search(r"(TOKEN|SECRET|PASSWORD|KEY)\s*=", final.replace("BUGWARDEN_HOME", "")), "no baked secrets"
+    assert not re.search(r"^(ARG|ENV) .*(TOKEN|SECRET)", text, re.M)
+
+
+def test_help_lists_every_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "bugwarden", "--help"], capture_output=True, text=True, check=True)
+    for command in ("serve", "demo", "sandbox", "token", "audit", "doctor"):
+        assert command in out.stdout
+
+
+async def test_doctor_against_the_sandbox(sandbox: Starlette, home: Path) -> None:
+    ok, lines = await doctor.run(make_settings(home), transport=httpx.ASGITransport(app=sandbox))
+    text = "\n".join(lines)
+    assert ok, text
+    assert "2 organizations visible" in text and "Api Server (a7ab71b6e3e6ede0968e4209)" in text
+    assert "rate limit headroom" in text
+
+
+async def test_doctor_says_what_to_fix(sandbox: Starlette, home: Path) -> None:
+    ok, lines = await doctor.run(make_settings(home, "wrong-token"), transport=httpx.ASGITransport(app=sandbox))
+    assert not ok and any("fix: BUGSNAG_AUTH_TOKEN is wrong or revoked" in line for line in lines)
+    ok, lines = await doctor.run(
+        make_settings(home, bugsnag_project_id="nope"), transport=httpx.ASGITransport(app=sandbox)
+    )
+    assert not ok and any("BUGSNAG_PROJECT_ID" in line for line in lines)
+
+
+def test_doctor_cli_against_a_real_sandbox_process(tmp_path: Path) -> None:
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert sandbox.stdout
+        url = sandbox.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "BUGWARDEN_HOME": str(tmp_path),
+            "BUGSNAG_API_URL": url,
+            "BUGSNAG_AUTH_TOKEN": "sandbox-admin-token",
+        }
+        out = subprocess.run(
+            [sys.executable, "-m", "bugwarden", "doctor"], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "all checks passed" in out.stdout and "sandbox-admin-token" not in out.stdout
+    finally:
+        sandbox.terminate()
+        sandbox.wait(10)
+        sandbox.stdout.close()  # type: ignore[union-attr]
