@@ -70,6 +70,13 @@ async def backend(sandbox: Starlette, settings: Settings) -> AsyncIterator[Bugsn
     await b.aclose()
 
 
+def bugsnag_serves(name: str) -> bool:
+    """Whether a BugSnag-only server offers this registered tool (BugPort-only tools need BugPort)."""
+    from bugwarden.tools import REGISTRY
+
+    return all(BugsnagBackend.capabilities.has(n) for n in REGISTRY[name].needs)
+
+
 def admin_principal() -> Principal:
     return Principal(id="test-admin", name="test admin", scopes=BUNDLES["admin"])
 
@@ -91,3 +98,34 @@ def server(sandbox: Starlette, settings: Settings) -> Iterator[GuardedServer]:
 async def client(server: GuardedServer) -> AsyncIterator[Client]:
     async with Client(server, raise_exceptions=True) as c:
         yield c
+
+
+BUGPORT_URL = "http://bugport.test/v1"
+
+
+@pytest.fixture
+def bugport_sandbox() -> Starlette:
+    from bugwarden.sandbox.bugport_app import create_bugport_app
+
+    return create_bugport_app(rate_limit=10_000)
+
+
+def bugport_settings(home: Path, token: str = "bp_mcp_sandbox_rw", with_bugsnag: bool = False, **kw: Any) -> Settings:
+    values: dict[str, Any] = {"retries": Retries(attempts=2, backoff_base=0.0, backoff_max=0.0), **kw}
+    if with_bugsnag:
+        values.update(bugsnag_token=ADMIN_TOKEN, bugsnag_api_url=SANDBOX_URL)
+    return Settings.from_env({}, bugport_token=token, bugport_api_url=BUGPORT_URL, home=str(home), **values)
+
+
+def bugport_server(
+    bugport_sandbox: Starlette,
+    settings: Settings,
+    principal: Principal | None = None,
+    bugsnag_sandbox: Starlette | None = None,
+) -> GuardedServer:
+    return build_server(
+        settings,
+        principal=principal or local_principal("triage"),
+        backend_transport=httpx.ASGITransport(app=bugsnag_sandbox) if bugsnag_sandbox else None,
+        bugport_transport=httpx.ASGITransport(app=bugport_sandbox),
+    )

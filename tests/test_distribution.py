@@ -122,3 +122,20 @@ def test_doctor_cli_against_a_real_sandbox_process(tmp_path: Path) -> None:
         sandbox.terminate()
         sandbox.wait(10)
         sandbox.stdout.close()  # type: ignore[union-attr]
+
+
+async def test_doctor_checks_bugport_too(sandbox: Starlette, bugport_sandbox: Starlette, home: Path) -> None:
+    from tests.conftest import bugport_settings
+
+    ok, lines = await doctor.run(
+        bugport_settings(home, with_bugsnag=True),
+        transport=httpx.ASGITransport(app=sandbox),
+        bugport_transport=httpx.ASGITransport(app=bugport_sandbox),
+    )
+    text = "\n".join(lines)
+    assert ok, text
+    assert "BugPort health: ok, API version 0.2.0" in text and "scopes bugs:read, bugs:write" in text
+    ok, lines = await doctor.run(
+        bugport_settings(home, "bp_wrong"), bugport_transport=httpx.ASGITransport(app=bugport_sandbox)
+    )
+    assert not ok and any("fix: check BUGPORT_TOKEN" in line for line in lines)

@@ -20,6 +20,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, ListResourceTemplatesResult, ListToolsResult
 
 from . import __version__
+from .backends.base import Capabilities
+from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
 from .backends.errors import BackendError, InvalidArgument
 from .backends.http import reset_deadline, set_deadline
@@ -97,7 +99,7 @@ class GuardedServer(MCPServer[Runtime]):
             transport=self.transport,
             tool=f"resource:{tool}",
             arguments=arguments,
-            backend="bugsnag",
+            backend=self.runtime.backend_name(arguments.get("project_id")),
         )
         started = time.monotonic()
         try:
@@ -105,8 +107,8 @@ class GuardedServer(MCPServer[Runtime]):
         except BackendError as exc:
             self._audit_denial(record, exc.agent_message, started)
             raise ResourceError(exc.agent_message) from None
-        record = record.with_targets(arguments)
-        decision = self.guard.decide(principal, spec, arguments)
+        record = record.with_targets(arguments, self.runtime.backend_name(arguments.get("project_id")))
+        decision = self.guard.decide(principal, spec, arguments, self._target(spec, arguments))
         if not decision.allowed:
             self._audit_denial(record, decision.reason, started)
             raise ResourceError(decision.reason)
@@ -127,6 +129,7 @@ class GuardedServer(MCPServer[Runtime]):
         return result
 
     async def _handle_list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
+        await self.runtime.discover()
         principal = self.principal_of(None)
         tools = [t for t in await self.list_tools() if self.guard.visible(principal, self.specs[t.name])]
         return ListToolsResult(tools=tools)
@@ -142,17 +145,18 @@ class GuardedServer(MCPServer[Runtime]):
             transport=self.transport,
             tool=name,
             arguments=arguments,
-            backend="bugsnag",
+            backend=self.runtime.backend_name(arguments.get("project_id")),
         )
         started = time.monotonic()
+        await self.runtime.discover()
         if spec is None:
             self._deny(record, f"Unknown tool: {name}", started)
         try:
             arguments = await self._resolve_targets(spec, arguments, principal)
         except BackendError as exc:
             self._deny(record, exc.agent_message, started)
-        record = record.with_targets(arguments)
-        decision = self.guard.decide(principal, spec, arguments)
+        record = record.with_targets(arguments, self.runtime.backend_name(arguments.get("project_id")))
+        decision = self.guard.decide(principal, spec, arguments, self._target(spec, arguments))
         if not decision.allowed:
             self._deny(record, decision.reason, started)
         record = record.allowed(decision.reason)
@@ -186,6 +190,14 @@ class GuardedServer(MCPServer[Runtime]):
         if failure is not None:
             raise failure
         return result
+
+    def _target(self, spec: ToolSpec, arguments: dict[str, Any]) -> tuple[str, Capabilities] | None:
+        """The backend a call routes to, and what it can do (None when no backend is configured)."""
+        try:
+            backend = self.runtime.backend_for(arguments.get("project_id"))
+        except BackendError:
+            return None
+        return backend.name, backend.capabilities
 
     def _deny(self, record: AuditRecord, reason: str, started: float) -> NoReturn:
         """Record a refusal and refuse."""
@@ -243,6 +255,7 @@ def build_server(
     transport: str = "stdio",
     audit: AuditLog | None = None,
     backend_transport: Any = None,
+    bugport_transport: Any = None,
     principal_of: Callable[[Context | None], Principal] | None = None,
     **server_kw: Any,
 ) -> GuardedServer:
@@ -256,7 +269,9 @@ def build_server(
     runtime = Runtime(settings=settings)
     if settings.bugsnag_token:
         runtime.bugsnag = BugsnagBackend(settings, transport=backend_transport)
-    guard = Guard(toolsets=settings.toolsets, capabilities=runtime.bugsnag.capabilities if runtime.bugsnag else None)
+    if settings.bugport_token:
+        runtime.bugport = BugportBackend(settings, transport=bugport_transport or backend_transport)
+    guard = Guard(toolsets=settings.toolsets, capabilities=runtime.capabilities)
     fixed = principal or local_principal("read", transport)
     resolve_principal = principal_of or (lambda ctx: fixed)
     runtime.extras["principal_of"] = resolve_principal
@@ -284,7 +299,7 @@ def build_server(
         **server_kw,
     )
     for spec in REGISTRY.values():
-        if guard.offered(spec):
+        if spec.toolset in settings.toolsets:
             server.add_tool(
                 spec.fn, name=spec.name, title=spec.title, description=spec.description, annotations=spec.annotations
             )

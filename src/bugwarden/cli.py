@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         help="what the demo agent may do (default: triage)",
     )
     demo.add_argument("--rate-limit", type=int, default=30, help="sandbox requests per minute per token")
+    demo.add_argument(
+        "--no-bugport",
+        dest="bugport",
+        action="store_false",
+        help="serve only the BugSnag sandbox (default: BugSnag and BugPort)",
+    )
 
     sandbox = sub.add_parser("sandbox", help="run only the simulated APIs and print their base URLs")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -214,14 +220,17 @@ def _uvicorn(app: Any, sock: socket.socket) -> Any:
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
     import anyio
 
-    from .sandbox.bugsnag_app import create_bugsnag_app
+    from .sandbox import BUGPORT_MOUNT, create_sandbox
+    from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
 
     sock = _listen(args.host, args.port)
-    port = sock.getsockname()[1]
-    server = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
-    print(f"bugsnag: http://{args.host}:{port}", flush=True)
-    print(f"# BUGSNAG_API_URL=http://{args.host}:{port} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
+    base = f"http://{args.host}:{sock.getsockname()[1]}"
+    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit), sock)
+    print(f"bugsnag: {base}", flush=True)
+    print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
+    print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
+    print(f"# BUGPORT_API_URL={base}{BUGPORT_MOUNT}/v1 BUGPORT_TOKEN={RW_TOKEN}", file=sys.stderr)
     anyio.run(lambda: server.serve(sockets=[sock]))
     return 0
 
@@ -231,14 +240,22 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     from .app import build_server
     from .guard.principal import local_principal
-    from .sandbox.bugsnag_app import create_bugsnag_app
+    from .sandbox import BUGPORT_MOUNT, create_sandbox
+    from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
 
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_bugsnag_app(rate_limit=args.rate_limit), sock)
+    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit), sock)
     home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
-    demo_settings = settings.replace(bugsnag_token=ADMIN_TOKEN, bugsnag_api_url=url, home=home, bugsnag_project_id=None)
+    demo_settings = settings.replace(
+        bugsnag_token=ADMIN_TOKEN,
+        bugsnag_api_url=url,
+        home=home,
+        bugsnag_project_id=None,
+        bugport_token=RW_TOKEN if args.bugport else None,
+        bugport_api_url=f"{url}{BUGPORT_MOUNT}/v1",
+    )
     if args.transport == "http":
         from .guard.tokens import TokenStore
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends.bugsnag import BugsnagBackend
-from .backends.errors import BackendError
+from .backends.errors import BackendError, NotFound
 from .config import Settings
 
 
@@ -89,8 +89,51 @@ def token_checks(settings: Settings) -> list[Check]:
     ]
 
 
+async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
+    from .backends.bugport import BugportBackend
+
+    backend = BugportBackend(settings, **backend_kw)
+    out = [Check(True, f"BugPort API URL: {settings.bugport_api_url}")]
+    try:
+        status, version = await backend.health()
+        out.append(
+            Check(
+                status == "ok",
+                f"BugPort health: {status}, API version {version or 'unknown'}",
+                "" if status == "ok" else "BugPort reports trouble: check its status page",
+            )
+        )
+        bridge = await backend.discover()
+        out.append(
+            Check(
+                True,
+                f"BugPort token works: workspace {bridge.workspace or '?'}, scopes "
+                f"{', '.join(sorted(bridge.scopes)) or 'none'}, bridge tools "
+                f"{', '.join(sorted(bridge.tools)) or 'none'}",
+            )
+        )
+        out.append(Check(True, "  projects: " + ", ".join(f"{p.name} ({p.id})" for p in bridge.projects)))
+        if "bugs:write" not in bridge.scopes:
+            out.append(Check(True, "  read-only BugPort token: resolve, update and comment are not offered"))
+    except BackendError as exc:
+        out.append(
+            Check(
+                False,
+                f"BugPort: {exc}",
+                "check BUGPORT_TOKEN (a scoped MCP token) and that BUGPORT_API_URL ends in /v1"
+                if "401" in str(exc) or isinstance(exc, NotFound)
+                else _fix_for(exc),
+            )
+        )
+    finally:
+        await backend.aclose()
+    return out
+
+
 async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
     if not settings.bugsnag_token:
+        if settings.bugport_token:
+            return []
         return [
             Check(
                 False,
@@ -146,7 +189,7 @@ def _fix_for(exc: BackendError) -> str:
     return "see the message above"
 
 
-async def run(settings: Settings, **backend_kw: Any) -> tuple[bool, list[str]]:
+async def run(settings: Settings, bugport_transport: Any = None, **backend_kw: Any) -> tuple[bool, list[str]]:
     """All checks; (every check passed, the report lines)."""
     checks = [
         Check(True, f"configured backends: {', '.join(settings.backends) or 'none'}"),
@@ -155,4 +198,8 @@ async def run(settings: Settings, **backend_kw: Any) -> tuple[bool, list[str]]:
     checks += state_checks(settings)
     checks += token_checks(settings)
     checks += await bugsnag_checks(settings, **backend_kw)
+    if settings.bugport_token:
+        checks += await bugport_checks(
+            settings, **{k: v for k, v in backend_kw.items() if k != "transport"}, transport=bugport_transport
+        )
     return all(c.ok for c in checks), [c.line() for c in checks]

@@ -90,13 +90,14 @@ class AuditRecord:
             arguments=redact(arguments),
         )
 
-    def with_targets(self, arguments: dict[str, Any]) -> AuditRecord:
+    def with_targets(self, arguments: dict[str, Any], backend: str | None = None) -> AuditRecord:
+        """The record with the resolved targets (default project filled in, URLs unpacked) and their backend."""
         targets = {
             k: str(arguments[k])
             for k in ("project_id", "error_id", "event_id", "organization_id")
             if arguments.get(k) is not None
         }
-        return replace(self, targets=targets, arguments=redact(arguments))
+        return replace(self, targets=targets, arguments=redact(arguments), backend=backend or self.backend)
 
     def denied(self, reason: str) -> AuditRecord:
         return replace(self, decision="denied", reason=reason, outcome="denied")

@@ -23,8 +23,11 @@ PIVOT_FIELDS = ("app.release_stage", "app.version", "os.name", "browser.name")
 
 async def gather_context(rt: Runtime, project_id: str, error_id: str) -> BugContext:
     """Fetch error, latest event, pivots, trend and dashboard URL concurrently. Only the error itself is
-    required; any other part that fails is listed in `missing`."""
-    backend = rt.backend()
+    required; any other part that fails is listed in `missing`. BugPort: the bridge's context route."""
+    backend = rt.backend_for(project_id)
+    if backend.name == "bugport":
+        bug, report = await backend.get_context(project_id, error_id)
+        return BugContext(error=bug, report=report)
     results: dict[str, Any] = {}
     missing: list[str] = []
 
@@ -83,6 +86,10 @@ async def generate_fix_prompt(
     """A ready-to-paste brief for a coding agent: what broke, where, how often, reproduction hints, and what to
     verify after the fix."""
     assert project_id is not None
-    bug = await gather_context(runtime(ctx), project_id, error_id)
-    prompt = fix_prompt_text(bug)
+    rt = runtime(ctx)
+    bug = await gather_context(rt, project_id, error_id)
+    upstream = None
+    if bug.report is not None:
+        upstream = await rt.backend_for(project_id).fix_prompt(project_id, error_id)
+    prompt = fix_prompt_text(bug, upstream_prompt=upstream)
     return respond(prompt, FixPromptOut(error_id=error_id, project_id=project_id, prompt=prompt))

@@ -14,15 +14,17 @@ from pydantic import Field
 from ..backends.base import ErrorChange, ErrorQuery, Filter
 from ..backends.errors import InvalidArgument
 from ..model import ErrorGroup, Event
+from ..render.bugport import bug_report_sections
 from ..render.events import COMPACT, FULL, error_line, error_summary, event_text
 from ..render.text import NOTICE
 from ..runtime import Runtime, runtime
 from .confirm import Answer, Approval, Confirm, Verdict, decide, verdict_of
 from .outputs import ErrorChangeOut, ErrorDetail, ErrorList
-from .params import Cursor, ErrorId, ErrorSort, ErrorStatus, Full, Limit, ProjectId, Severity
+from .params import AnySeverity, AnyStatus, BugportStatus, Cursor, ErrorId, ErrorSort, Full, Limit, ProjectId
 from .registry import tool
 from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, error_out, event_out, respond
 
+BUGPORT_SEVERITIES = ("low", "medium", "high", "critical")
 _SINCE = re.compile(r"^(\d{1,4}[mhd]|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)$")
 
 
@@ -38,8 +40,18 @@ def since_value(since: str) -> str:
 async def list_errors(
     ctx: Context,
     project_id: ProjectId = None,
-    status: Annotated[ErrorStatus | None, Field(description="Only errors with this status.")] = None,
-    severity: Annotated[Severity | None, Field(description="Only errors with this severity.")] = None,
+    status: Annotated[
+        AnyStatus | None,
+        Field(
+            description="Only errors with this status (BugSnag: open, in "
+            "progress, for_review, fixed, snoozed, ignored; BugPort: open, "
+            "in_progress, resolved, closed)."
+        ),
+    ] = None,
+    severity: Annotated[
+        AnySeverity | None,
+        Field(description="Only this severity (BugSnag: info, warning, error; BugPort: low, medium, high, critical)."),
+    ] = None,
     release_stage: Annotated[
         str | None, Field(description="Only errors seen in this release stage, e.g. 'production'.", max_length=100)
     ] = None,
@@ -71,7 +83,9 @@ async def list_errors(
         filters.append(("event.since", "eq", since_value(since)))
     if search:
         filters.append(("search", "eq", search))
-    page = await rt.backend().list_errors(project_id, ErrorQuery(tuple(filters), sort=sort, limit=limit), cursor)
+    page = await rt.backend_for(project_id).list_errors(
+        project_id, ErrorQuery(tuple(filters), sort=sort, limit=limit), cursor
+    )
     shown = f"{len(page.items)}" + (f" of {page.total}" if page.total is not None else "")
     lines = [f"# Errors in project {project_id} ({shown})"]
     if page.items:
@@ -85,8 +99,13 @@ async def list_errors(
 
 
 async def error_view(rt: Runtime, project_id: str, error_id: str, full: bool = False) -> tuple[str, ErrorDetail]:
-    """The rendering shared by get_error and the error resource: facts plus the latest event."""
-    backend = rt.backend()
+    """The rendering shared by get_error and the error resource: facts plus the latest event (BugSnag), or the
+    report with its console, network, page and discussion (BugPort)."""
+    backend = rt.backend_for(project_id)
+    if backend.name == "bugport":
+        bug, report = await backend.get_context(project_id, error_id)
+        text = "\n\n".join([f"# Bug report {bug.id}", NOTICE, *bug_report_sections(bug, report)])
+        return text, ErrorDetail(error=error_out(bug))
     error: ErrorGroup | None = None
     latest: Event | None = None
     url: str | None = None
@@ -148,7 +167,7 @@ def describe_change(before: ErrorGroup | None, after: ErrorGroup | None, operati
 
 
 async def change_error(ctx: Context, project_id: str, error_id: str, change: ErrorChange, verb: str) -> CallToolResult:
-    backend = runtime(ctx).backend()
+    backend = runtime(ctx).backend_for(project_id)
     before = await backend.get_error(project_id, error_id)
     after = await backend.update_error(project_id, error_id, change)
     changed = describe_change(before, after, change.operation)
@@ -171,7 +190,14 @@ async def change_error(ctx: Context, project_id: str, error_id: str, change: Err
     return respond(text, data)
 
 
-@tool(title="Resolve error", scope="errors:write", read_only=False, destructive=False, idempotent=True)
+@tool(
+    title="Resolve error",
+    scope="errors:write",
+    read_only=False,
+    destructive=False,
+    idempotent=True,
+    needs=("update_error",),
+)
 async def resolve_error(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
@@ -264,16 +290,28 @@ async def ask_update_error(
     return decide(error_id, confirm, ctx, f"Discard error {error_id}? Its future events will be dropped.")
 
 
-@tool(title="Update error", scope="errors:write", read_only=False, destructive=True, idempotent=False)
+@tool(
+    title="Update error",
+    scope="errors:write",
+    read_only=False,
+    destructive=True,
+    idempotent=False,
+    needs=("update_error",),
+)
 async def update_error(
     ctx: Context,
     error_id: ErrorId,
     approval: Annotated[Answer, Resolve(ask_update_error)],
     operation: Annotated[
-        Operation, Field(description="What to do. 'discard' drops all future events (needs the errors:delete scope).")
-    ],
+        Operation | None,
+        Field(description="BugSnag: what to do. 'discard' drops all future events (needs the errors:delete scope)."),
+    ] = None,
     project_id: ProjectId = None,
-    severity: Annotated[Severity | None, Field(description="For override_severity.")] = None,
+    status: Annotated[BugportStatus | None, Field(description="BugPort: the new status.")] = None,
+    severity: Annotated[
+        AnySeverity | None,
+        Field(description="BugSnag override_severity: info, warning, error. BugPort: low, medium, high, critical."),
+    ] = None,
     assigned_collaborator_id: Annotated[
         str | None, Field(description="For assign; empty unassigns.", max_length=100)
     ] = None,
@@ -288,8 +326,24 @@ async def update_error(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign, link or unlink
-    an issue, discard (asks first) or undiscard. Answers with what changed. To mark fixed use resolve_error."""
+    an issue, discard (asks first) or undiscard. For a BugPort bug report, set status and/or severity instead.
+    Answers with what changed. To mark fixed use resolve_error."""
     assert project_id is not None
+    if runtime(ctx).backend_name(project_id) == "bugport":
+        if operation is not None:
+            raise InvalidArgument("BugPort bug reports take status and/or severity, not an operation")
+        if severity is not None and severity not in BUGPORT_SEVERITIES:
+            raise InvalidArgument("BugPort severity must be low, medium, high or critical")
+        change = ErrorChange("set", {k: v for k, v in {"status": status, "severity": severity}.items() if v})
+        return await change_error(ctx, project_id, error_id, change, "updated")
+    if operation is None:
+        raise InvalidArgument("operation is required for BugSnag errors (use resolve_error to mark fixed)")
+    if status is not None:
+        raise InvalidArgument(
+            "status applies to BugPort bug reports; for BugSnag use operation open, ignore or snooze, or resolve_error"
+        )
+    if severity is not None and severity not in ("info", "warning", "error"):
+        raise InvalidArgument("BugSnag severity must be info, warning or error")
     verdict = verdict_of(approval)
     if not verdict.approved:
         text = (
@@ -313,3 +367,19 @@ async def update_error(
         additional_users=additional_users,
     )
     return await change_error(ctx, project_id, error_id, change, f"{operation} applied")
+
+
+@tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=("comments",))
+async def add_comment(
+    ctx: Context,
+    error_id: ErrorId,
+    body: Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")],
+    project_id: ProjectId = None,
+) -> Annotated[CallToolResult, ErrorChangeOut]:
+    """Comment on a BugPort bug report, for example to record what was found or which release fixes it."""
+    assert project_id is not None
+    comment = await runtime(ctx).backend_for(project_id).add_comment(project_id, error_id, body)
+    return respond(
+        f"Commented on bug report {error_id} (comment {comment.id}).",
+        ErrorChangeOut(error_id=error_id, project_id=project_id, operation="comment", changed={"comment": comment.id}),
+    )

@@ -16,13 +16,13 @@ from .registry import tool
 from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, event_out, respond
 
 
-@tool(title="List events", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
 async def list_events(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None, limit: Limit = 10, cursor: Cursor = None
 ) -> Annotated[CallToolResult, EventList]:
     """List an error's occurrences, newest first, one line each. Use get_event for one event's detail."""
     assert project_id is not None
-    page = await runtime(ctx).backend().list_events(project_id, error_id, limit=limit, cursor=cursor)
+    page = await runtime(ctx).backend_for(project_id).list_events(project_id, error_id, limit=limit, cursor=cursor)
     shown = f"{len(page.items)}" + (f" of {page.total}" if page.total is not None else "")
     lines = [f"# Events of error {error_id} ({shown})"]
     if page.items:
@@ -42,24 +42,24 @@ async def list_events(
     )
 
 
-@tool(title="Get event", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="Get event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
 async def get_event(
     ctx: Context, event_id: EventId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventOut]:
     """Show one event: exception chain and stack (in-project frames first), breadcrumbs, request, app, device,
     user and metadata. Pass full=true for every frame and more metadata."""
     assert project_id is not None
-    event = await runtime(ctx).backend().get_event(project_id, event_id)
+    event = await runtime(ctx).backend_for(project_id).get_event(project_id, event_id)
     text = NOTICE + "\n\n" + event_text(event, FULL if full else COMPACT)
     return respond(text, event_out(event), limit=FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)
 
 
-@tool(title="Get latest event", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="Get latest event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
 async def get_latest_event(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventOut]:
     """Show the most recent occurrence of an error, rendered like get_event."""
     assert project_id is not None
-    event = await runtime(ctx).backend().get_latest_event(project_id, error_id)
+    event = await runtime(ctx).backend_for(project_id).get_latest_event(project_id, error_id)
     text = NOTICE + "\n\n" + event_text(event, FULL if full else COMPACT, title=f"Latest event of error {error_id}")
     return respond(text, event_out(event), limit=FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)

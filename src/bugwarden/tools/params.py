@@ -33,4 +33,10 @@ Full = Annotated[bool, Field(description="Show every frame, more breadcrumbs and
 Limit = Annotated[int, Field(ge=1, le=100, description="How many to return (1-100).")]
 ErrorStatus = Literal["open", "in progress", "for_review", "fixed", "snoozed", "ignored"]
 Severity = Literal["info", "warning", "error"]
+BugportStatus = Literal["open", "in_progress", "resolved", "closed"]
+BugportSeverity = Literal["low", "medium", "high", "critical"]
+AnyStatus = Literal[
+    "open", "in progress", "for_review", "fixed", "snoozed", "ignored", "in_progress", "resolved", "closed"
+]
+AnySeverity = Literal["info", "warning", "error", "low", "medium", "high", "critical"]
 ErrorSort = Literal["last_seen", "first_seen", "users", "events", "unsorted"]

@@ -16,10 +16,11 @@ from .support import respond
 
 @tool(title="List projects", scope="projects:read", read_only=True, idempotent=True, project_scoped=False)
 async def list_projects(ctx: Context) -> Annotated[CallToolResult, ProjectList]:
-    """List the projects this agent may see, with their ids. Start here to find a project_id."""
+    """List the projects this agent may see, with their ids and backend (BugSnag, or BugPort with ids starting
+    'bugport:'). Start here to find a project_id."""
     rt = runtime(ctx)
     principal = rt.extras["principal_of"](ctx)
-    projects = [p for p in await rt.backend().list_projects() if principal.allows_project(p.id)]
+    projects = [p for p in await rt.all_projects() if principal.allows_project(p.id)]
     default = rt.settings.bugsnag_project_id or (projects[0].id if len(projects) == 1 else None)
     lines = [f"# Projects ({len(projects)})"]
     for p in projects:
