@@ -35,6 +35,7 @@ from .tools import REGISTRY, ToolSpec
 from .tools.resources import RESOURCE_TOOLS
 from .tools.resources import register as register_resources
 from .tools.resources import route as resource_route
+from .tools.schema import compact
 
 log = logging.getLogger("bugwarden")
 
@@ -131,7 +132,11 @@ class GuardedServer(MCPServer[Runtime]):
     async def _handle_list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
         await self.runtime.discover()
         principal = self.principal_of(None)
-        tools = [t for t in await self.list_tools() if self.guard.visible(principal, self.specs[t.name])]
+        tools = [
+            t.model_copy(update={"input_schema": compact(t.input_schema), "output_schema": compact(t.output_schema)})
+            for t in await self.list_tools()
+            if self.guard.visible(principal, self.specs[t.name])
+        ]
         return ListToolsResult(tools=tools)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None) -> Any:
@@ -256,6 +261,7 @@ def build_server(
     audit: AuditLog | None = None,
     backend_transport: Any = None,
     bugport_transport: Any = None,
+    upstream_options: dict[str, Any] | None = None,
     principal_of: Callable[[Context | None], Principal] | None = None,
     **server_kw: Any,
 ) -> GuardedServer:
@@ -263,12 +269,16 @@ def build_server(
 
     `principal` is who a stdio or in-memory session runs as (default: the local `read` principal);
     `principal_of` replaces that with a per-request lookup (HTTP: the verified bearer token).
-    `backend_transport` replaces the network for the upstream clients (tests use the sandbox's ASGI app).
+    `backend_transport` replaces the network for the upstream clients (tests use the sandbox's ASGI app);
+    `upstream_options` go to the BugSnag upstream client (`sleep`, `clock`: seams for tests and benchmarks).
     `server_kw` goes to MCPServer (HTTP passes `token_verifier` and `auth`).
     """
+    # httpx logs every request URL at INFO; those carry ids and user-typed search text, and stdio servers
+    # log to the host's stderr. Upstream failures are logged by our own client instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = Runtime(settings=settings)
     if settings.bugsnag_token:
-        runtime.bugsnag = BugsnagBackend(settings, transport=backend_transport)
+        runtime.bugsnag = BugsnagBackend(settings, transport=backend_transport, **(upstream_options or {}))
     if settings.bugport_token:
         runtime.bugport = BugportBackend(settings, transport=bugport_transport or backend_transport)
     guard = Guard(toolsets=settings.toolsets, capabilities=runtime.capabilities)

@@ -164,7 +164,7 @@ class UpstreamClient:
             transport=transport,
             follow_redirects=False,
         )
-        self._http = httpx.AsyncClient(**self._client_args)
+        self._http: httpx.AsyncClient | None = None  # built on first use: its TLS setup costs ~60 ms at start-up
         self._cursors = CursorCodec(f"{backend}|{self.base_url}|{cursor_scope}")
         self._sleep = sleep
         self._clock = clock
@@ -176,7 +176,9 @@ class UpstreamClient:
 
     async def aclose(self) -> None:
         """Close connections; a later request opens a fresh pool (one server may serve several sessions)."""
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -334,7 +336,7 @@ class UpstreamClient:
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
             params = ()
-        if self._http.is_closed:
+        if self._http is None or self._http.is_closed:
             self._http = httpx.AsyncClient(**self._client_args)
         self.pacer.note_sent()
         self.requests_sent += 1

@@ -66,8 +66,8 @@ class BugportSim:
 
     async def _guarded(self, request: Request, token: str | None, handler: Any, auth: bool) -> Response:
         faults = self.control.faults
-        if faults.latency:
-            await anyio.sleep(faults.latency)
+        if delay := faults.delay_for(request.url.path):
+            await anyio.sleep(delay)
         if faults.hang_remaining > 0:
             faults.hang_remaining -= 1
             await anyio.sleep(3600)

@@ -57,8 +57,8 @@ class BugsnagSim:
         self, request: Request, token: str | None, handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]
     ) -> Response:
         faults = self.control.faults
-        if faults.latency:
-            await anyio.sleep(faults.latency)
+        if delay := faults.delay_for(request.url.path):
+            await anyio.sleep(delay)
         if faults.hang_remaining > 0:
             faults.hang_remaining -= 1
             await anyio.sleep(3600)

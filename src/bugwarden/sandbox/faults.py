@@ -35,6 +35,14 @@ class Faults:
     retry_after: int | None = None
     fail_paths: dict[str, int] = field(default_factory=dict)
     """Path suffix -> status: every matching request fails (until cleared)."""
+    slow_paths: dict[str, float] = field(default_factory=dict)
+    """Path suffix -> seconds: every matching request waits that long first (until cleared)."""
+
+    def slow_path(self, suffix: str, seconds: float) -> None:
+        self.slow_paths[suffix] = seconds
+
+    def delay_for(self, path: str) -> float:
+        return self.latency + sum(s for suffix, s in self.slow_paths.items() if path.endswith(suffix))
 
     def fail_path(self, suffix: str, status: int = 500) -> None:
         self.fail_paths[suffix] = status
@@ -55,6 +63,7 @@ class Faults:
     def clear(self) -> None:
         self.latency, self.fail_remaining, self.garbage_remaining, self.hang_remaining = 0.0, 0, 0, 0
         self.fail_paths.clear()
+        self.slow_paths.clear()
 
     def update(self, data: dict[str, Any]) -> None:
         if "latency_ms" in data:

@@ -1,0 +1,67 @@
+"""Output size: what a model reads vs the raw API JSON behind it, and the size of tools/list per toolset.
+
+python bench/output_size.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import httpx
+from mcp import Client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _inproc import ERROR, PROJECT, URL, server
+
+from bugwarden.guard.principal import Principal
+from bugwarden.guard.scopes import BUNDLES
+from bugwarden.sandbox.bugsnag_seed import oid
+
+MONSTER = oid("error", "api-server", "monster")
+
+
+async def raw_bytes(sandbox, paths: list[str]) -> int:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": "token sandbox-admin-token", "X-Version": "2"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=URL, headers=headers) as c:
+        total = 0
+        for path in paths:
+            total += len((await c.get(path)).content)
+        return total
+
+
+async def main() -> None:
+    print("# output size: text a model reads vs the raw API JSON behind it")
+    for error in (ERROR, MONSTER):
+        srv, sandbox = server()
+        async with Client(srv) as client:
+            result = await client.call_tool("get_bug_context", {"project_id": PROJECT, "error_id": error})
+        text = len(result.content[0].text.encode())
+        raw = await raw_bytes(
+            sandbox,
+            [
+                f"/projects/{PROJECT}/errors/{error}",
+                f"/errors/{error}/latest_event",
+                f"/projects/{PROJECT}/errors/{error}/pivots?summary_size=3",
+                f"/projects/{PROJECT}/errors/{error}/trend?buckets_count=14",
+            ],
+        )
+        label = "hostile 500-frame/200 KB event" if error == MONSTER else "typical error"
+        print(f"get_bug_context, {label:31s} {text:>8,} bytes of text vs {raw:>9,} raw JSON  ({text / raw:.3f}x)")
+    print("# tools/list bytes (JSON as sent), admin token")
+    for toolsets in ("core", "core,insights", "all"):
+        srv, _ = server(toolsets=toolsets)
+        async with Client(srv) as client:
+            srv.principal_of = lambda ctx: Principal(id="b", name="bench", scopes=BUNDLES["admin"])  # type: ignore
+            tools = (await client.list_tools()).tools
+        size = len(json.dumps([t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]))
+        print(f"toolsets={toolsets:15s} {len(tools):>3} tools  {size:>7,} bytes  ({size / len(tools):,.0f} per tool)")
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.disable(logging.WARNING)
+    anyio.run(main)
