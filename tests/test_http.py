@@ -205,3 +205,61 @@ async def test_sixteen_concurrent_clients_see_no_errors(sandbox: Starlette, home
                 tg.start_soon(agent, n)
         assert failures == []
         assert len([r for r in server.audit.records() if r["transport"] == "http"]) == 48
+
+
+def test_sigterm_lets_in_flight_calls_finish(tmp_path: Path) -> None:
+    """A real `bugwarden serve --transport http` process: SIGTERM mid-call, the call still answers."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    _, secret = token(tmp_path, "read")
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "sandbox", "--port", "0", "--rate-limit", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert sandbox.stdout
+    upstream = sandbox.stdout.readline().split()[-1]
+    env = {
+        **os.environ,
+        "BUGWARDEN_HOME": str(tmp_path),
+        "BUGSNAG_API_URL": upstream,
+        "BUGSNAG_AUTH_TOKEN": "sandbox-admin-token",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "serve", "--transport", "http", "--port", "0", "--stateless"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout
+        url = server.stdout.readline().split()[-1]
+        httpx.post(f"{upstream}/_sandbox/faults", json={"latency_ms": 1500})
+        headers = {**HEADERS, "Authorization": f"Bearer {secret}", "MCP-Protocol-Version": "2025-11-25"}
+        with httpx.Client(headers=headers, timeout=30) as http:
+            assert http.post(url, json=INIT).status_code == 200
+            timer = threading.Timer(0.4, server.send_signal, (signal.SIGTERM,))
+            timer.start()
+            call = {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "list_errors", "arguments": {"project_id": API_PROJECT, "limit": 1}},
+            }
+            response = http.post(url, json=call)
+            timer.join()
+        assert response.status_code == 200
+        assert json.loads(response.text)["result"]["isError"] is False
+        server.wait(30)
+    finally:
+        for proc in (server, sandbox):
+            proc.kill()
+            proc.wait(10)
+            proc.stdout.close()  # type: ignore[union-attr]
