@@ -30,6 +30,16 @@ ProjectType = Annotated[
 ]
 
 
+def not_applied(verdict: Verdict, what: str, target_id: str, fields: dict[str, Any]) -> str:
+    """The answer of a settings change that was declined, or is waiting for `confirm`: what would change."""
+    if verdict.how == "declined":
+        return "Not changed: the user declined."
+    changes = ", ".join(f"{k}={inline(v, 80)}" for k, v in fields.items())
+    return (
+        f"Not changed yet. {what} ({target_id}) would get: {changes}. Call again with confirm={target_id!r} to apply."
+    )
+
+
 @tool(
     title="List organizations",
     scope="projects:read",
@@ -92,14 +102,9 @@ async def update_organization(
     before = await backend.get_organization(organization_id)
     verdict = verdict_of(approval)
     if not verdict.approved:
-        text = (
-            "Not changed: the user declined."
-            if verdict.how == "declined"
-            else f"Not changed yet. Organization {inline(before.name, 60)} ({organization_id}) would get: "
-            f"{', '.join(f'{k}={inline(v, 80)}' for k, v in fields.items())}. "
-            f"Call again with confirm={organization_id!r} to apply."
+        return respond(
+            not_applied(verdict, f"Organization {inline(before.name, 60)}", organization_id, fields), as_record(before)
         )
-        return respond(text, as_record(before))
     after = await backend.update_organization(organization_id, fields)
     return respond(f"Updated organization {organization_id}: " + ", ".join(fields), as_record(after))
 
@@ -175,14 +180,9 @@ async def update_project(
     before = await backend.get_project(project_id)
     verdict = verdict_of(approval)
     if not verdict.approved:
-        text = (
-            "Not changed: the user declined."
-            if verdict.how == "declined"
-            else f"Not changed yet. Project {inline(before.name, 60)} ({project_id}) would get: "
-            f"{', '.join(f'{k}={inline(v, 80)}' for k, v in fields.items())}. "
-            f"Call again with confirm={project_id!r} to apply."
+        return respond(
+            not_applied(verdict, f"Project {inline(before.name, 60)}", project_id, fields), as_record(before)
         )
-        return respond(text, as_record(before))
     after = await backend.update_project(project_id, fields)
     return respond(f"Updated project {project_id}: {', '.join(fields)}.\n\n" + r.project_text(after), as_record(after))
 
