@@ -24,7 +24,7 @@ from .backends.base import Capabilities
 from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
 from .backends.errors import BackendError, InvalidArgument
-from .backends.http import reset_deadline, set_deadline
+from .backends.http import record_statuses, reset_deadline, set_deadline
 from .backends.paths import check_id
 from .config import Settings
 from .guard.audit import AuditError, AuditLog, AuditRecord
@@ -175,6 +175,7 @@ class GuardedServer(MCPServer[Runtime]):
                     "An operator must check the bugwarden state directory."
                 ) from None
         deadline = set_deadline(self.runtime.settings.timeouts.call_deadline)
+        statuses = record_statuses()
         outcome, status, result, failure = "error", None, None, None
         try:
             result = await super().call_tool(name, arguments, context)
@@ -184,6 +185,8 @@ class GuardedServer(MCPServer[Runtime]):
         finally:
             reset_deadline(deadline)
         size = len(result.content[0].text) if isinstance(result, CallToolResult) and result.content else 0
+        if status is None and statuses:
+            status = max(statuses)  # the worst upstream answer this call saw
         try:
             self.audit.finish(record.finished(outcome, upstream_status=status, result_bytes=size), started)
         except AuditError:

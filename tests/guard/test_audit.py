@@ -186,3 +186,14 @@ def test_killing_the_server_mid_run_leaves_a_verifiable_log(tmp_path: Path) -> N
     records = list(log.records())
     assert len(records) >= answered
     assert {r["client_name"] for r in records} == {"crash-test"}
+
+
+async def test_records_carry_the_upstream_status(sandbox: Starlette, home) -> None:  # type: ignore
+    server = server_for(sandbox, make_settings(home))
+    async with Client(server) as client:
+        await client.call_tool("list_errors", {"project_id": API_PROJECT})
+        await client.call_tool("get_error", {"project_id": API_PROJECT, "error_id": "000000000000000000000000"})
+    ok, missing = list(server.audit.records())
+    assert (ok["outcome"], ok["upstream_status"]) == ("ok", 200)
+    assert (missing["outcome"], missing["upstream_status"]) == ("NotFound", 404)
+    server.audit.close()

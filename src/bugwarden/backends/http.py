@@ -55,6 +55,16 @@ _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
 
 
+_statuses: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bugwarden_statuses", default=None)
+
+
+def record_statuses() -> list[int]:
+    """Collect the status of every upstream response in this context (for the audit record)."""
+    statuses: list[int] = []
+    _statuses.set(statuses)
+    return statuses
+
+
 def set_deadline(seconds_from_now: float) -> contextvars.Token[float | None]:
     """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
     return _deadline.set(time.monotonic() + seconds_from_now)
@@ -351,6 +361,8 @@ class UpstreamClient:
                 path=path,
             ) from None
         self.pacer.observe(response.headers)
+        if (statuses := _statuses.get()) is not None:
+            statuses.append(response.status_code)
         return response
 
     async def _pace(self, deadline: float) -> None:
