@@ -7,13 +7,22 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
+from ..model import Event
 from ..render.events import COMPACT, FULL, event_summary_line, event_text
 from ..render.text import NOTICE
-from ..runtime import runtime
+from ..runtime import Runtime, runtime
 from .outputs import EventList, EventOut
 from .params import Cursor, ErrorId, EventId, Full, Limit, ProjectId
 from .registry import tool
 from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, event_out, respond
+
+
+async def dashboard_line(rt: Runtime, project_id: str, event: Event) -> str:
+    """`Dashboard: <url>` for an event (the project list is cached, so this costs no request after the first)."""
+    if not event.error_id:
+        return ""
+    url = await rt.dashboard_url(project_id, event.error_id)
+    return f"\n\n**Dashboard:** {url}?event_id={event.id}" if url else ""
 
 
 @tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
@@ -49,8 +58,9 @@ async def get_event(
     """Show one event: exception chain and stack (in-project frames first), breadcrumbs, request, app, device,
     user and metadata. Pass full=true for every frame and more metadata."""
     assert project_id is not None
-    event = await runtime(ctx).backend_for(project_id).get_event(project_id, event_id)
-    text = NOTICE + "\n\n" + event_text(event, FULL if full else COMPACT)
+    rt = runtime(ctx)
+    event = await rt.backend_for(project_id).get_event(project_id, event_id)
+    text = NOTICE + "\n\n" + event_text(event, FULL if full else COMPACT) + await dashboard_line(rt, project_id, event)
     return respond(text, event_out(event), limit=FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)
 
 
@@ -60,6 +70,8 @@ async def get_latest_event(
 ) -> Annotated[CallToolResult, EventOut]:
     """Show the most recent occurrence of an error, rendered like get_event."""
     assert project_id is not None
-    event = await runtime(ctx).backend_for(project_id).get_latest_event(project_id, error_id)
+    rt = runtime(ctx)
+    event = await rt.backend_for(project_id).get_latest_event(project_id, error_id)
     text = NOTICE + "\n\n" + event_text(event, FULL if full else COMPACT, title=f"Latest event of error {error_id}")
+    text += await dashboard_line(rt, project_id, event)
     return respond(text, event_out(event), limit=FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)
