@@ -184,7 +184,11 @@ class GuardedServer(MCPServer[Runtime]):
             outcome, status, failure = self._classify(name, exc)
         finally:
             reset_deadline(deadline)
-        size = len(result.content[0].text) if isinstance(result, CallToolResult) and result.content else 0
+        size = (
+            sum(len(getattr(block, "text", "")) for block in result.content)
+            if isinstance(result, CallToolResult)
+            else 0
+        )
         if status is None and statuses:
             status = max(statuses)  # the worst upstream answer this call saw
         try:

@@ -112,4 +112,7 @@ class Runtime:
 
 
 def runtime(ctx: Context) -> Runtime:
-    return ctx.request_context.lifespan_context  # type: ignore[no-any-return]
+    """The Runtime a tool runs with (the server's lifespan context)."""
+    state = ctx.request_context.lifespan_context
+    assert isinstance(state, Runtime)
+    return state

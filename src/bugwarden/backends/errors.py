@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -132,7 +133,7 @@ class UpstreamUnreachable(TransportError):
 @contextlib.contextmanager
 def map_transport_errors(backend: str, method: str, path: str) -> Iterator[None]:
     """Translate every httpx exception raised inside the block into our TransportError branch."""
-    where = dict(backend=backend, method=method, path=path)
+    where: dict[str, Any] = {"backend": backend, "method": method, "path": path}
     try:
         yield
     except httpx.TimeoutException as exc:
