@@ -215,6 +215,7 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path: Path) -> None:
     import subprocess
     import sys
     import threading
+    import time
 
     _, secret = token(tmp_path, "read")
     sandbox = subprocess.Popen(
@@ -243,9 +244,19 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path: Path) -> None:
         url = server.stdout.readline().split()[-1]
         httpx.post(f"{upstream}/_sandbox/faults", json={"latency_ms": 1500})
         headers = {**HEADERS, "Authorization": f"Bearer {secret}", "MCP-Protocol-Version": "2025-11-25"}
+
+        def terminate_once_in_flight() -> None:
+            """SIGTERM as soon as the upstream has the call's request (so it is certainly in flight)."""
+            for _ in range(300):
+                seen = httpx.get(f"{upstream}/_sandbox/requests").json()["requests"]
+                if any(r.endswith(f"/projects/{API_PROJECT}/errors") for r in seen):
+                    server.send_signal(signal.SIGTERM)
+                    return
+                time.sleep(0.01)
+
         with httpx.Client(headers=headers, timeout=30) as http:
             assert http.post(url, json=INIT).status_code == 200
-            timer = threading.Timer(0.4, server.send_signal, (signal.SIGTERM,))
+            timer = threading.Thread(target=terminate_once_in_flight)
             timer.start()
             call = {
                 "jsonrpc": "2.0",

@@ -197,3 +197,26 @@ async def test_records_carry_the_upstream_status(sandbox: Starlette, home) -> No
     assert (ok["outcome"], ok["upstream_status"]) == ("ok", 200)
     assert (missing["outcome"], missing["upstream_status"]) == ("NotFound", 404)
     server.audit.close()
+
+
+def test_a_crash_between_commit_and_checkpoint_is_not_tampering(tmp_path: Path) -> None:
+    log = filled_log(tmp_path, 3)
+    checkpoint = log.head_path.read_text()
+    log.append({"tool": "t3", "decision": "allowed", "phase": "result"})
+    log.close()
+    log.head_path.write_text(checkpoint)  # the process died before rewriting the head
+    ok, message = AuditLog(tmp_path / "audit.sqlite3").verify()
+    assert ok and "1 after the last checkpoint" in message
+
+
+def test_a_replaced_tail_is_detected(tmp_path: Path) -> None:
+    filled_log(tmp_path, 5).close()
+    _sql(tmp_path, "DELETE FROM audit WHERE seq >= 4")
+    forged = AuditLog(tmp_path / "audit.sqlite3")
+    head = forged.head_path.read_text()
+    forged.append({"tool": "forged", "decision": "allowed", "phase": "result"})
+    forged.append({"tool": "forged", "decision": "allowed", "phase": "result"})
+    forged.close()
+    (tmp_path / "audit.head").write_text(head)  # keep the old checkpoint: seq 5 now has another hash
+    ok, message = AuditLog(tmp_path / "audit.sqlite3").verify()
+    assert not ok and message.startswith("record 5:")

@@ -121,3 +121,16 @@ async def test_project_limits_apply_to_bugport_ids(bugport_sandbox: Starlette, h
         other = await c.call_tool("get_error", {"project_id": SHOP, "error_id": EXPORT})
         assert other.is_error and "not found in project" in other.content[0].text
     server.audit.close()
+
+
+async def test_status_values_are_checked_against_the_routed_tracker(
+    bugport_sandbox: Starlette, sandbox: Starlette, home
+) -> None:  # type: ignore[no-untyped-def]
+    server = bugport_server(bugport_sandbox, bugport_settings(home, with_bugsnag=True), bugsnag_sandbox=sandbox)
+    async with Client(server) as c:
+        snag = await c.call_tool("list_errors", {"project_id": API_PROJECT, "status": "resolved"})
+        assert snag.is_error and "does not exist on bugsnag" in snag.content[0].text
+        port = await c.call_tool("list_errors", {"project_id": SHOP, "severity": "warning"})
+        assert port.is_error and "low, medium, high, critical" in port.content[0].text
+    assert not any(r.path.endswith("/errors") for r in sandbox.state.control.log)
+    server.audit.close()

@@ -14,15 +14,17 @@ pytestmark = pytest.mark.anyio
 INTEGRITY = "ec0d6c73fe01b5443e71589e"
 
 
-def quick(home):  # type: ignore[no-untyped-def]
-    return make_settings(home, timeouts=Timeouts(connect=1, read=5, call_deadline=0.5), retries=Retries(attempts=0))
+def quick(home, deadline: float = 0.5):  # type: ignore[no-untyped-def]
+    return make_settings(
+        home, timeouts=Timeouts(connect=1, read=5, call_deadline=deadline), retries=Retries(attempts=0)
+    )
 
 
 async def test_a_slow_part_of_bug_context_is_left_out_within_the_deadline(sandbox: Starlette, home) -> None:  # type: ignore
-    server = server_for(sandbox, quick(home))
+    server = server_for(sandbox, quick(home, deadline=3))  # ample for the healthy parts, even on a busy machine
     sandbox.state.control.faults.slow_path("/trend", 30)
     async with Client(server) as client:
-        with anyio.fail_after(5):
+        with anyio.fail_after(10):
             result = await client.call_tool("get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY})
     assert not result.is_error
     assert result.structured_content["missing"] == ["trend"]

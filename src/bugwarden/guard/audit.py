@@ -193,8 +193,14 @@ class AuditLog:
             yield {**json.loads(body), "seq": seq, "ts": ts, "prev_hash": prev, "hash": digest}
 
     def verify(self) -> tuple[bool, str]:
-        """Recompute the chain. Returns (ok, message naming the first bad record)."""
+        """Recompute the chain. Returns (ok, message naming the first bad record).
+
+        The head file is a checkpoint written after each commit. A head behind the end of the log is what a
+        crash between the two leaves, and is fine when its hash matches the record at its position; a head
+        past the end means records were cut off, and a hash mismatch means they were replaced.
+        """
         prev, expected, count = GENESIS, 1, 0
+        hashes: dict[int, str] = {}
         for seq, ts, body, prev_hash, digest in self.rows():
             try:
                 inner = json.loads(body)
@@ -209,13 +215,23 @@ class AuditLog:
             if chain_hash(prev_hash, body) != digest:
                 return False, f"record {seq}: hash mismatch (the record was edited)"
             prev, expected, count = digest, seq + 1, count + 1
-        if self.head_path.exists():
-            head = self.head_path.read_text().split()
-            if len(head) == 2 and (int(head[0]), head[1]) != (count, prev if count else head[1]):
+            hashes[seq] = digest
+        head = self.head_path.read_text().split() if self.head_path.exists() else []
+        if len(head) == 2 and head[0].isdigit():
+            head_seq, head_hash = int(head[0]), head[1]
+            if head_seq > count:
                 return (
                     False,
-                    f"record {count + 1 if int(head[0]) > count else head[0]}: the log ends at {count} "
-                    f"but the head says {head[0]} (records were removed from the end or replaced)",
+                    f"record {count + 1}: the log ends at {count} but the head says {head_seq} "
+                    "(records were removed from the end)",
+                )
+            if head_seq and hashes.get(head_seq) != head_hash:
+                return False, f"record {head_seq}: does not match the head checkpoint (records were replaced)"
+            if head_seq < count:
+                return (
+                    True,
+                    f"ok: {count} records, chain intact ({count - head_seq} after the last checkpoint, "
+                    "as a crash between commit and checkpoint leaves)",
                 )
         return True, f"ok: {count} records, chain intact"
 

@@ -307,6 +307,12 @@ class BugportSim:
         return {"bug_id": bug["id"], "prompt": prompt}
 
 
+async def _requests_endpoint(request: Request) -> Response:
+    """What the simulator has seen (for out-of-process tests): method and path of every request."""
+    control: Control = request.app.state.control
+    return JSONResponse({"requests": [f"{r.method} {r.path}" for r in control.log]})
+
+
 async def _faults_endpoint(request: Request) -> Response:
     control: Control = request.app.state.control
     try:
@@ -340,6 +346,7 @@ def create_bugport_app(*, rate_limit: int = 30, control: Control | None = None) 
         Route("/v1/mcp/bugs/{bug_id}/context", r(sim.mcp_context)),
         Route("/v1/mcp/bugs/{bug_id}/prompt", r(sim.mcp_prompt)),
         Route("/_sandbox/faults", _faults_endpoint, methods=["POST"]),
+        Route("/_sandbox/requests", _requests_endpoint, methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -781,6 +781,12 @@ class BugsnagSim:
         return self.ok({"organizations_url": str(request.base_url).rstrip("/") + "/user/organizations"})
 
 
+async def _requests_endpoint(request: Request) -> Response:
+    """What the simulator has seen (for out-of-process tests): method and path of every request."""
+    control: Control = request.app.state.control
+    return JSONResponse({"requests": [f"{r.method} {r.path}" for r in control.log]})
+
+
 async def _faults_endpoint(request: Request) -> Response:
     control: Control = request.app.state.control
     try:
@@ -836,6 +842,7 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route(P + "/saved_searches", r(sim.list_saved_searches)),
         Route("/saved_searches", r(sim.create_saved_search), methods=["POST"]),
         Route("/_sandbox/faults", _faults_endpoint, methods=["POST"]),
+        Route("/_sandbox/requests", _requests_endpoint, methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -25,6 +25,13 @@ from .registry import tool
 from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, error_out, event_out, respond
 
 BUGPORT_SEVERITIES = ("low", "medium", "high", "critical")
+VALUES = {
+    "bugsnag": {
+        "status": ("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
+        "severity": ("info", "warning", "error"),
+    },
+    "bugport": {"status": ("open", "in_progress", "resolved", "closed"), "severity": BUGPORT_SEVERITIES},
+}
 _SINCE = re.compile(r"^(\d{1,4}[mhd]|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)$")
 
 
@@ -72,6 +79,13 @@ async def list_errors(
     """
     rt = runtime(ctx)
     assert project_id is not None
+    backend = rt.backend_for(project_id)
+    allowed = VALUES[backend.name]
+    for label, value in (("status", status), ("severity", severity)):
+        if value is not None and value not in allowed[label]:
+            raise InvalidArgument(
+                f"{label} {value!r} does not exist on {backend.name}; use one of {', '.join(allowed[label])}"
+            )
     filters: list[Filter] = []
     if status:
         filters.append(("error.status", "eq", status))
@@ -83,9 +97,7 @@ async def list_errors(
         filters.append(("event.since", "eq", since_value(since)))
     if search:
         filters.append(("search", "eq", search))
-    page = await rt.backend_for(project_id).list_errors(
-        project_id, ErrorQuery(tuple(filters), sort=sort, limit=limit), cursor
-    )
+    page = await backend.list_errors(project_id, ErrorQuery(tuple(filters), sort=sort, limit=limit), cursor)
     shown = f"{len(page.items)}" + (f" of {page.total}" if page.total is not None else "")
     lines = [f"# Errors in project {project_id} ({shown})"]
     if page.items:
