@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -111,8 +112,8 @@ def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tup
     """The MCP server and the ASGI app that serves it over Streamable HTTP."""
     store = TokenStore.open(settings.home)
     auth = AuthSettings(
-        issuer_url=options.base_url,
-        resource_server_url=options.base_url + options.path,
+        issuer_url=AnyHttpUrl(options.base_url),
+        resource_server_url=AnyHttpUrl(options.base_url + options.path),
         required_scopes=None,
         validate_token_resource=False,
     )

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import anyio
 import httpx
@@ -255,7 +255,7 @@ class UpstreamClient:
             upstream_next = body.get("next_cursor")
             if isinstance(upstream_next, str) and upstream_next:
                 q = [(k, v) for k, v in params if k != "cursor"] + [("cursor", upstream_next)]
-                next_rel = self._base_path + path + "?" + httpx.QueryParams(q).__str__()
+                next_rel = self._base_path + path + "?" + urlencode(q)
         else:
             if not isinstance(body, list):
                 raise self._malformed("GET", path)

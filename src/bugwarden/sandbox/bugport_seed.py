@@ -70,7 +70,7 @@ def build_workspace() -> Workspace:
             "projects": [shop],
         },
     }
-    specs = [
+    specs: list[tuple[Any, ...]] = [
         (
             shop,
             "Checkout button does nothing on Safari",
@@ -143,7 +143,7 @@ def build_workspace() -> Workspace:
     for n, (pid, title, description, status, severity, source, path, comments, logs, network) in enumerate(specs):
         bug_id = uid("bug", str(n))
         created = NOW - timedelta(days=n + 1, hours=n)
-        bug = {
+        bug: dict[str, Any] = {
             "id": bug_id,
             "project_id": pid,
             "workspace_id": ws["id"],

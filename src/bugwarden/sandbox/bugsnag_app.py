@@ -569,7 +569,7 @@ class BugsnagSim:
             raise ApiError(400, "Invalid sort")
         if sort is None and len(counts) > self.sorted_cap:
             raise ApiError(422, "Unable to return complete results", 60000)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": oid("pv", field, k),
                 "event_field_value": k,

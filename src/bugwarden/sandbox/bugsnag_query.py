@@ -75,8 +75,8 @@ def parse_time(value: str) -> datetime:
         raise ApiError(400, f"Invalid time value: {value[:40]}") from None
 
 
-def ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+def ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 Accessor = Callable[[dict[str, Any], str, str], bool]

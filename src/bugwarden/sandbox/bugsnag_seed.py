@@ -512,7 +512,7 @@ def build_world() -> World:
             last = NOW - timedelta(hours=1 + n * 3)
             introduced = versions[max(0, 6 - age // 9)]
             seen = [v for v in versions if v >= introduced]
-            data = {
+            data: dict[str, Any] = {
                 "id": eid,
                 "project_id": pid,
                 "url": f"{API}/projects/{pid}/errors/{eid}",
@@ -722,7 +722,7 @@ def _add_monster(errors: dict[str, SeedError], projects: dict[str, dict[str, Any
     """One deliberately enormous, hostile error: 500 frames, 300 breadcrumbs, a 200 KB metadata blob."""
     eid = oid("error", "api-server", "monster")
     last = NOW - timedelta(minutes=30)
-    data = {
+    data: dict[str, Any] = {
         "id": eid,
         "project_id": pid,
         "url": f"{API}/projects/{pid}/errors/{eid}",

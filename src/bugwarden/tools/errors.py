@@ -25,7 +25,7 @@ from .registry import tool
 from .support import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, error_out, event_out, respond
 
 BUGPORT_SEVERITIES = ("low", "medium", "high", "critical")
-VALUES = {
+VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "bugsnag": {
         "status": ("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
         "severity": ("info", "warning", "error"),

@@ -68,7 +68,7 @@ def fix_error(error_id: str, project_id: str) -> str:
     )
 
 
-def register(server: MCPServer) -> None:  # type: ignore[type-arg]
+def register(server: MCPServer) -> None:
     server.resource(ERROR_URI, name="error", title="BugSnag error", mime_type="text/markdown")(error_resource)
     server.resource(EVENT_URI, name="event", title="BugSnag event", mime_type="text/markdown")(event_resource)
     server.prompt(title="Triage a project")(triage_project)
