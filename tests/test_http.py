@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
 from bugwarden.config import ConfigError
@@ -34,7 +35,9 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 
 @asynccontextmanager
-async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterator[tuple[str, Any]]:
+async def serving(
+    sandbox: Starlette, home: Path, state_key: str | None = None, **options: Any
+) -> AsyncIterator[tuple[str, Any]]:
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
@@ -42,16 +45,23 @@ async def serving(sandbox: Starlette, home: Path, **options: Any) -> AsyncIterat
     port = sock.getsockname()[1]
     opts = HttpOptions(host="127.0.0.1", port=port, **options)
     server, app = build_http(
-        make_settings(home, toolsets="all"), opts, backend_transport=httpx.ASGITransport(app=sandbox)
+        make_settings(home, toolsets="all", state_key=state_key),
+        opts,
+        backend_transport=httpx.ASGITransport(app=sandbox),
     )
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(uv.serve, [sock])
-        while not uv.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await anyio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}", server
-        uv.should_exit = True
-    server.audit.close()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(uv.serve, [sock])
+            while not uv.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                await anyio.sleep(0.01)
+            try:
+                yield f"http://127.0.0.1:{port}", server
+            finally:
+                uv.should_exit = True
+    finally:
+        sock.close()
+        server.audit.close()
 
 
 @asynccontextmanager
@@ -274,3 +284,59 @@ def test_sigterm_lets_in_flight_calls_finish(tmp_path: Path) -> None:
             proc.kill()
             proc.wait(10)
             proc.stdout.close()  # type: ignore[union-attr]
+
+
+class ResumeElsewhere(httpx2.AsyncBaseTransport):
+    """Sends every request to the first server, except a retry carrying `requestState`, which goes to the second."""
+
+    def __init__(self, first: int, second: int) -> None:
+        self.first, self.second = first, second
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.resumed_at_second = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        body = await request.aread()
+        port = self.second if b'"requestState"' in body else self.first
+        self.resumed_at_second += port == self.second
+        request.url = request.url.copy_with(port=port)
+        request.headers["host"] = f"127.0.0.1:{port}"
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.mark.parametrize("shared_key", [True, False])
+async def test_replicas_with_a_shared_state_key_resume_each_others_confirmations(
+    sandbox: Starlette, home: Path, shared_key: bool
+) -> None:
+    _, secret = token(home, "admin")
+    asked: list[str] = []
+
+    async def approve(ctx, params):  # type: ignore[no-untyped-def]
+        asked.append(params.message)
+        from mcp.types import ElicitResult
+
+        return ElicitResult(action="accept", content={"approve": True})
+
+    keys = ("k" * 40, "k" * 40) if shared_key else ("a" * 40, "b" * 40)
+    async with (
+        serving(sandbox, home, state_key=keys[0], stateless=True) as (url_a, _),
+        serving(sandbox, home, state_key=keys[1], stateless=True) as (url_b, _),
+    ):
+        route = ResumeElsewhere(int(url_a.rsplit(":", 1)[1]), int(url_b.rsplit(":", 1)[1]))
+        async with (
+            httpx2.AsyncClient(
+                transport=route, headers={"Authorization": f"Bearer {secret}"}, timeout=httpx2.Timeout(30)
+            ) as http,
+            Client(streamable_http_client(f"{url_a}/mcp", http_client=http), elicitation_callback=approve) as client,
+        ):
+            args = {"project_id": API_PROJECT, "error_id": INTEGRITY}
+            if shared_key:
+                result = await client.call_tool("delete_error", args)
+                assert not result.is_error and "Deleted error" in result.content[0].text
+            else:
+                with pytest.raises(MCPError, match="Invalid or expired requestState"):
+                    await client.call_tool("delete_error", args)
+    assert asked and route.resumed_at_second >= 1
+    assert any(r.method == "DELETE" for r in sandbox.state.control.log) == shared_key

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, ListResourceTemplatesResult, ListToolsResult
 
 from . import __version__
@@ -303,6 +304,9 @@ def build_server(
             await runtime.aclose()
 
     audit_log = audit if audit is not None else AuditLog.open(settings.home)
+    if settings.state_key is not None:
+        # Replicas sharing this key can resume each other's confirmation rounds (2026-07-28 requestState).
+        server_kw.setdefault("request_state_security", RequestStateSecurity(keys=[settings.state_key.reveal()]))
     server = GuardedServer(
         runtime=runtime,
         guard=guard,

@@ -104,6 +104,8 @@ class Settings:
     bugport_api_url: str = DEFAULT_BUGPORT_API_URL
     home: Path = field(default_factory=lambda: default_home(os.environ))
     agent_token: Secret | None = None
+    state_key: Secret | None = None
+    """Shared by HTTP replicas so that a confirmation asked by one can be answered at another."""
     toolsets: tuple[str, ...] = DEFAULT_TOOLSETS
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     retries: Retries = DEFAULT_RETRIES
@@ -135,6 +137,8 @@ class Settings:
             values["bugport_api_url"] = url
         if token := environ.get("BUGWARDEN_TOKEN", "").strip():
             values["agent_token"] = Secret(token)
+        if key := environ.get("BUGWARDEN_STATE_KEY", "").strip():
+            values["state_key"] = Secret(key)
         if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
             values["toolsets"] = sets
         if ttl := environ.get("BUGWARDEN_CACHE_TTL", "").strip():
@@ -146,9 +150,15 @@ class Settings:
 
     @classmethod
     def _validated(cls, **values: Any) -> Settings:
-        for key in ("bugsnag_token", "bugport_token", "agent_token"):
+        for key in ("bugsnag_token", "bugport_token", "agent_token", "state_key"):
             if isinstance(values.get(key), str):
                 values[key] = Secret(values[key])
+        state_key = values.get("state_key")
+        if state_key is not None and len(state_key.reveal()) < 32:
+            raise ConfigError(
+                "Config 'BUGWARDEN_STATE_KEY' is too short: use at least 32 random characters, the same on every "
+                'replica (for example the output of `python -c "import secrets; print(secrets.token_hex(32))"`).'
+            )
         if "bugsnag_api_url" in values:
             values["bugsnag_api_url"] = _check_url("BUGSNAG_API_URL", values["bugsnag_api_url"])
         if "bugport_api_url" in values:
