@@ -38,7 +38,7 @@ def test_flags_override_the_environment() -> None:
         ({"BUGWARDEN_TOOLSETS": "core,everything"}, "Choose from core, insights, admin, destructive"),
         ({"BUGWARDEN_CACHE_TTL": "soon"}, "'BUGWARDEN_CACHE_TTL' has value 'soon'. Not a valid number"),
         ({"BUGWARDEN_CACHE_TTL": "-1"}, "Must not be negative"),
-    ({"BUGWARDEN_STATE_KEY": "short"}, "'BUGWARDEN_STATE_KEY' is too short"),
+        ({"BUGWARDEN_STATE_KEY": "short"}, "'BUGWARDEN_STATE_KEY' is too short"),
     ],
 )
 def test_errors_name_the_variable_and_the_value(environ: dict[str, str], message: str) -> None:

@@ -1,4 +1,7 @@
-"""`bugwarden serve|demo|sandbox|token|audit`: parse, build settings, build the server, run. Logs go to stderr."""
+"""`bugwarden serve|demo|sandbox|token|audit|doctor`: parse, build settings, build the server, run.
+
+Logs go to stderr; in stdio mode stdout carries only JSON-RPC.
+"""
 
 from __future__ import annotations
 
@@ -210,7 +213,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn(app: Any, sock: socket.socket) -> Any:
+def _uvicorn(app: Any) -> Any:
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
@@ -226,7 +229,7 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen(args.host, args.port)
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit), sock)
+    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
     print(f"bugsnag: {base}", flush=True)
     print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
     print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
@@ -246,7 +249,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit), sock)
+    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
     home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
     demo_settings = settings.replace(
         bugsnag_token=ADMIN_TOKEN,

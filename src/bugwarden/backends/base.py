@@ -48,7 +48,6 @@ class Capabilities:
     saved_searches: bool = False
     event_fields: bool = False
     comments: bool = False
-    upstream_fix_prompt: bool = False
     delete: bool = False
 
     def has(self, name: str) -> bool:

@@ -177,7 +177,6 @@ class BugportBackend:
             events=False,
             update_error=can_write,
             comments=can_write,
-            upstream_fix_prompt=True,
         )
 
     async def discover(self) -> Bridge:

@@ -61,7 +61,7 @@ async def gather_context(rt: Runtime, project_id: str, error_id: str) -> BugCont
     )
 
 
-@tool(title="Get bug context", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="Get bug context", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def get_bug_context(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, BugContextOut]:
@@ -79,7 +79,7 @@ async def get_bug_context(
     return respond(bug_context_text(bug), data)
 
 
-@tool(title="Generate fix prompt", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="Generate fix prompt", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def generate_fix_prompt(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, FixPromptOut]:

@@ -43,7 +43,7 @@ def since_value(since: str) -> str:
     return since
 
 
-@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def list_errors(
     ctx: Context,
     project_id: ProjectId = None,
@@ -152,7 +152,7 @@ async def error_view(rt: Runtime, project_id: str, error_id: str, full: bool = F
     return "\n\n".join(parts), data
 
 
-@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True)
+@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def get_error(
     ctx: Context, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, ErrorDetail]:
