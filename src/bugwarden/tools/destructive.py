@@ -41,6 +41,10 @@ async def ask_delete_organization(
     )
 
 
+def deleted(kind: str, target: str, how: str) -> CallToolResult:
+    return respond(f"Deleted {kind} {target} ({how}).", DeletionOut(target=target, kind=kind, deleted=True, reason=how))
+
+
 def not_yet(kind: str, target: str, preview: str, how: str) -> CallToolResult:
     if how == "declined":
         text = f"Not deleted: the user declined deleting {kind} {target}."
@@ -79,10 +83,7 @@ async def delete_error(
             "error", error_id, f'<untrusted-data source="error">\n{error_line(error)}\n</untrusted-data>', verdict.how
         )
     await backend.delete_error(project_id, error_id)
-    return respond(
-        f"Deleted error {error_id} ({verdict.how}).",
-        DeletionOut(target=error_id, kind="error", deleted=True, reason=verdict.how),
-    )
+    return deleted("error", error_id, verdict.how)
 
 
 @tool(
@@ -111,10 +112,7 @@ async def delete_event(
         preview = f'<untrusted-data source="event">\n{event_summary_line(event)}\n</untrusted-data>'
         return not_yet("event", event_id, preview, verdict.how)
     await backend.delete_event(project_id, event_id)
-    return respond(
-        f"Deleted event {event_id} ({verdict.how}).",
-        DeletionOut(target=event_id, kind="event", deleted=True, reason=verdict.how),
-    )
+    return deleted("event", event_id, verdict.how)
 
 
 @tool(
@@ -149,7 +147,4 @@ async def delete_organization(
         )
         return not_yet("organization", organization_id, preview, verdict.how)
     await backend.delete_organization(organization_id)
-    return respond(
-        f"Deleted organization {organization_id} ({verdict.how}).",
-        DeletionOut(target=organization_id, kind="organization", deleted=True, reason=verdict.how),
-    )
+    return deleted("organization", organization_id, verdict.how)
