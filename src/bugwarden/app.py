@@ -80,6 +80,7 @@ class GuardedServer(MCPServer[Runtime]):
         self.specs = specs
         self.principal_of = principal_of
         self.transport = transport
+        self._listed: list[Any] = []
         super().__init__(**kwargs)
 
     async def _handle_list_resource_templates(self, ctx: Any, params: Any) -> ListResourceTemplatesResult:
@@ -133,12 +134,14 @@ class GuardedServer(MCPServer[Runtime]):
     async def _handle_list_tools(self, ctx: Any, params: Any) -> ListToolsResult:
         await self.runtime.discover()
         principal = self.principal_of(None)
-        tools = [
-            t.model_copy(update={"input_schema": compact(t.input_schema), "output_schema": compact(t.output_schema)})
-            for t in await self.list_tools()
-            if self.guard.visible(principal, self.specs[t.name])
-        ]
-        return ListToolsResult(tools=tools)
+        if not self._listed:  # tools are fixed once built: compact their schemas once
+            self._listed = [
+                t.model_copy(
+                    update={"input_schema": compact(t.input_schema), "output_schema": compact(t.output_schema)}
+                )
+                for t in await self.list_tools()
+            ]
+        return ListToolsResult(tools=[t for t in self._listed if self.guard.visible(principal, self.specs[t.name])])
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None

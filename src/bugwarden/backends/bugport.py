@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
-from .. import __version__
 from ..config import Settings
 from ..model import (
     Activity,
@@ -145,19 +144,13 @@ class BugportBackend:
         if not settings.bugport_token:
             raise ValueError("BugPort backend needs BUGPORT_TOKEN")
         token = settings.bugport_token.reveal()
-        self.http = UpstreamClient(
+        self.http = UpstreamClient.from_settings(
             "bugport",
             settings.bugport_api_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "User-Agent": f"bugwarden/{__version__}",
-            },
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
+            settings,
+            credential=token,
+            headers={"Authorization": f"Bearer {token}"},
             error_body=error_body,
-            cursor_scope=str(hash(token)),
             transport=transport,
             **client_kw,
         )

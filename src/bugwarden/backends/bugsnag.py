@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .. import __version__
 from ..config import Settings
 from ..model import (
     Collaborator,
@@ -100,20 +99,13 @@ class BugsnagBackend:
         if not settings.bugsnag_token:
             raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN")
         token = settings.bugsnag_token.reveal()
-        self.http = UpstreamClient(
+        self.http = UpstreamClient.from_settings(
             "bugsnag",
             settings.bugsnag_api_url,
-            headers={
-                "Authorization": f"token {token}",
-                "X-Version": "2",
-                "Accept": "application/json",
-                "User-Agent": f"bugwarden/{__version__}",
-            },
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
+            settings,
+            credential=token,
+            headers={"Authorization": f"token {token}", "X-Version": "2"},
             error_body=parse.error_body,
-            cursor_scope=str(hash(token)),
             transport=transport,
             **client_kw,
         )

@@ -27,7 +27,8 @@ from urllib.parse import urlencode, urlsplit
 import anyio
 import httpx
 
-from ..config import DEFAULT_CACHING, DEFAULT_RETRIES, DEFAULT_TIMEOUTS, Caching, Retries, Timeouts
+from .. import __version__
+from ..config import DEFAULT_CACHING, DEFAULT_RETRIES, DEFAULT_TIMEOUTS, Caching, Retries, Settings, Timeouts
 from .cursors import CursorCodec
 from .errors import (
     AccountRestricted,
@@ -183,6 +184,31 @@ class UpstreamClient:
         self._cache: dict[str, tuple[float, Any, httpx.Response]] = {}
         self._flights: dict[str, _Flight] = {}
         self.requests_sent = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        backend: str,
+        base_url: str,
+        settings: Settings,
+        *,
+        credential: str,
+        headers: dict[str, str],
+        error_body: Callable[[Any], tuple[int | None, str | None]],
+        **kwargs: Any,
+    ) -> UpstreamClient:
+        """A client with the settings' timeouts, retries and caching, and cursors bound to `credential`."""
+        return cls(
+            backend,
+            base_url,
+            headers={"Accept": "application/json", "User-Agent": f"bugwarden/{__version__}", **headers},
+            timeouts=settings.timeouts,
+            retries=settings.retries,
+            caching=settings.caching,
+            error_body=error_body,
+            cursor_scope=str(hash(credential)),
+            **kwargs,
+        )
 
     async def aclose(self) -> None:
         """Close connections; a later request opens a fresh pool (one server may serve several sessions)."""

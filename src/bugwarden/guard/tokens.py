@@ -15,6 +15,7 @@ from pathlib import Path
 from .principal import Principal
 from .scopes import parse_scopes
 
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 
 
@@ -134,6 +135,12 @@ class TokenStore:
 
     def verify(self, secret: str, transport: str = "stdio") -> Principal:
         """The principal for a presented secret, or TokenError (unknown, expired or revoked)."""
+        info = self.check(secret)
+        return Principal(id=info.id, name=info.name, scopes=info.scopes, projects=info.projects, transport=transport)
+
+    def check(self, secret: str) -> TokenInfo:
+        """The token a presented secret belongs to, if it is usable now; else TokenError. Runs on every HTTP
+        request, so `last_used_at` is written at most once a minute per token."""
         digest = _hash(secret)
         row = self._db.execute(
             "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, "
@@ -147,5 +154,7 @@ class TokenStore:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) was revoked")
         if info.expires_at and datetime.fromisoformat(info.expires_at) <= _now():
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
-        self._db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (_now().isoformat(), info.id))
-        return Principal(id=info.id, name=info.name, scopes=info.scopes, projects=info.projects, transport=transport)
+        now = _now()
+        if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
+            self._db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))
+        return info

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
@@ -18,21 +20,16 @@ class StoreTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            principal = await anyio.to_thread.run_sync(self.store.verify, token, "http")
+            info = await anyio.to_thread.run_sync(self.store.check, token)
         except TokenError:
             return None
-        info = self.store.get(principal.id)
-        expires = None
-        if info.expires_at:
-            from datetime import datetime
-
-            expires = int(datetime.fromisoformat(info.expires_at).timestamp())
+        expires = int(datetime.fromisoformat(info.expires_at).timestamp()) if info.expires_at else None
         return AccessToken(
             token=token,
-            client_id=principal.id,
-            scopes=sorted(principal.scopes),
+            client_id=info.id,
+            scopes=sorted(info.scopes),
             expires_at=expires,
-            claims={"name": principal.name, "projects": sorted(principal.projects)},
+            claims={"name": info.name, "projects": sorted(info.projects)},
         )
 
 
