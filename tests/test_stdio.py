@@ -44,18 +44,23 @@ def test_stdout_carries_only_json_rpc(tmp_path: Path) -> None:
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "list_errors", "arguments": {}}},
     ]
-    stdin = "".join(json.dumps(r) + "\n" for r in requests)
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "bugwarden", "demo", "-v"],
-        input=stdin,
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
         env={"BUGWARDEN_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
+    proc.stdin.flush()
+    # Keep stdin open until every answer is in: EOF means the client left, and in-flight calls are cancelled.
+    lines = [proc.stdout.readline() for _ in range(3)]
+    rest, stderr = proc.communicate(timeout=60)  # closes stdin: the server then shuts down
+    lines += [line for line in rest.splitlines() if line.strip()]
     assert len(lines) == 3
     messages = [json.loads(line) for line in lines]
     assert all(m["jsonrpc"] == "2.0" for m in messages)
     assert {m["id"] for m in messages} == {1, 2, 3}
-    assert "demo: sandbox BugSnag API" in proc.stderr
+    assert "demo: sandbox BugSnag API" in stderr
