@@ -25,6 +25,22 @@ API_PROJECT = oid("project", "api-server")
 WEB_PROJECT = oid("project", "web-frontend")
 ANDROID_PROJECT = oid("project", "android-app")
 BILLING_PROJECT = oid("project", "billing")
+BUGPORT_URL = "http://bugport.test/v1"
+
+
+class FakeClock:
+    """Time that moves only when something sleeps on it (or a test moves it)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
 
 
 @pytest.fixture(autouse=True)
@@ -81,26 +97,60 @@ def admin_principal() -> Principal:
     return Principal(id="test-admin", name="test admin", scopes=BUNDLES["admin"])
 
 
-def server_for(sandbox: Starlette, settings: Settings, principal: Principal | None = None) -> GuardedServer:
-    return build_server(
-        settings, principal=principal or local_principal("triage"), backend_transport=httpx.ASGITransport(app=sandbox)
-    )
+DEFAULT = object()
+
+
+class Servers:
+    """Builds servers against the in-process sandbox and closes their stores when the test ends.
+    The principal defaults to the local triage bundle; pass None to run as BUGWARDEN_TOKEN (settings)."""
+
+    def __init__(self, sandbox: Starlette, home: Path) -> None:
+        self.sandbox = sandbox
+        self.home = home
+        self.built: list[GuardedServer] = []
+
+    def __call__(
+        self,
+        principal: Principal | object | None = DEFAULT,
+        *,
+        settings: Settings | None = None,
+        bugport: Starlette | None = None,
+        **kw: Any,
+    ) -> GuardedServer:
+        if principal is DEFAULT:
+            principal = None if "authenticate" in kw else local_principal("triage")
+        assert principal is None or isinstance(principal, Principal)
+        server = build_server(
+            settings or make_settings(self.home),
+            principal=principal,
+            backend_transport=httpx.ASGITransport(app=self.sandbox),
+            bugport_transport=httpx.ASGITransport(app=bugport) if bugport is not None else None,
+            **kw,
+        )
+        self.built.append(server)
+        return server
+
+    def close(self) -> None:
+        for server in self.built:
+            server.close()
 
 
 @pytest.fixture
-def server(sandbox: Starlette, settings: Settings) -> Iterator[GuardedServer]:
-    srv = server_for(sandbox, settings)
-    yield srv
-    srv.audit.close()
+def servers(sandbox: Starlette, home: Path) -> Iterator[Servers]:
+    built = Servers(sandbox, home)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def server(servers: Servers) -> GuardedServer:
+    return servers()
 
 
 @pytest.fixture
 async def client(server: GuardedServer) -> AsyncIterator[Client]:
     async with Client(server, raise_exceptions=True) as c:
         yield c
-
-
-BUGPORT_URL = "http://bugport.test/v1"
 
 
 @pytest.fixture
@@ -117,15 +167,45 @@ def bugport_settings(home: Path, token: str = "bp_mcp_sandbox_rw", with_bugsnag:
     return Settings.from_env({}, bugport_token=token, bugport_api_url=BUGPORT_URL, home=str(home), **values)
 
 
-def bugport_server(
-    bugport_sandbox: Starlette,
-    settings: Settings,
-    principal: Principal | None = None,
-    bugsnag_sandbox: Starlette | None = None,
-) -> GuardedServer:
-    return build_server(
-        settings,
-        principal=principal or local_principal("triage"),
-        backend_transport=httpx.ASGITransport(app=bugsnag_sandbox) if bugsnag_sandbox else None,
-        bugport_transport=httpx.ASGITransport(app=bugport_sandbox),
-    )
+class SandboxProcess:
+    """`bugwarden sandbox` in a child process, for tests that run bugwarden itself as a child process."""
+
+    def __init__(self, rate_limit: int = 100_000) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bugwarden", "sandbox", "--port", "0", "--rate-limit", str(rate_limit)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(__import__("sys").path)},
+        )
+        assert self.proc.stdout is not None
+        self.bugsnag_url = self.proc.stdout.readline().split(": ", 1)[1].strip()
+        self.bugport_url = self.proc.stdout.readline().split(": ", 1)[1].strip()
+
+    def env(self, home: Path, **extra: str) -> dict[str, str]:
+        """The environment of a `bugwarden serve` that talks to this sandbox."""
+        from bugwarden.sandbox.bugsnag_seed import ADMIN_TOKEN
+
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "BUGWARDEN_HOME": str(home),
+            "BUGSNAG_API_URL": self.bugsnag_url,
+            "BUGSNAG_AUTH_TOKEN": ADMIN_TOKEN,
+            **extra,
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[SandboxProcess]:
+    process = SandboxProcess()
+    yield process
+    process.stop()

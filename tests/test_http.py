@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 from bugwarden.config import ConfigError
 from bugwarden.guard.tokens import TokenStore
 from bugwarden.http_app import HttpOptions, build_http
-from tests.conftest import API_PROJECT, make_settings, server_for
+from bugwarden.store import Store
+from tests.conftest import API_PROJECT, Servers, make_settings
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = "ec0d6c73fe01b5443e71589e"
@@ -61,7 +62,7 @@ async def serving(
                 uv.should_exit = True
     finally:
         sock.close()
-        server.audit.close()
+        server.close()
 
 
 @asynccontextmanager
@@ -73,8 +74,12 @@ async def mcp_client(url: str, token: str, **kw: Any) -> AsyncIterator[Client]:
         yield client
 
 
+def tokens(home: Path) -> TokenStore:
+    return TokenStore(Store.sqlite(home).tokens)
+
+
 def token(home: Path, scopes: str = "triage", **kw: Any) -> tuple[str, str]:
-    store = TokenStore.open(home)
+    store = tokens(home)
     info, secret = store.create(kw.pop("name", "http-test"), scopes, **kw)
     store.close()
     return info.id, secret
@@ -84,7 +89,7 @@ async def test_auth_matrix(sandbox: Starlette, home: Path) -> None:
     _, valid = token(home, "read")
     revoked_id, revoked = token(home, "read")
     expired_id, expired = token(home, "read", expires_in="1m")
-    TokenStore.open(home).revoke(revoked_id)
+    tokens(home).revoke(revoked_id)
     import sqlite3
 
     db = sqlite3.connect(home / "tokens.sqlite3")
@@ -125,7 +130,7 @@ async def test_revocation_takes_effect_at_once(sandbox: Starlette, home: Path) -
     async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
         auth = {**HEADERS, "Authorization": f"Bearer {secret}"}
         assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 200
-        TokenStore.open(home).revoke(token_id)
+        tokens(home).revoke(token_id)
         assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 401
 
 
@@ -180,17 +185,16 @@ async def test_per_token_rate_limit_answers_429(sandbox: Starlette, home: Path) 
         ).status_code == 200
 
 
-async def test_same_results_over_http_as_in_memory(sandbox: Starlette, home: Path) -> None:
+async def test_same_results_over_http_as_in_memory(sandbox: Starlette, servers: Servers, home: Path) -> None:
     _, secret = token(home, "admin")
     args = {"project_id": API_PROJECT, "error_id": INTEGRITY}
     async with serving(sandbox, home) as (url, _), mcp_client(url, secret) as client:
         over_http = await client.call_tool("get_bug_context", args)
-    local = server_for(sandbox, make_settings(home))
+    local = servers()
     async with Client(local) as client:
         in_memory = await client.call_tool("get_bug_context", args)
     assert over_http.content[0].text == in_memory.content[0].text
     assert over_http.structured_content == in_memory.structured_content
-    local.audit.close()
 
 
 @pytest.mark.parametrize("stateless", [False, True])

@@ -22,7 +22,7 @@ async def test_demo_over_stdio_lists_and_calls_tools(tmp_path: Path) -> None:
         assert "resolve_error" in names and "list_projects" in names
         projects = await client.call_tool("list_projects", {})
         assert not projects.is_error and "Api Server" in projects.content[0].text
-        pid = next(p["id"] for p in projects.structured_content["projects"] if p["name"] == "Api Server")
+        pid = next(p["id"] for p in projects.structured_content["projects"] if p["untrusted"]["name"] == "Api Server")
         errors = await client.call_tool("list_errors", {"project_id": pid, "limit": 2})
         assert not errors.is_error and len(errors.structured_content["errors"]) == 2
 
@@ -63,4 +63,4 @@ def test_stdout_carries_only_json_rpc(tmp_path: Path) -> None:
     messages = [json.loads(line) for line in lines]
     assert all(m["jsonrpc"] == "2.0" for m in messages)
     assert {m["id"] for m in messages} == {1, 2, 3}
-    assert "demo: sandbox BugSnag API" in stderr
+    assert "demo: sandbox APIs at" in stderr

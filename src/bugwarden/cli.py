@@ -166,15 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _stdio_principal(settings: Settings) -> Any:
-    from .guard.principal import local_principal
+def _check_agent_token(settings: Settings) -> None:
+    """Refuse to start with a BUGWARDEN_TOKEN that is already unusable (it is checked again on every call)."""
     from .guard.tokens import TokenError, TokenStore
+    from .store import Store
 
     if not settings.agent_token:
-        return local_principal("read")
-    store = TokenStore.open(settings.home)
+        return
+    store = Store.open(settings)
     try:
-        return store.verify(settings.agent_token.reveal(), transport="stdio")
+        TokenStore(store.tokens).verify(settings.agent_token.reveal(), transport="stdio")
     except TokenError as exc:
         raise SystemExit(f"bugwarden: BUGWARDEN_TOKEN refused: {exc}") from None
     finally:
@@ -196,7 +197,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         except ConfigError as exc:
             print(f"bugwarden: {exc}", file=sys.stderr)
             return 2
-    server = build_server(settings, principal=_stdio_principal(settings))
+    _check_agent_token(settings)
+    server = build_server(settings)
     server.run("stdio")
     return 0
 
@@ -239,9 +241,16 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The sandbox APIs on loopback and MCP against them, with throw-away state: the demo never reads or writes
+    the real token store or audit log, and BUGWARDEN_TOKEN, BUGWARDEN_HOME and BUGWARDEN_DATABASE_URL do not
+    apply to it."""
+    import shutil
+    import tempfile
+
     import anyio
 
     from .app import build_server
+    from .config import DEFAULT_TOOLSETS
     from .guard.principal import local_principal
     from .sandbox import BUGPORT_MOUNT, create_sandbox
     from .sandbox.bugport_seed import RW_TOKEN
@@ -250,36 +259,42 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
-    home = settings.home if os.environ.get("BUGWARDEN_HOME") else settings.home / "demo"
-    demo_settings = settings.replace(
+    home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
+    demo_settings = Settings.from_env(
+        {},
         bugsnag_token=ADMIN_TOKEN,
         bugsnag_api_url=url,
-        home=home,
-        bugsnag_project_id=None,
         bugport_token=RW_TOKEN if args.bugport else None,
         bugport_api_url=f"{url}{BUGPORT_MOUNT}/v1",
+        home=str(home),
+        toolsets=settings.toolsets if args.toolsets else DEFAULT_TOOLSETS,
     )
-    if args.transport == "http":
-        from .guard.tokens import TokenStore
+    log.info("demo: sandbox APIs at %s; throw-away state in %s (deleted on exit)", url, home)
+    try:
+        if args.transport == "http":
+            from .guard.tokens import TokenStore
+            from .store import Store
 
-        store = TokenStore.open(demo_settings.home)
-        _, secret = store.create("demo", args.bundle, expires_in="1d")
-        store.close()
-        print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
-        log.info("demo: sandbox BugSnag API at %s", url)
-        return _run_http(demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]))
-    principal = _stdio_principal(settings) if settings.agent_token else local_principal(args.bundle)
-    server = build_server(demo_settings, principal=principal)
-    log.info("demo: sandbox BugSnag API at %s; serving MCP on stdio as %s", url, principal.name)
+            store = Store.open(demo_settings)
+            _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
+            store.close()
+            print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+            return _run_http(demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]))
+        principal = local_principal(args.bundle)
+        server = build_server(demo_settings, principal=principal)
+        log.info("demo: serving MCP on stdio as %s", principal.name)
 
-    async def run() -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
-            await server.run_stdio_async()
-            sandbox.should_exit = True
+        async def run() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
+                await server.run_stdio_async()
+                sandbox.should_exit = True
 
-    anyio.run(run)
-    return 0
+        anyio.run(run)
+        server.close()
+        return 0
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -296,8 +311,10 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from .guard.scopes import ScopeError
     from .guard.tokens import TokenError, TokenStore
+    from .store import Store
 
-    store = TokenStore.open(settings.home)
+    state_store = Store.open(settings)
+    store = TokenStore(state_store.tokens)
     try:
         if args.action == "create":
             info, secret = store.create(args.name, args.scopes, args.project, args.expires_in)
@@ -310,31 +327,32 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print(secret)
         elif args.action == "list":
             for t in store.list():
-                state = "revoked" if t.revoked_at else "active"
                 print(
-                    f"{t.id}\t{t.name}\t{state}\t{','.join(sorted(t.scopes)) or '-'}\t"
+                    f"{t.id}\t{t.name}\t{t.state()}\t{','.join(sorted(t.scopes)) or '-'}\t"
                     f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
                     f"last used {t.last_used_at or 'never'}"
                 )
         else:
-            info = store.revoke(args.id)
-            print(f"revoked {info.id} ({info.name})")
+            info, changed = store.revoke(args.id)
+            print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
     finally:
-        store.close()
+        state_store.close()
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     from .guard.audit import AuditLog
+    from .store import Store
 
     path = Path(settings.home) / "audit.sqlite3"
-    if not path.exists():
+    if settings.database_url is None and not path.exists():
         print(f"bugwarden: no audit log at {path}", file=sys.stderr)
         return 1 if args.action == "verify" else 0
-    audit = AuditLog(path)
+    store = Store.open(settings)
+    audit = AuditLog(store.audit)
     try:
         if args.action == "verify":
             ok, message = audit.verify()
@@ -353,4 +371,4 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
     finally:
-        audit.close()
+        store.close()

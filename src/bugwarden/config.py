@@ -58,12 +58,12 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class Retries:
-    """Retry policy for idempotent requests: attempts after the first, jittered backoff, Retry-After cap."""
+    """Retry policy: attempts after the first, jittered backoff. A 429's Retry-After is honoured when it fits the
+    call's deadline, and otherwise ends the call at once with the time to retry."""
 
     attempts: int = 3
     backoff_base: float = 0.5
     backoff_max: float = 8.0
-    retry_after_cap: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,15 @@ class Caching:
     ttl: float = 300.0
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what an upstream may send: the largest response body accepted, after decompression."""
+
+    max_response_bytes: int = 8 * 1024 * 1024
+
+
 DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_LIMITS = Limits()
 DEFAULT_RETRIES = Retries()
 DEFAULT_CACHING = Caching()
 DEFAULT_BUGSNAG_API_URL = "https://api.bugsnag.com"
@@ -105,11 +113,14 @@ class Settings:
     home: Path = field(default_factory=lambda: default_home(os.environ))
     agent_token: Secret | None = None
     state_key: Secret | None = None
-    """Shared by HTTP replicas so that a confirmation asked by one can be answered at another."""
+    """Shared by replicas with separate stores, so that each honours the others' cursors and confirmations."""
+    database_url: Secret | None = None
+    """`postgresql://…`: keep every piece of state in PostgreSQL instead of SQLite files under `home`."""
     toolsets: tuple[str, ...] = DEFAULT_TOOLSETS
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     retries: Retries = DEFAULT_RETRIES
     caching: Caching = DEFAULT_CACHING
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def backends(self) -> tuple[str, ...]:
@@ -139,6 +150,8 @@ class Settings:
             values["agent_token"] = Secret(token)
         if key := environ.get("BUGWARDEN_STATE_KEY", "").strip():
             values["state_key"] = Secret(key)
+        if url := environ.get("BUGWARDEN_DATABASE_URL", "").strip():
+            values["database_url"] = Secret(url)
         if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
             values["toolsets"] = sets
         if ttl := environ.get("BUGWARDEN_CACHE_TTL", "").strip():
@@ -150,7 +163,7 @@ class Settings:
 
     @classmethod
     def _validated(cls, **values: Any) -> Settings:
-        for key in ("bugsnag_token", "bugport_token", "agent_token", "state_key"):
+        for key in ("bugsnag_token", "bugport_token", "agent_token", "state_key", "database_url"):
             if isinstance(values.get(key), str):
                 values[key] = Secret(values[key])
         state_key = values.get("state_key")
@@ -169,6 +182,12 @@ class Settings:
                     f"(for example {DEFAULT_BUGPORT_API_URL}); a missing /v1 is the usual cause of 404s."
                 )
             values["bugport_api_url"] = url
+        database_url = values.get("database_url")
+        if database_url is not None and not database_url.reveal().startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "Config 'BUGWARDEN_DATABASE_URL' must be a PostgreSQL URL (postgresql://user@host:5432/db); "
+                "leave it unset to keep state in SQLite files under BUGWARDEN_HOME."
+            )
         if "toolsets" in values:
             values["toolsets"] = parse_toolsets(values["toolsets"])
         if isinstance(values.get("home"), str):

@@ -49,32 +49,43 @@ def state_checks(settings: Settings) -> list[Check]:
                 )
             )
     if (home / "audit.sqlite3").exists():
-        from .guard.audit import AuditLog
-
-        log = AuditLog(home / "audit.sqlite3")
-        ok, message = log.verify()
-        log.close()
-        out.append(
-            Check(
-                ok,
-                f"audit log: {message}",
-                ""
-                if ok
-                else "investigate: the audit log was altered; keep "
-                "a copy (bugwarden audit export) before anything else",
-            )
-        )
+        out.append(audit_check(settings))
     return out
+
+
+def audit_check(settings: Settings) -> Check:
+    from .guard.audit import AuditLog
+    from .store import Store, StoreError
+
+    try:
+        store = Store.open(settings)
+    except StoreError as exc:
+        return Check(False, f"state store: {exc}", "fix the state store first (see the message)")
+    try:
+        ok, message = AuditLog(store.audit).verify()
+    finally:
+        store.close()
+    return Check(
+        ok,
+        f"audit log: {message}",
+        ""
+        if ok
+        else "investigate: the audit log was altered; keep a copy (bugwarden audit export) before anything else",
+    )
 
 
 def token_checks(settings: Settings) -> list[Check]:
     if not settings.agent_token:
         return [Check(True, "BUGWARDEN_TOKEN not set: stdio runs as the local principal with the read bundle")]
     from .guard.tokens import TokenError, TokenStore
+    from .store import Store, StoreError
 
-    store = TokenStore.open(settings.home)
     try:
-        principal = store.verify(settings.agent_token.reveal())
+        store = Store.open(settings)
+    except StoreError as exc:
+        return [Check(False, f"state store: {exc}", "fix the state store first (see the message)")]
+    try:
+        principal = TokenStore(store.tokens).verify(settings.agent_token.reveal())
     except TokenError as exc:
         return [Check(False, f"BUGWARDEN_TOKEN: {exc}", "create a token with `bugwarden token create` and set it")]
     finally:
@@ -103,7 +114,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
                 "" if status == "ok" else "BugPort reports trouble: check its status page",
             )
         )
-        bridge = await backend.discover()
+        bridge = await backend.bridge_info()
         out.append(
             Check(
                 True,
@@ -154,13 +165,13 @@ async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
                     True, f"  {org.name}: {page.total if page.total is not None else len(page.items)} projects: {names}"
                 )
             )
-        pacer = backend.http.pacer
-        if pacer.limit is not None:
-            low = (pacer.remaining or 0) < 5
+        limit, remaining = backend.http.rate_limit()
+        if limit is not None and remaining is not None:
+            low = remaining < 5
             out.append(
                 Check(
                     not low,
-                    f"rate limit headroom: {pacer.remaining} of {pacer.limit} requests this minute",
+                    f"rate limit headroom: {remaining} of {limit} requests this minute",
                     "wait a minute, or check which other tools share this token" if low else "",
                 )
             )

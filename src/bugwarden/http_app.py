@@ -20,8 +20,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .app import GuardedServer, build_server
 from .config import ConfigError, Settings
+from .guard.errors import Refusal
+from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
+from .store import Store
 
 MAX_BODY = 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -110,7 +113,7 @@ async def healthz(request: Request) -> Response:
 
 def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP."""
-    store = TokenStore.open(settings.home)
+    store = build_kw.pop("store", None) or Store.open(settings)
     auth = AuthSettings(
         issuer_url=AnyHttpUrl(options.base_url),
         resource_server_url=AnyHttpUrl(options.base_url + options.path),
@@ -120,9 +123,10 @@ def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tup
     server = build_server(
         settings,
         transport="http",
-        token_verifier=StoreTokenVerifier(store),
+        token_verifier=StoreTokenVerifier(TokenStore(store.tokens)),
         auth=auth,
-        principal_of=lambda ctx: _required_http_principal(),
+        authenticate=_required_http_principal,
+        store=store,
         **build_kw,
     )
     server.custom_route("/healthz", methods=["GET"])(healthz)
@@ -137,8 +141,8 @@ def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tup
     return server, TokenRateLimit(app, options.rate_limit)
 
 
-def _required_http_principal() -> Any:
+async def _required_http_principal(ctx: Any) -> Principal:
     principal = http_principal()
     if principal is None:  # the SDK's auth middleware makes this unreachable for /mcp
-        raise PermissionError("no verified bearer token on this request")
+        raise Refusal("denied", "denied: no verified bearer token on this request")
     return principal

@@ -48,13 +48,28 @@ class LinkedIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class ReopenRule:
+    """When a snoozed error reopens: `kind` is BugSnag's `reopen_if`, with the counts it uses."""
+
+    kind: str
+    seconds: int | None = None
+    occurrences: int | None = None
+    hours: int | None = None
+    additional_occurrences: int | None = None
+    additional_users: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorGroup:
-    """One grouped error (BugSnag) or one bug report (BugPort)."""
+    """One grouped error (BugSnag), or one bug report (BugPort: `kind` "bug_report", its title in `message`)."""
 
     id: str
     project_id: str
     error_class: str
     message: str
+    kind: str = "error"
+    source: str | None = None
+    """Bug reports: how it was filed (extension, widget, api, mcp)."""
     context: str | None = None
     severity: str | None = None
     status: str | None = None
@@ -68,7 +83,7 @@ class ErrorGroup:
     linked_issues: tuple[LinkedIssue, ...] = ()
     comment_count: int | None = None
     discarded: bool = False
-    reopen_rules: dict[str, Any] | None = None
+    reopen_rule: ReopenRule | None = None
     introduced_in: tuple[str, ...] = ()
     url: str | None = None
     backend: str = "bugsnag"
@@ -142,6 +157,33 @@ class Activity:
 
 
 @dataclass(frozen=True, slots=True)
+class AppInfo:
+    release_stage: str | None = None
+    version: str | None = None
+    type: str | None = None
+    in_foreground: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    os_name: str | None = None
+    os_version: str | None = None
+    browser_name: str | None = None
+    browser_version: str | None = None
+    model: str | None = None
+    hostname: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    method: str | None = None
+    url: str | None = None
+    header_names: tuple[str, ...] = ()
+    """Names only: header values (cookies, tokens) are never kept."""
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One occurrence. `is_full` is False for list summaries (no stack, no breadcrumbs)."""
 
@@ -155,10 +197,10 @@ class Event:
     context: str | None = None
     breadcrumbs: tuple[Breadcrumb, ...] = ()
     threads: tuple[ThreadInfo, ...] = ()
-    request: dict[str, Any] = field(default_factory=dict)
-    app: dict[str, Any] = field(default_factory=dict)
-    device: dict[str, Any] = field(default_factory=dict)
-    user: dict[str, Any] = field(default_factory=dict)
+    request: RequestInfo = field(default_factory=RequestInfo)
+    app: AppInfo = field(default_factory=AppInfo)
+    device: DeviceInfo = field(default_factory=DeviceInfo)
+    user_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     url: str | None = None
     is_full: bool = True
@@ -265,8 +307,23 @@ class BugReportDetail:
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
-    """A page of results. `next_cursor` is opaque and ours; `total` is upstream's count if known."""
+    """A page of results. `next` is the backend's position of the next page (never shown to agents as is: the
+    checkpoint signs it into a cursor); `total` is upstream's count if known."""
 
     items: tuple[T, ...]
-    next_cursor: str | None = None
+    next: str | None = None
     total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BugContext:
+    """Everything gathered for one error. Parts that failed upstream are named in `missing`."""
+
+    error: ErrorGroup
+    latest: Event | None = None
+    pivots: tuple[Pivot, ...] = ()
+    trend: tuple[TrendBucket, ...] = ()
+    dashboard_url: str | None = None
+    missing: tuple[str, ...] = ()
+    report: BugReportDetail | None = None
+    """BugPort: the bug report's console, network, page and discussion."""

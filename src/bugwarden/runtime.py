@@ -1,118 +1,164 @@
-"""The per-process state tools work with: settings, backends, project routing and defaults."""
+"""The per-process state tools work with: the configured backends, and how a call's target is resolved.
+
+Routing: a project id routes to the backend that owns its shape (`bugport:` ids to BugPort, the
+rest to BugSnag); an error reference that names its own backend (a BugSnag dashboard URL, a
+`bugport:` bug id) needs no project id at all.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp.server.mcpserver import Context
-
-from .backends.base import Capabilities
-from .backends.bugport import PREFIX as BUGPORT_PREFIX
-from .backends.bugport import BugportBackend
-from .backends.bugsnag import BugsnagBackend
+from .backends.base import Backend
 from .backends.errors import BackendError, InvalidArgument
+from .backends.paths import check_id
 from .config import Settings
+from .guard.policy import ToolPolicy
+from .guard.principal import Principal
+from .guard.target import AccountTarget, Listing, ProjectTarget, Target
 from .model import Project
 
 log = logging.getLogger("bugwarden")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
 
 @dataclass
 class Runtime:
-    """Built once by `build_server`; reached from a tool through `runtime(ctx)`.
-
-    Routing: project ids starting with `bugport:` belong to BugPort, every other id to BugSnag.
-    """
+    """Built once by `build_server`."""
 
     settings: Settings
-    bugsnag: BugsnagBackend | None = None
-    bugport: BugportBackend | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    backends: list[Backend] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
 
-    @property
-    def backends(self) -> list[BugsnagBackend | BugportBackend]:
-        return [b for b in (self.bugsnag, self.bugport) if b is not None]
+    def backend_named(self, name: str) -> Backend | None:
+        return next((b for b in self.backends if b.name == name), None)
 
-    def backend(self) -> BugsnagBackend:
-        """The BugSnag backend (for tools that only BugSnag serves)."""
-        if self.bugsnag is None:
-            raise InvalidArgument("no BugSnag account is configured: set BUGSNAG_AUTH_TOKEN")
-        return self.bugsnag
-
-    def backend_for(self, project_id: str | None) -> Any:
+    def backend_for(self, project_id: str) -> Backend:
         """The backend a project id belongs to."""
-        if project_id is not None and project_id.startswith(BUGPORT_PREFIX):
-            if self.bugport is None:
-                raise InvalidArgument("no BugPort workspace is configured: set BUGPORT_TOKEN")
-            return self.bugport
-        if self.bugsnag is None:
-            if self.bugport is not None:
-                raise InvalidArgument(
-                    f"project_id {project_id!r} is not a BugPort id (they start with "
-                    f"'{BUGPORT_PREFIX}'): see list_projects"
-                )
-            raise InvalidArgument("no tracker is configured")
-        return self.bugsnag
-
-    def backend_name(self, project_id: str | None) -> str:
-        if project_id is not None and project_id.startswith(BUGPORT_PREFIX):
-            return "bugport"
-        return "bugsnag" if self.bugsnag is not None else "bugport"
+        for backend in self.backends:
+            if backend.owns_project(project_id):
+                return backend
+        if project_id.startswith("bugport:"):
+            raise InvalidArgument("no BugPort workspace is configured: set BUGPORT_TOKEN")
+        if self.backends:
+            raise InvalidArgument(
+                f"project_id {project_id!r} is not a BugPort id (they start with 'bugport:'): see list_projects"
+            )
+        raise InvalidArgument("no tracker is configured")
 
     async def discover(self) -> None:
-        """Ask BugPort's bridge what this token may do (once). A failure leaves BugPort read-only for now."""
-        if self.bugport is not None and self.bugport.bridge is None:
-            try:
-                await self.bugport.discover()
-            except BackendError as exc:
-                log.warning("BugPort bridge discovery failed (%s); offering read tools only", exc)
-
-    def capabilities(self) -> list[Capabilities]:
-        return [b.capabilities for b in self.backends]
-
-    async def all_projects(self) -> list[Project]:
-        projects: list[Project] = []
+        """Ask each backend what its credential may do (once). A failure leaves that backend read-only for now."""
         for backend in self.backends:
-            projects += await backend.list_projects()
-        return projects
+            try:
+                await backend.discover()
+            except BackendError as exc:
+                log.warning("%s discovery failed (%r); offering read tools only", backend.label, exc)
 
-    async def default_project(self, allowed: frozenset[str] = frozenset()) -> str:
-        """BUGSNAG_PROJECT_ID, else the only project visible (and allowed, when the caller is limited);
-        otherwise ask the caller to choose."""
-        if self.settings.bugsnag_project_id:
-            return self.settings.bugsnag_project_id
-        if len(allowed) == 1:
-            return next(iter(allowed))
-        projects = [p for p in await self.all_projects() if not allowed or p.id in allowed]
-        if len(projects) == 1:
-            return projects[0].id
-        names = ", ".join(f"{p.name} ({p.id})" for p in projects[:10])
+    async def all_projects(self) -> tuple[list[Project], list[str]]:
+        """Every visible project, and the labels of backends that could not list theirs."""
+        projects: list[Project] = []
+        failed: list[str] = []
+        for backend in self.backends:
+            try:
+                projects += await backend.list_projects()
+            except BackendError as exc:
+                if len(self.backends) == 1:
+                    raise
+                log.warning("%s could not list projects: %r", backend.label, exc)
+                failed.append(backend.label)
+        return projects, failed
+
+    async def default_project(self, principal: Principal) -> str:
+        """BUGSNAG_PROJECT_ID (within the caller's limits), else the only project the caller may see."""
+        preset = self.settings.bugsnag_project_id
+        if preset and self.backend_named("bugsnag") and principal.allows_project(preset):
+            return preset
+        if len(principal.projects) == 1:
+            return next(iter(principal.projects))
+        projects, _ = await self.all_projects()
+        visible = [p for p in projects if principal.allows_project(p.id)]
+        if len(visible) == 1:
+            return visible[0].id
+        hint = ", or set BUGSNAG_PROJECT_ID for a default" if self.backend_named("bugsnag") else ""
+        if "projects:read" not in principal.scopes:
+            raise InvalidArgument(f"project_id is required{hint}")
+        shown = ", ".join(p.id for p in visible[:5]) + (", …" if len(visible) > 5 else "")
         raise InvalidArgument(
-            f"project_id is required: {len(projects)} projects are visible ({names}). "
-            "Pass one, or set BUGSNAG_PROJECT_ID for a default."
+            f"project_id is required: {len(visible)} projects are visible to this agent"
+            + (f" ({shown})" if visible else "")
+            + f"; pass one from list_projects{hint}"
         )
 
-    async def project(self, project_id: str) -> Project | None:
-        for project in await self.backend_for(project_id).list_projects():
-            if project.id == project_id:
-                return project
-        return None
+    def _serving(self, spec: ToolPolicy) -> Backend:
+        for backend in self.backends:
+            if all(backend.capabilities.has(n) for n in spec.needs):
+                return backend
+        raise InvalidArgument(f"{spec.name} is not available for the configured trackers")
 
-    async def dashboard_url(self, project_id: str, error_id: str) -> str | None:
-        project = await self.project(project_id)
-        if project is None or not project.html_url:
-            return None
-        return f"{project.html_url}/errors/{error_id}"
+    async def resolve(
+        self, spec: ToolPolicy, arguments: dict[str, Any], principal: Principal
+    ) -> tuple[Target, dict[str, Any]]:
+        """The one target of a call, from validated arguments; and the arguments with ids resolved."""
+        args = dict(arguments)
+        if spec.reach == "listing":
+            preset = self.settings.bugsnag_project_id
+            default = preset if preset and self.backend_named("bugsnag") and principal.allows_project(preset) else None
+            return Listing(backends=tuple(self.backends), principal=principal, default_project_id=default), args
+        if spec.reach == "account" and args.get("project_id") is None:
+            organization_id = args.get("organization_id")
+            if organization_id is not None:
+                check_id(organization_id, "organization_id")
+            return AccountTarget(backend=self._serving(spec), organization_id=organization_id), args
+        reference = args.get("error_id")
+        if isinstance(reference, str):
+            await self._locate(reference, args)
+        if args.get("project_id") is None:
+            args["project_id"] = await self.default_project(principal)
+        project_id = check_id(args["project_id"], "project_id")
+        backend = self.backend_for(project_id)
+        for key in ("error_id", "event_id"):
+            if args.get(key) is not None:
+                check_id(args[key], key)
+                self._hint_wrong_backend(backend, key, args[key])
+        target = ProjectTarget(
+            backend=backend, project_id=project_id, error_id=args.get("error_id"), event_id=args.get("event_id")
+        )
+        return target, args
+
+    async def _locate(self, reference: str, args: dict[str, Any]) -> None:
+        """Fill project_id (and the bare error id) from a reference that names its own backend."""
+        for backend in self.backends:
+            location = await backend.locate(reference)
+            if location is None:
+                continue
+            given = args.get("project_id")
+            if given is not None and given != location.project_id:
+                raise InvalidArgument("project_id does not match the project that error_id refers to")
+            args["project_id"], args["error_id"] = location.project_id, location.error_id
+            return
+        if reference.startswith(("http://", "https://")):
+            raise InvalidArgument("dashboard URLs are BugSnag's, and no BugSnag account is configured")
+        if reference.startswith("bugport:"):
+            raise InvalidArgument("no BugPort workspace is configured: set BUGPORT_TOKEN")
+
+    def _hint_wrong_backend(self, backend: Backend, key: str, value: str) -> None:
+        if backend.name == "bugsnag" and _UUID.match(value):
+            raise InvalidArgument(
+                f"{key} {value!r} looks like a BugPort bug report id, not a BugSnag one: pass it as 'bugport:{value}'"
+                + ("" if self.backend_named("bugport") else " (BugPort is not configured here)")
+            )
+        if backend.name == "bugport" and _OBJECT_ID.match(value):
+            raise InvalidArgument(
+                f"{key} {value!r} looks like a BugSnag error id, but the project is a BugPort one: pass the BugSnag "
+                "project's id (see list_projects)"
+            )
 
     async def aclose(self) -> None:
         for backend in self.backends:
             await backend.aclose()
-
-
-def runtime(ctx: Context) -> Runtime:
-    """The Runtime a tool runs with (the server's lifespan context)."""
-    state = ctx.request_context.lifespan_context
-    assert isinstance(state, Runtime)
-    return state

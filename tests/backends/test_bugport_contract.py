@@ -35,7 +35,7 @@ def test_the_api_url_must_end_in_v1() -> None:
 
 async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home) -> None:  # type: ignore
     b = backend(bugport_sandbox, home)
-    bridge = await b.discover()
+    bridge = await b.bridge_info()
     assert bridge.scopes == {"bugs:read", "bugs:write"} and "update_bug_status" in bridge.tools
     assert {p.id for p in bridge.projects} == {SHOP, ADMIN}
     assert b.capabilities.comments and b.capabilities.update_error and not b.capabilities.events
@@ -49,29 +49,31 @@ async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home
 async def test_list_bugs_with_filters_and_paging(bugport_sandbox: Starlette, home) -> None:  # type: ignore
     b = backend(bugport_sandbox, home)
     page = await b.list_errors(SHOP, ErrorQuery(limit=2))
-    assert len(page.items) == 2 and page.total == 3 and page.next_cursor
-    rest = await b.list_errors(SHOP, ErrorQuery(limit=2), cursor=page.next_cursor)
-    assert len(rest.items) == 1 and rest.next_cursor is None
-    assert {e.id for e in page.items + rest.items} == {uid("bug", str(n)) for n in range(3)}
-    filtered = await b.list_errors(
-        SHOP, ErrorQuery(filters=(("error.status", "eq", "open"), ("search", "eq", "safari")))
-    )
+    assert len(page.items) == 2 and page.total == 3 and page.next
+    rest = await b.list_errors(SHOP, ErrorQuery(limit=2), page.next)
+    assert len(rest.items) == 1 and rest.next is None
+    assert {e.id for e in page.items + rest.items} == {"bugport:" + uid("bug", str(n)) for n in range(3)}
+    filtered = await b.list_errors(SHOP, ErrorQuery(status="open", search="safari"))
     assert [e.message for e in filtered.items] == ["Checkout button does nothing on Safari"]
-    with pytest.raises(E.InvalidArgument, match=r"cannot filter by app\.release_stage"):
-        await b.list_errors(SHOP, ErrorQuery(filters=(("app.release_stage", "eq", "production"),)))
+    with pytest.raises(E.InvalidArgument, match=r"cannot filter bug reports by release_stage"):
+        await b.list_errors(SHOP, ErrorQuery(release_stage="production"))
 
 
 async def test_context_from_the_bridge_and_fallback_when_not_wired(bugport_sandbox: Starlette, home) -> None:  # type: ignore
     b = backend(bugport_sandbox, home)
-    bug, report = await b.get_context(SHOP, CHECKOUT)
-    assert bug.status == "open" and report.console_logs[0].level == "error" and report.network[0].status == 500
+    context = await b.bug_context(SHOP, CHECKOUT)
+    report = context.report
+    assert report is not None and context.error.status == "open"
+    assert report.console_logs[0].level == "error" and report.network[0].status == 500
+    assert (await b.fix_brief(SHOP, CHECKOUT))[1]
     bugport_sandbox.state.sim.unwired = {"context", "prompt"}
-    bug2, report2 = await b.get_context(SHOP, CHECKOUT)
-    assert (bug2, report2.console_logs, report2.network) == (bug, report.console_logs, report.network)
+    fallback = await b.bug_context(SHOP, "bugport:" + CHECKOUT)
+    assert fallback.report is not None and fallback.error == context.error
+    assert (fallback.report.console_logs, fallback.report.network) == (report.console_logs, report.network)
     assert {"GET /v1/bugs/" + CHECKOUT + s for s in ("", "/logs", "/network", "/comments", "/activity")} <= set(
         paths(bugport_sandbox)
     )
-    assert await b.fix_prompt(SHOP, CHECKOUT) is None
+    assert (await b.fix_brief(SHOP, CHECKOUT))[1] is None
 
 
 async def test_a_bug_from_another_project_is_not_found(bugport_sandbox: Starlette, home) -> None:  # type: ignore
@@ -79,7 +81,7 @@ async def test_a_bug_from_another_project_is_not_found(bugport_sandbox: Starlett
     with pytest.raises(E.NotFound):
         await b.get_error(SHOP, EXPORT)
     with pytest.raises(E.NotFound):
-        await b.get_context(SHOP, EXPORT)
+        await b.bug_context(SHOP, EXPORT)
     with pytest.raises(E.NotFound):
         await b.update_error(SHOP, EXPORT, ErrorChange("set", {"status": "closed"}))
     assert bugport_sandbox.state.sim.ws.reports[EXPORT].bug["status"] == "resolved"
@@ -152,11 +154,14 @@ def test_parsing_is_tolerant() -> None:
     bug = bug_group(
         {"id": "b1", "project_id": "p", "status": "won't fix", "severity": "blocker", "brand_new_field": {"x": 1}}
     )
-    assert (bug.status, bug.severity, bug.message, bug.project_id) == (
+    assert bug is not None
+    assert (bug.id, bug.status, bug.severity, bug.message, bug.project_id) == (
+        "bugport:b1",
         "won't fix",
         "blocker",
-        "(untitled)",
+        "",
         "bugport:p",
     )
+    assert bug_group({"id": "../x", "project_id": "p"}) is None and bug_group({"id": "b1"}) is None
     report = detail({"console_logs": [{"message": 3}, "junk"], "network": [{"status": "500"}], "comments": None}, {})
     assert report.console_logs[0].message == "3" and report.network[0].status == 500 and report.comments == ()

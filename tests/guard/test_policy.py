@@ -1,4 +1,4 @@
-"""The guard: the scopes-by-tools matrix, project limits, toolsets, and denials that are audited."""
+"""The guard: the scopes-by-tools matrix, project limits, toolsets, and a store that cannot record."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bugwarden.guard.principal import Principal
 from bugwarden.guard.scopes import BUNDLES, SCOPES, ScopeError, parse_scopes
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
-from tests.conftest import API_PROJECT, WEB_PROJECT, bugsnag_serves, make_settings, server_for
+from tests.conftest import API_PROJECT, WEB_PROJECT, Servers, bugsnag_serves, make_settings
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = oid("error", "api-server", "0")
@@ -53,33 +53,34 @@ def test_every_core_tool_has_matrix_arguments() -> None:
 
 
 @pytest.mark.parametrize("grant", sorted(GRANTS))
-async def test_scopes_by_tools_matrix(sandbox: Starlette, home, grant: str) -> None:  # type: ignore[no-untyped-def]
-    """For every grant, tools/list shows exactly the permitted tools and every call is decided the same way."""
+async def test_scopes_by_tools_matrix(servers: Servers, sandbox: Starlette, grant: str) -> None:
+    """For every grant, tools/list shows exactly the permitted tools and every call is decided the same way;
+    a refused call causes no upstream request at all."""
     principal = Principal(id=f"t-{grant}", name=grant, scopes=GRANTS[grant])
-    server = server_for(sandbox, make_settings(home), principal)
+    server = servers(principal)
     async with Client(server) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
         for name, args in ARGS.items():
             allowed = REGISTRY[name].scope in principal.scopes
             assert (name in listed) == allowed, name
+            before = len(sandbox.state.control.log)
             result = await client.call_tool(name, args)
             if allowed:
                 assert not result.is_error, (name, result.content[0].text)
             else:
                 assert result.is_error and f"needs the {REGISTRY[name].scope} scope" in result.content[0].text
+                assert len(sandbox.state.control.log) == before, f"{name} reached the upstream before the check"
     records = list(server.audit.records())
-    assert len(records) == len(ARGS) + sum(
-        1 for n in ARGS if not REGISTRY[n].read_only and REGISTRY[n].scope in principal.scopes
-    )
-    assert {r["tool"] for r in records if r["decision"] == "denied"} == {
+    outcomes = [r for r in records if r["phase"] == "result"]
+    assert len(outcomes) == len(ARGS)
+    assert {r["tool"] for r in outcomes if r["decision"] == "denied"} == {
         n for n in ARGS if REGISTRY[n].scope not in principal.scopes
     }
-    server.audit.close()
 
 
-async def test_project_limits_refuse_other_projects_and_their_ids(sandbox: Starlette, home) -> None:  # type: ignore
+async def test_project_limits_refuse_other_projects_and_their_ids(servers: Servers, sandbox: Starlette) -> None:
     principal = Principal(id="limited", name="limited", scopes=BUNDLES["triage"], projects=frozenset({API_PROJECT}))
-    server = server_for(sandbox, make_settings(home), principal)
+    server = servers(principal)
     async with Client(server) as client:
         projects = await client.call_tool("list_projects", {})
         assert [p["id"] for p in projects.structured_content["projects"]] == [API_PROJECT]
@@ -93,45 +94,43 @@ async def test_project_limits_refuse_other_projects_and_their_ids(sandbox: Starl
             "resolve_error", {"error_id": f"https://app.bugsnag.com/acme/web-frontend/errors/{WEB_ERROR}"}
         )
         assert via_url.is_error and "outside this agent's project limits" in via_url.content[0].text
+        assert WEB_PROJECT not in via_url.content[0].text  # a denial names nothing the caller may not see
         # With one allowed project, it is the default.
         assert not (await client.call_tool("list_errors", {})).is_error
     assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
-    server.audit.close()
 
 
-async def test_no_combination_of_scopes_widens_into_another(sandbox: Starlette, home) -> None:  # type: ignore
+async def test_no_combination_of_scopes_widens_into_another(servers: Servers) -> None:
     for a, b in combinations(SCOPES, 2):
-        principal = Principal(id="x", name="x", scopes=frozenset({a, b}))
-        server = server_for(sandbox, make_settings(home), principal)
+        server = servers(Principal(id="x", name="x", scopes=frozenset({a, b})))
         async with Client(server) as client:
             listed = {t.name for t in (await client.list_tools()).tools}
         assert listed == {
             n for n, s in REGISTRY.items() if s.toolset == "core" and s.scope in {a, b} and bugsnag_serves(n)
         }
-        server.audit.close()
 
 
-async def test_toolsets_and_scopes_intersect(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
-    principal = Principal(id="a", name="admin", scopes=BUNDLES["admin"])
-    server = server_for(sandbox, make_settings(home, toolsets="core"), principal)
+async def test_toolsets_and_scopes_intersect(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
+    server = servers(Principal(id="a", name="admin", scopes=BUNDLES["admin"]), settings=make_settings(home))
     async with Client(server) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
+        outside = await client.call_tool("list_organizations", {})
     assert all(REGISTRY[n].toolset == "core" for n in listed)
-    server.audit.close()
+    assert outside.is_error and "not enabled on this server (toolset admin)" in outside.content[0].text
 
 
-async def test_a_write_whose_intent_cannot_be_audited_does_not_happen(sandbox: Starlette, home) -> None:  # type: ignore
-    server = server_for(sandbox, make_settings(home))
-    server.audit._db.close()
+async def test_a_write_whose_intent_cannot_be_audited_does_not_happen(servers: Servers, sandbox: Starlette) -> None:
+    server = servers()
+    server.store.audit.close()
     async with Client(server) as client:
         result = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
     assert result.is_error and "audit log could not record" in result.content[0].text
     assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
 
 
-async def test_a_read_whose_record_cannot_be_stored_is_withheld(sandbox: Starlette, home) -> None:  # type: ignore
-    server = server_for(sandbox, make_settings(home))
-    server.audit._db.close()
+async def test_a_read_whose_record_cannot_be_stored_is_withheld(servers: Servers) -> None:
+    server = servers()
+    server.store.audit.close()
     async with Client(server) as client:
         result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
     assert result.is_error and "result is withheld" in result.content[0].text

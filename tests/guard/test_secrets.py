@@ -12,6 +12,8 @@ from mcp import Client, StdioServerParameters
 
 from bugwarden.guard.tokens import TokenStore
 from bugwarden.sandbox.bugsnag_seed import ADMIN_TOKEN
+from bugwarden.store import Store
+from tests.conftest import SandboxProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -24,13 +26,17 @@ def state_files(home: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in home.rglob("*") if p.is_file()}
 
 
-async def test_no_secret_anywhere_after_a_session(tmp_path: Path) -> None:
-    info, secret = TokenStore.open(tmp_path).create("grep-test", "admin")
+def tokens(home: Path) -> TokenStore:
+    return TokenStore(Store.sqlite(home).tokens)
+
+
+async def test_no_secret_anywhere_after_a_session(tmp_path: Path, sandbox_process: SandboxProcess) -> None:
+    info, secret = tokens(tmp_path).create("grep-test", "admin")
     outputs: list[str] = []
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "bugwarden", "demo", "-v", "--rate-limit", "100000"],
-        env=env_for(tmp_path, BUGWARDEN_TOKEN=secret),
+        args=["-m", "bugwarden", "serve", "-v"],
+        env=sandbox_process.env(tmp_path, BUGWARDEN_TOKEN=secret),
     )
     async with Client(params) as client:
         outputs.append(str(await client.list_tools()))
@@ -41,13 +47,9 @@ async def test_no_secret_anywhere_after_a_session(tmp_path: Path) -> None:
             outputs.append(str(errors))
             for error in errors.structured_content["errors"][:3]:
                 for tool in ("get_bug_context", "generate_fix_prompt", "get_error"):
-                    outputs.append(
-                        str(
-                            await client.call_tool(
-                                tool, {"project_id": project["id"], "error_id": error["id"], "token": secret}
-                            )
-                        )
-                    )
+                    args = {"project_id": project["id"], "error_id": error["id"]}
+                    outputs.append(str(await client.call_tool(tool, args)))
+                    outputs.append(str(await client.call_tool(tool, {**args, "token": secret})))
         outputs.append(str(await client.call_tool("list_errors", {"project_id": "nope", "cursor": secret})))
     haystacks = state_files(tmp_path)
     for needle in (secret, ADMIN_TOKEN):
@@ -63,7 +65,7 @@ async def test_no_secret_anywhere_after_a_session(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("state", ["unknown", "revoked"])
 def test_a_bad_bugwarden_token_stops_stdio_with_a_clear_message(tmp_path: Path, state: str) -> None:
-    store = TokenStore.open(tmp_path)
+    store = tokens(tmp_path)
     info, secret = store.create("stopped", "read")
     if state == "revoked":
         store.revoke(info.id)

@@ -11,10 +11,15 @@ import pytest
 
 from bugwarden.cli import main as cli
 from bugwarden.guard.tokens import TokenError, TokenStore, parse_duration
+from bugwarden.store import Store
+
+
+def tokens(home: Path) -> TokenStore:
+    return TokenStore(Store.sqlite(home).tokens)
 
 
 def test_created_tokens_are_long_random_and_stored_only_as_hashes(tmp_path: Path) -> None:
-    store = TokenStore.open(tmp_path)
+    store = tokens(tmp_path)
     info, secret = store.create("ci-agent", "read", ["p1"], "30d")
     assert secret.startswith("bw_") and len(secret) >= 3 + 43  # 32 random bytes, base64url
     assert info.scopes == {"errors:read", "projects:read"} and info.projects == {"p1"}
@@ -26,7 +31,7 @@ def test_created_tokens_are_long_random_and_stored_only_as_hashes(tmp_path: Path
 
 
 def test_unknown_revoked_and_expired_tokens_are_refused(tmp_path: Path) -> None:
-    store = TokenStore.open(tmp_path)
+    store = tokens(tmp_path)
     with pytest.raises(TokenError, match="unknown"):
         store.verify("bw_nope")
     info, secret = store.create("a", "triage")
@@ -45,8 +50,8 @@ def test_unknown_revoked_and_expired_tokens_are_refused(tmp_path: Path) -> None:
 
 
 def test_an_empty_scope_list_grants_nothing(tmp_path: Path) -> None:
-    info, secret = TokenStore.open(tmp_path).create("nothing", "")
-    assert info.scopes == frozenset() and TokenStore.open(tmp_path).verify(secret).scopes == frozenset()
+    info, secret = tokens(tmp_path).create("nothing", "")
+    assert info.scopes == frozenset() and tokens(tmp_path).verify(secret).scopes == frozenset()
 
 
 def test_durations() -> None:

@@ -7,7 +7,7 @@ from mcp import Client
 from starlette.applications import Starlette
 
 from bugwarden.sandbox.bugsnag_seed import oid
-from tests.conftest import API_PROJECT, WEB_PROJECT, make_settings, server_for
+from tests.conftest import API_PROJECT, WEB_PROJECT, Servers, make_settings
 from tests.snapshot import assert_snapshot
 
 pytestmark = pytest.mark.anyio
@@ -118,7 +118,7 @@ async def test_resolve_error_says_what_changed(client: Client) -> None:
     result = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
     assert_snapshot("resolve_error", result)
     again = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-    assert "nothing changed" in again.content[0].text
+    assert "no change; it was already so" in again.content[0].text
 
 
 @pytest.mark.parametrize(
@@ -130,8 +130,8 @@ async def test_resolve_error_says_what_changed(client: Client) -> None:
             {"operation": "snooze", "reopen_if": "n_occurrences_in_m_hours", "occurrences": 10, "hours": 24},
             "status: open → snoozed",
         ),
-        ({"operation": "link_issue", "issue_url": "https://issues.acme.test/BUG-7"}, "linked_issues"),
-        ({"operation": "assign", "assigned_collaborator_id": oid("user", "ada")}, "assigned_collaborator_id"),
+        ({"operation": "link_issue", "issue_url": "https://issues.acme.test/BUG-7"}, "linked issues: none → 1"),
+        ({"operation": "assign", "assigned_collaborator_id": oid("user", "ada")}, "assigned collaborator id: none →"),
     ],
 )
 async def test_update_error_operations(client: Client, args: dict, expected: str) -> None:
@@ -189,8 +189,8 @@ async def test_missing_project_with_several_visible_asks_to_choose(client: Clien
     assert result.is_error and "project_id is required: 4 projects are visible" in result.content[0].text
 
 
-async def test_default_project_from_settings(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
-    server = server_for(sandbox, make_settings(home, bugsnag_project_id=API_PROJECT))
+async def test_default_project_from_settings(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
+    server = servers(settings=make_settings(home, bugsnag_project_id=API_PROJECT))
     async with Client(server) as c:
         result = await c.call_tool("list_errors", {"limit": 1})
     assert not result.is_error and API_PROJECT in result.content[0].text

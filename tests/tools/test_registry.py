@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
+from bugwarden.guard.approval import Consented
 from bugwarden.guard.scopes import SCOPES, WRITE_SCOPES
+from bugwarden.guard.target import InAccount, InListing, InProject, InProjectOrAccount
 from bugwarden.tools import REGISTRY
 
 CORE = {
@@ -22,14 +26,15 @@ CORE = {
     "get_bug_context",
     "generate_fix_prompt",
 }
+README = Path(__file__).parents[2] / "README.md"
+REACH_OF = {InProject: "project", InAccount: "account", InProjectOrAccount: "account", InListing: "listing"}
 
 
-def test_the_design_names_are_all_registered() -> None:
+def test_the_design_names_are_all_registered_and_documented() -> None:
     assert set(REGISTRY) >= CORE
-    design = Path(__file__).parents[3] / "shared" / "DESIGN.md"
-    if design.exists():
-        for name in CORE:
-            assert f"`{name}`" in design.read_text()
+    readme = README.read_text()
+    for name in REGISTRY:
+        assert f"`{name}`" in readme, f"{name} is missing from the README's tools table"
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -45,6 +50,20 @@ def test_tool_is_described_annotated_and_scoped(name: str) -> None:
         assert spec.scope in WRITE_SCOPES, "write tools need a write scope"
     if spec.name.startswith(("list_", "get_", "generate_")):
         assert spec.read_only
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_the_target_a_tool_takes_matches_its_registered_reach(name: str) -> None:
+    spec = REGISTRY[name]
+    hints = typing.get_type_hints(spec.fn, include_extras=True)
+    targets = [REACH_OF[h] for h in hints.values() if h in REACH_OF]
+    assert targets == [spec.reach], "the checkpoint resolves the target the registry names, and the tool takes it"
+    params = inspect.signature(spec.fn).parameters
+    asks = spec.ask is not None
+    assert asks == (Consented in hints.values()), "a tool that asks first takes the consent, and only then"
+    assert asks == ("confirm" in params), "a tool that asks first offers `confirm` for clients that cannot ask"
+    if spec.reach == "project":
+        assert "project_id" in params
 
 
 def test_every_parameter_is_described_and_no_schema_uses_oneof() -> None:

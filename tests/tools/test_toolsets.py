@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
-from tests.conftest import API_PROJECT, BILLING_PROJECT, admin_principal, bugsnag_serves, make_settings, server_for
+from tests.conftest import API_PROJECT, BILLING_PROJECT, Servers, admin_principal, bugsnag_serves, make_settings
 from tests.snapshot import assert_snapshot
 
 pytestmark = pytest.mark.anyio
@@ -23,8 +23,12 @@ KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
 
 
-def all_tools(sandbox: Starlette, home, principal=None):  # type: ignore[no-untyped-def]
-    return server_for(sandbox, make_settings(home, toolsets="all"), principal or admin_principal())
+@pytest.fixture
+def all_tools(servers: Servers, home):  # type: ignore[no-untyped-def]
+    def build(principal=None):  # type: ignore[no-untyped-def]
+        return servers(principal or admin_principal(), settings=make_settings(home, toolsets="all"))
+
+    return build
 
 
 async def call(client: Client, name: str, args: dict[str, Any]) -> Any:
@@ -33,21 +37,28 @@ async def call(client: Client, name: str, args: dict[str, Any]) -> Any:
     return result
 
 
-async def test_toolsets_choose_what_is_listed(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
+async def confirmed(client: Client, name: str, args: dict[str, Any]) -> Any:
+    """A change that asks first, from a client that cannot ask: preview, then confirm with the preview's code."""
+    preview = await call(client, name, args)
+    code = preview.structured_content["confirm_code"]
+    assert code, preview.content[0].text
+    return await call(client, name, {**args, "confirm": code})
+
+
+async def test_toolsets_choose_what_is_listed(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
     for toolsets, expected in [
         ("core", {"core"}),
         ("core,insights", {"core", "insights"}),
         ("all", {"core", "insights", "admin", "destructive"}),
     ]:
-        server = server_for(sandbox, make_settings(home, toolsets=toolsets), admin_principal())
+        server = servers(admin_principal(), settings=make_settings(home, toolsets=toolsets))
         async with Client(server) as client:
             listed = {t.name for t in (await client.list_tools()).tools}
         assert listed == {n for n, s in REGISTRY.items() if s.toolset in expected and bugsnag_serves(n)}
-        server.audit.close()
 
 
-async def test_insights_tools(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
-    server = all_tools(sandbox, home)
+async def test_insights_tools(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
         assert_snapshot(
             "list_pivots_error", await call(c, "list_pivots", {"project_id": API_PROJECT, "error_id": INTEGRITY})
@@ -66,12 +77,12 @@ async def test_insights_tools(sandbox: Starlette, home) -> None:  # type: ignore
             "No session data" in (await call(c, "get_stability_trend", {"project_id": BILLING_PROJECT})).content[0].text
         )
         releases = await call(c, "list_releases", {"project_id": API_PROJECT})
-        one = releases.structured_content["items"][0]["id"]
+        one = releases.structured_content["releases"][0]["id"]
         assert one in (await call(c, "list_releases", {"project_id": API_PROJECT, "release_id": one})).content[0].text
         groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "production"})
-        assert len(groups.structured_content["items"]) == 7
+        assert len(groups.structured_content["release_groups"]) == 7
         events = await call(c, "list_project_events", {"project_id": API_PROJECT, "filters": ["user.id=u-1001"]})
-        assert events.structured_content["items"]
+        assert events.structured_content["events"]
         assert "error.status" in (await call(c, "list_event_fields", {"project_id": API_PROJECT})).content[0].text
         created = await call(
             c,
@@ -81,11 +92,10 @@ async def test_insights_tools(sandbox: Starlette, home) -> None:  # type: ignore
         assert "Created saved search" in created.content[0].text
         searches = await call(c, "list_saved_searches", {"project_id": API_PROJECT})
         assert "Android only" in searches.content[0].text
-    server.audit.close()
 
 
-async def test_unknown_filter_keys_are_refused_with_the_valid_ones(sandbox: Starlette, home) -> None:  # type: ignore
-    server = all_tools(sandbox, home)
+async def test_unknown_filter_keys_are_refused_with_the_valid_ones(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
         result = await c.call_tool(
             "list_project_events", {"project_id": API_PROJECT, "filters": ["error.class=KeyError"]}
@@ -96,32 +106,29 @@ async def test_unknown_filter_keys_are_refused_with_the_valid_ones(sandbox: Star
         assert bad.is_error and "field=value" in bad.content[0].text
         await call(c, "list_pivots", {"project_id": API_PROJECT, "filters": ["event.since=7d"]})
     assert {r.path.rsplit("/", 1)[-1] for r in sandbox.state.control.log} == {"event_fields", "pivots"}
-    server.audit.close()
 
 
-async def test_admin_tools(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
-    server = all_tools(sandbox, home)
+async def test_admin_tools(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
         orgs = await call(c, "list_organizations", {})
-        assert [o["slug"] for o in orgs.structured_content["items"]] == ["acme", "globex"]
+        assert [o["untrusted"]["slug"] for o in orgs.structured_content["organizations"]] == ["acme", "globex"]
         assert "Acme Corp" in (await call(c, "list_organizations", {"organization_id": ACME})).content[0].text
-        assert "Release stages" in (await call(c, "get_project", {"project_id": API_PROJECT})).content[0].text
+        assert (
+            "release stages: production" in (await call(c, "get_project", {"project_id": API_PROJECT})).content[0].text
+        )
         created = await call(c, "create_project", {"organization_id": ACME, "name": "Mobile Web", "type": "js"})
-        new_id = created.structured_content["item"]["id"]
-        preview = await call(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True})
-        assert "Not changed yet" in preview.content[0].text
-        done = await call(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True, "confirm": new_id})
+        new_id = created.structured_content["id"]
+        done = await confirmed(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True})
         assert "Updated project" in done.content[0].text
-        preview = await call(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc"})
-        assert "Not changed yet" in preview.content[0].text
-        await call(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc", "confirm": ACME})
+        await confirmed(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc"})
         people = await call(c, "list_collaborators", {"organization_id": ACME})
         assert "ada@acme.test" in people.content[0].text
-        person = people.structured_content["items"][0]["id"]
+        person = people.structured_content["collaborators"][0]["id"]
         await call(c, "list_collaborators", {"organization_id": ACME, "collaborator_id": person})
         await call(c, "list_collaborators", {"project_id": API_PROJECT})
         groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "staging"})
-        group = groups.structured_content["items"][0]["id"]
+        group = groups.structured_content["release_groups"][0]["id"]
         assert (
             "hidden"
             in (await call(c, "update_release_group", {"release_group_id": group, "visible": False})).content[0].text
@@ -131,25 +138,23 @@ async def test_admin_tools(sandbox: Starlette, home) -> None:  # type: ignore[no
             "bulk_update_errors",
             {"project_id": API_PROJECT, "error_ids": [INTEGRITY, KEYERROR], "operation": "ignore"},
         )
-        assert bulk.structured_content["total"] == 2
-    server.audit.close()
+        assert len(bulk.structured_content["statuses"]) == 2
 
 
-async def test_collaborator_emails_need_their_own_scope(sandbox: Starlette, home) -> None:  # type: ignore
+async def test_collaborator_emails_need_their_own_scope(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
     from bugwarden.guard.principal import Principal
     from bugwarden.guard.scopes import BUNDLES
 
     triage = Principal(id="t", name="triage", scopes=BUNDLES["triage"] | {"projects:admin"})
-    server = all_tools(sandbox, home, triage)
+    server = all_tools(triage)
     async with Client(server) as c:
         assert "list_collaborators" not in {t.name for t in (await c.list_tools()).tools}
         denied = await c.call_tool("list_collaborators", {"project_id": API_PROJECT})
         assert denied.is_error and "collaborators:read" in denied.content[0].text
-    server.audit.close()
 
 
-async def test_every_endpoint_template_is_reached_from_some_tool(sandbox: Starlette, home) -> None:  # type: ignore
-    server = all_tools(sandbox, home)
+async def test_every_endpoint_template_is_reached_from_some_tool(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
         for name, args in [
             ("list_projects", {}),
@@ -174,32 +179,37 @@ async def test_every_endpoint_template_is_reached_from_some_tool(sandbox: Starle
             ("list_organizations", {"organization_id": ACME}),
             ("get_project", {"project_id": API_PROJECT}),
             ("create_project", {"organization_id": ACME, "name": "Walk", "type": "js"}),
-            ("update_project", {"project_id": API_PROJECT, "name": "Api", "confirm": API_PROJECT}),
-            ("update_organization", {"organization_id": ACME, "name": "A", "confirm": ACME}),
+            ("update_project", {"project_id": API_PROJECT, "name": "Api"}),
+            ("update_organization", {"organization_id": ACME, "name": "A"}),
             ("list_collaborators", {"organization_id": ACME}),
             ("list_collaborators", {"project_id": API_PROJECT}),
             ("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
             ("bulk_update_errors", {"project_id": API_PROJECT, "error_ids": [INTEGRITY], "operation": "open"}),
-            ("delete_event", {"project_id": API_PROJECT, "event_id": EVENT, "confirm": EVENT}),
-            ("delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": KEYERROR}),
-            ("delete_organization", {"organization_id": GLOBEX, "confirm": GLOBEX}),
+            ("delete_event", {"project_id": API_PROJECT, "event_id": EVENT}),
+            ("delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR}),
+            ("delete_organization", {"organization_id": GLOBEX}),
         ]:
-            await call(c, name, args)
+            if REGISTRY[name].ask is not None:
+                await confirmed(c, name, args)
+            else:
+                await call(c, name, args)
         releases = await call(c, "list_releases", {"project_id": API_PROJECT})
         await call(
-            c, "list_releases", {"project_id": API_PROJECT, "release_id": releases.structured_content["items"][0]["id"]}
+            c,
+            "list_releases",
+            {"project_id": API_PROJECT, "release_id": releases.structured_content["releases"][0]["id"]},
         )
         groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "production"})
         await call(
             c,
             "update_release_group",
-            {"release_group_id": groups.structured_content["items"][0]["id"], "visible": True},
+            {"release_group_id": groups.structured_content["release_groups"][0]["id"], "visible": True},
         )
         people = await call(c, "list_collaborators", {"organization_id": ACME})
         await call(
             c,
             "list_collaborators",
-            {"organization_id": ACME, "collaborator_id": people.structured_content["items"][0]["id"]},
+            {"organization_id": ACME, "collaborator_id": people.structured_content["collaborators"][0]["id"]},
         )
     literal = (
         r"(?:projects|organizations|errors|events|pivots|values|trend|releases|release_groups|"
@@ -211,40 +221,37 @@ async def test_every_endpoint_template_is_reached_from_some_tool(sandbox: Starle
     from tests.backends.test_bugsnag_contract import ENDPOINT_TEMPLATES
 
     assert ENDPOINT_TEMPLATES - reached == set()
-    server.audit.close()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_delete_with_an_elicitation_capable_client(sandbox: Starlette, home, mode: str) -> None:  # type: ignore
+async def test_delete_with_an_elicitation_capable_client(all_tools, sandbox: Starlette, mode: str) -> None:  # type: ignore[no-untyped-def]
     asked: list[str] = []
 
     async def approve(ctx, params):  # type: ignore[no-untyped-def]
         asked.append(params.message)
         return ElicitResult(action="accept", content={"approve": True})
 
-    server = all_tools(sandbox, home)
+    server = all_tools()
     async with Client(server, mode=mode, elicitation_callback=approve) as c:
         result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
     assert "Deleted error" in result.content[0].text and "user approved" in result.content[0].text
     assert asked == [f"Delete error {KEYERROR} and all its events permanently?"]
     assert any(r.method == "DELETE" for r in sandbox.state.control.log)
-    server.audit.close()
 
 
-async def test_a_declined_elicitation_deletes_nothing(sandbox: Starlette, home) -> None:  # type: ignore
+async def test_a_declined_elicitation_deletes_nothing(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
     async def decline(ctx, params):  # type: ignore[no-untyped-def]
         return ElicitResult(action="decline")
 
-    server = all_tools(sandbox, home)
+    server = all_tools()
     async with Client(server, mode="legacy", elicitation_callback=decline) as c:
         result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
     assert "user declined" in result.content[0].text
     assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
-    server.audit.close()
 
 
-async def test_without_elicitation_a_preview_then_confirm(sandbox: Starlette, home) -> None:  # type: ignore
-    server = all_tools(sandbox, home)
+async def test_without_elicitation_a_preview_then_confirm(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
         preview = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
         assert_snapshot("delete_error_preview", preview)
@@ -252,35 +259,29 @@ async def test_without_elicitation_a_preview_then_confirm(sandbox: Starlette, ho
         wrong = await c.call_tool(
             "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": INTEGRITY}
         )
-        assert wrong.is_error and "nothing was changed" in wrong.content[0].text
+        assert wrong.is_error and "confirmation code" in wrong.content[0].text
         assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
-        done = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": KEYERROR})
+        code = preview.structured_content["confirm_code"]
+        done = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": code})
         assert "Deleted error" in done.content[0].text
     assert [r.method for r in sandbox.state.control.log].count("DELETE") == 1
-    server.audit.close()
 
 
-async def test_discard_through_update_error_asks_first(sandbox: Starlette, home) -> None:  # type: ignore
-    server = all_tools(sandbox, home)
+async def test_discard_through_update_error_asks_first(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+    server = all_tools()
     async with Client(server) as c:
-        preview = await call(
-            c, "update_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard"}
-        )
+        args = {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard"}
+        preview = await call(c, "update_error", args)
         assert "Not discarded yet" in preview.content[0].text
         assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
-        await call(
-            c,
-            "update_error",
-            {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard", "confirm": KEYERROR},
-        )
+        await call(c, "update_error", {**args, "confirm": preview.structured_content["confirm_code"]})
     assert sandbox.state.sim.world.errors[KEYERROR].data["discarded"] is True
-    server.audit.close()
 
 
-async def test_resources_render_like_the_tools_and_pass_the_guard(sandbox: Starlette, home) -> None:  # type: ignore
+async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
     from bugwarden.guard.principal import Principal
 
-    server = all_tools(sandbox, home)
+    server = all_tools()
     async with Client(server) as c:
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
         assert templates == {
@@ -293,14 +294,12 @@ async def test_resources_render_like_the_tools_and_pass_the_guard(sandbox: Starl
         event = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/events/{EVENT}")
         assert "Exception and stack trace" in event.contents[0].text
     assert any(r["tool"] == "resource:get_error" for r in server.audit.records())
-    server.audit.close()
     nobody = Principal(id="n", name="nobody", scopes=frozenset({"projects:read"}))
-    server = all_tools(sandbox, home, nobody)
+    server = all_tools(nobody)
     async with Client(server) as c:
         assert (await c.list_resource_templates()).resource_templates == []
         with pytest.raises(Exception, match="errors:read"):
             await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
-    server.audit.close()
 
 
 async def test_prompts(client: Client) -> None:

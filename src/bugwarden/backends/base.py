@@ -1,33 +1,43 @@
-"""What every backend offers the tools: one Protocol plus capability flags.
+"""What every backend offers the tools: one Protocol, capability flags, and typed requests.
 
-Tools call these methods and never build URLs. A backend that cannot serve something says so in
-its `capabilities`, and the tools it would need are not offered for it.
+Tools call these methods and never build URLs, and read `capabilities` instead of asking which
+tracker they talk to. A backend that cannot serve something says so in its capabilities, and the
+checkpoint refuses the tools that would need it before any request is made.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
-from ..model import ErrorGroup, Event, Page, Project
+from ..model import BugContext, Comment, ErrorGroup, Event, Page, Project
 
 Filter = tuple[str, str, str]
-"""One filter condition: (field display id, "eq" | "ne", value)."""
+"""One event filter condition: (field display id, "eq" | "ne", value)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorQuery:
-    """Backend-neutral error list query."""
+    """A list of errors, in the backend-neutral vocabulary; each adapter encodes it for its API."""
 
-    filters: tuple[Filter, ...] = ()
-    sort: str | None = None
-    direction: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    release_stage: str | None = None
+    since: str | None = None
+    """'7d', '24h', '30m', or an ISO time ending in Z."""
+    search: str | None = None
+    sort: str = "last_seen"
     limit: int = 20
+
+    def given(self) -> list[str]:
+        """The names of the filters set (for messages and capability checks)."""
+        names = ("status", "severity", "release_stage", "since", "search")
+        return [n for n in names if getattr(self, n) is not None]
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorChange:
-    """One change to an error: `operation` plus its companions (BugSnag's update body, or BugPort status/severity)."""
+    """One change to an error: a BugSnag-style `operation` with its companions, or `set` with status/severity."""
 
     operation: str
     fields: dict[str, Any] = field(default_factory=dict)
@@ -35,11 +45,12 @@ class ErrorChange:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a backend can serve. Tools declare which flags they need."""
+    """What a backend can serve. Tools declare the flags they need; the vocabularies say which values exist."""
 
     errors: bool = True
     events: bool = True
     update_error: bool = True
+    comments: bool = False
     pivots: bool = False
     trends: bool = False
     releases: bool = False
@@ -47,34 +58,88 @@ class Capabilities:
     collaborators: bool = False
     saved_searches: bool = False
     event_fields: bool = False
-    comments: bool = False
     delete: bool = False
+    statuses: tuple[str, ...] = ()
+    """Error statuses that exist (list filters; `update_error` status changes where `operations` is empty)."""
+    severities: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    """`update_error` operations; empty when errors change by setting status and/or severity instead."""
+    filters: tuple[str, ...] = ("status", "severity", "release_stage", "since", "search")
+    """Which `ErrorQuery` filters `list_errors` can apply."""
+    sorts: tuple[str, ...] = ("last_seen",)
 
     def has(self, name: str) -> bool:
         return bool(getattr(self, name, False))
 
 
-@runtime_checkable
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an id or URL that names its own backend points: the project and error (and event) it names."""
+
+    project_id: str
+    error_id: str
+    event_id: str | None = None
+
+
 class Backend(Protocol):
     """The methods the core tools need. Each raises `backends.errors.BackendError` subclasses only."""
 
     name: str
-    capabilities: Capabilities
+    """Stable machine name ('bugsnag', 'bugport'): audit records and routing."""
+    label: str
+    """How agents and operators read it ('BugSnag', 'BugPort')."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def owns_project(self, project_id: str) -> bool:
+        """Whether a project id belongs to this backend (by its shape or prefix, without a request)."""
+        ...
+
+    async def locate(self, reference: str) -> Location | None:
+        """The target an error reference names by itself (a dashboard URL, a prefixed id), or None when the
+        reference is not this backend's."""
+        ...
+
+    async def discover(self) -> None:
+        """Learn what the configured credential may do (once); a no-op where nothing needs learning."""
+        ...
 
     async def list_projects(self) -> list[Project]: ...
 
+    async def dashboard_url(self, project_id: str, error_id: str) -> str | None:
+        """The error's page in the tracker's dashboard, where one is known."""
+        ...
+
     async def get_project(self, project_id: str) -> Project: ...
 
-    async def list_errors(self, project_id: str, query: ErrorQuery, cursor: str | None) -> Page[ErrorGroup]: ...
+    async def list_errors(self, project_id: str, query: ErrorQuery, page: str | None = None) -> Page[ErrorGroup]: ...
 
     async def get_error(self, project_id: str, error_id: str) -> ErrorGroup: ...
 
-    async def list_events(self, project_id: str, error_id: str, *, limit: int, cursor: str | None) -> Page[Event]: ...
+    async def error_detail(self, project_id: str, error_id: str) -> BugContext:
+        """The error with its latest event (or report) and dashboard link; parts other than the error that fail
+        are named in `missing`."""
+        ...
+
+    async def bug_context(self, project_id: str, error_id: str) -> BugContext:
+        """Everything needed to start fixing one error, fetched concurrently where the API allows."""
+        ...
+
+    async def fix_brief(self, project_id: str, error_id: str) -> tuple[BugContext, str | None]:
+        """The bug context and the tracker's own fix notes, if it has any."""
+        ...
+
+    async def list_events(
+        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+    ) -> Page[Event]: ...
 
     async def get_event(self, project_id: str, event_id: str) -> Event: ...
 
     async def get_latest_event(self, project_id: str, error_id: str) -> Event: ...
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None: ...
+
+    async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment: ...
 
     async def aclose(self) -> None: ...

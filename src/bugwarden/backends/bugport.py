@@ -1,12 +1,14 @@
 """BugPort adapter: the `/v1/mcp` bridge first, the `/v1/bugs` routes as fallback.
 
 BugPort publishes no schemas (bugport-contract.md): everything here is tolerant of unknown fields,
-missing optional fields and unknown status or severity strings. Project ids are exposed with a
-`bugport:` prefix so that, with BugSnag configured too, every id routes to exactly one backend.
+missing optional fields and unknown status or severity strings. Project and bug report ids are
+exposed with a `bugport:` prefix, so that every id routes itself to exactly one backend: a bug id
+alone is enough to find its project.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,57 +19,63 @@ import httpx
 from ..config import Settings
 from ..model import (
     Activity,
+    BugContext,
     BugReportDetail,
     Comment,
     ConsoleLog,
     ErrorGroup,
+    Event,
     NetworkRequest,
     Page,
     Project,
 )
-from .base import Capabilities, ErrorChange, ErrorQuery
-from .bugsnag_parse import integer, number, obj, objs, text, timestamp
-from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream
-from .http import UpstreamClient, safe_detail
+from .base import Capabilities, ErrorChange, ErrorQuery, Location
+from .coerce import ident, integer, number, obj, objs, text, timestamp, word
+from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
+from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
 from .paths import api_path, check_id
+from .quota import QuotaLedger
 
 PREFIX = "bugport:"
-KNOWN_STATUSES = ("open", "in_progress", "resolved", "closed")
-KNOWN_SEVERITIES = ("low", "medium", "high", "critical")
+STATUSES = ("open", "in_progress", "resolved", "closed")
+SEVERITIES = ("low", "medium", "high", "critical")
 T = TypeVar("T")
 
 
-def error_body(body: Any) -> tuple[int | None, str | None]:
+def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, Any]) -> UpstreamError:
     """FastAPI bodies: `{"detail": "message"}` or `{"detail": [{"loc": [...], "msg": ...}]}` (field names kept)."""
-    if not isinstance(body, dict):
-        return None, None
-    detail = body.get("detail")
+    detail = obj(body).get("detail")
     if isinstance(detail, list):
         parts = []
         for item in objs(detail):
             loc = [str(p) for p in item.get("loc", []) if p not in ("body", "query", "path")]
             parts.append(f"{'.'.join(loc) or 'request'}: {item.get('msg', 'invalid')}")
-        return None, safe_detail("; ".join(parts), 240)
-    return None, safe_detail(detail)
+        detail = "; ".join(parts)
+    return error_for_status(
+        status, **where, detail=safe_detail(detail, 240), retry_after=parse_retry_after(headers.get("retry-after"))
+    )
 
 
-def strip(project_id: str) -> str:
+def bare(value: str, what: str) -> str:
     """`bugport:<id>` -> `<id>`, checked as a path-safe id."""
-    raw = project_id[len(PREFIX) :] if project_id.startswith(PREFIX) else project_id
-    return check_id(raw, "project_id")
+    return check_id(value[len(PREFIX) :] if value.startswith(PREFIX) else value, what)
 
 
-def bug_group(data: dict[str, Any]) -> ErrorGroup:
+def bug_group(data: dict[str, Any]) -> ErrorGroup | None:
+    if (bug_id := ident(data.get("id"))) is None or (project_id := ident(data.get("project_id"))) is None:
+        return None
     page = obj(data.get("page"))
     counts = obj(data.get("counts"))
     return ErrorGroup(
-        id=str(data.get("id", "")),
-        project_id=PREFIX + str(data.get("project_id", "")),
-        error_class=f"Bug report ({text(data.get('source')) or 'unknown source'})",
-        message=text(data.get("title")) or "(untitled)",
+        id=PREFIX + bug_id,
+        project_id=PREFIX + project_id,
+        error_class="",
+        message=text(data.get("title")) or "",
+        kind="bug_report",
+        source=word(data.get("source")),
         context=text(page.get("path")) or text(page.get("url")),
-        severity=text(data.get("severity")),
-        status=text(data.get("status")),
+        severity=word(data.get("severity")),
+        status=word(data.get("status")),
         first_seen=timestamp(data.get("created_at")),
         last_seen=timestamp(data.get("updated_at")),
         comment_count=integer(counts.get("comments")),
@@ -87,7 +95,7 @@ def detail(data: dict[str, Any], bug: dict[str, Any]) -> BugReportDetail:
     ]
     network = [
         NetworkRequest(
-            method=text(r.get("method")) or "?",
+            method=text(r.get("method")) or "",
             url=text(r.get("url")) or "",
             status=integer(r.get("status")),
             duration_ms=number(r.get("duration_ms")),
@@ -97,7 +105,7 @@ def detail(data: dict[str, Any], bug: dict[str, Any]) -> BugReportDetail:
     ]
     comments = [
         Comment(
-            id=str(c.get("id", "")),
+            id=ident(c.get("id")) or "",
             author=text(c.get("author")),
             body=text(c.get("body")) or "",
             created_at=timestamp(c.get("created_at")),
@@ -120,7 +128,7 @@ def detail(data: dict[str, Any], bug: dict[str, Any]) -> BugReportDetail:
         network=tuple(network),
         comments=tuple(comments),
         activity=tuple(activity),
-        source=text(bug.get("source")),
+        source=word(bug.get("source")),
         reporter=obj(bug.get("reporter")),
     )
 
@@ -136,21 +144,33 @@ class Bridge:
 
 
 class BugportBackend:
-    """The BugPort adapter. Call `discover()` before relying on `capabilities`."""
+    """The BugPort adapter. `discover()` (run before the first tool call) learns what the token may do."""
 
     name = "bugport"
+    label = "BugPort"
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, **client_kw: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        quota: QuotaLedger | None = None,
+        **client_kw: Any,
+    ):
         if not settings.bugport_token:
             raise ValueError("BugPort backend needs BUGPORT_TOKEN")
         token = settings.bugport_token.reveal()
-        self.http = UpstreamClient.from_settings(
-            "bugport",
+        self.http = UpstreamClient(
+            self.label,
             settings.bugport_api_url,
-            settings,
-            credential=token,
             headers={"Authorization": f"Bearer {token}"},
-            error_body=error_body,
+            timeouts=settings.timeouts,
+            retries=settings.retries,
+            caching=settings.caching,
+            limits=settings.limits,
+            classify=classify,
+            quota=quota,
+            quota_key="bugport:" + hashlib.sha256(f"{settings.bugport_api_url}|{token}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )
@@ -170,9 +190,30 @@ class BugportBackend:
             events=False,
             update_error=can_write,
             comments=can_write,
+            statuses=STATUSES,
+            severities=SEVERITIES,
+            filters=("status", "severity", "search"),
         )
 
-    async def discover(self) -> Bridge:
+    # -- routing ----------------------------------------------------------------------------------
+
+    def owns_project(self, project_id: str) -> bool:
+        return project_id.startswith(PREFIX)
+
+    async def locate(self, reference: str) -> Location | None:
+        """`bugport:<bug id>` -> the bug's project (one request; the bug must exist and be visible)."""
+        if not reference.startswith(PREFIX):
+            return None
+        bug = await self._bug(None, reference)
+        group = bug_group(bug)
+        if group is None:
+            raise MalformedResponse("BugPort returned a bug report without ids; try again", backend=self.label)
+        return Location(group.project_id, group.id)
+
+    async def discover(self) -> None:
+        await self.bridge_info()
+
+    async def bridge_info(self) -> Bridge:
         """Read the bridge's config and tool list once (cached)."""
         async with self._discovering:
             if self.bridge is None:
@@ -180,8 +221,9 @@ class BugportBackend:
                 tools_body, _ = await self._optional(self.http.get_json("/mcp/tools", cache=True))
                 config = obj(config)
                 projects = tuple(
-                    Project(id=PREFIX + str(p.get("id", "")), name=text(p.get("name")) or "", backend="bugport")
+                    Project(id=PREFIX + pid, name=text(p.get("name")) or "", backend="bugport")
                     for p in objs(config.get("projects"))
+                    if (pid := ident(p.get("id"))) is not None
                 )
                 names = frozenset(text(t.get("name")) or "" for t in objs(obj(tools_body).get("tools")))
                 self.bridge = Bridge(
@@ -203,76 +245,117 @@ class BugportBackend:
     # -- reads ------------------------------------------------------------------------------------
 
     async def list_projects(self) -> list[Project]:
-        return list((await self.discover()).projects)
+        return list((await self.bridge_info()).projects)
+
+    async def dashboard_url(self, project_id: str, error_id: str) -> str | None:
+        return None
 
     async def get_project(self, project_id: str) -> Project:
         for project in await self.list_projects():
-            if project.id == PREFIX + strip(project_id):
+            if project.id == PREFIX + bare(project_id, "project_id"):
                 return project
-        raise NotFound(f"project {project_id!r} not found or not visible to this BugPort token", backend="bugport")
+        raise NotFound(f"project {project_id!r} not found or not visible to this BugPort token", backend=self.label)
 
-    async def list_errors(self, project_id: str, query: ErrorQuery, cursor: str | None = None) -> Page[ErrorGroup]:
-        params: list[tuple[str, str]] = [("project_id", strip(project_id))]
-        mapping = {"error.status": "status", "event.severity": "severity", "search": "q"}
-        for field, kind, value in query.filters:
-            if field not in mapping or kind != "eq":
-                raise InvalidArgument(f"BugPort cannot filter by {field}; use status, severity or search")
-            params.append((mapping[field], value))
+    async def list_errors(self, project_id: str, query: ErrorQuery, page: str | None = None) -> Page[ErrorGroup]:
+        unsupported = [n for n in query.given() if n not in self.capabilities.filters]
+        if unsupported:
+            raise InvalidArgument(f"BugPort cannot filter bug reports by {', '.join(unsupported)}")
+        params: list[tuple[str, str]] = [("project_id", bare(project_id, "project_id"))]
+        params += [
+            (k, v) for k, v in (("status", query.status), ("severity", query.severity), ("q", query.search)) if v
+        ]
         params.append(("limit", str(max(1, min(query.limit, 100)))))
-        page = await self.http.get_page(
-            "/bugs", params, cursor=cursor, items_key="items", not_found=f"BugPort project {project_id!r} not found"
+        found = await self.http.get_page(
+            "/bugs",
+            params,
+            paging=self.http.body_paging(),
+            page=page,
+            not_found=f"BugPort project {project_id!r} not found",
         )
-        return Page(tuple(bug_group(b) for b in objs(page.items)), page.next_cursor, page.total)
+        items = tuple(g for g in (bug_group(b) for b in objs(found.items)) if g is not None)
+        return Page(items, found.next, found.total)
 
-    async def _bug(self, project_id: str, bug_id: str) -> dict[str, Any]:
-        path = api_path("bugs", ("error_id", bug_id))
+    async def _bug(self, project_id: str | None, bug_id: str) -> dict[str, Any]:
+        path = api_path("bugs", ("error_id", bare(bug_id, "error_id")))
         body, _ = await self.http.get_json(path, not_found=self._nf(project_id, bug_id))
         bug = obj(body)
         if not bug:
-            raise MalformedResponse("BugPort returned an unexpected body; try again", backend="bugport", path=path)
-        if str(bug.get("project_id", "")) != strip(project_id):
-            raise NotFound(self._nf(project_id, bug_id), backend="bugport", method="GET", path=path, status=404)
+            raise MalformedResponse("BugPort returned an unexpected body; try again", backend=self.label, path=path)
+        if project_id is not None and str(bug.get("project_id", "")) != bare(project_id, "project_id"):
+            raise NotFound(self._nf(project_id, bug_id), backend=self.label, method="GET", path=path, status=404)
         return bug
 
     @staticmethod
-    def _nf(project_id: str, bug_id: str) -> str:
-        return f"bug report {bug_id!r} not found in project {project_id!r}, or not visible to this token"
+    def _nf(project_id: str | None, bug_id: str) -> str:
+        where = f" in project {project_id!r}" if project_id else ""
+        return f"bug report {bug_id!r} not found{where}, or not visible to this token (see list_errors)"
 
     async def get_error(self, project_id: str, error_id: str) -> ErrorGroup:
-        return bug_group(await self._bug(project_id, error_id))
+        group = bug_group(await self._bug(project_id, error_id))
+        if group is None:
+            raise MalformedResponse("BugPort returned a bug report without ids; try again", backend=self.label)
+        return group
 
-    async def get_context(self, project_id: str, bug_id: str) -> tuple[ErrorGroup, BugReportDetail]:
+    async def _context(self, project_id: str, bug_id: str) -> BugContext:
         """The bridge's context route; on 404/501, the `/v1/bugs` routes fetched concurrently."""
-        path = api_path("mcp", "bugs", ("error_id", bug_id), "context")
+        path = api_path("mcp", "bugs", ("error_id", bare(bug_id, "error_id")), "context")
         body, _ = await self._optional(self.http.get_json(path, not_found=self._nf(project_id, bug_id)))
         if isinstance(body, dict) and isinstance(body.get("bug"), dict):
             bug = body["bug"]
-            if str(bug.get("project_id", "")) != strip(project_id):
-                raise NotFound(self._nf(project_id, bug_id), backend="bugport", path=path, status=404)
-            return bug_group(bug), detail(body, bug)
-        bug = await self._bug(project_id, bug_id)
-        parts: dict[str, Any] = {}
+            if str(bug.get("project_id", "")) != bare(project_id, "project_id"):
+                raise NotFound(self._nf(project_id, bug_id), backend=self.label, path=path, status=404)
+            parts: dict[str, Any] = body
+        else:
+            bug = await self._bug(project_id, bug_id)
+            parts = {}
 
-        async def sub(kind: str) -> None:
-            items, _ = await self._optional(self.http.get_json(api_path("bugs", ("error_id", bug_id), kind)))
-            parts["console_logs" if kind == "logs" else kind] = obj(items).get("items", [])
+            async def sub(kind: str) -> None:
+                sub_path = api_path("bugs", ("error_id", bare(bug_id, "error_id")), kind)
+                items, _ = await self._optional(self.http.get_json(sub_path))
+                parts["console_logs" if kind == "logs" else kind] = obj(items).get("items", [])
 
-        async with anyio.create_task_group() as tg:
-            for kind in ("logs", "network", "comments", "activity"):
-                tg.start_soon(sub, kind)
-        return bug_group(bug), detail(parts, bug)
+            async with anyio.create_task_group() as tg:
+                for kind in ("logs", "network", "comments", "activity"):
+                    tg.start_soon(sub, kind)
+        group = bug_group(bug)
+        if group is None:
+            raise MalformedResponse("BugPort returned a bug report without ids; try again", backend=self.label)
+        return BugContext(error=group, report=detail(parts, bug))
 
-    async def fix_prompt(self, project_id: str, bug_id: str) -> str | None:
-        """BugPort's own fix prompt, or None when the bridge does not serve one."""
-        path = api_path("mcp", "bugs", ("error_id", bug_id), "prompt")
-        body, _ = await self._optional(self.http.get_json(path, not_found=self._nf(project_id, bug_id)))
-        return text(obj(body).get("prompt")) if body else None
+    async def error_detail(self, project_id: str, error_id: str) -> BugContext:
+        return await self._context(project_id, error_id)
+
+    async def bug_context(self, project_id: str, error_id: str) -> BugContext:
+        return await self._context(project_id, error_id)
+
+    async def fix_brief(self, project_id: str, error_id: str) -> tuple[BugContext, str | None]:
+        context = await self._context(project_id, error_id)
+        path = api_path("mcp", "bugs", ("error_id", bare(error_id, "error_id")), "prompt")
+        body, _ = await self._optional(self.http.get_json(path, not_found=self._nf(project_id, error_id)))
+        return context, text(obj(body).get("prompt")) if body else None
+
+    async def list_events(
+        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+    ) -> Page[Event]:
+        raise self._no_events()
+
+    async def get_event(self, project_id: str, event_id: str) -> Event:
+        raise self._no_events()
+
+    async def get_latest_event(self, project_id: str, error_id: str) -> Event:
+        raise self._no_events()
+
+    @staticmethod
+    def _no_events() -> InvalidArgument:
+        return InvalidArgument(
+            "BugPort bug reports have no events (each report is one occurrence): use get_error or get_bug_context"
+        )
 
     # -- writes -----------------------------------------------------------------------------------
 
     async def _invoke(self, tool: str, arguments: dict[str, Any]) -> Any:
         """Call a bridge tool; returns its result, or raises. `None` means the bridge cannot (use REST)."""
-        bridge = await self.discover()
+        bridge = await self.bridge_info()
         if tool not in bridge.tools:
             return None
         body, _ = await self._optional(
@@ -282,47 +365,51 @@ class BugportBackend:
             return None
         body = obj(body)
         if body.get("is_error"):
-            message = safe_detail(obj(body.get("result")).get("message")) or "the bridge tool failed"
+            message = safe_detail(obj(body.get("result")).get("message"))
+            said = f'\n<untrusted-data source="upstream.error">\n{message}\n</untrusted-data>' if message else ""
             raise InvalidRequest(
-                f"BugPort refused: {message}", backend="bugport", method="POST", path="/mcp/tools/invoke"
+                f"the BugPort bridge refused this change; its message follows{said}",
+                backend=self.label,
+                method="POST",
+                path="/mcp/tools/invoke",
             )
         return body.get("result")
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         """Status and/or severity (`change.fields`); `fix` resolves. Bridge first, PATCH as fallback."""
-        fields = dict(change.fields)
-        if change.operation == "fix":
-            fields = {"status": "resolved"}
-        elif change.operation != "set":
+        fields = {"status": "resolved"} if change.operation == "fix" else dict(change.fields)
+        if change.operation not in ("fix", "set"):
             raise InvalidArgument(f"BugPort bug reports take status and/or severity, not {change.operation!r}")
         fields = {k: v for k, v in fields.items() if k in ("status", "severity") and v is not None}
         if not fields:
             raise InvalidArgument("pass status and/or severity for a BugPort bug report")
         await self._bug(project_id, error_id)  # the project check: an id from another project is not found
-        result = await self._invoke("update_bug_status", {"bug_id": error_id, **fields})
+        bug_id = bare(error_id, "error_id")
+        result = await self._invoke("update_bug_status", {"bug_id": bug_id, **fields})
         if result is None:
             body, _ = await self.http.send(
                 "PATCH",
-                api_path("bugs", ("error_id", error_id)),
+                api_path("bugs", ("error_id", bug_id)),
                 json_body=fields,
                 not_found=self._nf(project_id, error_id),
             )
             result = body
-        return bug_group(obj(result)) if obj(result) else await self.get_error(project_id, error_id)
+        return bug_group(obj(result)) or await self.get_error(project_id, error_id)
 
-    async def add_comment(self, project_id: str, bug_id: str, body: str) -> Comment:
-        await self._bug(project_id, bug_id)
+    async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
+        await self._bug(project_id, error_id)
+        bug_id = bare(error_id, "error_id")
         result = await self._invoke("add_comment", {"bug_id": bug_id, "body": body})
         if result is None:
             result, _ = await self.http.send(
                 "POST",
                 api_path("bugs", ("error_id", bug_id), "comments"),
                 json_body={"body": body},
-                not_found=self._nf(project_id, bug_id),
+                not_found=self._nf(project_id, error_id),
             )
         c = obj(result)
         return Comment(
-            id=str(c.get("id", "")),
+            id=ident(c.get("id")) or "",
             author=text(c.get("author")),
             body=text(c.get("body")) or body,
             created_at=timestamp(c.get("created_at")),
@@ -332,4 +419,4 @@ class BugportBackend:
         """(health status, API version) from `/v1/health` and `/v1/version`."""
         health, _ = await self.http.get_json("/health")
         version, _ = await self._optional(self.http.get_json("/version"))
-        return text(obj(health).get("status")) or "unknown", text(obj(version).get("version"))
+        return word(obj(health).get("status")) or "unknown", safe_detail(obj(version).get("version"), 40)

@@ -2,21 +2,26 @@
 
 Follows the API as observed (see shared/reference/bugsnag-api.md section 10): trends at
 `/trend`, `error_ids[]` for bulk updates, filters as ordered `filters[f][][type|value]` pairs,
-pagination by following `Link rel="next"` only.
+pagination by following `Link rel="next"` only, 404 (never 403) for what the token cannot see.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 
 from ..config import Settings
 from ..model import (
+    BugContext,
     Collaborator,
+    Comment,
     ErrorGroup,
     Event,
     EventField,
@@ -32,28 +37,63 @@ from ..model import (
     TrendBucket,
 )
 from . import bugsnag_parse as parse
-from .base import Capabilities, ErrorChange, ErrorQuery, Filter
-from .errors import InvalidArgument, MalformedResponse, NotFound
-from .http import UpstreamClient
-from .paths import api_path, check_id
-
-ERROR_SORTS = ("last_seen", "first_seen", "users", "events", "unsorted")
-ERROR_OPERATIONS = (
-    "override_severity",
-    "assign",
-    "create_issue",
-    "link_issue",
-    "unlink_issue",
-    "open",
-    "snooze",
-    "fix",
-    "ignore",
-    "delete",
-    "discard",
-    "undiscard",
+from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
+from .coerce import ident, obj, objs
+from .errors import (
+    AccountRestricted,
+    BackendError,
+    Forbidden,
+    InvalidArgument,
+    MalformedResponse,
+    NotFound,
+    ResultsCapped,
+    UpstreamError,
 )
+from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
+from .paths import api_path, check_id
+from .quota import QuotaLedger
+
+log = logging.getLogger("bugwarden.bugsnag")
 MAX_PER_PAGE = 100
+PIVOT_FIELDS = ("app.release_stage", "app.version", "os.name", "browser.name")
 _DASHBOARD_ERROR = re.compile(r"^/([^/]+)/([^/]+)/errors/([^/?#]+)")
+T = TypeVar("T")
+RESTRICTIONS = {
+    30000: "a lapsed payment",
+    31000: "an expired trial or invalid subscription",
+    32000: "no available seats for this user",
+}
+
+
+def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, Any]) -> UpstreamError:
+    """BugSnag's failures: its category codes first (billing 30000-32000, role 40000, capped sorts 60000)."""
+    code, message = parse.error_body(body)
+    info = {**where, "status": status, "code": code}
+    if code in RESTRICTIONS:
+        return AccountRestricted(
+            f"BugSnag API access is restricted by {RESTRICTIONS[code]}: an account owner must fix billing; "
+            "retrying will not help",
+            **info,
+        )
+    if code == 40000:
+        return Forbidden(
+            "the BugSnag user behind this token lacks the project role for this action (code 40000): a project "
+            "owner or organization admin must do it, or grant the role",
+            **info,
+        )
+    if code == 60000:
+        return ResultsCapped(
+            "BugSnag cannot return complete sorted results for this query (code 60000): retry with "
+            "sort=unsorted, or add filters (for example a shorter 'since') to narrow it",
+            **info,
+        )
+    return error_for_status(
+        status,
+        **where,
+        code=code,
+        detail=safe_detail(message),
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )
 
 
 def encode_filters(filters: Sequence[Filter]) -> list[tuple[str, str]]:
@@ -65,6 +105,22 @@ def encode_filters(filters: Sequence[Filter]) -> list[tuple[str, str]]:
         pairs.append((f"filters[{field}][][type]", kind))
         pairs.append((f"filters[{field}][][value]", value))
     return pairs
+
+
+def query_filters(query: ErrorQuery) -> list[Filter]:
+    """An error query in BugSnag's filter vocabulary."""
+    found: list[Filter] = []
+    for name, field in (
+        ("status", "error.status"),
+        ("severity", "event.severity"),
+        ("release_stage", "app.release_stage"),
+        ("since", "event.since"),
+        ("search", "search"),
+    ):
+        value = getattr(query, name)
+        if value is not None:
+            found.append((field, "eq", value))
+    return found
 
 
 def parse_dashboard_url(url: str) -> tuple[str, str, str, str | None] | None:
@@ -80,10 +136,19 @@ def _per_page(limit: int | None, maximum: int = MAX_PER_PAGE) -> str:
     return str(max(1, min(limit or 30, maximum)))
 
 
+def _one(value: T | None, path: str) -> T:
+    if value is None:
+        raise MalformedResponse(
+            "BugSnag returned an object without a usable id; try again", backend="BugSnag", method="GET", path=path
+        )
+    return value
+
+
 class BugsnagBackend:
     """The BugSnag v2 adapter. Every method raises only `BackendError` subclasses."""
 
     name = "bugsnag"
+    label = "BugSnag"
     capabilities = Capabilities(
         pivots=True,
         trends=True,
@@ -93,23 +158,48 @@ class BugsnagBackend:
         saved_searches=True,
         event_fields=True,
         delete=True,
+        statuses=("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
+        severities=("info", "warning", "error"),
+        operations=(
+            "open",
+            "ignore",
+            "snooze",
+            "override_severity",
+            "assign",
+            "create_issue",
+            "link_issue",
+            "unlink_issue",
+            "discard",
+            "undiscard",
+        ),
+        sorts=("last_seen", "first_seen", "users", "events", "unsorted"),
     )
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None, **client_kw: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        quota: QuotaLedger | None = None,
+        **client_kw: Any,
+    ):
         if not settings.bugsnag_token:
             raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN")
         token = settings.bugsnag_token.reveal()
-        self.http = UpstreamClient.from_settings(
-            "bugsnag",
+        self.http = UpstreamClient(
+            self.label,
             settings.bugsnag_api_url,
-            settings,
-            credential=token,
             headers={"Authorization": f"token {token}", "X-Version": "2"},
-            error_body=parse.error_body,
+            timeouts=settings.timeouts,
+            retries=settings.retries,
+            caching=settings.caching,
+            limits=settings.limits,
+            classify=classify,
+            quota=quota,
+            quota_key="bugsnag:" + hashlib.sha256(f"{settings.bugsnag_api_url}|{token}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )
-        self.default_project_id = settings.bugsnag_project_id
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -122,15 +212,22 @@ class BugsnagBackend:
         body, _ = await self.http.get_json(path, params, cache=cache, not_found=not_found)
         if not isinstance(body, dict):
             raise MalformedResponse(
-                "BugSnag returned an unexpected body; try again", backend="bugsnag", method="GET", path=path
+                "BugSnag returned an unexpected body; try again", backend=self.label, method="GET", path=path
             )
         return body
 
     async def _page(
-        self, path: str, params: Sequence[tuple[str, str]], cursor: str | None, parser: Any, *, not_found: str
-    ) -> Page[Any]:
-        page = await self.http.get_page(path, params, cursor=cursor, not_found=not_found)
-        return Page(tuple(parser(item) for item in page.items if isinstance(item, dict)), page.next_cursor, page.total)
+        self,
+        path: str,
+        params: Sequence[tuple[str, str]],
+        page: str | None,
+        parser: Callable[[dict[str, Any]], T | None],
+        *,
+        not_found: str,
+    ) -> Page[T]:
+        found = await self.http.get_page(path, params, paging=self.http.link_paging, page=page, not_found=not_found)
+        items = tuple(x for x in (parser(i) for i in objs(found.items)) if x is not None)
+        return Page(items, found.next, found.total)
 
     @staticmethod
     def _nf_project(project_id: str) -> str:
@@ -140,22 +237,60 @@ class BugsnagBackend:
     def _nf_error(project_id: str, error_id: str) -> str:
         return f"error {error_id!r} not found in project {project_id!r}, or not visible to this token (see list_errors)"
 
+    @staticmethod
+    def _nf_org(organization_id: str) -> str:
+        return f"organization {organization_id!r} not found or not visible to this token (see list_organizations)"
+
+    # -- routing ----------------------------------------------------------------------------------
+
+    def owns_project(self, project_id: str) -> bool:
+        return ":" not in project_id
+
+    async def discover(self) -> None:
+        return None
+
+    async def locate(self, reference: str) -> Location | None:
+        """A dashboard error URL -> its project, error and event (None for anything else)."""
+        if not reference.startswith(("http://", "https://")):
+            return None
+        parsed = parse_dashboard_url(reference)
+        if parsed is None:
+            raise InvalidArgument(
+                "error_id must be an error id or a BugSnag dashboard error URL "
+                "(https://app.bugsnag.com/ORG/PROJECT/errors/ID)"
+            )
+        org_slug, project_slug, error_id, event_id = parsed
+        check_id(error_id, "error_id")
+        if event_id is not None:
+            check_id(event_id, "event_id")
+        orgs = {o.id: o.slug for o in (await self.list_organizations(limit=100)).items}
+        for project in await self.list_projects():
+            if project.slug == project_slug and orgs.get(project.organization_id or "") in (org_slug, None):
+                return Location(project.id, error_id, event_id)
+        raise NotFound("no project visible to this token matches that dashboard URL", backend=self.label)
+
+    async def dashboard_url(self, project_id: str, error_id: str) -> str | None:
+        """The dashboard page of an error (the project list is cached, so this costs no request after the first)."""
+        for project in await self.list_projects():
+            if project.id == project_id and project.html_url and project.html_url.startswith("https://"):
+                return f"{project.html_url}/errors/{error_id}"
+        return None
+
     # -- organizations (1-4) ----------------------------------------------------------------------
 
-    async def list_organizations(self, *, cursor: str | None = None, limit: int = 30) -> Page[Organization]:
+    async def list_organizations(self, *, page: str | None = None, limit: int = 30) -> Page[Organization]:
         return await self._page(
             "/user/organizations",
             [("per_page", _per_page(limit))],
-            cursor,
+            page,
             parse.organization,
             not_found="no organizations visible to this token",
         )
 
     async def get_organization(self, organization_id: str) -> Organization:
         path = api_path("organizations", ("organization_id", organization_id))
-        return parse.organization(
-            await self._object(path, cache=True, not_found=f"organization {organization_id!r} not found or not visible")
-        )
+        body = await self._object(path, cache=True, not_found=self._nf_org(organization_id))
+        return _one(parse.organization(body), path)
 
     async def update_organization(self, organization_id: str, fields: dict[str, Any]) -> Organization:
         path = api_path("organizations", ("organization_id", organization_id))
@@ -163,101 +298,80 @@ class BugsnagBackend:
             "PATCH",
             path,
             json_body=fields,
-            not_found=f"organization {organization_id!r} not found or not visible",
+            not_found=self._nf_org(organization_id),
             invalidate=["/user/organizations"],
         )
-        return parse.organization(parse.obj(body))
+        return _one(parse.organization(obj(body)), path)
 
     async def delete_organization(self, organization_id: str) -> None:
         path = api_path("organizations", ("organization_id", organization_id))
         await self.http.send(
-            "DELETE",
-            path,
-            not_found=f"organization {organization_id!r} not found or not visible",
-            invalidate=["/user/organizations"],
+            "DELETE", path, not_found=self._nf_org(organization_id), invalidate=["/user/organizations"]
         )
 
     # -- projects (5-8) ---------------------------------------------------------------------------
 
     async def list_org_projects(
-        self,
-        organization_id: str,
-        *,
-        q: str | None = None,
-        sort: str | None = None,
-        direction: str | None = None,
-        cursor: str | None = None,
-        limit: int = 30,
+        self, organization_id: str, *, q: str | None = None, page: str | None = None, limit: int = 30
     ) -> Page[Project]:
         path = api_path("organizations", ("organization_id", organization_id), "projects")
-        params = [("per_page", _per_page(limit))]
-        params += [(k, v) for k, v in (("q", q), ("sort", sort), ("direction", direction)) if v]
-        return await self._page(
-            path, params, cursor, parse.project, not_found=f"organization {organization_id!r} not found or not visible"
-        )
+        params = [("per_page", _per_page(limit))] + ([("q", q)] if q else [])
+        return await self._page(path, params, page, parse.project, not_found=self._nf_org(organization_id))
 
     async def list_projects(self) -> list[Project]:
         """Every project visible to the token, across its organizations (cached)."""
         orgs_body, _ = await self.http.get_json("/user/organizations", [("per_page", "100")], cache=True)
         projects: list[Project] = []
-        for org in parse.objs(orgs_body):
-            org_id = check_id(str(org.get("id", "")), "organization_id")
-            path = api_path("organizations", ("organization_id", org_id), "projects")
-            page = await self.http.get_page(
-                path, [("per_page", "100")], cache=True, not_found="organization not visible"
+        for org in objs(orgs_body):
+            if (org_id := parse.organization(org)) is None:
+                continue
+            path = api_path("organizations", ("organization_id", org_id.id), "projects")
+            found = await self.http.get_page(
+                path, [("per_page", "100")], paging=self.http.link_paging, cache=True, not_found="organization"
             )
             while True:
-                projects.extend(parse.project(p) for p in parse.objs(page.items))
-                if not page.next_cursor or len(projects) >= 1000:
+                projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
+                if not found.next or len(projects) >= 1000:
                     break
-                page = await self.http.get_page(path, cursor=page.next_cursor)
+                found = await self.http.get_page(path, paging=self.http.link_paging, page=found.next)
         return projects
 
-    async def create_project(
-        self, organization_id: str, name: str, type: str, ignore_old_browsers: bool | None = None
-    ) -> Project:
+    async def create_project(self, organization_id: str, name: str, type: str) -> Project:
         path = api_path("organizations", ("organization_id", organization_id), "projects")
-        body_in: dict[str, Any] = {"name": name, "type": type}
-        if ignore_old_browsers is not None:
-            body_in["ignore_old_browsers"] = ignore_old_browsers
         body, _ = await self.http.send(
             "POST",
             path,
-            json_body=body_in,
-            not_found=f"organization {organization_id!r} not found or not visible",
+            json_body={"name": name, "type": type},
+            not_found=self._nf_org(organization_id),
             invalidate=["/organizations/", "/user/organizations"],
         )
-        return parse.project(parse.obj(body))
+        return _one(parse.project(obj(body)), path)
 
     async def get_project(self, project_id: str) -> Project:
         path = api_path("projects", ("project_id", project_id))
-        return parse.project(await self._object(path, cache=True, not_found=self._nf_project(project_id)))
+        return _one(parse.project(await self._object(path, cache=True, not_found=self._nf_project(project_id))), path)
 
     async def update_project(self, project_id: str, fields: dict[str, Any]) -> Project:
         path = api_path("projects", ("project_id", project_id))
         body, _ = await self.http.send(
             "PATCH", path, json_body=fields, not_found=self._nf_project(project_id), invalidate=["/organizations/"]
         )
-        return parse.project(parse.obj(body))
+        return _one(parse.project(obj(body)), path)
 
     # -- errors (9-13) ----------------------------------------------------------------------------
 
-    async def list_errors(self, project_id: str, query: ErrorQuery, cursor: str | None = None) -> Page[ErrorGroup]:
+    async def list_errors(self, project_id: str, query: ErrorQuery, page: str | None = None) -> Page[ErrorGroup]:
         path = api_path("projects", ("project_id", project_id), "errors")
-        params = encode_filters(query.filters)
-        if query.sort:
-            params.append(("sort", query.sort))
-        if query.direction:
-            params.append(("direction", query.direction))
-        params.append(("per_page", _per_page(query.limit)))
+        params = encode_filters(query_filters(query))
+        params += [("sort", query.sort), ("per_page", _per_page(query.limit))]
         return await self._page(
-            path, params, cursor, lambda d: parse.error_group(d, project_id), not_found=self._nf_project(project_id)
+            path, params, page, lambda d: parse.error_group(d, project_id), not_found=self._nf_project(project_id)
         )
 
     async def get_error(self, project_id: str, error_id: str) -> ErrorGroup:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
         body = await self._object(path, not_found=self._nf_error(project_id, error_id))
-        return parse.error_group(body, project_id)
+        return _one(parse.error_group(body, project_id), path)
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
@@ -271,7 +385,8 @@ class BugsnagBackend:
 
     async def bulk_update_errors(
         self, project_id: str, error_ids: Sequence[str], change: ErrorChange
-    ) -> dict[str, Any]:
+    ) -> dict[str, str | None]:
+        """One change to many errors; returns each error id's new status (None where BugSnag did not say)."""
         path = api_path("projects", ("project_id", project_id), "errors")
         params = [("error_ids[]", check_id(e, "error_id")) for e in error_ids]
         body, _ = await self.http.send(
@@ -279,59 +394,121 @@ class BugsnagBackend:
             path,
             params,
             json_body={"operation": change.operation, **change.fields},
-            not_found=self._nf_project(project_id),
+            not_found=f"one or more of those error ids are not errors of project {project_id!r} (see list_errors); "
+            "nothing was changed",
         )
-        return parse.obj(body)
+        results: dict[str, str | None] = {}
+        for key, value in obj(body).items():
+            if isinstance(value, dict) and (eid := ident(key)) is not None:
+                group = parse.error_group({"id": eid, **obj(value)}, project_id)
+                results[eid] = group.status if group else None
+        return results
 
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
         await self.http.send("DELETE", path, not_found=self._nf_error(project_id, error_id))
 
+    async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
+        raise InvalidArgument("BugSnag's Data Access API takes no comments; use update_error or the dashboard")
+
+    # -- composites -------------------------------------------------------------------------------
+
+    async def _gather(self, calls: dict[str, Callable[[], Awaitable[Any]]]) -> tuple[dict[str, Any], list[str]]:
+        """Run `calls` concurrently; the first one ('error') is required, any other that fails is named in the
+        second result."""
+        results: dict[str, Any] = {}
+        missing: list[str] = []
+        required = next(iter(calls))
+        failure: list[BackendError] = []
+
+        async def fetch(name: str, call: Callable[[], Awaitable[Any]]) -> None:
+            try:
+                results[name] = await call()
+            except BackendError as exc:
+                if name == required:
+                    failure.append(exc)
+                else:
+                    log.info("part %s failed: %r", name, exc)
+                    missing.append(name.replace("_", " "))
+
+        async with anyio.create_task_group() as tg:
+            for name, call in calls.items():
+                tg.start_soon(fetch, name, call)
+        if failure:
+            raise failure[0]
+        return results, sorted(missing)
+
+    async def error_detail(self, project_id: str, error_id: str) -> BugContext:
+        found, missing = await self._gather(
+            {
+                "error": lambda: self.get_error(project_id, error_id),
+                "latest_event": lambda: self.get_latest_event(project_id, error_id),
+                "dashboard_url": lambda: self.dashboard_url(project_id, error_id),
+            }
+        )
+        return BugContext(
+            error=found["error"],
+            latest=found.get("latest_event"),
+            dashboard_url=found.get("dashboard_url"),
+            missing=tuple(m for m in missing if m != "dashboard url"),
+        )
+
+    async def bug_context(self, project_id: str, error_id: str) -> BugContext:
+        found, missing = await self._gather(
+            {
+                "error": lambda: self.get_error(project_id, error_id),
+                "latest_event": lambda: self.get_latest_event(project_id, error_id),
+                "pivots": lambda: self.list_pivots(project_id, error_id, summary_size=3, pivots=PIVOT_FIELDS),
+                "trend": lambda: self.get_trend(project_id, error_id, buckets_count=14),
+                "dashboard_url": lambda: self.dashboard_url(project_id, error_id),
+            }
+        )
+        return BugContext(
+            error=found["error"],
+            latest=found.get("latest_event"),
+            pivots=tuple(found.get("pivots", ())),
+            trend=tuple(found.get("trend", ())),
+            dashboard_url=found.get("dashboard_url"),
+            missing=tuple(m for m in missing if m != "dashboard url"),
+        )
+
+    async def fix_brief(self, project_id: str, error_id: str) -> tuple[BugContext, str | None]:
+        return await self.bug_context(project_id, error_id), None
+
     # -- events (14-18) ---------------------------------------------------------------------------
 
     async def list_events(
-        self,
-        project_id: str,
-        error_id: str,
-        *,
-        limit: int = 10,
-        cursor: str | None = None,
-        filters: Sequence[Filter] = (),
-        full: bool = False,
+        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
     ) -> Page[Event]:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "events")
-        params = [*encode_filters(filters), ("per_page", _per_page(limit))]
-        if full:
-            params.append(("full_reports", "true"))
         return await self._page(
-            path, params, cursor, lambda d: parse.event(d, project_id), not_found=self._nf_error(project_id, error_id)
+            path,
+            [("per_page", _per_page(limit))],
+            page,
+            lambda d: parse.event(d, project_id),
+            not_found=self._nf_error(project_id, error_id),
         )
 
     async def get_latest_event(self, project_id: str, error_id: str) -> Event:
         """The newest event of an error. The endpoint is not project-scoped, so the event's project is
         checked: an error from another project is reported as not found."""
         path = api_path("errors", ("error_id", error_id), "latest_event")
-        body = await self._object(path, not_found=self._nf_error(project_id, error_id))
-        ev = parse.event(body, None)
+        nf = f"error {error_id!r} in project {project_id!r} has no stored events (or is not visible to this token)"
+        body = await self._object(path, not_found=nf)
+        ev = _one(parse.event(body, None), path)
         if ev.project_id is not None and ev.project_id != project_id:
-            raise NotFound(self._nf_error(project_id, error_id), backend="bugsnag", method="GET", path=path, status=404)
-        return ev if ev.project_id else parse.event(body, project_id)
+            raise NotFound(
+                self._nf_error(project_id, error_id), backend=self.label, method="GET", path=path, status=404
+            )
+        return ev if ev.project_id else _one(parse.event(body, project_id), path)
 
     async def list_project_events(
-        self,
-        project_id: str,
-        *,
-        limit: int = 10,
-        cursor: str | None = None,
-        filters: Sequence[Filter] = (),
-        full: bool = False,
+        self, project_id: str, *, limit: int = 10, page: str | None = None, filters: Sequence[Filter] = ()
     ) -> Page[Event]:
         path = api_path("projects", ("project_id", project_id), "events")
         params = [*encode_filters(filters), ("per_page", _per_page(limit))]
-        if full:
-            params.append(("full_reports", "true"))
         return await self._page(
-            path, params, cursor, lambda d: parse.event(d, project_id), not_found=self._nf_project(project_id)
+            path, params, page, lambda d: parse.event(d, project_id), not_found=self._nf_project(project_id)
         )
 
     async def get_event(self, project_id: str, event_id: str) -> Event:
@@ -339,13 +516,21 @@ class BugsnagBackend:
         body = await self._object(
             path, not_found=f"event {event_id!r} not found in project {project_id!r}, or not visible to this token"
         )
-        return parse.event(body, project_id)
+        return _one(parse.event(body, project_id), path)
 
     async def delete_event(self, project_id: str, event_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "events", ("event_id", event_id))
         await self.http.send("DELETE", path, not_found=f"event {event_id!r} not found in project {project_id!r}")
 
     # -- pivots (19-21) ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _scope(project_id: str, error_id: str | None) -> list[str | tuple[str, str]]:
+        parts: list[str | tuple[str, str]] = ["projects", ("project_id", project_id)]
+        return [*parts, "errors", ("error_id", error_id)] if error_id else parts
+
+    def _nf_scope(self, project_id: str, error_id: str | None) -> str:
+        return self._nf_error(project_id, error_id) if error_id else self._nf_project(project_id)
 
     async def list_pivots(
         self,
@@ -356,16 +541,12 @@ class BugsnagBackend:
         pivots: Sequence[str] = (),
         filters: Sequence[Filter] = (),
     ) -> list[Pivot]:
-        parts: list[str | tuple[str, str]] = ["projects", ("project_id", project_id)]
-        if error_id:
-            parts += ["errors", ("error_id", error_id)]
-        path = api_path(*parts, "pivots")
+        path = api_path(*self._scope(project_id, error_id), "pivots")
         params = [*encode_filters(filters), ("summary_size", str(summary_size))]
         params += [("pivots[]", check_id(p, "pivot")) for p in pivots]
         params.append(("per_page", "100"))
-        nf = self._nf_error(project_id, error_id) if error_id else self._nf_project(project_id)
-        body, _ = await self.http.get_json(path, params, not_found=nf)
-        return [parse.pivot(p) for p in parse.objs(body)]
+        body, _ = await self.http.get_json(path, params, not_found=self._nf_scope(project_id, error_id))
+        return [parse.pivot(p) for p in objs(body)]
 
     async def list_pivot_values(
         self,
@@ -375,18 +556,18 @@ class BugsnagBackend:
         *,
         sort: str | None = None,
         limit: int = 10,
-        cursor: str | None = None,
-        filters: Sequence[Filter] = (),
+        page: str | None = None,
     ) -> Page[PivotValue]:
-        parts: list[str | tuple[str, str]] = ["projects", ("project_id", project_id)]
-        if error_id:
-            parts += ["errors", ("error_id", error_id)]
-        path = api_path(*parts, "pivots", ("event_field_display_id", event_field_display_id), "values")
-        params = [*encode_filters(filters), ("per_page", _per_page(limit))]
-        if sort:
-            params.append(("sort", sort))
-        nf = self._nf_error(project_id, error_id) if error_id else self._nf_project(project_id)
-        return await self._page(path, params, cursor, parse.pivot_value, not_found=nf)
+        path = api_path(
+            *self._scope(project_id, error_id), "pivots", ("event_field_display_id", event_field_display_id), "values"
+        )
+        params = [("per_page", _per_page(limit))] + ([("sort", sort)] if sort else [])
+        where = f"error {error_id!r}" if error_id else f"project {project_id!r}"
+        nf = (
+            f"no values of event field {event_field_display_id!r} for {where}: the field may not exist there "
+            "(see list_event_fields), or the id is wrong"
+        )
+        return await self._page(path, params, page, parse.pivot_value, not_found=nf)
 
     # -- trends (22-23) ---------------------------------------------------------------------------
 
@@ -399,40 +580,28 @@ class BugsnagBackend:
         resolution: str | None = None,
         filters: Sequence[Filter] = (),
     ) -> list[TrendBucket]:
-        parts: list[str | tuple[str, str]] = ["projects", ("project_id", project_id)]
-        if error_id:
-            parts += ["errors", ("error_id", error_id)]
-        path = api_path(*parts, "trend")
+        path = api_path(*self._scope(project_id, error_id), "trend")
         params = encode_filters(filters)
         if resolution:
             params.append(("resolution", resolution))
         else:
             params.append(("buckets_count", str(buckets_count or 14)))
-        nf = self._nf_error(project_id, error_id) if error_id else self._nf_project(project_id)
-        body, _ = await self.http.get_json(path, params, not_found=nf)
-        return [parse.trend_bucket(b) for b in parse.objs(body)]
+        body, _ = await self.http.get_json(path, params, not_found=self._nf_scope(project_id, error_id))
+        return [parse.trend_bucket(b) for b in objs(body)]
 
     # -- releases and stability (24-28) -----------------------------------------------------------
 
     async def list_releases(
-        self,
-        project_id: str,
-        *,
-        release_stage: str | None = None,
-        sort: str | None = None,
-        limit: int = 5,
-        cursor: str | None = None,
+        self, project_id: str, *, release_stage: str | None = None, limit: int = 5, page: str | None = None
     ) -> Page[Release]:
         path = api_path("projects", ("project_id", project_id), "releases")
-        params = [("per_page", _per_page(limit, 10))]
-        params += [(k, v) for k, v in (("release_stage", release_stage), ("sort", sort)) if v]
-        return await self._page(path, params, cursor, parse.release, not_found=self._nf_project(project_id))
+        params = [("per_page", _per_page(limit, 10))] + ([("release_stage", release_stage)] if release_stage else [])
+        return await self._page(path, params, page, parse.release, not_found=self._nf_project(project_id))
 
     async def get_release(self, project_id: str, release_id: str) -> Release:
         path = api_path("projects", ("project_id", project_id), "releases", ("release_id", release_id))
-        return parse.release(
-            await self._object(path, not_found=f"release {release_id!r} not found in project {project_id!r}")
-        )
+        body = await self._object(path, not_found=f"release {release_id!r} not found in project {project_id!r}")
+        return _one(parse.release(body), path)
 
     async def list_release_groups(
         self,
@@ -442,15 +611,12 @@ class BugsnagBackend:
         top_only: bool = False,
         visible_only: bool = False,
         limit: int = 10,
-        cursor: str | None = None,
+        page: str | None = None,
     ) -> Page[ReleaseGroup]:
         path = api_path("projects", ("project_id", project_id), "release_groups")
         params = [("release_stage_name", release_stage_name), ("per_page", _per_page(limit))]
-        if top_only:
-            params.append(("top_only", "true"))
-        if visible_only:
-            params.append(("visible_only", "true"))
-        return await self._page(path, params, cursor, parse.release_group, not_found=self._nf_project(project_id))
+        params += [(k, "true") for k, on in (("top_only", top_only), ("visible_only", visible_only)) if on]
+        return await self._page(path, params, page, parse.release_group, not_found=self._nf_project(project_id))
 
     async def update_release_group(self, release_group_id: str, visible: bool) -> ReleaseGroup:
         path = api_path("release_groups", ("release_group_id", release_group_id))
@@ -458,47 +624,42 @@ class BugsnagBackend:
             "PATCH",
             path,
             json_body={"visible": visible},
-            not_found=f"release group {release_group_id!r} not found or not visible",
+            not_found=f"release group {release_group_id!r} not found or not visible (see list_release_groups)",
         )
-        return parse.release_group(parse.obj(body))
+        return _one(parse.release_group(obj(body)), path)
 
     async def get_stability_trend(self, project_id: str) -> tuple[str | None, tuple[StabilityPoint, ...]]:
         """(release stage, daily points); no points when the project has no sessions (204)."""
         path = api_path("projects", ("project_id", project_id), "stability_trend")
         body, _ = await self.http.get_json(path, not_found=self._nf_project(project_id))
-        return parse.stability_points(parse.obj(body))
+        return parse.stability_points(obj(body))
 
     # -- collaborators (29-31) --------------------------------------------------------------------
 
     async def list_org_collaborators(
-        self, organization_id: str, *, q: str | None = None, limit: int = 30, cursor: str | None = None
+        self, organization_id: str, *, q: str | None = None, limit: int = 30, page: str | None = None
     ) -> Page[Collaborator]:
         path = api_path("organizations", ("organization_id", organization_id), "collaborators")
         params = [("per_page", _per_page(limit))] + ([("q", q)] if q else [])
-        return await self._page(
-            path,
-            params,
-            cursor,
-            parse.collaborator,
-            not_found=f"organization {organization_id!r} not found or not visible",
-        )
+        return await self._page(path, params, page, parse.collaborator, not_found=self._nf_org(organization_id))
 
     async def get_org_collaborator(self, organization_id: str, collaborator_id: str) -> Collaborator:
         path = api_path(
             "organizations", ("organization_id", organization_id), "collaborators", ("collaborator_id", collaborator_id)
         )
-        return parse.collaborator(
-            await self._object(
-                path, cache=True, not_found=f"collaborator {collaborator_id!r} not found in organization"
-            )
+        body = await self._object(
+            path,
+            cache=True,
+            not_found=f"collaborator {collaborator_id!r} not found in organization {organization_id!r}",
         )
+        return _one(parse.collaborator(body), path)
 
     async def list_project_collaborators(
-        self, project_id: str, *, limit: int = 30, cursor: str | None = None
+        self, project_id: str, *, limit: int = 30, page: str | None = None
     ) -> Page[Collaborator]:
         path = api_path("projects", ("project_id", project_id), "collaborators")
         return await self._page(
-            path, [("per_page", _per_page(limit))], cursor, parse.collaborator, not_found=self._nf_project(project_id)
+            path, [("per_page", _per_page(limit))], page, parse.collaborator, not_found=self._nf_project(project_id)
         )
 
     # -- event fields and saved searches (32-34) --------------------------------------------------
@@ -508,13 +669,13 @@ class BugsnagBackend:
         body, _ = await self.http.get_json(
             path, [("per_page", "100")], cache=True, not_found=self._nf_project(project_id)
         )
-        return [parse.event_field(f) for f in parse.objs(body)]
+        return [f for f in (parse.event_field(i) for i in objs(body)) if f is not None]
 
     async def list_saved_searches(self, project_id: str, *, shared: bool | None = None) -> list[SavedSearch]:
         path = api_path("projects", ("project_id", project_id), "saved_searches")
         params = [("shared", "true" if shared else "false")] if shared is not None else []
         body, _ = await self.http.get_json(path, params, not_found=self._nf_project(project_id))
-        return [parse.saved_search(s) for s in parse.objs(body)]
+        return [s for s in (parse.saved_search(i) for i in objs(body)) if s is not None]
 
     async def create_saved_search(
         self,
@@ -546,22 +707,4 @@ class BugsnagBackend:
             not_found=self._nf_project(project_id),
             invalidate=[api_path("projects", ("project_id", project_id), "saved_searches")],
         )
-        return parse.saved_search(parse.obj(body))
-
-    # -- dashboard URLs ---------------------------------------------------------------------------
-
-    async def resolve_dashboard_url(self, url: str) -> tuple[str, str, str | None]:
-        """A dashboard error URL -> (project id, error id, event id or None)."""
-        parsed = parse_dashboard_url(url)
-        if parsed is None:
-            raise InvalidArgument(
-                "error_id must be an error id or a BugSnag dashboard error URL "
-                "(https://app.bugsnag.com/ORG/PROJECT/errors/ID)"
-            )
-        org_slug, project_slug, error_id, event_id = parsed
-        check_id(error_id, "error_id")
-        orgs = {o.id: o.slug for o in (await self.list_organizations(limit=100)).items}
-        for project in await self.list_projects():
-            if project.slug == project_slug and orgs.get(project.organization_id or "") in (org_slug, None):
-                return project.id, error_id, event_id
-        raise NotFound(f"no visible project matches {org_slug}/{project_slug} from that URL", backend="bugsnag")
+        return _one(parse.saved_search(obj(body)), "/saved_searches")

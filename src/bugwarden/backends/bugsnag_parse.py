@@ -3,19 +3,20 @@
 Follows the wire as observed, not only the spec: `error_class`/`errorClass`,
 `received_at`/`receivedAt`, snake or camel frame keys, nullable `in_project` and
 `column_number`, both pivot summary shapes, unknown fields ignored. A value of the wrong type
-becomes None rather than an exception; a body that is not an object at all is the caller's
-MalformedResponse.
+becomes None rather than an exception; an object without a usable id parses to None (lists drop
+it); a body that is not an object at all is the caller's MalformedResponse.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from ..model import (
+    AppInfo,
     Breadcrumb,
     Collaborator,
+    DeviceInfo,
     ErrorGroup,
     Event,
     EventField,
@@ -28,110 +29,48 @@ from ..model import (
     Project,
     Release,
     ReleaseGroup,
+    ReopenRule,
+    RequestInfo,
     SavedSearch,
     StabilityPoint,
     ThreadInfo,
     TrendBucket,
 )
+from .coerce import boolean, ident, integer, number, obj, objs, pick, strings, text, timestamp, word
 
 _PROJECT_IN_URL = re.compile(r"/projects/([^/?#]+)")
 
 
-def pick(obj: dict[str, Any], *keys: str) -> Any:
-    """First present, non-None value among `keys`."""
-    for key in keys:
-        value = obj.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def integer(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
-
-
-def number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    return None
-
-
-def timestamp(value: Any) -> datetime | None:
-    """Parse the timestamp formats seen on the wire (`…000Z`, `…Z`, `+00:00`); None if unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value if v is not None) if isinstance(value, list) else ()
-
-
-def obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def objs(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 def project_id_from(data: dict[str, Any]) -> str | None:
-    if pid := text(data.get("project_id")):
+    if pid := ident(data.get("project_id")):
         return pid
     for key in ("project_url", "url"):
         url = data.get(key)
         if isinstance(url, str) and (m := _PROJECT_IN_URL.search(url)):
-            return m.group(1)
+            return ident(m.group(1))
     return None
 
 
-def organization(data: dict[str, Any]) -> Organization:
+def organization(data: dict[str, Any]) -> Organization | None:
+    if (oid := ident(data.get("id"))) is None:
+        return None
     return Organization(
-        id=str(data.get("id", "")),
+        id=oid,
         name=text(data.get("name")) or "",
         slug=text(data.get("slug")),
         created_at=timestamp(data.get("created_at")),
     )
 
 
-def project(data: dict[str, Any]) -> Project:
+def project(data: dict[str, Any]) -> Project | None:
+    if (pid := ident(data.get("id"))) is None:
+        return None
     return Project(
-        id=str(data.get("id", "")),
+        id=pid,
         name=text(data.get("name")) or "",
-        organization_id=text(data.get("organization_id")),
-        type=text(data.get("type")),
-        language=text(data.get("language")),
+        organization_id=ident(data.get("organization_id")),
+        type=word(data.get("type")),
+        language=word(data.get("language")),
         slug=text(data.get("slug")),
         release_stages=strings(data.get("release_stages")),
         open_error_count=integer(data.get("open_error_count")),
@@ -140,7 +79,7 @@ def project(data: dict[str, Any]) -> Project:
     )
 
 
-def error_group(data: dict[str, Any], project_id: str | None = None) -> ErrorGroup:
+def error_group(data: dict[str, Any], project_id: str | None = None) -> ErrorGroup | None:
     issues = tuple(
         LinkedIssue(url=text(i.get("url")) or "", key=text(i.get("key")), type=text(i.get("type")))
         for i in objs(data.get("linked_issues"))
@@ -148,27 +87,42 @@ def error_group(data: dict[str, Any], project_id: str | None = None) -> ErrorGro
     introduced = tuple(
         text(pick(r, "build_label", "release_id")) or "" for r in objs(data.get("introduced_in_releases"))
     )
+    if (eid := ident(data.get("id"))) is None:
+        return None
     return ErrorGroup(
-        id=str(data.get("id", "")),
+        id=eid,
         project_id=project_id_from(data) or project_id or "",
-        error_class=text(pick(data, "error_class", "errorClass")) or "(unknown class)",
+        error_class=text(pick(data, "error_class", "errorClass")) or "",
         message=text(data.get("message")) or "",
         context=text(data.get("context")),
-        severity=text(data.get("severity")),
-        status=text(data.get("status")),
+        severity=word(data.get("severity")),
+        status=word(data.get("status")),
         events=integer(data.get("events")),
         users=integer(data.get("users")),
         first_seen=timestamp(pick(data, "first_seen", "first_seen_unfiltered")),
         last_seen=timestamp(pick(data, "last_seen", "last_seen_unfiltered")),
         release_stages=strings(data.get("release_stages")),
-        assigned_collaborator_id=text(data.get("assigned_collaborator_id")),
-        overridden_severity=text(data.get("overridden_severity")),
+        assigned_collaborator_id=ident(data.get("assigned_collaborator_id")),
+        overridden_severity=word(data.get("overridden_severity")),
         linked_issues=issues,
         comment_count=integer(data.get("comment_count")),
         discarded=bool(data.get("discarded")),
-        reopen_rules=data.get("reopen_rules") if isinstance(data.get("reopen_rules"), dict) else None,
+        reopen_rule=reopen_rule(data.get("reopen_rules")),
         introduced_in=tuple(i for i in introduced if i),
         url=text(data.get("url")),
+    )
+
+
+def reopen_rule(data: Any) -> ReopenRule | None:
+    if not isinstance(data, dict) or (kind := word(data.get("reopen_if"))) is None:
+        return None
+    return ReopenRule(
+        kind=kind,
+        seconds=integer(data.get("seconds")),
+        occurrences=integer(data.get("occurrences")),
+        hours=integer(data.get("hours")),
+        additional_occurrences=integer(data.get("additional_occurrences")),
+        additional_users=integer(data.get("additional_users")),
     )
 
 
@@ -189,14 +143,44 @@ def frame(data: dict[str, Any]) -> Frame:
 
 def exception(data: dict[str, Any]) -> ExceptionInfo:
     return ExceptionInfo(
-        error_class=text(pick(data, "error_class", "errorClass")) or "(unknown class)",
+        error_class=text(pick(data, "error_class", "errorClass")) or "",
         message=text(data.get("message")) or "",
         frames=tuple(frame(f) for f in objs(data.get("stacktrace"))),
         type=text(data.get("type")),
     )
 
 
-def event(data: dict[str, Any], project_id: str | None = None) -> Event:
+def app_info(data: dict[str, Any]) -> AppInfo:
+    return AppInfo(
+        release_stage=text(pick(data, "releaseStage", "release_stage")),
+        version=text(data.get("version")),
+        type=text(data.get("type")),
+        in_foreground=boolean(pick(data, "inForeground", "in_foreground")),
+    )
+
+
+def device_info(data: dict[str, Any]) -> DeviceInfo:
+    return DeviceInfo(
+        os_name=text(pick(data, "osName", "os_name")),
+        os_version=text(pick(data, "osVersion", "os_version")),
+        browser_name=text(pick(data, "browserName", "browser_name")),
+        browser_version=text(pick(data, "browserVersion", "browser_version")),
+        model=text(data.get("model")),
+        hostname=text(data.get("hostname")),
+        locale=text(data.get("locale")),
+    )
+
+
+def request_info(data: dict[str, Any]) -> RequestInfo:
+    headers = obj(data.get("headers"))
+    return RequestInfo(
+        method=text(pick(data, "httpMethod", "http_method", "method")),
+        url=text(data.get("url")),
+        header_names=tuple(str(h) for h in list(headers)[:50]),
+    )
+
+
+def event(data: dict[str, Any], project_id: str | None = None) -> Event | None:
     full = bool(data.get("is_full_report", "breadcrumbs" in data or "metaData" in data))
     crumbs = tuple(
         Breadcrumb(
@@ -216,21 +200,23 @@ def event(data: dict[str, Any], project_id: str | None = None) -> Event:
         )
         for t in objs(data.get("threads"))
     )
+    if (event_id := ident(data.get("id"))) is None:
+        return None
     return Event(
-        id=str(data.get("id", "")),
-        error_id=text(data.get("error_id")),
+        id=event_id,
+        error_id=ident(data.get("error_id")),
         project_id=project_id_from(data) or project_id,
         received_at=timestamp(pick(data, "received_at", "receivedAt")),
         exceptions=tuple(exception(e) for e in objs(data.get("exceptions"))),
-        severity=text(data.get("severity")),
+        severity=word(data.get("severity")),
         unhandled=boolean(data.get("unhandled")),
         context=text(data.get("context")),
         breadcrumbs=crumbs,
         threads=threads,
-        request=obj(data.get("request")),
-        app=obj(data.get("app")),
-        device=obj(data.get("device")),
-        user=obj(data.get("user")),
+        request=request_info(obj(data.get("request"))),
+        app=app_info(obj(data.get("app"))),
+        device=device_info(obj(data.get("device"))),
+        user_id=text(obj(data.get("user")).get("id")),
         metadata=obj(pick(data, "metaData", "meta_data", "metadata")),
         url=text(data.get("url")),
         is_full=full,
@@ -244,7 +230,7 @@ def pivot(data: dict[str, Any]) -> Pivot:
         for v in objs(summary.get("list"))
     )
     return Pivot(
-        field=text(data.get("event_field_display_id")) or "",
+        field=ident(data.get("event_field_display_id")) or "",
         name=text(data.get("name")),
         cardinality=integer(data.get("cardinality")),
         values=values,
@@ -269,9 +255,11 @@ def trend_bucket(data: dict[str, Any]) -> TrendBucket:
     )
 
 
-def release(data: dict[str, Any]) -> Release:
+def release(data: dict[str, Any]) -> Release | None:
+    if (rid := ident(data.get("id"))) is None:
+        return None
     return Release(
-        id=str(data.get("id", "")),
+        id=rid,
         app_version=text(data.get("app_version")) or None,
         release_stage=text(obj(data.get("release_stage")).get("name")) or text(data.get("release_stage_name")),
         release_time=timestamp(data.get("release_time")),
@@ -280,13 +268,15 @@ def release(data: dict[str, Any]) -> Release:
         errors_seen=integer(data.get("errors_seen_count")),
         total_sessions=integer(data.get("total_sessions_count")),
         unhandled_sessions=integer(data.get("unhandled_sessions_count")),
-        release_group_id=text(data.get("release_group_id")),
+        release_group_id=ident(data.get("release_group_id")),
     )
 
 
-def release_group(data: dict[str, Any]) -> ReleaseGroup:
+def release_group(data: dict[str, Any]) -> ReleaseGroup | None:
+    if (gid := ident(data.get("id"))) is None:
+        return None
     return ReleaseGroup(
-        id=str(data.get("id", "")),
+        id=gid,
         app_version=text(data.get("app_version")),
         release_stage=text(data.get("release_stage_name")),
         releases_count=integer(data.get("releases_count")),
@@ -308,9 +298,11 @@ def stability_points(data: dict[str, Any]) -> tuple[str | None, tuple[StabilityP
     return text(data.get("release_stage_name")), points
 
 
-def collaborator(data: dict[str, Any]) -> Collaborator:
+def collaborator(data: dict[str, Any]) -> Collaborator | None:
+    if (cid := ident(data.get("id"))) is None:
+        return None
     return Collaborator(
-        id=str(data.get("id", "")),
+        id=cid,
         name=text(data.get("name")),
         email=text(data.get("email")),
         is_admin=boolean(data.get("is_admin")),
@@ -319,32 +311,34 @@ def collaborator(data: dict[str, Any]) -> Collaborator:
     )
 
 
-def event_field(data: dict[str, Any]) -> EventField:
+def event_field(data: dict[str, Any]) -> EventField | None:
+    if (display_id := ident(data.get("display_id"))) is None:
+        return None
     return EventField(
-        display_id=text(data.get("display_id")) or "",
+        display_id=display_id,
         name=text(obj(data.get("filter_options")).get("name")),
         custom=bool(data.get("custom")),
         match_types=strings(data.get("match_types")),
     )
 
 
-def saved_search(data: dict[str, Any]) -> SavedSearch:
+def saved_search(data: dict[str, Any]) -> SavedSearch | None:
+    if (sid := ident(data.get("id"))) is None:
+        return None
     return SavedSearch(
-        id=str(data.get("id", "")),
+        id=sid,
         name=text(data.get("name")) or "",
-        project_id=text(data.get("project_id")),
+        project_id=ident(data.get("project_id")),
         filters=obj(data.get("filters")),
-        sort=text(data.get("sort")),
+        sort=word(data.get("sort")),
         shared=boolean(data.get("shared")),
     )
 
 
-def error_body(body: Any) -> tuple[int | None, str | None]:
-    """`{"errors": [...], "code": N}` -> (code, first message reduced to safe words)."""
-    from .http import safe_detail
-
+def error_body(body: Any) -> tuple[int | None, Any]:
+    """`{"errors": [...], "code": N}` -> (code, the first message as sent: untrusted)."""
     if not isinstance(body, dict):
         return None, None
     errors = body.get("errors")
     first = errors[0] if isinstance(errors, list) and errors else errors
-    return integer(body.get("code")), safe_detail(first)
+    return integer(body.get("code")), first

@@ -12,13 +12,15 @@
     │   ├── RateLimited               429, with `retry_after` seconds
     │   ├── NotImplementedUpstream    501: route "not wired up yet" (BugPort)
     │   ├── UpstreamServerError       5xx
-    │   └── MalformedResponse         2xx whose body is not what the API promises
+    │   ├── MalformedResponse         2xx whose body is not what the API promises
+    │   └── ResponseTooLarge          a body past the size bugwarden accepts
     └── TransportError                no response came back
         ├── UpstreamTimeout
         └── UpstreamUnreachable
 
-`agent_message` is built only from our own templates and the IDs the caller passed: upstream
-bodies never reach the model verbatim. `path` never contains credentials or query strings.
+`agent_message` is built only from our own templates and the IDs the caller passed; where an
+upstream's own words help (a 400's reason), they are reduced to plain words and shown inside an
+`<untrusted-data>` fence. `path` never contains credentials or query strings.
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ class MalformedResponse(UpstreamError):
     """A success status whose body is not the JSON shape the API documents."""
 
 
+class ResponseTooLarge(UpstreamError):
+    """The upstream sent more than `Limits.max_response_bytes` (after decompression): refused, not read."""
+
+
 class TransportError(BackendError):
     """No response came back."""
 
@@ -132,7 +138,8 @@ class UpstreamUnreachable(TransportError):
 
 @contextlib.contextmanager
 def map_transport_errors(backend: str, method: str, path: str) -> Iterator[None]:
-    """Translate every httpx exception raised inside the block into our TransportError branch."""
+    """Translate every httpx exception raised inside the block into our TransportError branch.
+    `backend` is the upstream's label ('BugSnag')."""
     where: dict[str, Any] = {"backend": backend, "method": method, "path": path}
     try:
         yield

@@ -1,12 +1,13 @@
-"""The shared upstream client: timeouts, retries, 429 pacing, TTL cache, coalescing, cursors, error mapping.
+"""The shared upstream client: timeouts, retries, the quota, TTL cache, coalescing, bounded bodies, error mapping.
 
-One `UpstreamClient` serves one backend with one credential, so its cache and its cursors are
-per token by construction. Backends hand it checked paths (see `paths.py`) and query pairs;
-it is the only code that talks HTTP to an upstream.
+One `UpstreamClient` serves one backend with one credential, so its cache is per token by
+construction. It knows HTTP and JSON, not any vendor: adapters hand it checked paths (see
+`paths.py`), a `Paging` strategy for lists, and a `classify` function that turns a failing response
+into the most specific error. It is the only code that talks HTTP to an upstream.
 
-    client = UpstreamClient("bugsnag", "https://api.bugsnag.com", headers={...}, settings=...)
+    client = UpstreamClient("BugSnag", "https://api.bugsnag.com", headers={...}, classify=...)
     body, response = await client.get_json("/projects/abc/errors", params=[("per_page", "30")])
-    page = await client.get_page("/projects/abc/errors", params, cursor=None)
+    page = await client.get_page("/projects/abc/errors", params, paging=LinkPaging())
 """
 
 from __future__ import annotations
@@ -14,49 +15,86 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import random
 import re
 import time
-from collections import deque
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import anyio
 import httpx
 
 from .. import __version__
-from ..config import DEFAULT_CACHING, DEFAULT_RETRIES, DEFAULT_TIMEOUTS, Caching, Retries, Settings, Timeouts
-from .cursors import CursorCodec
+from ..config import (
+    DEFAULT_CACHING,
+    DEFAULT_LIMITS,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUTS,
+    Caching,
+    Limits,
+    Retries,
+    Timeouts,
+)
 from .errors import (
-    AccountRestricted,
     BackendError,
     Forbidden,
+    InvalidArgument,
     InvalidRequest,
     MalformedResponse,
     NotFound,
     NotImplementedUpstream,
     RateLimited,
-    ResultsCapped,
+    ResponseTooLarge,
     Unauthorized,
     UpstreamError,
     UpstreamServerError,
     UpstreamTimeout,
     map_transport_errors,
 )
+from .quota import MemoryQuota, QuotaLedger
 
 log = logging.getLogger("bugwarden.upstream")
 
 Params = Sequence[tuple[str, str]]
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
-
+PROGRESS_EVERY = 2.0
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
 
 
+# -- per-call context: the deadline, the statuses seen, who hears about waits ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """When a tool call's time budget runs out, on the clock the upstream clients use."""
+
+    at: float
+    clock: Callable[[], float]
+
+    def remaining(self) -> float:
+        return self.at - self.clock()
+
+
+Reporter = Callable[[str, float, float], Awaitable[None]]
+"""Told about a wait in progress: (what it waits for, seconds waited, seconds in all)."""
+
+_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
 _statuses: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bugwarden_statuses", default=None)
+_reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar("bugwarden_reporter", default=None)
+
+
+def set_deadline(deadline: Deadline) -> contextvars.Token[Deadline | None]:
+    """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
+    return _deadline.set(deadline)
+
+
+def reset_deadline(token: contextvars.Token[Deadline | None]) -> None:
+    _deadline.reset(token)
 
 
 def record_statuses() -> list[int]:
@@ -66,62 +104,81 @@ def record_statuses() -> list[int]:
     return statuses
 
 
-def set_deadline(seconds_from_now: float) -> contextvars.Token[float | None]:
-    """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
-    return _deadline.set(time.monotonic() + seconds_from_now)
+def set_reporter(reporter: Reporter | None) -> contextvars.Token[Reporter | None]:
+    """Who hears about quota waits in this context (the checkpoint: progress notifications and MCP logging)."""
+    return _reporter.set(reporter)
 
 
-def reset_deadline(token: contextvars.Token[float | None]) -> None:
-    _deadline.reset(token)
+def reset_reporter(token: contextvars.Token[Reporter | None]) -> None:
+    _reporter.reset(token)
+
+
+# -- paging strategies -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamPage:
     items: list[Any]
-    next_cursor: str | None
+    next: str | None
+    """The next page's relative URL (path and query under the base URL), or None on the last page."""
     total: int | None
 
 
-class RatePacer:
-    """Spreads requests out when `X-RateLimit-Remaining` runs low, so agents wait briefly instead of seeing 429s.
+class Paging(Protocol):
+    def page(self, body: Any, response: httpx.Response, request_path: str, params: Params) -> UpstreamPage | None:
+        """The page in a response, or None when the body is not the promised shape."""
+        ...
 
-    The window is assumed to be one minute (BugSnag's documented behaviour). We remember when our
-    own requests were sent; when upstream says none remain, we wait until the oldest of ours in
-    the window ages out.
-    """
 
-    def __init__(self, window: float = 60.0, reserve: int = 2, clock: Callable[[], float] = time.monotonic):
-        self.window = window
-        self.reserve = reserve
-        self.clock = clock
-        self.limit: int | None = None
-        self.remaining: int | None = None
-        self._sent: deque[float] = deque()
+@dataclass(frozen=True, slots=True)
+class LinkPaging:
+    """A JSON array body; the next page is the `Link: <...>; rel="next"` URL, followed verbatim (same origin and
+    base path only); the total is `X-Total-Count`."""
 
-    def note_sent(self) -> None:
-        now = self.clock()
-        self._sent.append(now)
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
+    origin: tuple[str, str]
+    base_path: str
 
-    def observe(self, headers: httpx.Headers) -> None:
-        limit, remaining = headers.get("x-ratelimit-limit"), headers.get("x-ratelimit-remaining")
-        if limit and limit.isdigit():
-            self.limit = int(limit)
-        if remaining and remaining.lstrip("-").isdigit():
-            self.remaining = int(remaining)
+    def page(self, body: Any, response: httpx.Response, request_path: str, params: Params) -> UpstreamPage | None:
+        if not isinstance(body, list):
+            return None
+        return UpstreamPage(body, self._next(response), _int_header(response.headers.get("x-total-count")))
 
-    def delay(self) -> float:
-        """Seconds to wait before the next request (0 when there is headroom)."""
-        if self.remaining is None or self.limit is None or self.remaining > self.reserve:
-            return 0.0
-        now = self.clock()
-        recent = [t for t in self._sent if t > now - self.window]
-        if self.remaining <= 0:
-            if recent:
-                return max(0.0, recent[0] + self.window - now)
-            return self.window / max(self.limit, 1)
-        return self.window / max(self.limit, 1)
+    def _next(self, response: httpx.Response) -> str | None:
+        header = ", ".join(response.headers.get_list("link"))
+        for match in _LINK.finditer(header):
+            if not re.search(r'(?:^|;)\s*rel\s*=\s*"?next"?\s*(?:;|$)', match.group(2)):
+                continue
+            split = urlsplit(match.group(1).strip())
+            if (split.scheme, split.netloc) != self.origin or not split.path.startswith(self.base_path + "/"):
+                log.warning("an upstream sent a next link outside the configured API origin; ignoring it")
+                return None
+            return split.path + ("?" + split.query if split.query else "")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BodyCursorPaging:
+    """A JSON object body with the items under `items_key`, the next page's cursor under `cursor_key` (sent back
+    as the `cursor_param` query parameter) and an optional `total`."""
+
+    base_path: str
+    items_key: str = "items"
+    cursor_key: str = "next_cursor"
+    cursor_param: str = "cursor"
+
+    def page(self, body: Any, response: httpx.Response, request_path: str, params: Params) -> UpstreamPage | None:
+        if not isinstance(body, dict) or not isinstance(body.get(self.items_key), list):
+            return None
+        total = body.get("total") if isinstance(body.get("total"), int) else None
+        upstream_next = body.get(self.cursor_key)
+        next_rel = None
+        if isinstance(upstream_next, str) and upstream_next:
+            query = [(k, v) for k, v in params if k != self.cursor_param] + [(self.cursor_param, upstream_next)]
+            next_rel = self.base_path + request_path + "?" + urlencode(query)
+        return UpstreamPage(body[self.items_key], next_rel, total)
+
+
+# -- the client --------------------------------------------------------------------------------------
 
 
 class _Flight:
@@ -133,82 +190,82 @@ class _Flight:
         self.error: BaseException | None = None
 
 
+Classify = Callable[[int, Any, httpx.Headers, dict[str, Any]], UpstreamError]
+"""(status, parsed body or None, headers, where) -> the error to raise; `where` holds backend, method, path."""
+
+
 class UpstreamClient:
     """HTTP access to one upstream for one credential.
 
     Parameters:
-    - `backend`: name used in errors and logs (`"bugsnag"`, `"bugport"`).
-    - `base_url`: from configuration only; `Link` URLs are followed only under it.
+    - `label`: how errors and logs name the upstream (`"BugSnag"`).
+    - `base_url`: from configuration only; next-page URLs are followed only under it.
     - `headers`: sent on every request (credential included; never logged).
-    - `error_body`: turns a failing response's JSON into `(code, detail)` for `error_for_status`.
-    - `transport`, `sleep`, `clock`, `rng`: seams for tests (no real sockets, no real sleeping).
+    - `classify`: maps a failing response to an error (default: `error_for_status`).
+    - `quota`, `quota_key`: the ledger shared by everything using this credential, and the credential's key in it.
+    - `transport`, `sleep`, `clock`, `rng`: seams for tests (no real sockets, no real sleeping, no real time).
     """
 
     def __init__(
         self,
-        backend: str,
+        label: str,
         base_url: str,
         *,
         headers: dict[str, str],
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         retries: Retries = DEFAULT_RETRIES,
         caching: Caching = DEFAULT_CACHING,
-        error_body: Callable[[Any], tuple[int | None, str | None]] | None = None,
-        cursor_scope: str = "",
+        limits: Limits = DEFAULT_LIMITS,
+        classify: Classify | None = None,
+        quota: QuotaLedger | None = None,
+        quota_key: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
-        self.backend = backend
+        self.label = label
         self.base_url = base_url.rstrip("/")
         split = urlsplit(self.base_url)
-        self._origin = (split.scheme, split.netloc)
-        self._base_path = split.path.rstrip("/")
+        self.origin = (split.scheme, split.netloc)
+        self.base_path = split.path.rstrip("/")
         self.timeouts = timeouts
         self.retries = retries
         self.caching = caching
-        self._error_body = error_body or (lambda body: (None, None))
+        self.limits = limits
+        self._classify = classify or (lambda status, body, headers, where: error_for_status(status, **where))
+        self.quota = quota or MemoryQuota()
+        self._quota_key = quota_key
         self._client_args: dict[str, Any] = dict(
-            headers=headers,
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+                "User-Agent": f"bugwarden/{__version__}",
+                **headers,
+            },
             timeout=httpx.Timeout(timeouts.read, connect=timeouts.connect),
             transport=transport,
             follow_redirects=False,
         )
         self._http: httpx.AsyncClient | None = None  # built on first use: its TLS setup costs ~60 ms at start-up
-        self._cursors = CursorCodec(f"{backend}|{self.base_url}|{cursor_scope}")
         self._sleep = sleep
         self._clock = clock
+        self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self.pacer = RatePacer(clock=clock)
         self._cache: dict[str, tuple[float, Any, httpx.Response]] = {}
         self._flights: dict[str, _Flight] = {}
-        self.requests_sent = 0
 
-    @classmethod
-    def from_settings(
-        cls,
-        backend: str,
-        base_url: str,
-        settings: Settings,
-        *,
-        credential: str,
-        headers: dict[str, str],
-        error_body: Callable[[Any], tuple[int | None, str | None]],
-        **kwargs: Any,
-    ) -> UpstreamClient:
-        """A client with the settings' timeouts, retries and caching, and cursors bound to `credential`."""
-        return cls(
-            backend,
-            base_url,
-            headers={"Accept": "application/json", "User-Agent": f"bugwarden/{__version__}", **headers},
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
-            error_body=error_body,
-            cursor_scope=str(hash(credential)),
-            **kwargs,
-        )
+    def rate_limit(self) -> tuple[int | None, int | None]:
+        """The upstream's last word on this credential's rate limit: (limit, remaining)."""
+        return self.quota.last_word(self._quota_key)
+
+    @property
+    def link_paging(self) -> LinkPaging:
+        return LinkPaging(self.origin, self.base_path)
+
+    def body_paging(self, **kw: str) -> BodyCursorPaging:
+        return BodyCursorPaging(self.base_path, **kw)
 
     async def aclose(self) -> None:
         """Close connections; a later request opens a fresh pool (one server may serve several sessions)."""
@@ -249,44 +306,34 @@ class UpstreamClient:
             del self._flights[key]
             flight.done.set()
 
+    def cached(self, path: str, params: Params = ()) -> bool:
+        """Whether a GET would be answered from the cache now (for 'what you can do meanwhile' hints)."""
+        hit = self._cache.get(self._key(path, params))
+        return hit is not None and hit[0] > self._clock()
+
     async def get_page(
         self,
         path: str,
         params: Params = (),
         *,
-        cursor: str | None = None,
+        paging: Paging,
+        page: str | None = None,
         not_found: str | None = None,
-        items_key: str | None = None,
         cache: bool = False,
     ) -> UpstreamPage:
-        """GET one page. With `cursor`, the page it names (path and params are then ignored).
-
-        The next page comes from the `Link rel="next"` header, or from `next_cursor` in the body
-        when `items_key` names a BugPort-style envelope.
-        """
-        if cursor is not None:
-            relative = self._cursors.decode(cursor)
-            split = urlsplit(relative)
-            path = split.path[len(self._base_path) :] if split.path.startswith(self._base_path) else split.path
+        """GET one page of `path`. With `page` (a position from an earlier page of the same path), that page."""
+        if page is not None:
+            split = urlsplit(page)
+            if split.scheme or split.netloc or split.path != self.base_path + path:
+                raise InvalidArgument("this cursor belongs to another listing: start again without a cursor")
             body, response = await self.request("GET", path, (), not_found=not_found, raw_query=split.query)
+            params = [(k, v) for k, v in httpx.QueryParams(split.query).multi_items()]
         else:
             body, response = await self.get_json(path, params, not_found=not_found, cache=cache)
-        total = _int_header(response.headers.get("x-total-count"))
-        if items_key is not None:
-            if not isinstance(body, dict) or not isinstance(body.get(items_key), list):
-                raise self._malformed("GET", path)
-            items, next_rel = body[items_key], None
-            if isinstance(body.get("total"), int):
-                total = body["total"]
-            upstream_next = body.get("next_cursor")
-            if isinstance(upstream_next, str) and upstream_next:
-                q = [(k, v) for k, v in params if k != "cursor"] + [("cursor", upstream_next)]
-                next_rel = self._base_path + path + "?" + urlencode(q)
-        else:
-            if not isinstance(body, list):
-                raise self._malformed("GET", path)
-            items, next_rel = body, self._next_link(response)
-        return UpstreamPage(items, self._cursors.encode(next_rel) if next_rel else None, total)
+        found = paging.page(body, response, path, params)
+        if found is None:
+            raise self._malformed("GET", path)
+        return found
 
     async def send(
         self,
@@ -298,8 +345,8 @@ class UpstreamClient:
         not_found: str | None = None,
         invalidate: Sequence[str] = (),
     ) -> tuple[Any, httpx.Response]:
-        """A write. Retried only when no response came back for an idempotent method; drops cache entries
-        whose path starts with any of `invalidate` (and the written path itself)."""
+        """A write. Retried only when no response came back for an idempotent method (or on 429); drops cache
+        entries whose path starts with any of `invalidate` (and the written path itself)."""
         try:
             return await self.request(method, path, params, json_body=json_body, not_found=not_found)
         finally:
@@ -312,6 +359,9 @@ class UpstreamClient:
 
     # -- the request loop -------------------------------------------------------------------------
 
+    def _deadline(self) -> Deadline:
+        return _deadline.get() or Deadline(self._clock() + self.timeouts.call_deadline, self._clock)
+
     async def request(
         self,
         method: str,
@@ -322,26 +372,34 @@ class UpstreamClient:
         not_found: str | None = None,
         raw_query: str | None = None,
     ) -> tuple[Any, httpx.Response]:
-        """Send one logical request with pacing and retries; return `(parsed body, response)` or raise."""
+        """Send one logical request within the quota, with retries; return `(parsed body, response)` or raise."""
         url = self.base_url + path
-        deadline = _deadline.get() or (time.monotonic() + self.timeouts.call_deadline)
+        deadline = self._deadline()
         idempotent = method in IDEMPOTENT
         attempt = 0
         while True:
-            await self._pace(deadline)
+            await self._admit(method, path, deadline)
             try:
-                response = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
-                body = self._parse(method, path, response)
+                response, content = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
+                body = self._parse(method, path, response, content)
                 if response.status_code >= 400:
-                    raise self.error_for_response(method, path, response, body, not_found)
+                    where: dict[str, Any] = {"backend": self.label, "method": method, "path": path}
+                    error = self._classify(response.status_code, body, response.headers, where)
+                    if isinstance(error, NotFound) and not_found:
+                        error = NotFound(not_found, **where, status=404)
+                    raise error
                 return body, response
             except BackendError as exc:
                 wait = self._retry_wait(exc, attempt, idempotent)
-                if wait is None or time.monotonic() + wait >= deadline:
+                if wait is None:
+                    raise
+                if wait >= deadline.remaining():
+                    if isinstance(exc, RateLimited):
+                        raise self._spent(method, path, wait) from None
                     raise
                 log.info(
                     "%s %s %s failed (%s); retry %d in %.2fs",
-                    self.backend,
+                    self.label,
                     method,
                     path,
                     type(exc).__name__,
@@ -349,7 +407,46 @@ class UpstreamClient:
                     wait,
                 )
                 attempt += 1
-                await self._sleep(wait)
+                await self._wait(
+                    wait,
+                    f"retrying after {type(exc).__name__}"
+                    if not isinstance(exc, RateLimited)
+                    else f"{self.label}'s rate limit (Retry-After)",
+                )
+
+    async def _admit(self, method: str, path: str, deadline: Deadline) -> None:
+        """Wait for the quota when the wait fits this call's deadline; otherwise fail at once with the retry time."""
+        while True:
+            wait = self.quota.reserve(self._quota_key, self._wall())
+            if wait <= 0:
+                return
+            if wait + 0.5 >= deadline.remaining():
+                raise self._spent(method, path, wait)
+            log.info("%s rate limit reached; waiting %.1fs for quota", self.label, wait)
+            await self._wait(wait, f"{self.label}'s rate limit")
+
+    def _spent(self, method: str, path: str, wait: float) -> RateLimited:
+        seconds = max(1, math.ceil(wait))
+        return RateLimited(
+            f"{self.label}'s rate limit for this account is used up for now: retry in {seconds}s. Results already "
+            "fetched (project lists, event fields) are still served from the cache meanwhile.",
+            retry_after=float(seconds),
+            backend=self.label,
+            method=method,
+            path=path,
+            status=429,
+        )
+
+    async def _wait(self, seconds: float, reason: str) -> None:
+        """Sleep `seconds`, telling the reporter (progress notifications) at least every PROGRESS_EVERY seconds."""
+        reporter = _reporter.get()
+        waited = 0.0
+        while waited < seconds:
+            if reporter is not None:
+                await reporter(f"waiting for {reason}: {seconds - waited:.0f}s left", waited, seconds)
+            step = min(PROGRESS_EVERY, seconds - waited)
+            await self._sleep(step)
+            waited += step
 
     async def _send_once(
         self,
@@ -359,44 +456,90 @@ class UpstreamClient:
         params: Params,
         json_body: Any,
         raw_query: str | None,
-        deadline: float,
-    ) -> httpx.Response:
-        remaining = deadline - time.monotonic()
+        deadline: Deadline,
+    ) -> tuple[httpx.Response, bytes]:
+        remaining = deadline.remaining()
+        where: dict[str, Any] = {"backend": self.label, "method": method, "path": path}
         if remaining <= 0:
             raise UpstreamTimeout(
-                f"{self.backend} did not answer within this call's time budget; try again shortly",
-                backend=self.backend,
-                method=method,
-                path=path,
+                f"{self.label} did not answer within this call's time budget; try again shortly", **where
             )
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
             params = ()
         if self._http is None or self._http.is_closed:
             self._http = httpx.AsyncClient(**self._client_args)
-        self.pacer.note_sent()
-        self.requests_sent += 1
         try:
-            with map_transport_errors(self.backend, method, path), anyio.fail_after(remaining):
-                response = await self._http.request(method, url, params=list(params) or None, json=json_body)
+            with map_transport_errors(self.label, method, path), anyio.fail_after(remaining):
+                async with self._http.stream(method, url, params=list(params) or None, json=json_body) as response:
+                    content = await self._read_bounded(response, where)
         except TimeoutError:
             raise UpstreamTimeout(
-                f"{self.backend} did not answer within this call's time budget; try again shortly",
-                backend=self.backend,
-                method=method,
-                path=path,
+                f"{self.label} did not answer within this call's time budget; try again shortly", **where
             ) from None
-        self.pacer.observe(response.headers)
+        self.quota.observe(
+            self._quota_key,
+            self._wall(),
+            limit=_int_header(response.headers.get("x-ratelimit-limit")),
+            remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
+            retry_after=parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None,
+        )
         if (statuses := _statuses.get()) is not None:
             statuses.append(response.status_code)
-        return response
+        return response, content
 
-    async def _pace(self, deadline: float) -> None:
-        delay = self.pacer.delay()
-        if delay > 0:
-            delay = min(delay, max(0.0, deadline - time.monotonic() - 0.5))
-            log.info("%s rate limit nearly exhausted; pacing %.2fs", self.backend, delay)
-            await self._sleep(delay)
+    async def _read_bounded(self, response: httpx.Response, where: dict[str, Any]) -> bytes:
+        """The body, decompressed, refusing more than `limits.max_response_bytes` (compressed or not)."""
+        limit = self.limits.max_response_bytes
+        declared = _int_header(response.headers.get("content-length"))
+        if declared is not None and declared > limit:
+            raise self._too_large(where)
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            inflater = zlib.decompressobj()
+        elif encoding in ("identity", ""):
+            inflater = None
+        else:
+            raise MalformedResponse(
+                f"{self.label} answered with an encoding bugwarden cannot read ({encoding[:20]!r})", **where
+            )
+        if response.is_stream_consumed:  # an in-memory response (httpx.MockTransport): already read and decoded
+            if len(response.content) > limit:
+                raise self._too_large(where)
+            return response.content
+        out = bytearray()
+        received = 0
+        try:
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received > limit:
+                    raise self._too_large(where)
+                if inflater is None:
+                    out += chunk
+                else:
+                    data = chunk
+                    while data:
+                        out += inflater.decompress(data, limit + 1 - len(out))
+                        if len(out) > limit:
+                            raise self._too_large(where)
+                        data = inflater.unconsumed_tail
+            if inflater is not None:
+                out += inflater.flush()
+        except zlib.error:
+            raise MalformedResponse(f"{self.label} sent a body that does not decompress", **where) from None
+        if len(out) > limit:
+            raise self._too_large(where)
+        return bytes(out)
+
+    def _too_large(self, where: dict[str, Any]) -> ResponseTooLarge:
+        mib = self.limits.max_response_bytes / (1024 * 1024)
+        return ResponseTooLarge(
+            f"{self.label} sent a response larger than bugwarden accepts ({mib:g} MiB): ask for less (a smaller "
+            "limit, or one event instead of full reports)",
+            **where,
+        )
 
     def _retry_wait(self, exc: BackendError, attempt: int, idempotent: bool) -> float | None:
         if attempt >= self.retries.attempts:
@@ -404,7 +547,7 @@ class UpstreamClient:
         if isinstance(exc, RateLimited):
             # A 429 means the request was not processed, so even writes may be repeated.
             if exc.retry_after is not None:
-                return min(exc.retry_after, self.retries.retry_after_cap)
+                return exc.retry_after
             return self._backoff(attempt)
         if not idempotent or not exc.retryable:
             return None
@@ -414,54 +557,27 @@ class UpstreamClient:
         ceiling = min(self.retries.backoff_max, self.retries.backoff_base * (2**attempt))
         return self._rng.uniform(ceiling / 2, ceiling)
 
-    # -- parsing and error mapping ----------------------------------------------------------------
+    # -- parsing ----------------------------------------------------------------------------------
 
-    def _parse(self, method: str, path: str, response: httpx.Response) -> Any:
-        if response.status_code == 204 or not response.content:
+    def _parse(self, method: str, path: str, response: httpx.Response, content: bytes) -> Any:
+        if response.status_code == 204 or not content:
             return None
         try:
-            return json.loads(response.content)
-        except (ValueError, UnicodeDecodeError):
+            return json.loads(content)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             if response.status_code >= 400:
                 return None
             raise self._malformed(method, path, response.status_code) from None
 
     def _malformed(self, method: str, path: str, status: int | None = None) -> MalformedResponse:
         return MalformedResponse(
-            f"{self.backend} returned a response bugwarden could not read; try again, and if it persists "
+            f"{self.label} returned a response bugwarden could not read; try again, and if it persists "
             "check the API URL points at the real API",
-            backend=self.backend,
+            backend=self.label,
             method=method,
             path=path,
             status=status,
         )
-
-    def error_for_response(
-        self, method: str, path: str, response: httpx.Response, body: Any, not_found: str | None
-    ) -> UpstreamError:
-        code, detail = self._error_body(body)
-        return error_for_status(
-            response.status_code,
-            backend=self.backend,
-            method=method,
-            path=path,
-            code=code,
-            detail=detail,
-            retry_after=parse_retry_after(response.headers.get("retry-after")),
-            not_found=not_found,
-        )
-
-    def _next_link(self, response: httpx.Response) -> str | None:
-        header = ", ".join(response.headers.get_list("link"))
-        for match in _LINK.finditer(header):
-            if not re.search(r'(?:^|;)\s*rel\s*=\s*"?next"?\s*(?:;|$)', match.group(2)):
-                continue
-            split = urlsplit(match.group(1).strip())
-            if (split.scheme, split.netloc) != self._origin or not split.path.startswith(self._base_path + "/"):
-                log.warning("%s sent a next link outside the configured API origin; ignoring it", self.backend)
-                return None
-            return split.path + ("?" + split.query if split.query else "")
-        return None
 
     @staticmethod
     def _key(path: str, params: Params) -> str:
@@ -477,54 +593,31 @@ def error_for_status(
     code: int | None = None,
     detail: str | None = None,
     retry_after: float | None = None,
-    not_found: str | None = None,
 ) -> UpstreamError:
-    """Map one failing status (and BugSnag's category code) to the most specific error class."""
+    """Map one failing status to the most specific error class. `backend` is the upstream's label; `detail` is
+    upstream text, already reduced by `safe_detail`, and is shown only inside a fence."""
     where: dict[str, Any] = dict(backend=backend, method=method, path=path, status=status, code=code)
-    name = "BugSnag" if backend == "bugsnag" else "BugPort" if backend == "bugport" else backend
-    said = f" ({name} said: {detail})" if detail else ""
-    if code in (30000, 31000, 32000):
-        reason = {
-            30000: "a lapsed payment",
-            31000: "an expired trial or invalid subscription",
-            32000: "no available seats for this user",
-        }[code]
-        return AccountRestricted(
-            f"{name} API access is restricted by {reason}: an account owner must fix billing; retrying will not help",
-            **where,
-        )
+    said = f'\n<untrusted-data source="upstream.error">\n{detail}\n</untrusted-data>' if detail else ""
     if status == 401:
         return Unauthorized(
-            f"{name} rejected the configured credential (401): check that the token bugwarden runs with "
+            f"{backend} rejected the configured credential (401): check that the token bugwarden runs with "
             "is valid and not revoked",
             **where,
         )
     if status == 403:
-        if code == 40000:
-            return Forbidden(
-                f"the {name} user behind this token lacks the project role for this action (code 40000): "
-                "a project owner or organization admin must do it, or grant the role",
-                **where,
-            )
-        return Forbidden(f"{name} refused this action for the configured credential (403){said}", **where)
+        return Forbidden(f"{backend} refused this action for the configured credential (403){said}", **where)
     if status == 404:
-        return NotFound(not_found or f"not found on {name}, or not visible to this token", **where)
-    if status == 422 and code == 60000:
-        return ResultsCapped(
-            f"{name} cannot return complete sorted results for this query (code 60000): retry with "
-            "sort=unsorted, or add filters (for example a shorter 'since') to narrow it",
-            **where,
-        )
+        return NotFound(f"not found on {backend}, or not visible to this token", **where)
     if status in (400, 409, 422):
-        return InvalidRequest(f"{name} rejected the request ({status}){said}", **where)
+        return InvalidRequest(f"{backend} rejected the request ({status}); its message follows{said}", **where)
     if status == 429:
         wait = f" in about {retry_after:.0f}s" if retry_after is not None else " in a minute"
-        return RateLimited(f"{name} rate limit reached: try again{wait}", retry_after=retry_after, **where)
+        return RateLimited(f"{backend}'s rate limit was reached: try again{wait}", retry_after=retry_after, **where)
     if status == 501:
-        return NotImplementedUpstream(f"{name} does not implement this route yet (501)", **where)
+        return NotImplementedUpstream(f"{backend} does not implement this route yet (501)", **where)
     if status >= 500:
-        return UpstreamServerError(f"{name} is having trouble ({status}); try again shortly", **where)
-    return UpstreamError(f"{name} answered with unexpected status {status}{said}", **where)
+        return UpstreamServerError(f"{backend} is having trouble ({status}); try again shortly", **where)
+    return UpstreamError(f"{backend} answered with unexpected status {status}", **where)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -533,26 +626,27 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.replace(".", "", 1).isdigit():
-        return float(value)
+        return min(float(value), 3600.0)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(3600.0, max(0.0, when.timestamp() - time.time()))
 
 
 def safe_detail(text: object, limit: int = 160) -> str | None:
-    """Reduce an upstream error message to plain words, for quoting in an agent message.
-
-    Upstream bodies can echo attacker-controlled input, so only letters, digits, spaces and
-    basic punctuation survive, on one line, capped.
-    """
+    """Reduce an upstream error message to plain words on one line, capped: letters, digits, spaces and basic
+    punctuation survive. Upstream bodies can echo attacker-controlled input, so callers show it only in a fence."""
     if not isinstance(text, str):
         return None
-    cleaned = "".join(c if (c.isascii() and (c.isalnum() or c in " .,:;'_()[]=<>-")) else " " for c in text)
+    cleaned = "".join(c if (c.isascii() and (c.isalnum() or c in " .,:;'_()[]=-")) else " " for c in text)
     cleaned = " ".join(cleaned.split())
     return (cleaned[:limit] + "…" if len(cleaned) > limit else cleaned) or None
 
 
-def _int_header(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _int_header(value: str | None, *, signed: bool = False) -> int | None:
+    if not value:
+        return None
+    value = value.strip()
+    digits = value[1:] if signed and value.startswith("-") else value
+    return int(value) if digits.isdigit() and len(digits) < 16 else None

@@ -1,77 +1,118 @@
-"""The one place that decides whether a principal may see or call a tool, with these arguments."""
+"""The one place that decides whether a principal may see or call a tool, and on what.
+
+Decisions come in the checkpoint's order: `grant` needs nothing but the principal and the tool (no
+upstream request, nothing about data in the answer); `available` asks whether a configured backend
+can serve the tool; `limits` decides on the resolved target. Toolsets (configuration), backend
+capabilities and the caller's scopes intersect: nothing widens a grant.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..backends.base import Capabilities
-from ..tools.registry import ToolSpec
+from ..backends.base import Backend, Capabilities
+from .errors import Refusal, denied
 from .principal import Principal
+from .target import AccountTarget, ProjectTarget, Target
 
 DELETE_OPERATIONS = frozenset({"discard", "delete"})
+WHAT_IS_MISSING = {
+    "events": "events (each bug report is one occurrence): use get_error or get_bug_context",
+    "update_error": "write access with the configured upstream token",
+    "comments": "comments through their API",
+}
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    allowed: bool
-    reason: str
+class ToolPolicy(Protocol):
+    """What the guard needs to know about a tool (tools/registry.ToolSpec provides it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scope(self) -> str: ...
+
+    @property
+    def toolset(self) -> str: ...
+
+    @property
+    def read_only(self) -> bool: ...
+
+    @property
+    def reach(self) -> str:
+        """'project' (acts inside one project), 'account' (organization level), or 'listing' (lists across)."""
+        ...
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...
 
 
 class Guard:
-    """Toolsets (configuration), backend capabilities and the caller's scopes intersect; nothing widens a grant.
+    """`capabilities` returns what each configured backend can serve right now (BugPort's depend on what its
+    bridge reports for the token)."""
 
-    `capabilities` returns what the configured backends can serve right now (BugPort's depend on what its
-    bridge reports for the token).
-    """
-
-    def __init__(self, toolsets: Sequence[str], capabilities: Callable[[], Sequence[Capabilities]]) -> None:
+    def __init__(self, toolsets: Sequence[str], backends: Callable[[], Sequence[Backend]]) -> None:
         self.toolsets = frozenset(toolsets)
-        self.capabilities = capabilities
+        self.backends = backends
 
-    def offered(self, spec: ToolSpec) -> bool:
+    def _capabilities(self) -> list[Capabilities]:
+        return [b.capabilities for b in self.backends()]
+
+    def offered(self, spec: ToolPolicy) -> bool:
         """Whether this server offers the tool at all: toolset configured and some backend able."""
         if spec.toolset not in self.toolsets:
             return False
-        return any(all(c.has(n) for n in spec.needs) for c in self.capabilities())
+        return any(all(c.has(n) for n in spec.needs) for c in self._capabilities())
 
-    def visible(self, principal: Principal, spec: ToolSpec) -> bool:
+    def visible(self, principal: Principal, spec: ToolPolicy) -> bool:
         return self.offered(spec) and spec.scope in principal.scopes
 
-    def decide(
-        self,
-        principal: Principal,
-        spec: ToolSpec,
-        arguments: dict[str, Any],
-        target: tuple[str, Capabilities] | None = None,
-    ) -> Decision:
-        """Allow or deny one call. Arguments are already resolved (default project filled in, URLs unpacked);
-        `target` is the backend the call routes to, with its capabilities."""
+    def grant(self, principal: Principal, spec: ToolPolicy) -> None:
+        """Refuse unless the toolset is enabled and the principal holds the tool's scope."""
         if spec.toolset not in self.toolsets:
-            return Decision(False, f"tool {spec.name} is not enabled on this server (toolset {spec.toolset})")
-        if not self.offered(spec):
-            return Decision(False, f"tool {spec.name} is not available for the configured trackers")
+            raise denied(f"tool {spec.name} is not enabled on this server (toolset {spec.toolset})")
         if spec.scope not in principal.scopes:
-            return Decision(
-                False, f"denied: tool {spec.name} needs the {spec.scope} scope, which this agent's token does not have"
+            raise denied(
+                f"denied: tool {spec.name} needs the {spec.scope} scope, which this agent's token does not have"
             )
-        if arguments.get("operation") in DELETE_OPERATIONS and "errors:delete" not in principal.scopes:
-            return Decision(False, f"denied: operation {arguments['operation']} needs the errors:delete scope")
-        project_id = arguments.get("project_id")
-        if (spec.project_scoped or project_id is not None) and not principal.allows_project(project_id):
-            return Decision(False, f"denied: project {project_id!r} is outside this agent's project limits")
-        if principal.projects and not spec.project_scoped and project_id is None and spec.name != "list_projects":
-            return Decision(
-                False, f"denied: {spec.name} acts beyond single projects, and this agent's token is limited to projects"
-            )
-        if target is not None:
-            backend, capabilities = target
-            missing = [n for n in spec.needs if not capabilities.has(n)]
-            if missing:
-                return Decision(
-                    False,
-                    f"{spec.name} is not available for {backend} projects"
-                    + (" with this upstream token" if backend == "bugport" else ""),
+
+    def available(self, spec: ToolPolicy) -> None:
+        if self.offered(spec):
+            return
+        backends = list(self.backends())
+        missing = [n for n in spec.needs if not any(b.capabilities.has(n) for b in backends)] or list(spec.needs)
+        labels = ", ".join(b.label for b in backends) or "none"
+        raise denied(
+            f"tool {spec.name} is not available here: the configured trackers ({labels}) have no "
+            + WHAT_IS_MISSING.get(missing[0], missing[0].replace("_", " "))
+        )
+
+    def limits(self, principal: Principal, spec: ToolPolicy, target: Target, arguments: dict[str, Any]) -> None:
+        """Refuse what the principal's grant does not reach. Messages name only what the caller passed."""
+        operation = arguments.get("operation")
+        if operation in DELETE_OPERATIONS and "errors:delete" not in principal.scopes:
+            raise denied(f"denied: operation {operation} needs the errors:delete scope")
+        if isinstance(target, ProjectTarget):
+            if not principal.allows_project(target.project_id):
+                named = arguments.get("project_id") == target.project_id
+                raise denied(
+                    f"denied: project {target.project_id!r} is outside this agent's project limits"
+                    if named
+                    else "denied: the project this refers to is outside this agent's project limits"
                 )
-        return Decision(True, f"scope {spec.scope}")
+            self._serves(spec, target.backend)
+        elif isinstance(target, AccountTarget):
+            if principal.projects:
+                raise denied(
+                    f"denied: {spec.name} acts on the whole account, beyond single projects, and this agent's token "
+                    "is limited to projects"
+                )
+            self._serves(spec, target.backend)
+
+    @staticmethod
+    def _serves(spec: ToolPolicy, backend: Backend) -> None:
+        missing = [n for n in spec.needs if not backend.capabilities.has(n)]
+        if missing:
+            what = WHAT_IS_MISSING.get(missing[0], missing[0].replace("_", " "))
+            raise Refusal("denied", f"{spec.name} is not available for {backend.label} projects: no {what}")

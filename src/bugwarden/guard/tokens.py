@@ -1,4 +1,8 @@
-"""Scoped agent tokens: `bw_` + 256 random bits, stored only as a SHA-256 hash in `<home>/tokens.sqlite3`."""
+"""Scoped agent tokens: `bw_` + 256 random bits, stored only as a SHA-256 hash.
+
+Revocation and expiry take effect at the next verification: HTTP verifies every request, stdio
+every call.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,17 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
+from ..store import Database
 from .principal import Principal
 from .scopes import parse_scopes
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-_DURATION = re.compile(r"^(\d+)([mhdw])$")
+MAX_LIFETIME = timedelta(days=3650)
+_DURATION = re.compile(r"^(\d{1,7})([mhdw])$")
 
 
 class TokenError(ValueError):
@@ -34,14 +39,27 @@ class TokenInfo:
     last_used_at: str | None
     revoked_at: str | None
 
+    def state(self, now: datetime | None = None) -> str:
+        """`active`, `expired` or `revoked`."""
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and datetime.fromisoformat(self.expires_at) <= (now or _now()):
+            return "expired"
+        return "active"
+
 
 def parse_duration(value: str) -> timedelta:
-    """`30d`, `12h`, `45m`, `2w` -> timedelta."""
+    """`30d`, `12h`, `45m`, `2w` -> timedelta: positive and at most ten years."""
     m = _DURATION.match(value.strip())
     if not m:
         raise ValueError(f"--expires-in {value!r}: use a number and a unit, like 30d, 12h, 45m or 2w")
     amount, unit = int(m.group(1)), m.group(2)
-    return timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    if amount <= 0:
+        raise ValueError(f"--expires-in {value!r}: a token must live for a while; use at least 1m")
+    lifetime = timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    if lifetime > MAX_LIFETIME:
+        raise ValueError(f"--expires-in {value!r}: at most 3650d (ten years); omit it for a token that never expires")
+    return lifetime
 
 
 def _now() -> datetime:
@@ -52,27 +70,20 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _info(row: Any) -> TokenInfo:
+    return TokenInfo(
+        row[0], row[1], frozenset(json.loads(row[2])), frozenset(json.loads(row[3])), row[4], row[5], row[6], row[7]
+    )
+
+
 class TokenStore:
-    """The token table. Revocation and expiry take effect on the next verification."""
+    """The token table of a store."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not path.exists():
-            path.touch(mode=0o600)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT UNIQUE "
-            "NOT NULL, scopes TEXT NOT NULL, projects TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, "
-            "last_used_at TEXT, revoked_at TEXT)"
-        )
-
-    @classmethod
-    def open(cls, home: Path) -> TokenStore:
-        return cls(Path(home) / "tokens.sqlite3")
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     def create(
         self,
@@ -89,49 +100,50 @@ class TokenStore:
         token_id = "tok_" + secrets.token_hex(6)
         created = _now()
         expires = (created + parse_duration(expires_in)).isoformat() if expires_in else None
-        self._db.execute(
-            "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-            (
-                token_id,
-                name.strip(),
-                _hash(secret),
-                json.dumps(sorted(granted)),
-                json.dumps(sorted(set(projects))),
-                created.isoformat(),
-                expires,
-            ),
-        )
+        with self.db.transaction(write=True) as tx:
+            tx.execute(
+                "INSERT INTO tokens (id, name, secret_hash, scopes, projects, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token_id,
+                    name.strip(),
+                    _hash(secret),
+                    json.dumps(sorted(granted)),
+                    json.dumps(sorted({p.strip() for p in projects if p.strip()})),
+                    created.isoformat(),
+                    expires,
+                ),
+            )
         return self.get(token_id), secret
 
     def get(self, token_id: str) -> TokenInfo:
-        row = self._db.execute(
-            "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at "
-            "FROM tokens WHERE id = ?",
-            (token_id,),
-        ).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at FROM tokens "
+                "WHERE id = ?",
+                (token_id,),
+            ).fetchone()
         if row is None:
-            raise TokenError(f"no token with id {token_id!r}")
-        return self._info(row)
-
-    @staticmethod
-    def _info(row: tuple[str, ...]) -> TokenInfo:
-        return TokenInfo(
-            row[0], row[1], frozenset(json.loads(row[2])), frozenset(json.loads(row[3])), row[4], row[5], row[6], row[7]
-        )
+            raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
+        return _info(row)
 
     def list(self) -> list[TokenInfo]:
-        rows = self._db.execute(
-            "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at "
-            "FROM tokens ORDER BY created_at"
-        ).fetchall()
-        return [self._info(r) for r in rows]
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at FROM tokens "
+                "ORDER BY created_at"
+            ).fetchall()
+        return [_info(r) for r in rows]
 
-    def revoke(self, token_id: str) -> TokenInfo:
-        self.get(token_id)
-        self._db.execute(
-            "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (_now().isoformat(), token_id)
-        )
-        return self.get(token_id)
+    def revoke(self, token_id: str) -> tuple[TokenInfo, bool]:
+        """Revoke a token; returns its info and whether this call revoked it (False: it already was)."""
+        with self.db.transaction(write=True) as tx:
+            if tx.execute("SELECT id FROM tokens WHERE id = ?", (token_id,)).fetchone() is None:
+                raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
+            changed = tx.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (_now().isoformat(), token_id)
+            ).rowcount
+        return self.get(token_id), changed == 1
 
     def verify(self, secret: str, transport: str = "stdio") -> Principal:
         """The principal for a presented secret, or TokenError (unknown, expired or revoked)."""
@@ -140,21 +152,23 @@ class TokenStore:
 
     def check(self, secret: str) -> TokenInfo:
         """The token a presented secret belongs to, if it is usable now; else TokenError. Runs on every HTTP
-        request, so `last_used_at` is written at most once a minute per token."""
+        request and every stdio call, so `last_used_at` is written at most once a minute per token."""
         digest = _hash(secret)
-        row = self._db.execute(
-            "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, "
-            "secret_hash FROM tokens WHERE secret_hash = ?",
-            (digest,),
-        ).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, secret_hash "
+                "FROM tokens WHERE secret_hash = ?",
+                (digest,),
+            ).fetchone()
         if row is None or not hmac.compare_digest(row[8], digest):
             raise TokenError("unknown bugwarden token: create one with `bugwarden token create`")
-        info = self._info(row[:8])
+        info = _info(row)
         if info.revoked_at:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) was revoked")
-        if info.expires_at and datetime.fromisoformat(info.expires_at) <= _now():
-            raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
         now = _now()
+        if info.state(now) == "expired":
+            raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
-            self._db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))
+            with self.db.transaction(write=True) as tx:
+                tx.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))
         return info

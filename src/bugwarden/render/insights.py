@@ -1,171 +1,297 @@
-"""Pivots, trends, releases, stability, collaborators, event fields, saved searches and organizations as text."""
+"""Pivots, trends, releases, stability, collaborators, event fields and saved searches as text."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from ..model import (
     Collaborator,
     EventField,
-    Organization,
+    Page,
     Pivot,
     PivotValue,
-    Project,
     Release,
     ReleaseGroup,
     SavedSearch,
     StabilityPoint,
     TrendBucket,
 )
+from .answer import Answer
 from .context import trend_line
-from .text import count, fence, inline, when
+from .outputs import (
+    BucketRef,
+    CollaboratorList,
+    CollaboratorRef,
+    CreatedOut,
+    EventFieldList,
+    PivotList,
+    PivotRef,
+    PivotValueList,
+    PivotValueRef,
+    ReleaseGroupList,
+    ReleaseGroupRef,
+    ReleaseList,
+    ReleaseRef,
+    SavedSearchList,
+    SavedSearchRef,
+    StabilityOut,
+    StabilityPointRef,
+    TrendOut,
+)
+from .refs import iso, untrusted
+from .text import NOTICE, count, fence, inline, joined, plural, when
 
 
-def pivots_text(pivots: list[Pivot], scope: str) -> str:
-    lines = [f"# Top values for {scope}"]
+def _more(cursor: str | None, tool: str) -> str:
+    return f"\n\nMore: call {tool} again with cursor={cursor}" if cursor else ""
+
+
+def _shown(n: int, total: int | None) -> str:
+    return f"{n}" + (f" of {total:,}" if total is not None else "")
+
+
+def _value_ref(v: PivotValue) -> PivotValueRef:
+    return PivotValueRef(events=v.events, proportion=v.proportion, untrusted=untrusted(value=v.value))
+
+
+def pivots(found: Sequence[Pivot], scope: str) -> Answer:
     body = []
-    for p in pivots:
+    for p in found:
         body.append(
-            f"{inline(p.name or p.field, 40)} [{p.field}] ({p.cardinality if p.cardinality is not None else '?'}"
-            " distinct values)"
+            joined(inline(p.name, 40) if p.name else None, f"[{p.field}]", sep=" ")
+            + (f" ({plural(p.cardinality, 'distinct value')})" if p.cardinality is not None else "")
         )
-        body += [f"  {inline(v.value, 80)}: {count(v.events, 'event')}" for v in p.values]
+        body += [
+            f"  {inline(v.value, 80)}" + (f": {count(v.events, 'event')}" if v.events is not None else "")
+            for v in p.values
+        ]
         if p.other:
-            body.append(f"  (other values: {count(p.other, 'event')})")
+            body.append(f"  (other values: {plural(p.other, 'event')})")
         if p.no_value:
-            body.append(f"  (no value: {count(p.no_value, 'event')})")
-    lines.append(fence("pivots", "\n".join(body)) if body else "No pivot data.")
-    lines.append("Drill into one field with list_pivot_values.")
-    return "\n\n".join(lines)
-
-
-def pivot_values_text(values: tuple[PivotValue, ...], field: str, total: int | None, cursor: str | None) -> str:
-    shown = f"{len(values)}" + (f" of {total}" if total is not None else "")
-    body = "\n".join(
-        f"{inline(v.value, 100)}: {count(v.events, 'event')}"
-        + (f" ({v.proportion:.1%})" if v.proportion is not None else "")
-        for v in values
+            body.append(f"  (no value: {plural(p.no_value, 'event')})")
+    parts = [f"# Top values for {scope}"]
+    parts += [NOTICE, fence("pivots", "\n".join(body))] if body else ["No pivot data."]
+    parts.append("Drill into one field with list_pivot_values.")
+    data = PivotList(
+        pivots=[
+            PivotRef(field=p.field, cardinality=p.cardinality, values=[_value_ref(v) for v in p.values]) for p in found
+        ]
     )
-    text = f"# Values of {field} ({shown})\n\n" + (fence("pivot.values", body) if values else "No values.")
-    return text + (f"\n\nMore: cursor={cursor}" if cursor else "")
+    return Answer("\n\n".join(parts), data)
 
 
-def trend_text(buckets: list[TrendBucket], scope: str) -> str:
+def pivot_values(page: Page[PivotValue], field: str, cursor: str | None) -> Answer:
+    body = "\n".join(
+        inline(v.value, 100)
+        + (f": {plural(v.events, 'event')}" if v.events is not None else "")
+        + (f" ({v.proportion:.1%})" if v.proportion is not None else "")
+        for v in page.items
+    )
+    text = f"# Values of {field} ({_shown(len(page.items), page.total)})\n\n"
+    text += f"{NOTICE}\n\n{fence('pivot.values', body)}" if page.items else "No values."
+    data = PivotValueList(field=field, values=[_value_ref(v) for v in page.items], total=page.total, next_cursor=cursor)
+    return Answer(text + _more(cursor, "list_pivot_values"), data)
+
+
+def trend(buckets: Sequence[TrendBucket], scope: str) -> Answer:
+    data = TrendOut(buckets=[BucketRef(start=iso(b.start), end=iso(b.end), events=b.events) for b in buckets])
     if not buckets:
-        return f"# Trend for {scope}\n\nNo events in this window."
-    rows = "\n".join(f"{when(b.start)} → {when(b.end)}: {b.events}" for b in buckets)
-    return f"# Trend for {scope}\n\n{trend_line(tuple(buckets))}\n\n{rows}"
+        return Answer(f"# Trend for {scope}\n\nNo events in this window.", data)
+    rows = "\n".join(joined(when(b.start), when(b.end), sep=" → ") + f": {b.events:,}" for b in buckets)
+    return Answer(f"# Trend for {scope}\n\n{trend_line(tuple(buckets))}\n\n{rows}", data)
 
 
-def releases_text(releases: tuple[Release, ...], total: int | None, cursor: str | None) -> str:
-    lines = [f"# Releases ({len(releases)}" + (f" of {total})" if total is not None else ")")]
-    for r in releases:
+def _rate(point: StabilityPoint) -> float | None:
+    return None if point.unhandled_rate is None else 1 - point.unhandled_rate
+
+
+def stability(stage: str | None, points: Sequence[StabilityPoint]) -> Answer:
+    data = StabilityOut(
+        points=[
+            StabilityPointRef(
+                day=iso(p.start), sessions=p.sessions, unhandled_sessions=p.unhandled_sessions, crash_free_rate=_rate(p)
+            )
+            for p in points
+        ]
+    )
+    if not points:
+        return Answer("# Stability\n\nNo session data: this project does not report sessions.", data)
+    stable = [r for r in (_rate(p) for p in points) if r is not None]
+    lines = [f"# Stability over {plural(len(points), 'day')}"]
+    if stage:
+        lines.append(fence("release.stage", f"release stage: {inline(stage, 30)}"))
+    if stable:
+        lines.append(f"Crash-free sessions: latest {stable[-1]:.3%}, worst {min(stable):.3%}, best {max(stable):.3%}")
+    if len(points) > 7:
+        lines.append(f"(last 7 of {len(points)} days)")
+    for p in points[-7:]:
+        day = when(p.start)
+        counts = joined(count(p.sessions, "session"), count(p.unhandled_sessions, "unhandled session"), sep=", ")
+        lines.append(f"{day[:10]}: {counts}" if day else counts)
+    return Answer("\n".join(lines), data)
+
+
+def releases(page: Page[Release], cursor: str | None) -> Answer:
+    body = []
+    for r in page.items:
         rate = (
             f"{r.unhandled_sessions / r.total_sessions:.2%} unhandled sessions"
             if r.total_sessions and r.unhandled_sessions is not None
-            else "no session data"
+            else None
         )
-        lines.append(
-            f"- {r.id} · {inline(r.app_version or '?', 30)} ({inline(r.release_stage or '?', 20)}) · "
-            f"released {when(r.release_time)} · {count(r.errors_introduced, 'new error')} · "
-            f"{count(r.errors_seen, 'error')} seen · {rate}"
+        facts = joined(
+            r.id,
+            f"released {when(r.release_time)}" if r.release_time else None,
+            count(r.errors_introduced, "new error"),
+            f"{count(r.errors_seen, 'error')} seen" if r.errors_seen is not None else None,
+            rate,
         )
-    if cursor:
-        lines.append(f"\nMore: cursor={cursor}")
-    return "\n".join(lines)
+        label = joined(
+            inline(r.app_version, 30) if r.app_version else None,
+            f"({inline(r.release_stage, 20)})" if r.release_stage else None,
+            f"build {inline(r.build_label, 30)}" if r.build_label else None,
+            sep=" ",
+        )
+        body.append(f"- {facts}\n  {label or '(no version recorded)'}")
+    text = f"# Releases ({_shown(len(page.items), page.total)})"
+    text += f"\n\n{NOTICE}\n\n{fence('releases', chr(10).join(body))}" if body else "\n\nNo releases."
+    data = ReleaseList(
+        releases=[
+            ReleaseRef(
+                id=r.id,
+                release_group_id=r.release_group_id,
+                released_at=iso(r.release_time),
+                errors_introduced=r.errors_introduced,
+                errors_seen=r.errors_seen,
+                sessions=r.total_sessions,
+                unhandled_sessions=r.unhandled_sessions,
+                untrusted=untrusted(
+                    app_version=r.app_version, release_stage=r.release_stage, build_label=r.build_label
+                ),
+            )
+            for r in page.items
+        ],
+        total=page.total,
+        next_cursor=cursor,
+    )
+    return Answer(text + _more(cursor, "list_releases"), data)
 
 
-def release_groups_text(groups: tuple[ReleaseGroup, ...], cursor: str | None) -> str:
-    lines = [f"# Release groups ({len(groups)})"]
-    lines += [
-        f"- {g.id} · {inline(g.app_version or '?', 30)} · {inline(g.release_stage or '?', 20)} · "
-        f"first released {when(g.first_released_at)} · {'visible' if g.visible else 'hidden'}"
-        for g in groups
-    ]
-    if cursor:
-        lines.append(f"\nMore: cursor={cursor}")
-    return "\n".join(lines)
+def release_groups(page: Page[ReleaseGroup], cursor: str | None) -> Answer:
+    body = []
+    for g in page.items:
+        state = {True: "visible", False: "hidden", None: None}[g.visible]
+        first = f"first released {when(g.first_released_at)}" if g.first_released_at else None
+        label = joined(
+            inline(g.app_version, 30) if g.app_version else None,
+            f"({inline(g.release_stage, 20)})" if g.release_stage else None,
+            sep=" ",
+        )
+        body.append(f"- {joined(g.id, state, first)}\n  {label or '(no version recorded)'}")
+    text = f"# Release groups ({len(page.items)})"
+    text += f"\n\n{NOTICE}\n\n{fence('release.groups', chr(10).join(body))}" if body else "\n\nNo release groups."
+    data = ReleaseGroupList(
+        release_groups=[
+            ReleaseGroupRef(
+                id=g.id,
+                visible=g.visible,
+                releases=g.releases_count,
+                first_released_at=iso(g.first_released_at),
+                untrusted=untrusted(app_version=g.app_version, release_stage=g.release_stage),
+            )
+            for g in page.items
+        ],
+        next_cursor=cursor,
+    )
+    return Answer(text + _more(cursor, "list_release_groups"), data)
 
 
-def stability_text(stage: str | None, points: tuple[StabilityPoint, ...]) -> str:
-    if not points:
-        return "# Stability\n\nNo session data: this project does not report sessions."
-    rates = [p.unhandled_rate for p in points if p.unhandled_rate is not None]
-    stable = [1 - r for r in rates]
-    lines = [f"# Stability of {inline(stage or '?', 30)} over {len(points)} days"]
-    if stable:
-        lines.append(f"Crash-free sessions: latest {stable[-1]:.3%}, worst {min(stable):.3%}, best {max(stable):.3%}")
-    lines += [
-        f"{when(p.start)[:10]}: {count(p.sessions, 'session')}, {count(p.unhandled_sessions, 'unhandled')}"
-        for p in points[-7:]
-    ]
-    if len(points) > 7:
-        lines.insert(2, f"(last 7 of {len(points)} days)")
-    return "\n".join(lines)
+def release_group_changed(group: ReleaseGroup) -> Answer:
+    state = "visible" if group.visible else "hidden"
+    text = f"Release group {group.id} is now {state}."
+    if group.app_version:
+        text += "\n\n" + fence("release.group", f"version: {inline(group.app_version, 30)}")
+    return Answer(
+        text,
+        ReleaseGroupList(
+            release_groups=[
+                ReleaseGroupRef(
+                    id=group.id,
+                    visible=group.visible,
+                    releases=group.releases_count,
+                    first_released_at=iso(group.first_released_at),
+                    untrusted=untrusted(app_version=group.app_version),
+                )
+            ]
+        ),
+    )
 
 
-def collaborators_text(people: tuple[Collaborator, ...], total: int | None, cursor: str | None) -> str:
-    lines = [f"# Collaborators ({len(people)}" + (f" of {total})" if total is not None else ")")]
+def collaborators(people: Sequence[Collaborator], total: int | None, cursor: str | None) -> Answer:
+    body = []
+    for p in people:
+        facts = joined(p.id, "admin" if p.is_admin else None, "invitation pending" if p.pending_invitation else None)
+        who = joined(inline(p.name, 40) if p.name else None, inline(p.email, 80) if p.email else None)
+        body.append(f"- {facts}\n  {who or '(no name or email)'}")
+    text = f"# Collaborators ({_shown(len(people), total)})"
+    text += f"\n\n{NOTICE}\n\n{fence('collaborators', chr(10).join(body))}" if body else "\n\nNo collaborators."
+    data = CollaboratorList(
+        collaborators=[
+            CollaboratorRef(
+                id=p.id,
+                is_admin=p.is_admin,
+                pending_invitation=p.pending_invitation,
+                untrusted=untrusted(name=p.name, email=p.email),
+            )
+            for p in people
+        ],
+        total=total,
+        next_cursor=cursor,
+    )
+    return Answer(text + _more(cursor, "list_collaborators"), data)
+
+
+def event_fields(fields: Sequence[EventField]) -> Answer:
     body = [
-        f"- {p.id} · {inline(p.name or '(no name)', 40)} · {inline(p.email or '?', 80)}"
-        + (" · admin" if p.is_admin else "")
-        + (" · invitation pending" if p.pending_invitation else "")
-        for p in people
-    ]
-    lines.append(fence("collaborators", "\n".join(body)) if body else "No collaborators.")
-    if cursor:
-        lines.append(f"More: cursor={cursor}")
-    return "\n\n".join(lines)
-
-
-def event_fields_text(fields: list[EventField]) -> str:
-    lines = [f"# Event fields ({len(fields)}): use them in `filters` as 'field=value' or 'field!=value'"]
-    lines += [
-        f"- {inline(f.display_id, 80)}"
-        + (f" ({inline(f.name, 40)})" if f.name else "")
-        + (" [custom]" if f.custom else "")
+        f"- {f.display_id}" + (f" ({inline(f.name, 40)})" if f.name else "") + (" [custom]" if f.custom else "")
         for f in fields
     ]
-    lines.append("Also accepted: event.since, event.before (e.g. 'event.since=7d').")
-    return "\n".join(lines)
+    text = f"# Event fields ({len(fields)}): use them in `filters` as 'field=value' or 'field!=value'"
+    if body:
+        text += f"\n\n{NOTICE}\n\n{fence('event.fields', chr(10).join(body))}"
+    text += "\n\nAlso accepted: event.since, event.before (e.g. 'event.since=7d')."
+    return Answer(text, EventFieldList(fields=[f.display_id for f in fields]))
 
 
-def saved_searches_text(searches: list[SavedSearch]) -> str:
-    lines = [f"# Saved searches ({len(searches)})"]
-    for s in searches:
-        rendered = "; ".join(
-            f"{k} {c.get('type')} {c.get('value')}"
-            for k, conds in s.filters.items()
-            if isinstance(conds, list)
-            for c in conds
-            if isinstance(c, dict)
-        )
-        lines.append(
-            f"- {s.id} · {inline(s.name, 60)} · sort {s.sort or 'default'}"
-            + (" · shared" if s.shared else "")
-            + f"\n  filters: {inline(rendered or json.dumps(s.filters), 200)}"
-        )
-    return "\n".join(lines)
+def _filters_words(search: SavedSearch) -> str:
+    rendered = "; ".join(
+        f"{k} {c.get('type')} {c.get('value')}"
+        for k, conds in search.filters.items()
+        if isinstance(conds, list)
+        for c in conds
+        if isinstance(c, dict)
+    )
+    return rendered or json.dumps(search.filters, default=str)
 
 
-def organizations_text(orgs: tuple[Organization, ...]) -> str:
-    lines = [f"# Organizations ({len(orgs)})"]
-    lines += [
-        f"- {o.id} · {inline(o.name, 60)} · slug {inline(o.slug or '?', 40)} · created {when(o.created_at)}"
-        for o in orgs
+def saved_searches(found: Sequence[SavedSearch]) -> Answer:
+    body = [
+        f"- {joined(s.id, f'sort {s.sort}' if s.sort else None, 'shared' if s.shared else None)}\n"
+        f"  name: {inline(s.name, 60)}\n  filters: {inline(_filters_words(s), 200)}"
+        for s in found
     ]
-    return "\n".join(lines)
-
-
-def project_text(p: Project) -> str:
-    return "\n".join(
-        [
-            f"# Project {p.id}",
-            f"**Name:** {inline(p.name, 80)} · **Type:** {inline(p.type or '?', 20)} · "
-            f"**Language:** {inline(p.language or '?', 20)}",
-            f"**Organization:** {p.organization_id or '?'} · **Open errors:** "
-            f"{p.open_error_count if p.open_error_count is not None else '?'}",
-            f"**Release stages:** {', '.join(inline(s, 30) for s in p.release_stages) or 'none yet'}",
-            f"**Created:** {when(p.created_at)}" + (f" · **Dashboard:** {p.html_url}" if p.html_url else ""),
+    text = f"# Saved searches ({len(found)})"
+    text += f"\n\n{NOTICE}\n\n{fence('saved.searches', chr(10).join(body))}" if body else "\n\nNo saved searches."
+    data = SavedSearchList(
+        saved_searches=[
+            SavedSearchRef(id=s.id, shared=s.shared, untrusted=untrusted(name=s.name, filters=_filters_words(s)))
+            for s in found
         ]
     )
+    return Answer(text, data)
+
+
+def saved_search_created(search: SavedSearch) -> Answer:
+    listed = saved_searches([search])
+    return Answer(f"Created saved search {search.id}.\n\n" + listed.text, CreatedOut(id=search.id, kind="saved search"))

@@ -74,12 +74,14 @@ class BugportSim:
         if faults.fail_remaining > 0:
             faults.fail_remaining -= 1
             headers = {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
-            return JSONResponse({"detail": "Injected failure"}, faults.fail_status, headers=headers)
+            return JSONResponse({"detail": faults.fail_message}, faults.fail_status, headers=headers)
         if (status := faults.failing_status(request.url.path)) is not None:
             return JSONResponse({"detail": "Injected failure"}, status)
         if faults.garbage_remaining > 0:
             faults.garbage_remaining -= 1
             return Response("<html>upstream proxy error</html>", 200, media_type="application/json")
+        if (oversized := faults.oversized()) is not None:
+            return oversized
         grant = self.ws.tokens.get(token or "")
         if auth and grant is None:
             return JSONResponse({"detail": "Invalid or missing token"}, 401, headers={"WWW-Authenticate": "Bearer"})

@@ -64,7 +64,7 @@ class BugsnagSim:
             await anyio.sleep(3600)
         if faults.fail_remaining > 0:
             faults.fail_remaining -= 1
-            body: dict[str, Any] = {"errors": ["Injected failure"]}
+            body: dict[str, Any] = {"errors": [faults.fail_message]}
             if faults.fail_code:
                 body["code"] = faults.fail_code
             headers = {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
@@ -74,11 +74,14 @@ class BugsnagSim:
         if faults.garbage_remaining > 0:
             faults.garbage_remaining -= 1
             return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
+        if (oversized := faults.oversized()) is not None:
+            return oversized
         user = self.world.users.get(token or "")
         if user is None:
             return JSONResponse({"errors": ["Unauthorized"]}, 401)
         allowed, remaining, retry_after = self.control.limiter.hit(token or "")
-        limit_headers = {"X-RateLimit-Limit": str(self.control.limiter.limit), "X-RateLimit-Remaining": str(remaining)}
+        limit = self.control.limiter.limit
+        limit_headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining)} if limit > 0 else {}
         if not allowed:
             return JSONResponse(
                 {"errors": ["Rate limit exceeded"]}, 429, headers={**limit_headers, "Retry-After": str(retry_after)}

@@ -7,10 +7,16 @@ clients use `POST /_sandbox/faults` with the same fields.
 from __future__ import annotations
 
 import time
+import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+CHUNK = 64 * 1024
 
 
 @dataclass
@@ -33,6 +39,11 @@ class Faults:
     garbage_remaining: int = 0
     hang_remaining: int = 0
     retry_after: int | None = None
+    fail_message: str = "Injected failure"
+    """The message an injected failure carries (tests make it hostile: upstream text is untrusted)."""
+    oversize_remaining: int = 0
+    oversize_bytes: int = 50 * 1024 * 1024
+    oversize_gzip: bool = False
     fail_paths: dict[str, int] = field(default_factory=dict)
     """Path suffix -> status: every matching request fails (until cleared)."""
     slow_paths: dict[str, float] = field(default_factory=dict)
@@ -50,9 +61,44 @@ class Faults:
     def failing_status(self, path: str) -> int | None:
         return next((status for suffix, status in self.fail_paths.items() if path.endswith(suffix)), None)
 
-    def fail_next(self, count: int, status: int = 503, code: int | None = None, retry_after: int | None = None) -> None:
+    def fail_next(
+        self,
+        count: int,
+        status: int = 503,
+        code: int | None = None,
+        retry_after: int | None = None,
+        message: str = "Injected failure",
+    ) -> None:
         self.fail_remaining, self.fail_status, self.fail_code = count, status, code
-        self.retry_after = retry_after
+        self.retry_after, self.fail_message = retry_after, message
+
+    def oversize_next(self, count: int, megabytes: int = 50, gzip: bool = False) -> None:
+        """The next `count` answers are a JSON array of `megabytes` (after decompression; gzip: a zip bomb)."""
+        self.oversize_remaining, self.oversize_bytes, self.oversize_gzip = count, megabytes * 1024 * 1024, gzip
+
+    def oversized(self) -> Response | None:
+        """An injected oversized answer, streamed so the simulator never holds it whole."""
+        if self.oversize_remaining <= 0:
+            return None
+        self.oversize_remaining -= 1
+        size, gzip = self.oversize_bytes, self.oversize_gzip
+
+        async def body() -> AsyncIterator[bytes]:
+            filler = b"[" + b'"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",' * (CHUNK // 33)
+            sent = 0
+            if gzip:
+                head, block, tail = _zero_blocks()
+                yield head
+                for _ in range(max(0, size // (1024 * 1024) - 1)):
+                    yield block
+                yield tail
+                return
+            while sent < size:
+                yield filler
+                sent += len(filler)
+
+        headers = {"Content-Encoding": "gzip"} if gzip else {}
+        return StreamingResponse(body(), 200, headers=headers, media_type="application/json")
 
     def garbage_next(self, count: int) -> None:
         self.garbage_remaining = count
@@ -62,6 +108,7 @@ class Faults:
 
     def clear(self) -> None:
         self.latency, self.fail_remaining, self.garbage_remaining, self.hang_remaining = 0.0, 0, 0, 0
+        self.oversize_remaining = 0
         self.fail_paths.clear()
         self.slow_paths.clear()
 
@@ -70,8 +117,14 @@ class Faults:
             self.latency = float(data["latency_ms"]) / 1000
         if "fail_next" in data:
             self.fail_next(
-                int(data["fail_next"]), int(data.get("status", 503)), data.get("code"), data.get("retry_after")
+                int(data["fail_next"]),
+                int(data.get("status", 503)),
+                data.get("code"),
+                data.get("retry_after"),
+                str(data.get("message", "Injected failure")),
             )
+        if "oversize_next" in data:
+            self.oversize_next(int(data["oversize_next"]), int(data.get("megabytes", 50)), bool(data.get("gzip")))
         if "garbage_next" in data:
             self.garbage_next(int(data["garbage_next"]))
         if "hang_next" in data:
@@ -80,6 +133,16 @@ class Faults:
             self.fail_path(str(data["fail_path"]), int(data.get("status", 500)))
         if data.get("clear"):
             self.clear()
+
+
+@cache
+def _zero_blocks() -> tuple[bytes, bytes, bytes]:
+    """A gzip stream of zeros in parts: the head (header and 1 MiB), a block that inflates to 1 MiB more each
+    time it is repeated, and the end (whose checksum only matches one repetition: a client stops long before)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    head = compressor.compress(b"\0" * (1024 * 1024)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    block = compressor.compress(b"\0" * (1024 * 1024)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return head, block, compressor.flush()
 
 
 class RateLimiter:
@@ -92,7 +155,9 @@ class RateLimiter:
         self._hits: dict[str, deque[float]] = {}
 
     def hit(self, token: str) -> tuple[bool, int, int]:
-        """Record one request; returns (allowed, remaining, retry_after seconds)."""
+        """Record one request; returns (allowed, remaining, retry_after seconds). A limit of 0 means none."""
+        if self.limit <= 0:
+            return True, -1, 0
         now = self.clock()
         hits = self._hits.setdefault(token, deque())
         while hits and hits[0] <= now - self.window:

@@ -4,23 +4,44 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, Elicit
-from mcp.server.mcpserver.resolve import Resolve
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from ..backends.errors import InvalidArgument
-from ..render import insights as r
-from ..render.text import inline
-from ..runtime import runtime
-from .confirm import Answer, Approval, Confirm, Verdict, decide, verdict_of
-from .errors import AdditionalOccurrences, AdditionalUsers, Hours, Occurrences, ReopenIf, Seconds, build_change
-from .outputs import Items, Record
-from .params import Cursor, Limit, ProjectId, Severity
+from ..backends.paths import check_id
+from ..guard.approval import Consented
+from ..guard.target import AccountTarget, InAccount, InProject, InProjectOrAccount, Target
+from ..render import errors as render_errors
+from ..render import insights as render_insights
+from ..render import projects as render
+from ..render.outputs import (
+    BulkChangeOut,
+    CollaboratorList,
+    CreatedOut,
+    OrganizationList,
+    ReleaseGroupList,
+    SettingsChangeOut,
+)
+from .confirm import change_settings, fields_given
+from .errors import bugsnag_change
+from .params import (
+    AdditionalOccurrences,
+    AdditionalUsers,
+    CollaboratorId,
+    Confirm,
+    Cursor,
+    Hours,
+    Limit,
+    Occurrences,
+    OrganizationId,
+    ProjectId,
+    ReopenIf,
+    Seconds,
+    Severity,
+)
 from .registry import tool
-from .support import as_items, as_record, respond
+from .support import insights, respond
 
-OrgId = Annotated[str, Field(description="Organization id from list_organizations.", min_length=1, max_length=200)]
 ProjectType = Annotated[
     str,
     Field(
@@ -28,16 +49,7 @@ ProjectType = Annotated[
         pattern=r"^[a-z_]{2,30}$",
     ),
 ]
-
-
-def not_applied(verdict: Verdict, what: str, target_id: str, fields: dict[str, Any]) -> str:
-    """The answer of a settings change that was declined, or is waiting for `confirm`: what would change."""
-    if verdict.how == "declined":
-        return "Not changed: the user declined."
-    changes = ", ".join(f"{k}={inline(v, 80)}" for k, v in fields.items())
-    return (
-        f"Not changed yet. {what} ({target_id}) would get: {changes}. Call again with confirm={target_id!r} to apply."
-    )
+Names = Annotated[list[Annotated[str, Field(max_length=200)]] | None, Field(max_length=100)]
 
 
 @tool(
@@ -47,25 +59,29 @@ def not_applied(verdict: Verdict, what: str, target_id: str, fields: dict[str, A
     read_only=True,
     idempotent=True,
     needs=("organizations",),
-    project_scoped=False,
+    reach="account",
 )
 async def list_organizations(
-    ctx: Context,
+    target: InAccount,
     organization_id: Annotated[str | None, Field(description="Show this one organization.", max_length=200)] = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, OrganizationList]:
     """The organizations the configured BugSnag user belongs to, or one of them by id."""
-    backend = runtime(ctx).backend()
-    if organization_id:
-        orgs: tuple[Any, ...] = (await backend.get_organization(organization_id),)
-    else:
-        orgs = (await backend.list_organizations(limit=100)).items
-    return respond(r.organizations_text(orgs), as_items(orgs))
+    backend = insights(target)
+    if target.organization_id:
+        return respond(render.organization_list([await backend.get_organization(target.organization_id)]))
+    return respond(render.organization_list((await backend.list_organizations(limit=100)).items))
 
 
-async def ask_update_organization(
-    ctx: Context, organization_id: str, confirm: str | None = None
-) -> Verdict | Elicit[Approval]:
-    return decide(organization_id, confirm, ctx, f"Change the settings of organization {organization_id}?")
+def some_setting(names: tuple[str, ...]) -> Any:
+    def rules(args: dict[str, Any], target: Target) -> None:
+        if not fields_given(**{n: args.get(n) for n in names}):
+            raise InvalidArgument(f"nothing to change: pass at least one of {', '.join(names)}")
+
+    return rules
+
+
+ORGANIZATION_SETTINGS = ("name", "auto_upgrade", "billing_emails")
+PROJECT_SETTINGS = ("name", "resolve_on_deploy", "ignore_old_browsers", "discarded_app_versions", "discarded_errors")
 
 
 @tool(
@@ -76,45 +92,34 @@ async def ask_update_organization(
     destructive=True,
     idempotent=True,
     needs=("organizations",),
-    project_scoped=False,
+    reach="account",
+    rules=some_setting(ORGANIZATION_SETTINGS),
+    ask=lambda args: f"Change the settings of organization {args['organization_id']}?",
 )
 async def update_organization(
-    ctx: Context,
-    organization_id: OrgId,
-    approval: Annotated[Answer, Resolve(ask_update_organization)],
+    organization_id: OrganizationId,
+    target: InAccount,
+    consent: Consented,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New name.")] = None,
     auto_upgrade: Annotated[bool | None, Field(description="Upgrade the plan automatically.")] = None,
-    billing_emails: Annotated[
-        list[Annotated[str, Field(max_length=200)]] | None,
-        Field(description="Replaces the billing email list.", max_length=20),
-    ] = None,
+    billing_emails: Annotated[Names, Field(description="Replaces the billing email list.", max_length=20)] = None,
     confirm: Confirm = None,
-) -> Annotated[CallToolResult, Record]:
+) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Rename an organization or change its billing settings (billing_emails replaces the list). Asks first."""
-    fields = {
-        k: v
-        for k, v in {"name": name, "auto_upgrade": auto_upgrade, "billing_emails": billing_emails}.items()
-        if v is not None
-    }
-    if not fields:
-        raise InvalidArgument("nothing to change: pass name, auto_upgrade or billing_emails")
-    backend = runtime(ctx).backend()
-    before = await backend.get_organization(organization_id)
-    verdict = verdict_of(approval)
-    if not verdict.approved:
-        return respond(
-            not_applied(verdict, f"Organization {inline(before.name, 60)}", organization_id, fields), as_record(before)
-        )
-    after = await backend.update_organization(organization_id, fields)
-    return respond(f"Updated organization {organization_id}: " + ", ".join(fields), as_record(after))
+    backend = insights(target)
+    fields = fields_given(name=name, auto_upgrade=auto_upgrade, billing_emails=billing_emails)
 
+    async def current_name() -> str:
+        return (await backend.get_organization(organization_id)).name
 
-@tool(title="Get project", scope="projects:read", toolset="admin", read_only=True, idempotent=True)
-async def get_project(ctx: Context, project_id: ProjectId = None) -> Annotated[CallToolResult, Record]:
-    """One project's settings summary: type, language, release stages, open errors, dashboard link."""
-    assert project_id is not None
-    project = await runtime(ctx).backend().get_project(project_id)
-    return respond(r.project_text(project), as_record(project))
+    return await change_settings(
+        "organization",
+        organization_id,
+        consent,
+        fields,
+        current_name,
+        lambda: backend.update_organization(organization_id, fields),
+    )
 
 
 @tool(
@@ -124,67 +129,74 @@ async def get_project(ctx: Context, project_id: ProjectId = None) -> Annotated[C
     read_only=False,
     idempotent=False,
     needs=("organizations",),
-    project_scoped=False,
+    reach="account",
 )
 async def create_project(
-    ctx: Context,
-    organization_id: OrgId,
+    organization_id: OrganizationId,
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^$]", description="Project name.")],
     type: ProjectType,
-) -> Annotated[CallToolResult, Record]:
+    target: InAccount,
+) -> Annotated[CallToolResult, CreatedOut]:
     """Create a project in an organization; answers with its id (its API key stays in the dashboard)."""
-    project = await runtime(ctx).backend().create_project(organization_id, name, type)
-    return respond(f"Created project {project.id}.\n\n" + r.project_text(project), as_record(project))
-
-
-async def ask_update_project(ctx: Context, project_id: str, confirm: str | None = None) -> Verdict | Elicit[Approval]:
-    return decide(project_id, confirm, ctx, f"Change the settings of project {project_id}?")
+    return respond(render.project_created(await insights(target).create_project(organization_id, name, type)))
 
 
 @tool(
-    title="Update project", scope="projects:admin", toolset="admin", read_only=False, destructive=True, idempotent=True
+    title="Update project",
+    scope="projects:admin",
+    toolset="admin",
+    read_only=False,
+    destructive=True,
+    idempotent=True,
+    needs=("organizations",),
+    rules=some_setting(PROJECT_SETTINGS),
+    ask=lambda args: f"Change the settings of project {args['project_id']}?",
 )
 async def update_project(
-    ctx: Context,
-    approval: Annotated[Answer, Resolve(ask_update_project)],
+    target: InProject,
+    consent: Consented,
     project_id: ProjectId = None,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New project name.")] = None,
     resolve_on_deploy: Annotated[bool | None, Field(description="Mark errors fixed on each deploy.")] = None,
     ignore_old_browsers: Annotated[bool | None, Field(description="Drop events from old browsers.")] = None,
     discarded_app_versions: Annotated[
-        list[Annotated[str, Field(max_length=100)]] | None,
-        Field(description="Replaces the list of app versions whose events are dropped.", max_length=100),
+        Names, Field(description="Replaces the list of app versions whose events are dropped.")
     ] = None,
     discarded_errors: Annotated[
-        list[Annotated[str, Field(max_length=200)]] | None,
-        Field(description="Replaces the list of error classes whose events are dropped.", max_length=100),
+        Names, Field(description="Replaces the list of error classes whose events are dropped.")
     ] = None,
     confirm: Confirm = None,
-) -> Annotated[CallToolResult, Record]:
+) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Change project settings. List settings are replaced, not merged. Asks first; answers with what changed."""
-    assert project_id is not None
-    fields = {
-        k: v
-        for k, v in {
-            "name": name,
-            "resolve_on_deploy": resolve_on_deploy,
-            "ignore_old_browsers": ignore_old_browsers,
-            "discarded_app_versions": discarded_app_versions,
-            "discarded_errors": discarded_errors,
-        }.items()
-        if v is not None
-    }
-    if not fields:
-        raise InvalidArgument("nothing to change: pass at least one setting")
-    backend = runtime(ctx).backend()
-    before = await backend.get_project(project_id)
-    verdict = verdict_of(approval)
-    if not verdict.approved:
-        return respond(
-            not_applied(verdict, f"Project {inline(before.name, 60)}", project_id, fields), as_record(before)
-        )
-    after = await backend.update_project(project_id, fields)
-    return respond(f"Updated project {project_id}: {', '.join(fields)}.\n\n" + r.project_text(after), as_record(after))
+    backend = insights(target)
+    fields = fields_given(
+        name=name,
+        resolve_on_deploy=resolve_on_deploy,
+        ignore_old_browsers=ignore_old_browsers,
+        discarded_app_versions=discarded_app_versions,
+        discarded_errors=discarded_errors,
+    )
+
+    async def current_name() -> str:
+        return (await backend.get_project(target.project_id)).name
+
+    return await change_settings(
+        "project",
+        target.project_id,
+        consent,
+        fields,
+        current_name,
+        lambda: backend.update_project(target.project_id, fields),
+    )
+
+
+def collaborator_rules(args: dict[str, Any], target: Target) -> None:
+    if (args.get("organization_id") is None) == (args.get("project_id") is None):
+        raise InvalidArgument("pass exactly one of organization_id or project_id")
+    if args.get("collaborator_id") and not args.get("organization_id"):
+        raise InvalidArgument("collaborator_id goes with organization_id")
+    if args.get("q") and not args.get("organization_id"):
+        raise InvalidArgument("q searches an organization's collaborators: pass organization_id")
 
 
 @tool(
@@ -194,10 +206,11 @@ async def update_project(
     read_only=True,
     idempotent=True,
     needs=("collaborators",),
-    project_scoped=False,
+    reach="account",
+    rules=collaborator_rules,
 )
 async def list_collaborators(
-    ctx: Context,
+    target: InProjectOrAccount,
     organization_id: Annotated[
         str | None,
         Field(
@@ -211,23 +224,20 @@ async def list_collaborators(
     q: Annotated[str | None, Field(description="Name or email search (organization lists).", max_length=100)] = None,
     limit: Limit = 30,
     cursor: Cursor = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, CollaboratorList]:
     """People with access, with names and emails: an organization's, one project's, or one collaborator."""
-    backend = runtime(ctx).backend()
-    if (organization_id is None) == (project_id is None):
-        raise InvalidArgument("pass exactly one of organization_id or project_id")
-    if organization_id and collaborator_id:
-        person = await backend.get_org_collaborator(organization_id, collaborator_id)
-        return respond(r.collaborators_text((person,), None, None), as_items([person]))
-    if organization_id:
-        page = await backend.list_org_collaborators(organization_id, q=q, limit=limit, cursor=cursor)
+    backend = insights(target)
+    if isinstance(target, AccountTarget):
+        assert target.organization_id is not None  # collaborator_rules: organization_id or project_id
+        if collaborator_id:
+            person = await backend.get_org_collaborator(
+                target.organization_id, check_id(collaborator_id, "collaborator_id")
+            )
+            return respond(render_insights.collaborators((person,), None, None))
+        page = await backend.list_org_collaborators(target.organization_id, q=q, limit=limit, page=target.page)
     else:
-        assert project_id is not None
-        page = await backend.list_project_collaborators(project_id, limit=limit, cursor=cursor)
-    return respond(
-        r.collaborators_text(page.items, page.total, page.next_cursor),
-        as_items(page.items, page.total, page.next_cursor),
-    )
+        page = await backend.list_project_collaborators(target.project_id, limit=limit, page=target.page)
+    return respond(render_insights.collaborators(page.items, page.total, target.cursor(page.next)))
 
 
 @tool(
@@ -237,62 +247,69 @@ async def list_collaborators(
     read_only=False,
     idempotent=True,
     needs=("releases",),
-    project_scoped=False,
+    reach="account",
 )
 async def update_release_group(
-    ctx: Context,
     release_group_id: Annotated[
         str, Field(description="Release group id from list_release_groups.", min_length=1, max_length=200)
     ],
     visible: Annotated[bool, Field(description="Show (true) or hide (false) this version in the dashboard.")],
-) -> Annotated[CallToolResult, Record]:
+    target: InAccount,
+) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Show or hide a version (release group) in the dashboard's release lists."""
-    group = await runtime(ctx).backend().update_release_group(release_group_id, visible)
-    return respond(
-        f"Release group {release_group_id} ({inline(group.app_version or '?', 30)}) is now "
-        f"{'visible' if group.visible else 'hidden'}.",
-        as_record(group),
-    )
+    group = await insights(target).update_release_group(release_group_id, visible)
+    return respond(render_insights.release_group_changed(group))
 
 
 BulkOperation = Literal["open", "fix", "ignore", "snooze", "override_severity", "assign"]
 
 
-@tool(title="Bulk update errors", scope="errors:write", toolset="admin", read_only=False, idempotent=True)
+def bulk_rules(args: dict[str, Any], target: Target) -> None:
+    for error_id in args["error_ids"]:
+        check_id(error_id, "error_ids")
+    bugsnag_change(target, args["operation"], args)
+
+
+@tool(
+    title="Bulk update errors",
+    scope="errors:write",
+    toolset="admin",
+    read_only=False,
+    idempotent=True,
+    needs=("organizations",),
+    rules=bulk_rules,
+)
 async def bulk_update_errors(
-    ctx: Context,
     error_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=200)]],
         Field(min_length=1, max_length=100, description="Error ids from list_errors."),
     ],
     operation: Annotated[BulkOperation, Field(description="The change to apply to every listed error.")],
+    target: InProject,
     project_id: ProjectId = None,
-    severity: Annotated[Severity | None, Field(description="For override_severity.")] = None,
-    assigned_collaborator_id: Annotated[str | None, Field(max_length=100, description="For assign.")] = None,
+    severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
+    assigned_collaborator_id: CollaboratorId = None,
     reopen_if: Annotated[ReopenIf | None, Field(description="For snooze.")] = None,
     seconds: Seconds = None,
     occurrences: Occurrences = None,
     hours: Hours = None,
     additional_occurrences: AdditionalOccurrences = None,
     additional_users: AdditionalUsers = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, BulkChangeOut]:
     """Apply one status change (open, fix, ignore, snooze, override severity, assign) to up to 100 errors at once."""
-    assert project_id is not None
-    change = build_change(
+    change = bugsnag_change(
+        target,
         operation,
-        severity=severity,
-        assigned_collaborator_id=assigned_collaborator_id,
-        issue_url=None,
-        issue_title=None,
-        reopen_if=reopen_if,
-        seconds=seconds,
-        occurrences=occurrences,
-        hours=hours,
-        additional_occurrences=additional_occurrences,
-        additional_users=additional_users,
+        {
+            "severity": severity,
+            "assigned_collaborator_id": assigned_collaborator_id,
+            "reopen_if": reopen_if,
+            "seconds": seconds,
+            "occurrences": occurrences,
+            "hours": hours,
+            "additional_occurrences": additional_occurrences,
+            "additional_users": additional_users,
+        },
     )
-    result = await runtime(ctx).backend().bulk_update_errors(project_id, error_ids, change)
-    rows = [{"error_id": k, **v} for k, v in result.items() if isinstance(v, dict)]
-    lines = [f"{operation} applied to {len(rows)} errors in project {project_id}:"]
-    lines += [f"- {row['error_id']}: status {row.get('status')}" for row in rows]
-    return respond("\n".join(lines), Items(items=rows, total=len(rows)))
+    statuses = await insights(target).bulk_update_errors(target.project_id, error_ids, change)
+    return respond(render_errors.bulk_change(target.project_id, operation, statuses))

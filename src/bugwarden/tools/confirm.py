@@ -1,74 +1,48 @@
-"""Asking before destroying: MCP elicitation where the client supports it, otherwise an explicit `confirm`
-argument that must repeat the target's id. Until confirmed, a destructive tool answers with a preview."""
+"""Changes that ask first: the one helper settings changes and deletions share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult
-from mcp.server.mcpserver.resolve import Resolve
-from pydantic import BaseModel, Field
+from mcp.types import CallToolResult
 
-from ..backends.errors import InvalidArgument
-from ..render.text import inline
-
-Confirm = Annotated[
-    str | None,
-    Field(
-        description="To act without an interactive prompt, repeat the target's id here. Omit it first to see "
-        "what would change.",
-        max_length=200,
-    ),
-]
+from ..guard.approval import Consent
+from ..render import confirm as render
+from .support import respond
 
 
-class Approval(BaseModel):
-    """The form a user answers in their client."""
-
-    approve: bool = Field(description="Yes, go ahead")
-
-
-Answer = ElicitationResult[Approval]
-"""What a destructive tool receives: accepted (our Verdict, or the user's Approval), declined or cancelled."""
+def fields_given(**values: Any) -> dict[str, Any]:
+    """The settings a call passed (None means 'leave as is')."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """How a destructive call was authorised: `approved`, or why not (`preview`, `declined`)."""
-
-    approved: bool
-    how: str
-
-
-def can_elicit(ctx: Context) -> bool:
-    try:
-        capabilities = ctx.client_capabilities
-    except (AttributeError, LookupError):
-        return False
-    return bool(capabilities and capabilities.elicitation)
-
-
-def decide(target_id: str, confirm: str | None, ctx: Context, question: str) -> Verdict | Elicit[Approval]:
-    """The resolver body shared by destructive tools."""
-    if confirm is not None:
-        if confirm != target_id:
-            raise InvalidArgument(f"confirm must repeat the id {target_id!r} exactly; nothing was changed")
-        return Verdict(True, "confirm argument")
-    if can_elicit(ctx):
-        return Elicit(inline(question, 300), Approval)
-    return Verdict(False, "preview")
+async def change_settings(
+    kind: str,
+    target_id: str,
+    consent: Consent,
+    fields: dict[str, Any],
+    current_name: Callable[[], Awaitable[str]],
+    apply: Callable[[], Awaitable[object]],
+) -> CallToolResult:
+    """Preview (or report a decline) until consent is given; then apply and say what changed."""
+    if not consent.given:
+        name = await current_name()
+        return respond(render.settings_pending(kind, target_id, name, fields, consent.how, consent.code))
+    await apply()
+    return respond(render.settings_changed(kind, target_id, fields, consent.how))
 
 
-def verdict_of(answer: Verdict | Approval | object) -> Verdict:
-    """Normalise a resolver outcome (our Verdict, or the user's elicitation answer)."""
-    data = getattr(answer, "data", answer)
-    if isinstance(data, Verdict):
-        return data
-    approve = getattr(data, "approve", None)
-    if approve is True:
-        return Verdict(True, "user approved")
-    return Verdict(False, "declined")
-
-
-__all__ = ["Answer", "Approval", "Confirm", "Resolve", "Verdict", "can_elicit", "decide", "verdict_of"]
+async def delete_after_consent(
+    kind: str,
+    target_id: str,
+    consent: Consent,
+    preview: Callable[[], Awaitable[str]],
+    delete: Callable[[], Awaitable[None]],
+) -> CallToolResult:
+    """Show what would go (or report a decline) until consent is given; then delete."""
+    if not consent.given:
+        shown = await preview() if consent.how == "preview" else ""
+        return respond(render.deletion_pending(kind, target_id, shown, consent.how, consent.code))
+    await delete()
+    return respond(render.deleted(kind, target_id, consent.how))

@@ -1,16 +1,17 @@
-"""Free-form filters as flat strings (`error.status=open`, `app.release_stage!=staging`), checked against the
-project's event fields before any request."""
+"""Free-form filters as flat strings (`error.status=open`, `app.release_stage!=staging`): their shape is checked
+by the checkpoint, their field names against the project's event fields before the request."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from ..backends.base import Filter
+from ..backends.bugsnag import BugsnagBackend
 from ..backends.errors import InvalidArgument
-from ..runtime import Runtime
+from ..guard.target import Target
 
 FilterList = Annotated[
     list[Annotated[str, Field(max_length=300)]] | None,
@@ -34,12 +35,18 @@ def parse_filter(text: str) -> Filter:
     return field, "eq" if op == "=" else "ne", value.strip()
 
 
-async def checked_filters(rt: Runtime, project_id: str, filters: list[str] | None) -> list[Filter]:
+def filter_rules(args: dict[str, Any], target: Target) -> None:
+    """The shape of every filter (no request needed)."""
+    for text in args.get("filters") or []:
+        parse_filter(text)
+
+
+async def checked_filters(backend: BugsnagBackend, project_id: str, filters: list[str] | None) -> list[Filter]:
     """Parse and check filter keys against the project's (cached) event fields; refuse unknown keys by name."""
     parsed = [parse_filter(f) for f in filters or []]
     if not parsed:
         return []
-    known = ALWAYS_VALID | {f.display_id for f in await rt.backend().list_event_fields(project_id)}
+    known = ALWAYS_VALID | {f.display_id for f in await backend.list_event_fields(project_id)}
     unknown = sorted({field for field, _, _ in parsed} - known)
     if unknown:
         raise InvalidArgument(

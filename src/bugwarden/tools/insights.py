@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 from pydantic import Field
 
 from ..backends.errors import InvalidArgument
-from ..render import insights as r
-from ..render.events import event_summary_line
-from ..render.text import NOTICE
-from ..runtime import runtime
-from .errors import since_value
-from .filters import FilterList, checked_filters
-from .outputs import Items, Record
-from .params import Cursor, Limit, ProjectId
+from ..guard.target import InProject, Target
+from ..model import Page
+from ..render import events as render_events
+from ..render import insights as render
+from ..render.outputs import (
+    CreatedOut,
+    EventFieldList,
+    EventList,
+    PivotList,
+    PivotValueList,
+    ReleaseGroupList,
+    ReleaseList,
+    SavedSearchList,
+    StabilityOut,
+    TrendOut,
+)
+from .filters import FilterList, checked_filters, filter_rules
+from .params import Cursor, Limit, OptionalErrorId, ProjectId, Since
 from .registry import tool
-from .support import as_items, as_record, event_out, respond
+from .support import check_since, insights, respond
 
-OptionalErrorId = Annotated[
-    str | None, Field(description="Error id from list_errors; omit for the whole project.", max_length=200)
-]
 FieldId = Annotated[
     str,
     Field(
@@ -31,33 +37,43 @@ FieldId = Annotated[
         max_length=200,
     ),
 ]
-Since = Annotated[str | None, Field(description="Window start: '7d', '24h' or an ISO time ending in Z.", max_length=40)]
 
 
-@tool(title="List pivots", scope="errors:read", toolset="insights", read_only=True, idempotent=True, needs=("pivots",))
+def _scope(project_id: str, error_id: str | None) -> str:
+    return f"error {error_id}" if error_id else f"project {project_id}"
+
+
+@tool(
+    title="List pivots",
+    scope="errors:read",
+    toolset="insights",
+    read_only=True,
+    idempotent=True,
+    needs=("pivots",),
+    rules=filter_rules,
+)
 async def list_pivots(
-    ctx: Context,
+    target: InProject,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     pivots: Annotated[
-        list[str] | None, Field(description="Only these event fields, e.g. ['os.name'].", max_length=20)
+        list[Annotated[str, Field(max_length=200)]] | None,
+        Field(description="Only these event fields, e.g. ['os.name'].", max_length=20),
     ] = None,
     summary_size: Annotated[int, Field(ge=1, le=20, description="Top values per field.")] = 5,
     filters: FilterList = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, PivotList]:
     """Where errors happen: the top values of releases, OS, browsers, users and other fields, for one error or a
     whole project."""
-    assert project_id is not None
-    rt = runtime(ctx)
-    found = await rt.backend().list_pivots(
-        project_id,
+    backend = insights(target)
+    found = await backend.list_pivots(
+        target.project_id,
         error_id,
         summary_size=summary_size,
         pivots=pivots or (),
-        filters=await checked_filters(rt, project_id, filters),
+        filters=await checked_filters(backend, target.project_id, filters),
     )
-    scope = f"error {error_id}" if error_id else f"project {project_id}"
-    return respond(r.pivots_text(found, scope), as_items(found))
+    return respond(render.pivots(found, _scope(target.project_id, error_id)))
 
 
 @tool(
@@ -69,30 +85,38 @@ async def list_pivots(
     needs=("pivots",),
 )
 async def list_pivot_values(
-    ctx: Context,
     event_field_display_id: FieldId,
+    target: InProject,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     sort: Annotated[Literal["unsorted"] | None, Field(description="'unsorted' avoids the sorted-results cap.")] = None,
     limit: Limit = 10,
     cursor: Cursor = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, PivotValueList]:
     """All values of one event field with their event counts and share, for one error or a whole project."""
-    assert project_id is not None
-    page = (
-        await runtime(ctx)
-        .backend()
-        .list_pivot_values(project_id, event_field_display_id, error_id, sort=sort, limit=limit, cursor=cursor)
+    page = await insights(target).list_pivot_values(
+        target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=target.page
     )
-    return respond(
-        r.pivot_values_text(page.items, event_field_display_id, page.total, page.next_cursor),
-        as_items(page.items, page.total, page.next_cursor),
-    )
+    return respond(render.pivot_values(page, event_field_display_id, target.cursor(page.next)))
 
 
-@tool(title="Get trend", scope="errors:read", toolset="insights", read_only=True, idempotent=True, needs=("trends",))
+def trend_rules(args: dict[str, Any], target: Target) -> None:
+    if args.get("buckets_count") and args.get("resolution"):
+        raise InvalidArgument("pass buckets_count or resolution, not both")
+    check_since(args.get("since"))
+
+
+@tool(
+    title="Get trend",
+    scope="errors:read",
+    toolset="insights",
+    read_only=True,
+    idempotent=True,
+    needs=("trends",),
+    rules=trend_rules,
+)
 async def get_trend(
-    ctx: Context,
+    target: InProject,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     buckets_count: Annotated[int | None, Field(ge=1, le=50, description="Number of buckets (1-50).")] = None,
@@ -100,19 +124,16 @@ async def get_trend(
         Literal["1m", "5m", "30m", "2h", "12h"] | None, Field(description="Fixed bucket size instead of buckets_count.")
     ] = None,
     since: Since = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, TrendOut]:
     """Event counts over time for one error or a whole project: is it rising, falling, or a spike?"""
-    assert project_id is not None
-    if buckets_count and resolution:
-        raise InvalidArgument("pass buckets_count or resolution, not both")
-    filters = [("event.since", "eq", since_value(since))] if since else []
-    buckets = (
-        await runtime(ctx)
-        .backend()
-        .get_trend(project_id, error_id, buckets_count=buckets_count, resolution=resolution, filters=filters)
+    buckets = await insights(target).get_trend(
+        target.project_id,
+        error_id,
+        buckets_count=buckets_count,
+        resolution=resolution,
+        filters=[("event.since", "eq", since)] if since else [],
     )
-    scope = f"error {error_id}" if error_id else f"project {project_id}"
-    return respond(r.trend_text(buckets, scope), as_items(buckets))
+    return respond(render.trend(buckets, _scope(target.project_id, error_id)))
 
 
 @tool(
@@ -123,11 +144,12 @@ async def get_trend(
     idempotent=True,
     needs=("releases",),
 )
-async def get_stability_trend(ctx: Context, project_id: ProjectId = None) -> Annotated[CallToolResult, Items]:
+async def get_stability_trend(
+    target: InProject, project_id: ProjectId = None
+) -> Annotated[CallToolResult, StabilityOut]:
     """Daily crash-free session rate of a project's primary release stage over the last 30 days."""
-    assert project_id is not None
-    stage, points = await runtime(ctx).backend().get_stability_trend(project_id)
-    return respond(r.stability_text(stage, points), as_items(points))
+    stage, points = await insights(target).get_stability_trend(target.project_id)
+    return respond(render.stability(stage, points))
 
 
 @tool(
@@ -139,7 +161,7 @@ async def get_stability_trend(ctx: Context, project_id: ProjectId = None) -> Ann
     needs=("releases",),
 )
 async def list_releases(
-    ctx: Context,
+    target: InProject,
     project_id: ProjectId = None,
     release_id: Annotated[
         str | None, Field(description="Show this one release instead of a list.", max_length=200)
@@ -147,17 +169,14 @@ async def list_releases(
     release_stage: Annotated[str | None, Field(description="Only this release stage.", max_length=100)] = None,
     limit: Annotated[int, Field(ge=1, le=10, description="Releases per page (1-10).")] = 5,
     cursor: Cursor = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, ReleaseList]:
     """Recent releases with errors introduced and seen, and unhandled-session rates; or one release by id."""
-    assert project_id is not None
-    backend = runtime(ctx).backend()
+    backend = insights(target)
     if release_id:
-        release = await backend.get_release(project_id, release_id)
-        return respond(r.releases_text((release,), None, None), as_items([release]))
-    page = await backend.list_releases(project_id, release_stage=release_stage, limit=limit, cursor=cursor)
-    return respond(
-        r.releases_text(page.items, page.total, page.next_cursor), as_items(page.items, page.total, page.next_cursor)
-    )
+        release = await backend.get_release(target.project_id, release_id)
+        return respond(render.releases(Page((release,)), None))
+    page = await backend.list_releases(target.project_id, release_stage=release_stage, limit=limit, page=target.page)
+    return respond(render.releases(page, target.cursor(page.next)))
 
 
 @tool(
@@ -169,26 +188,26 @@ async def list_releases(
     needs=("releases",),
 )
 async def list_release_groups(
-    ctx: Context,
     release_stage_name: Annotated[
         str, Field(description="Release stage, e.g. 'production'.", min_length=1, max_length=100)
     ],
+    target: InProject,
     project_id: ProjectId = None,
     top_only: Annotated[bool, Field(description="Only the top (most used) versions.")] = False,
     visible_only: Annotated[bool, Field(description="Only versions not hidden in the dashboard.")] = False,
     limit: Limit = 10,
     cursor: Cursor = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Versions of a project in one release stage (release groups), with their visibility."""
-    assert project_id is not None
-    page = (
-        await runtime(ctx)
-        .backend()
-        .list_release_groups(
-            project_id, release_stage_name, top_only=top_only, visible_only=visible_only, limit=limit, cursor=cursor
-        )
+    page = await insights(target).list_release_groups(
+        target.project_id,
+        release_stage_name,
+        top_only=top_only,
+        visible_only=visible_only,
+        limit=limit,
+        page=target.page,
     )
-    return respond(r.release_groups_text(page.items, page.next_cursor), as_items(page.items, None, page.next_cursor))
+    return respond(render.release_groups(page, target.cursor(page.next)))
 
 
 @tool(
@@ -197,34 +216,33 @@ async def list_release_groups(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("events",),
+    needs=("events", "event_fields"),
+    rules=filter_rules,
 )
 async def list_project_events(
-    ctx: Context, project_id: ProjectId = None, filters: FilterList = None, limit: Limit = 10, cursor: Cursor = None
-) -> Annotated[CallToolResult, Items]:
+    target: InProject,
+    project_id: ProjectId = None,
+    filters: FilterList = None,
+    limit: Limit = 10,
+    cursor: Cursor = None,
+) -> Annotated[CallToolResult, EventList]:
     """Recent events across all errors of a project, newest first, optionally filtered (e.g. 'user.id=42')."""
-    assert project_id is not None
-    rt = runtime(ctx)
-    page = await rt.backend().list_project_events(
-        project_id, limit=limit, cursor=cursor, filters=await checked_filters(rt, project_id, filters)
+    backend = insights(target)
+    page = await backend.list_project_events(
+        target.project_id,
+        limit=limit,
+        page=target.page,
+        filters=await checked_filters(backend, target.project_id, filters),
     )
-    lines = [
-        f"# Events in project {project_id} ({len(page.items)}"
-        + (f" of {page.total})" if page.total is not None else ")")
-    ]
-    if page.items:
-        lines += [
-            NOTICE,
-            '<untrusted-data source="events">',
-            *(event_summary_line(e) for e in page.items),
-            "</untrusted-data>",
-        ]
-    if page.next_cursor:
-        lines.append(f"\nMore: cursor={page.next_cursor}")
-    data = Items(
-        items=[event_out(e).model_dump(mode="json") for e in page.items], total=page.total, next_cursor=page.next_cursor
+    return respond(
+        render_events.event_list(
+            page,
+            f"Events in project {target.project_id}",
+            target.cursor(page.next),
+            "list_project_events",
+            "No events match.",
+        )
     )
-    return respond("\n".join(lines), data)
 
 
 @tool(
@@ -235,11 +253,11 @@ async def list_project_events(
     idempotent=True,
     needs=("event_fields",),
 )
-async def list_event_fields(ctx: Context, project_id: ProjectId = None) -> Annotated[CallToolResult, Items]:
+async def list_event_fields(
+    target: InProject, project_id: ProjectId = None
+) -> Annotated[CallToolResult, EventFieldList]:
     """The fields this project can filter and pivot on (what `filters` accepts)."""
-    assert project_id is not None
-    fields = await runtime(ctx).backend().list_event_fields(project_id)
-    return respond(r.event_fields_text(fields), as_items(fields))
+    return respond(render.event_fields(await insights(target).list_event_fields(target.project_id)))
 
 
 @tool(
@@ -251,14 +269,18 @@ async def list_event_fields(ctx: Context, project_id: ProjectId = None) -> Annot
     needs=("saved_searches",),
 )
 async def list_saved_searches(
-    ctx: Context,
+    target: InProject,
     project_id: ProjectId = None,
     shared: Annotated[bool | None, Field(description="Only shared (true) or only private (false) searches.")] = None,
-) -> Annotated[CallToolResult, Items]:
+) -> Annotated[CallToolResult, SavedSearchList]:
     """The project's saved searches (named filter sets from the dashboard)."""
-    assert project_id is not None
-    searches = await runtime(ctx).backend().list_saved_searches(project_id, shared=shared)
-    return respond(r.saved_searches_text(searches), as_items(searches))
+    return respond(render.saved_searches(await insights(target).list_saved_searches(target.project_id, shared=shared)))
+
+
+def saved_search_rules(args: dict[str, Any], target: Target) -> None:
+    filter_rules(args, target)
+    if not args.get("filters"):
+        raise InvalidArgument("filters must contain at least one 'field=value' condition")
 
 
 @tool(
@@ -268,23 +290,21 @@ async def list_saved_searches(
     read_only=False,
     idempotent=False,
     needs=("saved_searches",),
+    rules=saved_search_rules,
 )
 async def create_saved_search(
-    ctx: Context,
     name: Annotated[str, Field(min_length=1, max_length=100, description="Name shown in the dashboard.")],
     filters: FilterList,
+    target: InProject,
     project_id: ProjectId = None,
     sort: Annotated[Literal["last_seen", "first_seen", "users", "events"] | None, Field(description="Order.")] = None,
     shared: Annotated[bool, Field(description="Visible to the whole team.")] = False,
     project_default: Annotated[bool, Field(description="Make it the project's default view.")] = False,
-) -> Annotated[CallToolResult, Record]:
+) -> Annotated[CallToolResult, CreatedOut]:
     """Save a named filter set in the dashboard, for example the query an investigation settled on."""
-    assert project_id is not None
-    rt = runtime(ctx)
-    parsed = await checked_filters(rt, project_id, filters)
-    if not parsed:
-        raise InvalidArgument("filters must contain at least one 'field=value' condition")
-    saved = await rt.backend().create_saved_search(
-        project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
+    backend = insights(target)
+    parsed = await checked_filters(backend, target.project_id, filters)
+    saved = await backend.create_saved_search(
+        target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
     )
-    return respond(f"Created saved search {saved.id}.\n\n" + r.saved_searches_text([saved]), as_record(saved))
+    return respond(render.saved_search_created(saved))

@@ -1,4 +1,4 @@
-"""Parameter types shared by tools, each described once."""
+"""Parameter types shared by tools, each declared and described once."""
 
 from __future__ import annotations
 
@@ -9,34 +9,66 @@ from pydantic import Field
 ProjectId = Annotated[
     str | None,
     Field(
-        description="Project id from list_projects. Optional when a default project is configured or only one "
-        "project is visible.",
+        description="Project id from list_projects. Optional when error_id names its project (a dashboard URL or "
+        "a bugport: id), a default project is configured, or only one project is visible.",
         max_length=200,
     ),
 ]
 ErrorId = Annotated[
     str,
     Field(
-        description="Error id from list_errors, or a dashboard error URL (the project is then taken from the URL).",
+        description="Error id from list_errors ('bugport:…' for BugPort bug reports), or a BugSnag dashboard error "
+        "URL; the project then comes from the id or URL.",
         min_length=1,
         max_length=2000,
     ),
 ]
+OptionalErrorId = Annotated[
+    str | None, Field(description="Error id from list_errors; omit for the whole project.", max_length=200)
+]
 EventId = Annotated[
     str, Field(description="Event id from list_events or an error's latest event.", min_length=1, max_length=200)
+]
+OrganizationId = Annotated[
+    str, Field(description="Organization id from list_organizations.", min_length=1, max_length=200)
 ]
 Cursor = Annotated[
     str | None,
     Field(description="next_cursor from the previous page of the same tool with the same arguments.", max_length=4000),
 ]
-Full = Annotated[bool, Field(description="Show every frame, more breadcrumbs and metadata (larger output).")]
+Confirm = Annotated[
+    str | None,
+    Field(
+        description="Only for clients that cannot ask their user: the confirmation code from this call's preview "
+        "(call once without it to see what would change).",
+        max_length=200,
+    ),
+]
+Full = Annotated[bool, Field(description="Show every frame and breadcrumb, and more metadata (larger output).")]
 Limit = Annotated[int, Field(ge=1, le=100, description="How many to return (1-100).")]
-ErrorStatus = Literal["open", "in progress", "for_review", "fixed", "snoozed", "ignored"]
-Severity = Literal["info", "warning", "error"]
-BugportStatus = Literal["open", "in_progress", "resolved", "closed"]
-BugportSeverity = Literal["low", "medium", "high", "critical"]
-AnyStatus = Literal[
+Since = Annotated[
+    str | None, Field(description="Only since: '7d', '24h', '30m' or an ISO time ending in Z.", max_length=40)
+]
+Status = Literal[
     "open", "in progress", "for_review", "fixed", "snoozed", "ignored", "in_progress", "resolved", "closed"
 ]
-AnySeverity = Literal["info", "warning", "error", "low", "medium", "high", "critical"]
+Severity = Literal["info", "warning", "error", "low", "medium", "high", "critical"]
 ErrorSort = Literal["last_seen", "first_seen", "users", "events", "unsorted"]
+ReopenIf = Literal["occurs_after", "n_occurrences_in_m_hours", "n_additional_occurrences", "n_additional_users"]
+Seconds = Annotated[
+    int | None, Field(ge=1, le=100_000_000, description="For snooze with occurs_after: reopen after this many seconds.")
+]
+Occurrences = Annotated[
+    int | None, Field(ge=1, le=100_000_000, description="For snooze with n_occurrences_in_m_hours: this many events...")
+]
+Hours = Annotated[int | None, Field(ge=1, le=100_000, description="...within this many hours.")]
+AdditionalOccurrences = Annotated[
+    int | None,
+    Field(ge=1, le=100_000_000, description="For snooze with n_additional_occurrences: this many more events."),
+]
+AdditionalUsers = Annotated[
+    int | None, Field(ge=1, le=100_000, description="For snooze with n_additional_users: this many more users.")
+]
+CollaboratorId = Annotated[
+    str | None, Field(description="For assign: the collaborator; empty unassigns.", max_length=100)
+]

@@ -2,48 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
-from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult
 
-from ..render.text import inline
-from ..runtime import runtime
-from .outputs import ProjectList, ProjectOut
+from ..backends.errors import BackendError
+from ..guard.target import InListing, InProject
+from ..model import Project
+from ..render import projects as render
+from ..render.outputs import ProjectDetail, ProjectList
+from .params import ProjectId
 from .registry import tool
 from .support import respond
 
+log = logging.getLogger("bugwarden.tools")
 
-@tool(title="List projects", scope="projects:read", read_only=True, idempotent=True, project_scoped=False)
-async def list_projects(ctx: Context) -> Annotated[CallToolResult, ProjectList]:
-    """List the projects this agent may see, with their ids and backend (BugSnag, or BugPort with ids starting
+
+@tool(title="List projects", scope="projects:read", read_only=True, idempotent=True, reach="listing")
+async def list_projects(target: InListing) -> Annotated[CallToolResult, ProjectList]:
+    """List the projects this agent may see, with their ids and tracker (BugSnag, or BugPort with ids starting
     'bugport:'). Start here to find a project_id."""
-    rt = runtime(ctx)
-    principal = rt.extras["principal_of"](ctx)
-    projects = [p for p in await rt.all_projects() if principal.allows_project(p.id)]
-    default = rt.settings.bugsnag_project_id or (projects[0].id if len(projects) == 1 else None)
-    lines = [f"# Projects ({len(projects)})"]
-    for p in projects:
-        mark = " (default)" if p.id == default else ""
-        lines.append(
-            f"- {p.id} · {inline(p.name, 60)} · {p.backend} · {inline(p.type or '?', 20)} · "
-            f"{p.open_error_count if p.open_error_count is not None else '?'} open errors{mark}"
-        )
-    if not projects:
-        lines.append("No projects are visible to this token.")
-    lines.append("\nNext: `list_errors` with a project_id.")
-    data = ProjectList(
-        projects=[
-            ProjectOut(
-                id=p.id,
-                name=p.name,
-                backend=p.backend,
-                organization_id=p.organization_id,
-                type=p.type,
-                open_errors=p.open_error_count,
-            )
-            for p in projects
-        ],
-        default_project_id=default,
-    )
-    return respond("\n".join(lines), data)
+    projects: list[Project] = []
+    unavailable: list[str] = []
+    for backend in target.backends:
+        try:
+            projects += await backend.list_projects()
+        except BackendError as exc:
+            if len(target.backends) == 1:
+                raise
+            log.warning("%s could not list projects: %r", backend.label, exc)
+            unavailable.append(backend.label)
+    visible = [p for p in projects if target.principal.allows_project(p.id)]
+    default = target.default_project_id or (visible[0].id if len(visible) == 1 else None)
+    return respond(render.project_list(visible, default, unavailable))
+
+
+@tool(title="Get project", scope="projects:read", toolset="admin", read_only=True, idempotent=True)
+async def get_project(target: InProject, project_id: ProjectId = None) -> Annotated[CallToolResult, ProjectDetail]:
+    """One project's settings summary: type, language, release stages, open errors, dashboard link."""
+    return respond(render.project_detail(await target.backend.get_project(target.project_id)))

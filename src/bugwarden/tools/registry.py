@@ -1,7 +1,7 @@
-"""The tool registry: each tool's name, handler, required scope, toolset, capabilities and annotations.
+"""The tool registry: each tool's name, handler, scope, toolset, reach, capabilities, rules and annotations.
 
-Tools register with `@tool(...)` beside their handler; `app.py` registers every entry through
-the guard, so adding a tool cannot skip it.
+Tools register with `@tool(...)` beside their handler; `app.py` builds every entry into the server
+behind the checkpoint, so adding a tool cannot skip it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,11 @@ from typing import Any
 from mcp.types import ToolAnnotations
 
 from ..guard.scopes import SCOPES
+from ..guard.target import Target
+
+REACHES = ("project", "account", "listing")
+Rules = Callable[[dict[str, Any], Target], None]
+Question = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +33,11 @@ class ToolSpec:
     idempotent: bool
     open_world: bool = True
     needs: tuple[str, ...] = ()
-    project_scoped: bool = True
-    """Whether the tool acts inside one project (and so takes `project_id`)."""
+    reach: str = "project"
+    """'project': acts inside one project (takes project_id); 'account': organization level, or a project when
+    given project_id; 'listing': lists across every backend and shows only what the principal may see."""
+    rules: Rules | None = None
+    ask: Question | None = None
 
     @property
     def description(self) -> str:
@@ -46,6 +54,15 @@ class ToolSpec:
             open_world_hint=self.open_world,
         )
 
+    def check(self, arguments: dict[str, Any], target: Target) -> None:
+        """The tool's own rules across its arguments; raises InvalidArgument before any intent is audited."""
+        if self.rules is not None:
+            self.rules(arguments, target)
+
+    def question(self, arguments: dict[str, Any]) -> str | None:
+        """What to ask the user before this call runs (None: nothing to ask)."""
+        return self.ask(arguments) if self.ask is not None else None
+
 
 REGISTRY: dict[str, ToolSpec] = {}
 
@@ -59,11 +76,15 @@ def tool(
     destructive: bool = False,
     idempotent: bool,
     needs: tuple[str, ...] = (),
-    project_scoped: bool = True,
+    reach: str = "project",
+    rules: Rules | None = None,
+    ask: Question | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated coroutine as a tool named after the function."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
+    if reach not in REACHES:
+        raise ValueError(f"unknown reach {reach!r}")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = fn.__name__
@@ -79,7 +100,9 @@ def tool(
             destructive,
             idempotent,
             needs=needs,
-            project_scoped=project_scoped,
+            reach=reach,
+            rules=rules,
+            ask=ask,
         )
         return fn
 

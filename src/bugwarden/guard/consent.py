@@ -1,0 +1,94 @@
+"""Confirmations that belong to the human where a human can be asked.
+
+A client that can elicit gets a question for its user, and only the user's answer counts. A client
+that cannot ask gets a preview and a confirmation code: the code is valid once, for a few minutes,
+for the exact call it previewed (same principal, tool and arguments), and never after a user
+declined that call. Codes are signed, so replicas sharing a key honour each other's; used codes and
+declines are recorded in the store.
+
+    code = book.issue(principal_id, tool, digest)        # shown with the preview
+    book.redeem(code, principal_id, tool, digest)        # raises Refusal, or returns: go ahead
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..store import Database
+from .errors import invalid
+
+CODE_TTL = 300.0
+DECLINE_TTL = 24 * 3600.0
+_CODE = re.compile(r"^cf_([0-9a-f]{1,12})_([0-9a-f]{12})_([0-9a-f]{32})$")
+
+
+def call_digest(principal_id: str, tool: str, arguments: dict[str, Any]) -> str:
+    """What a confirmation is bound to: who, which tool, and the validated arguments (without `confirm`)."""
+    body = {k: v for k, v in arguments.items() if k != "confirm" and v is not None}
+    canonical = json.dumps([principal_id, tool, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ConsentBook:
+    def __init__(self, db: Database, key: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self._key = key
+        self._clock = clock
+
+    def _mac(self, expires: int, nonce: str, digest: str) -> str:
+        return hmac.new(self._key(), f"{expires}|{nonce}|{digest}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    def issue(self, digest: str) -> str:
+        """A fresh code for the previewed call `digest` (raises Refusal if a user declined that call)."""
+        if self.declined(digest):
+            raise invalid("the user declined this change when asked; it will not be made without asking again")
+        expires = int(self._clock() + CODE_TTL)
+        nonce = secrets.token_hex(6)
+        return f"cf_{expires:x}_{nonce}_{self._mac(expires, nonce, digest)}"
+
+    def redeem(self, code: str, digest: str) -> None:
+        """Accept `code` for the call `digest` once; otherwise raise Refusal saying why."""
+        m = _CODE.match(code.strip())
+        if not m:
+            raise invalid(
+                "confirm must be the confirmation code from this call's preview (it starts with 'cf_'): call "
+                "again without confirm to see what would change and get one"
+            )
+        expires, nonce, mac = int(m.group(1), 16), m.group(2), m.group(3)
+        if not hmac.compare_digest(mac, self._mac(expires, nonce, digest)):
+            raise invalid(
+                "this confirmation code belongs to a different preview (another tool, other arguments or another "
+                "agent): nothing was changed; call again without confirm for a fresh preview"
+            )
+        now = self._clock()
+        if expires <= now:
+            raise invalid("this confirmation code has expired: call again without confirm for a fresh preview")
+        if self.declined(digest):
+            raise invalid("the user declined this change when asked; it will not be made without asking again")
+        with self.db.transaction(write=True) as tx:
+            tx.execute("DELETE FROM consumed WHERE expires_at < ?", (now,))
+            if tx.execute("SELECT nonce FROM consumed WHERE nonce = ?", (nonce,)).fetchone() is not None:
+                raise invalid("this confirmation code was already used: call again without confirm for a fresh preview")
+            tx.execute("INSERT INTO consumed (nonce, expires_at) VALUES (?, ?)", (nonce, float(expires)))
+
+    def decline(self, digest: str) -> None:
+        """Record that a user said no to the call `digest`: no code will be issued or accepted for it."""
+        key = hashlib.sha256(f"decline|{digest}".encode()).hexdigest()
+        now = self._clock()
+        with self.db.transaction(write=True) as tx:
+            tx.execute("DELETE FROM declines WHERE expires_at < ?", (now,))
+            tx.execute("DELETE FROM declines WHERE digest = ?", (key,))
+            tx.execute("INSERT INTO declines (digest, expires_at) VALUES (?, ?)", (key, now + DECLINE_TTL))
+
+    def declined(self, digest: str) -> bool:
+        key = hashlib.sha256(f"decline|{digest}".encode()).hexdigest()
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT expires_at FROM declines WHERE digest = ?", (key,)).fetchone()
+        return row is not None and float(row[0]) > self._clock()

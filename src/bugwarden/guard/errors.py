@@ -1,0 +1,24 @@
+"""How the checkpoint says no."""
+
+from __future__ import annotations
+
+from .principal import Principal
+
+
+class Refusal(Exception):
+    """A call the checkpoint will not run. `decision` is `denied` (policy) or `invalid` (the arguments);
+    `str()` is the message for the agent, which never names what the caller may not see."""
+
+    def __init__(self, decision: str, message: str, *, principal: Principal | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+        self.message = message
+        self.principal = principal
+
+
+def denied(message: str) -> Refusal:
+    return Refusal("denied", message)
+
+
+def invalid(message: str) -> Refusal:
+    return Refusal("invalid", message)

@@ -1,0 +1,108 @@
+"""What one call acts on: resolved once by the checkpoint from validated arguments, typed, and carrying its backend.
+
+Tools receive their target by declaring a parameter of one of the `In*` types below; the SDK fills it
+(it is not part of the tool's input schema) from the call the checkpoint is running.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver.resolve import Resolve
+
+from .principal import Principal
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Common to every target: the decoded cursor of this call, and how to mint the next one."""
+
+    page: str | None = None
+    """Where the caller's `cursor` points (decoded and verified), or None for the first page."""
+    encode_cursor: Callable[[str], str] = field(default=lambda position: position, repr=False)
+
+    def cursor(self, position: str | None) -> str | None:
+        """The opaque cursor an agent passes back for `position` (bound to this principal, tool and target)."""
+        return self.encode_cursor(position) if position is not None else None
+
+    def ids(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectTarget(Target):
+    """One project on one backend."""
+
+    backend: Backend
+    project_id: str
+    error_id: str | None = None
+    event_id: str | None = None
+
+    def ids(self) -> dict[str, str]:
+        found = {"project_id": self.project_id, "error_id": self.error_id, "event_id": self.event_id}
+        return {k: v for k, v in found.items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountTarget(Target):
+    """The whole upstream account (organizations, and what is not inside one project)."""
+
+    backend: Backend
+    organization_id: str | None = None
+
+    def ids(self) -> dict[str, str]:
+        return {"organization_id": self.organization_id} if self.organization_id else {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing(Target):
+    """Every configured backend, for tools that list across them (and show only what the principal may see)."""
+
+    backends: tuple[Backend, ...]
+    principal: Principal
+    default_project_id: str | None = None
+    """The configured default project, when the principal may see it."""
+
+
+_current: contextvars.ContextVar[Target | None] = contextvars.ContextVar("bugwarden_target", default=None)
+
+
+def enter(target: Target) -> contextvars.Token[Target | None]:
+    return _current.set(target)
+
+
+def leave(token: contextvars.Token[Target | None]) -> None:
+    _current.reset(token)
+
+
+def current() -> Target:
+    """The target of the call being run (a programming error outside the checkpoint)."""
+    target = _current.get()
+    if target is None:
+        raise RuntimeError("no call is being run through the checkpoint")
+    return target
+
+
+def _of(*kinds: type[Target]) -> Callable[[], Any]:
+    names = "_or_".join(k.__name__ for k in kinds)
+
+    async def resolve() -> Any:
+        target = current()
+        if not isinstance(target, kinds):
+            raise RuntimeError(f"this tool needs a {names}, the checkpoint resolved a {type(target).__name__}")
+        return target
+
+    resolve.__name__ = resolve.__qualname__ = f"resolve_{names}"
+    return resolve
+
+
+InProject = Annotated[ProjectTarget, Resolve(_of(ProjectTarget))]
+InAccount = Annotated[AccountTarget, Resolve(_of(AccountTarget))]
+InProjectOrAccount = Annotated[ProjectTarget | AccountTarget, Resolve(_of(ProjectTarget, AccountTarget))]
+InListing = Annotated[Listing, Resolve(_of(Listing))]

@@ -1,0 +1,82 @@
+"""What a change that asks first answers: the preview, the refusal after a decline, the confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..model import ErrorGroup, Event, Organization, Project
+from .answer import Answer
+from .events import error_line, event_summary_line
+from .outputs import DeletionOut, ErrorChangeOut, SettingsChangeOut
+from .text import NOTICE, fence, inline, plural
+
+
+def _how_to_confirm(code: str | None) -> str:
+    if code is None:
+        return ""
+    return f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
+
+
+def _declined(how: str, what: str) -> str | None:
+    if how == "declined":
+        return f"Not done: the user declined {what}."
+    if how == "cancelled":
+        return f"Not done: the user dismissed the question about {what}."
+    return None
+
+
+def deletion_pending(kind: str, target: str, preview: str, how: str, code: str | None) -> Answer:
+    text = _declined(how, f"deleting {kind} {target}") or (
+        f"Not deleted yet. This would permanently delete {kind} {target}:\n\n{NOTICE}\n\n{preview}"
+        + _how_to_confirm(code)
+    )
+    return Answer(text, DeletionOut(target=target, kind=kind, deleted=False, how=how, confirm_code=code))
+
+
+def deleted(kind: str, target: str, how: str) -> Answer:
+    return Answer(f"Deleted {kind} {target} ({how}).", DeletionOut(target=target, kind=kind, deleted=True, how=how))
+
+
+def error_preview(error: ErrorGroup) -> str:
+    return fence("error", error_line(error))
+
+
+def event_preview(event: Event) -> str:
+    return fence("event", event_summary_line(event))
+
+
+def organization_preview(org: Organization, projects: list[Project], total: int | None) -> str:
+    n = total if total is not None else len(projects)
+    names = ", ".join(inline(p.name, 40) for p in projects[:20])
+    return f"Organization {org.id} with {plural(n, 'project')}:\n" + fence(
+        "organization", f"name: {inline(org.name, 60)}\nprojects: {names}"
+    )
+
+
+def discard_pending(error_id: str, project_id: str, how: str, code: str | None) -> Answer:
+    text = _declined(how, f"discarding error {error_id}") or (
+        f"Not discarded yet: discarding error {error_id} drops all its future events." + _how_to_confirm(code)
+    )
+    data = ErrorChangeOut(
+        error_id=error_id, project_id=project_id, operation="discard", applied=False, confirm_code=code
+    )
+    return Answer(text, data)
+
+
+def settings_pending(
+    kind: str, target: str, name: str, fields: Mapping[str, Any], how: str, code: str | None
+) -> Answer:
+    changes = "\n".join(f"{key}: {inline(value, 200)}" for key, value in fields.items())
+    text = _declined(how, f"changing {kind} {target}") or (
+        f"Not changed yet. {kind.capitalize()} {target} would get these settings:\n\n{NOTICE}\n\n"
+        + fence(kind, f"current name: {inline(name, 80)}\n{changes}")
+        + _how_to_confirm(code)
+    )
+    data = SettingsChangeOut(target=target, kind=kind, applied=False, how=how, changed=list(fields), confirm_code=code)
+    return Answer(text, data)
+
+
+def settings_changed(kind: str, target: str, fields: Mapping[str, Any], how: str) -> Answer:
+    text = f"Updated {kind} {target}: {', '.join(fields)} ({how})."
+    return Answer(text, SettingsChangeOut(target=target, kind=kind, applied=True, how=how, changed=list(fields)))

@@ -1,0 +1,66 @@
+"""Where bugwarden keeps state: SQLite files under `BUGWARDEN_HOME` (default), or one PostgreSQL database.
+
+store = Store.open(settings)        # tokens, audit log, keys, confirmations, rate buckets, quota
+store.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .database import Database, SqliteDatabase, StoreError, Transaction
+from .schema import Schema
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+SQLITE_FILES = {"tokens": "tokens.sqlite3", "audit": "audit.sqlite3", "state": "state.sqlite3"}
+
+
+@dataclass
+class Store:
+    """The three databases bugwarden uses; with PostgreSQL they are one and the same."""
+
+    tokens: Database
+    audit: Database
+    state: Database
+    kind: str
+
+    @classmethod
+    def open(cls, settings: Settings) -> Store:
+        """The store `settings` name. SQLite files are created and migrated on first use; a PostgreSQL schema
+        must already be current (`bugwarden db migrate`). Raises StoreError."""
+        if settings.database_url is not None:
+            from .postgres import PostgresDatabase
+
+            db = PostgresDatabase(settings.database_url.reveal())
+            try:
+                Schema(db, ("tokens", "audit", "state")).require_current()
+            except StoreError:
+                db.close()
+                raise
+            return cls(tokens=db, audit=db, state=db, kind="postgres")
+        return cls.sqlite(settings.home)
+
+    @classmethod
+    def sqlite(cls, home: Path) -> Store:
+        opened: dict[str, Database] = {}
+        try:
+            for component, name in SQLITE_FILES.items():
+                db: Database = SqliteDatabase(Path(home) / name, durable=component == "audit")
+                opened[component] = db
+                Schema(db, (component,), home=Path(home)).migrate()
+        except BaseException:
+            for db in opened.values():
+                db.close()
+            raise
+        return cls(tokens=opened["tokens"], audit=opened["audit"], state=opened["state"], kind="sqlite")
+
+    def close(self) -> None:
+        for db in {id(d): d for d in (self.tokens, self.audit, self.state)}.values():
+            db.close()
+
+
+__all__ = ["Database", "Store", "StoreError", "Transaction"]

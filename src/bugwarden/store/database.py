@@ -1,0 +1,107 @@
+"""One seam for every piece of persistent state: a `Database` that runs transactions.
+
+Repositories (tokens, audit, keys, confirmations, rate buckets, the upstream quota) are written once
+against this interface, in SQL that both dialects accept (`?` placeholders, translated for
+PostgreSQL); where they differ (row locks) a repository picks by `db.dialect`. The embedded default
+is SQLite files under `BUGWARDEN_HOME`; PostgreSQL serves teams running replicas.
+
+Failures surface as `StoreError`, whose message is for operators (stderr, the CLI): agents are
+told only that the audit log or token store could not be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+log = logging.getLogger("bugwarden.store")
+
+
+class StoreError(RuntimeError):
+    """The state store could not be used: unreachable, locked, unwritable, corrupt, or a schema mismatch."""
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Transaction(Protocol):
+    """Statements inside one transaction."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
+class Database(Protocol):
+    dialect: str
+    """'sqlite' or 'postgres'."""
+
+    def transaction(self, *, write: bool = False) -> contextlib.AbstractContextManager[Transaction]:
+        """A transaction; `write=True` takes the write lock at once (SQLite: BEGIN IMMEDIATE), so that reads
+        inside it see the state the write will commit on top of. Raises StoreError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class _SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return self._conn.execute(sql, tuple(params))
+
+
+class SqliteDatabase:
+    """One SQLite file (owner-only permissions, WAL). Writers serialise on the file lock, across processes too;
+    a read transaction sees one snapshot."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, durable: bool = False) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        except FileExistsError:
+            raise StoreError(f"{path.parent} is not a directory: point BUGWARDEN_HOME at a directory") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+            try:
+                yield _SqliteTransaction(self._conn)
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error | OSError):
+                    raise StoreError(f"{self.path}: {exc}") from exc
+                raise
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()

@@ -1,0 +1,172 @@
+"""Versioned schemas for the three kinds of state: tokens, the audit log, and short-lived server state.
+
+Each component has an ordered list of migrations; `schema_versions` records how far each database
+got. SQLite files are migrated when opened (the embedded default needs no ceremony); a PostgreSQL
+database is migrated only by `bugwarden db migrate`, and a server refuses to start against a schema
+it does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .database import Database, StoreError, Transaction
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+    after: Callable[[Transaction, Path | None], None] | None = None
+    """Runs in the same transaction; receives the SQLite state directory (None for PostgreSQL)."""
+
+
+def _seed_audit_head(tx: Transaction, home: Path | None) -> None:
+    """The chain head moves into the database. A head file left by bugwarden 0.1 still counts: if it names a
+    later record than the log holds, `audit verify` must go on reporting the cut."""
+    row = tx.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, digest = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+    legacy = home / "audit.head" if home is not None else None
+    if legacy is not None and legacy.exists():
+        parts = legacy.read_text().split()
+        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) >= seq:
+            seq, digest = int(parts[0]), parts[1]
+    tx.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (seq, digest))
+
+
+TOKENS = (
+    Migration(
+        1,
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT UNIQUE "
+            "NOT NULL, scopes TEXT NOT NULL, projects TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, "
+            "last_used_at TEXT, revoked_at TEXT)",
+        ),
+        postgres=(
+            "CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT UNIQUE "
+            "NOT NULL, scopes TEXT NOT NULL, projects TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT, "
+            "last_used_at TEXT, revoked_at TEXT)",
+        ),
+    ),
+)
+AUDIT = (
+    Migration(
+        1,
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, record TEXT NOT NULL, "
+            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, record TEXT NOT NULL, "
+            "prev_hash TEXT NOT NULL, hash TEXT NOT NULL)",
+        ),
+    ),
+    Migration(
+        2,
+        sqlite=(
+            "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+        ),
+        after=_seed_audit_head,
+    ),
+)
+STATE = (
+    Migration(
+        1,
+        sqlite=(
+            "CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL)",
+            "CREATE TABLE consumed (nonce TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
+            "CREATE TABLE declines (digest TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at TEXT NOT NULL)",
+            "CREATE TABLE consumed (nonce TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
+            "CREATE TABLE declines (digest TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
+        ),
+    ),
+)
+COMPONENTS: dict[str, tuple[Migration, ...]] = {"tokens": TOKENS, "audit": AUDIT, "state": STATE}
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    component: str
+    current: int
+    latest: int
+
+    @property
+    def ok(self) -> bool:
+        return self.current == self.latest
+
+
+@dataclass
+class Schema:
+    """Applies and checks the migrations of some components on one database."""
+
+    db: Database
+    components: tuple[str, ...]
+    home: Path | None = None
+
+    def status(self) -> list[SchemaStatus]:
+        with self.db.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)")
+            rows = dict(tx.execute("SELECT component, version FROM schema_versions").fetchall())
+        return [SchemaStatus(c, int(rows.get(c, 0)), COMPONENTS[c][-1].version) for c in self.components]
+
+    def migrate(self) -> list[str]:
+        """Apply what is missing; returns what was applied, e.g. ['audit 2']. Safe to run concurrently."""
+        applied: list[str] = []
+        for component in self.components:
+            for migration in COMPONENTS[component]:
+                with self.db.transaction(write=True) as tx:
+                    if self.db.dialect == "postgres":
+                        tx.execute("SELECT pg_advisory_xact_lock(7341)")
+                    tx.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)"
+                    )
+                    row = tx.execute("SELECT version FROM schema_versions WHERE component = ?", (component,)).fetchone()
+                    current = int(row[0]) if row else 0
+                    if current > COMPONENTS[component][-1].version:
+                        raise StoreError(_too_new(component, current))
+                    if current >= migration.version:
+                        continue
+                    for statement in migration.sqlite if self.db.dialect == "sqlite" else migration.postgres:
+                        tx.execute(statement)
+                    if migration.after is not None:
+                        migration.after(tx, self.home)
+                    if row:
+                        tx.execute(
+                            "UPDATE schema_versions SET version = ? WHERE component = ?", (migration.version, component)
+                        )
+                    else:
+                        tx.execute(
+                            "INSERT INTO schema_versions (component, version) VALUES (?, ?)",
+                            (component, migration.version),
+                        )
+                    applied.append(f"{component} {migration.version}")
+        return applied
+
+    def require_current(self) -> None:
+        """Refuse a schema this bugwarden does not know (behind: run `bugwarden db migrate`; ahead: upgrade)."""
+        for status in self.status():
+            if status.current > status.latest:
+                raise StoreError(_too_new(status.component, status.current))
+            if status.current < status.latest:
+                raise StoreError(
+                    f"the database schema for {status.component} is at version {status.current}, this bugwarden "
+                    f"needs {status.latest}: run `bugwarden db migrate`"
+                )
+
+
+def _too_new(component: str, version: int) -> str:
+    return (
+        f"the database schema for {component} is at version {version}, newer than this bugwarden knows "
+        f"({COMPONENTS[component][-1].version}): upgrade bugwarden"
+    )
