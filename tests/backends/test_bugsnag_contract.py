@@ -30,7 +30,6 @@ ENDPOINT_TEMPLATES = {
     "PATCH /projects/{id}/errors",
     "DELETE /projects/{id}/errors/{id}",
     "GET /projects/{id}/errors/{id}/events",
-    "GET /errors/{id}/latest_event",
     "GET /projects/{id}/events",
     "GET /projects/{id}/events/{id}",
     "DELETE /projects/{id}/events/{id}",
@@ -122,9 +121,10 @@ async def test_events_error_latest_project_view_delete(backend: BugsnagBackend) 
         await backend.get_event(API_PROJECT, latest.id)
 
 
-async def test_latest_event_of_another_projects_error_is_not_found(backend: BugsnagBackend) -> None:
+async def test_latest_event_of_another_projects_error_is_not_found(backend: BugsnagBackend, sandbox: Starlette) -> None:
     with pytest.raises(NotFound):
         await backend.get_latest_event(WEB_PROJECT, INTEGRITY)
+    assert [path for _, path in seen(sandbox)] == [f"/projects/{WEB_PROJECT}/errors/{INTEGRITY}/events"]
 
 
 async def test_pivots_error_project_and_values(backend: BugsnagBackend) -> None:
@@ -247,7 +247,10 @@ async def test_every_endpoint_template_is_reached(backend: BugsnagBackend, sandb
     await test_event_fields_and_saved_searches(backend)
     await test_organizations_list_view_update_delete(backend, sandbox)
     templates = ENDPOINT_TEMPLATES
-    assert len(templates) == 35
+    # 34: `GET /errors/{id}/latest_event` is left out on purpose. It is not project-scoped, so a call would read
+    # another project's event before learning it was not this project's; the project-scoped events list with
+    # full_reports=true gives the same event, and BugSnag itself then enforces the project.
+    assert len(templates) == 34
     reached = {
         f"{m} "
         + re.sub(

@@ -490,17 +490,26 @@ class BugsnagBackend:
         )
 
     async def get_latest_event(self, project_id: str, error_id: str) -> Event:
-        """The newest event of an error. The endpoint is not project-scoped, so the event's project is
-        checked: an error from another project is reported as not found."""
-        path = api_path("errors", ("error_id", error_id), "latest_event")
-        nf = f"error {error_id!r} in project {project_id!r} has no stored events (or is not visible to this token)"
-        body = await self._object(path, not_found=nf)
-        ev = _one(parse.event(body, None), path)
-        if ev.project_id is not None and ev.project_id != project_id:
-            raise NotFound(
-                self._nf_error(project_id, error_id), backend=self.label, method="GET", path=path, status=404
-            )
-        return ev if ev.project_id else _one(parse.event(body, project_id), path)
+        """The newest event of an error, from the project-scoped events list (`full_reports=true`, newest first).
+        BugSnag's `/errors/{id}/latest_event` is not project-scoped: using it would read another project's event
+        before finding out that the error is not this project's."""
+        path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "events")
+        found = await self.http.get_page(
+            path,
+            [("per_page", "1"), ("full_reports", "true")],
+            paging=self.http.link_paging,
+            not_found=self._nf_error(project_id, error_id),
+        )
+        for item in objs(found.items):
+            if (event := parse.event(item, project_id)) is not None:
+                return event
+        raise NotFound(
+            f"error {error_id!r} in project {project_id!r} has no stored events (retention may have dropped them)",
+            backend=self.label,
+            method="GET",
+            path=path,
+            status=404,
+        )
 
     async def list_project_events(
         self, project_id: str, *, limit: int = 10, page: str | None = None, filters: Sequence[Filter] = ()
