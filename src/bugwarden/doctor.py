@@ -10,6 +10,7 @@ from typing import Any
 from .backends.bugsnag import BugsnagBackend
 from .backends.errors import BackendError, NotFound
 from .config import Settings
+from .render.text import inline, plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
                 f"{', '.join(sorted(bridge.tools)) or 'none'}",
             )
         )
-        out.append(Check(True, "  projects: " + ", ".join(f"{p.name} ({p.id})" for p in bridge.projects)))
+        out.append(Check(True, "  projects: " + ", ".join(f"{inline(p.name, 40)} ({p.id})" for p in bridge.projects)))
         if "bugs:write" not in bridge.scopes:
             out.append(Check(True, "  read-only BugPort token: resolve, update and comment are not offered"))
     except BackendError as exc:
@@ -159,12 +160,9 @@ async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
         out.append(Check(True, f"BugSnag token works: {len(orgs)} organizations visible"))
         for org in orgs:
             page = await backend.list_org_projects(org.id, limit=100)
-            names = ", ".join(f"{p.name} ({p.id})" for p in page.items[:10])
-            out.append(
-                Check(
-                    True, f"  {org.name}: {page.total if page.total is not None else len(page.items)} projects: {names}"
-                )
-            )
+            names = ", ".join(f"{inline(p.name, 40)} ({p.id})" for p in page.items[:10])
+            count = page.total if page.total is not None else len(page.items)
+            out.append(Check(True, f"  {inline(org.name, 60)}: {plural(count, 'project')}: {names}"))
         limit, remaining = backend.http.rate_limit()
         if limit is not None and remaining is not None:
             low = remaining < 5

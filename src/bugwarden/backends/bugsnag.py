@@ -200,6 +200,8 @@ class BugsnagBackend:
             transport=transport,
             **client_kw,
         )
+        self._pages: dict[str, str] = {}
+        """Project id -> its dashboard page (https only), from project listings."""
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -270,11 +272,16 @@ class BugsnagBackend:
         raise NotFound("no project visible to this token matches that dashboard URL", backend=self.label)
 
     async def dashboard_url(self, project_id: str, error_id: str) -> str | None:
-        """The dashboard page of an error (the project list is cached, so this costs no request after the first)."""
-        for project in await self.list_projects():
-            if project.id == project_id and project.html_url and project.html_url.startswith("https://"):
-                return f"{project.html_url}/errors/{error_id}"
-        return None
+        """The dashboard page of an error. Project pages do not move, so they are remembered from any project
+        listing (an error write drops the cached listing for its counts, not these)."""
+        if project_id not in self._pages:
+            await self.list_projects()
+        page = self._pages.get(project_id)
+        return f"{page}/errors/{error_id}" if page else None
+
+    def _counts_changed(self, project_id: str) -> list[str]:
+        """What an error write makes stale: project listings and the project (their open-error counts)."""
+        return ["/organizations/", api_path("projects", ("project_id", project_id)) + "?"]
 
     # -- organizations (1-4) ----------------------------------------------------------------------
 
@@ -334,6 +341,7 @@ class BugsnagBackend:
                 if not found.next or len(projects) >= 1000:
                     break
                 found = await self.http.get_page(path, paging=self.http.link_paging, page=found.next)
+        self._pages.update({p.id: p.html_url for p in projects if p.html_url})
         return projects
 
     async def create_project(self, organization_id: str, name: str, type: str) -> Project:
@@ -380,6 +388,7 @@ class BugsnagBackend:
             path,
             json_body={"operation": change.operation, **change.fields},
             not_found=self._nf_error(project_id, error_id),
+            invalidate=self._counts_changed(project_id),
         )
         return parse.error_group(body, project_id) if isinstance(body, dict) else None
 
@@ -396,6 +405,7 @@ class BugsnagBackend:
             json_body={"operation": change.operation, **change.fields},
             not_found=f"one or more of those error ids are not errors of project {project_id!r} (see list_errors); "
             "nothing was changed",
+            invalidate=self._counts_changed(project_id),
         )
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
@@ -406,7 +416,9 @@ class BugsnagBackend:
 
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
-        await self.http.send("DELETE", path, not_found=self._nf_error(project_id, error_id))
+        await self.http.send(
+            "DELETE", path, not_found=self._nf_error(project_id, error_id), invalidate=self._counts_changed(project_id)
+        )
 
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
         raise InvalidArgument("BugSnag's Data Access API takes no comments; use update_error or the dashboard")

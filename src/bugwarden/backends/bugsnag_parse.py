@@ -51,6 +51,14 @@ def project_id_from(data: dict[str, Any]) -> str | None:
     return None
 
 
+_PAGE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~-]+)*$")
+
+
+def page_url(value: Any) -> str | None:
+    """A dashboard URL we may show and extend: https, a host, plain path segments; nothing else."""
+    return value if isinstance(value, str) and _PAGE.match(value) else None
+
+
 def organization(data: dict[str, Any]) -> Organization | None:
     if (oid := ident(data.get("id"))) is None:
         return None
@@ -74,7 +82,7 @@ def project(data: dict[str, Any]) -> Project | None:
         slug=text(data.get("slug")),
         release_stages=strings(data.get("release_stages")),
         open_error_count=integer(data.get("open_error_count")),
-        html_url=text(data.get("html_url")),
+        html_url=page_url(data.get("html_url")),
         created_at=timestamp(data.get("created_at")),
     )
 

@@ -258,6 +258,8 @@ def _value(value: Any, chars: int) -> str:
         )
     if isinstance(value, list):
         return f"[{plural(len(value), 'item')}]"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the device sent it (JSON), not as Python spells it
     return inline(value, chars)
 
 
@@ -272,13 +274,14 @@ def context_block(event: Event) -> str | None:
         shown = [inline(h, 40) for h in req.header_names[:12]]
         lines.append("request headers: " + ", ".join(shown) + " (values not shown)")
     app = event.app
+    foreground = {True: "yes", False: "no", None: None}[app.in_foreground]
     bits = [
         f"{name}={inline(value, 40)}"
         for name, value in (
             ("release_stage", app.release_stage),
             ("version", app.version),
             ("type", app.type),
-            ("in_foreground", app.in_foreground),
+            ("in_foreground", foreground),
         )
         if value not in (None, "")
     ]

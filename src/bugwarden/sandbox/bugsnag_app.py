@@ -96,6 +96,14 @@ class BugsnagSim:
         response.headers.update(limit_headers)
         return response
 
+    def project_view(self, project: dict[str, Any]) -> dict[str, Any]:
+        """A project as the API shows it; its open-error count is counted now, so it always matches list_errors."""
+        pid = project["id"]
+        open_errors = sum(
+            1 for e in self.world.errors.values() if e.data["project_id"] == pid and e.data["status"] == "open"
+        )
+        return {**project, "open_error_count": open_errors}
+
     @staticmethod
     def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         return JSONResponse(data, status, headers=headers)
@@ -187,7 +195,7 @@ class BugsnagSim:
         key = "name" if sort == "name" else "created_at"
         projects.sort(key=lambda p: (p[key], p["id"]), reverse=direction == "desc")
         chunk, headers = q.paginate(request, projects, "objectid")
-        return self.ok(chunk, headers=headers)
+        return self.ok([self.project_view(p) for p in chunk], headers=headers)
 
     async def create_project(self, request: Request, user: dict[str, Any]) -> Response:
         org = self.org_for(user, request.path_params["organization_id"])
@@ -221,10 +229,10 @@ class BugsnagSim:
         }
         project["url"] = str(request.base_url).rstrip("/") + f"/projects/{pid}"
         self.world.projects[pid] = project
-        return self.ok(project, 200)
+        return self.ok(self.project_view(project), 200)
 
     async def get_project(self, request: Request, user: dict[str, Any]) -> Response:
-        return self.ok(self.project_for(user, request.path_params["project_id"]))
+        return self.ok(self.project_view(self.project_for(user, request.path_params["project_id"])))
 
     async def update_project(self, request: Request, user: dict[str, Any]) -> Response:
         project = self.project_for(user, request.path_params["project_id"])
@@ -247,7 +255,7 @@ class BugsnagSim:
         data.pop("collaborator_ids", None)
         project.update(data)
         project["updated_at"] = iso(NOW)
-        return self.ok(project)
+        return self.ok(self.project_view(project))
 
     # -- errors -----------------------------------------------------------------------------------
 
