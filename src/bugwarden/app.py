@@ -6,6 +6,7 @@ by the `Checkpoint` (guard/checkpoint.py), the one choke point between a transpo
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -112,6 +113,15 @@ class GuardedServer(MCPServer[Runtime]):
             raise ResourceError(message) from None
 
 
+@functools.cache
+def sdk_tool(name: str) -> Tool:
+    """The SDK's view of a registered tool (schemas built from its signature): stateless, so built once."""
+    spec = REGISTRY[name]
+    return Tool.from_function(
+        spec.fn, name=name, title=spec.title, description=spec.description, annotations=spec.annotations
+    )
+
+
 def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> Authenticate:
     """Re-check BUGWARDEN_TOKEN on every call: revocation and expiry apply at the next call."""
     tokens = TokenStore(store.tokens)
@@ -171,13 +181,7 @@ def build_server(
             async def authenticate(ctx: Any) -> Principal:
                 return fixed
 
-    tools = {
-        name: Tool.from_function(
-            spec.fn, name=name, title=spec.title, description=spec.description, annotations=spec.annotations
-        )
-        for name, spec in REGISTRY.items()
-        if spec.toolset in settings.toolsets
-    }
+    tools = {name: sdk_tool(name) for name, spec in REGISTRY.items() if spec.toolset in settings.toolsets}
     checkpoint = Checkpoint(
         guard=guard,
         audit=AuditLog(store.audit, clock=runtime.clock),
