@@ -23,6 +23,7 @@ from bugwarden.guard.tokens import TokenStore
 from bugwarden.http_app import HttpOptions, build_http
 from bugwarden.store import Store
 from tests.conftest import API_PROJECT, Servers, make_settings
+from tests.snapshot import text_of
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = "ec0d6c73fe01b5443e71589e"
@@ -120,7 +121,7 @@ async def test_the_token_drives_the_guard_and_the_audit(sandbox: Starlette, home
         assert "resolve_error" not in names and "list_errors" in names
         assert not (await client.call_tool("list_errors", {})).is_error
         denied = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-        assert denied.is_error and "errors:write" in denied.content[0].text
+        assert denied.is_error and "errors:write" in text_of(denied)
         records = list(server.audit.records())
     assert {(r["principal_id"], r["principal_name"], r["transport"]) for r in records} == {(token_id, "editor", "http")}
 
@@ -164,7 +165,8 @@ def test_non_loopback_addresses_need_allowed_hosts() -> None:
 async def test_request_body_limit(sandbox: Starlette, home: Path) -> None:
     _, secret = token(home)
     async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
-        big = {**INIT, "params": {**INIT["params"], "padding": "x" * (2 * 1024 * 1024)}}
+        params: dict[str, Any] = {**INIT["params"], "padding": "x" * (2 * 1024 * 1024)}  # type: ignore[dict-item]
+        big = {**INIT, "params": params}
         r = await http.post(f"{url}/mcp", json=big, headers={**HEADERS, "Authorization": f"Bearer {secret}"})
         assert r.status_code == 413
 
@@ -193,7 +195,7 @@ async def test_same_results_over_http_as_in_memory(sandbox: Starlette, servers: 
     local = servers()
     async with Client(local) as client:
         in_memory = await client.call_tool("get_bug_context", args)
-    assert over_http.content[0].text == in_memory.content[0].text
+    assert text_of(over_http) == text_of(in_memory)
     assert over_http.structured_content == in_memory.structured_content
 
 
@@ -204,14 +206,15 @@ async def test_sixteen_concurrent_clients_see_no_errors(sandbox: Starlette, home
 
     async def agent(n: int) -> None:
         async with mcp_client(url, secret, mode="legacy" if n % 2 else "auto") as client:
-            for tool, args in [
+            calls: list[tuple[str, dict[str, Any]]] = [
                 ("list_projects", {}),
                 ("list_errors", {"project_id": API_PROJECT, "limit": 3}),
                 ("get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
-            ]:
+            ]
+            for tool, args in calls:
                 result = await client.call_tool(tool, args)
                 if result.is_error:
-                    failures.append(result.content[0].text)
+                    failures.append(text_of(result))
 
     async with serving(sandbox, home, stateless=stateless) as (url, server):
         async with anyio.create_task_group() as tg:
@@ -317,7 +320,7 @@ async def test_replicas_with_a_shared_state_key_resume_each_others_confirmations
     _, secret = token(home, "admin")
     asked: list[str] = []
 
-    async def approve(ctx, params):  # type: ignore[no-untyped-def]
+    async def approve(ctx, params):
         asked.append(params.message)
         from mcp.types import ElicitResult
 
@@ -338,7 +341,7 @@ async def test_replicas_with_a_shared_state_key_resume_each_others_confirmations
             args = {"project_id": API_PROJECT, "error_id": INTEGRITY}
             if shared_key:
                 result = await client.call_tool("delete_error", args)
-                assert not result.is_error and "Deleted error" in result.content[0].text
+                assert not result.is_error and "Deleted error" in text_of(result)
             else:
                 with pytest.raises(MCPError, match="Invalid or expired requestState"):
                     await client.call_tool("delete_error", args)

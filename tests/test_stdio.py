@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.snapshot import text_of
+
 pytestmark = pytest.mark.anyio
 
 
@@ -21,7 +23,7 @@ async def test_demo_over_stdio_lists_and_calls_tools(tmp_path: Path) -> None:
         names = {t.name for t in (await client.list_tools()).tools}
         assert "resolve_error" in names and "list_projects" in names
         projects = await client.call_tool("list_projects", {})
-        assert not projects.is_error and "Api Server" in projects.content[0].text
+        assert not projects.is_error and "Api Server" in text_of(projects)
         pid = next(p["id"] for p in projects.structured_content["projects"] if p["untrusted"]["name"] == "Api Server")
         errors = await client.call_tool("list_errors", {"project_id": pid, "limit": 2})
         assert not errors.is_error and len(errors.structured_content["errors"]) == 2

@@ -20,7 +20,7 @@ CHECKOUT = uid("bug", "0")
 EXPORT = uid("bug", "3")
 
 
-def backend(sandbox: Starlette, home, token: str = "bp_mcp_sandbox_rw") -> BugportBackend:  # type: ignore
+def backend(sandbox: Starlette, home, token: str = "bp_mcp_sandbox_rw") -> BugportBackend:
     return BugportBackend(bugport_settings(home, token), transport=httpx.ASGITransport(app=sandbox))
 
 
@@ -33,7 +33,7 @@ def test_the_api_url_must_end_in_v1() -> None:
         Settings.from_env({"BUGPORT_API_URL": "https://api.bugport.dev", "BUGPORT_TOKEN": "x"})
 
 
-async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     bridge = await b.bridge_info()
     assert bridge.scopes == {"bugs:read", "bugs:write"} and "update_bug_status" in bridge.tools
@@ -46,7 +46,7 @@ async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home
     assert paths(bugport_sandbox).count("GET /v1/mcp/config") == 2  # once per token, then cached
 
 
-async def test_list_bugs_with_filters_and_paging(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_list_bugs_with_filters_and_paging(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     page = await b.list_errors(SHOP, ErrorQuery(limit=2))
     assert len(page.items) == 2 and page.total == 3 and page.next
@@ -59,7 +59,7 @@ async def test_list_bugs_with_filters_and_paging(bugport_sandbox: Starlette, hom
         await b.list_errors(SHOP, ErrorQuery(release_stage="production"))
 
 
-async def test_context_from_the_bridge_and_fallback_when_not_wired(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_context_from_the_bridge_and_fallback_when_not_wired(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     context = await b.bug_context(SHOP, CHECKOUT)
     report = context.report
@@ -76,7 +76,7 @@ async def test_context_from_the_bridge_and_fallback_when_not_wired(bugport_sandb
     assert (await b.fix_brief(SHOP, CHECKOUT))[1] is None
 
 
-async def test_a_bug_from_another_project_is_not_found(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_a_bug_from_another_project_is_not_found(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     with pytest.raises(E.NotFound):
         await b.get_error(SHOP, EXPORT)
@@ -87,7 +87,7 @@ async def test_a_bug_from_another_project_is_not_found(bugport_sandbox: Starlett
     assert bugport_sandbox.state.sim.ws.reports[EXPORT].bug["status"] == "resolved"
 
 
-async def test_updates_and_comments_go_through_the_bridge(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_updates_and_comments_go_through_the_bridge(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     updated = await b.update_error(SHOP, CHECKOUT, ErrorChange("set", {"status": "in_progress", "severity": "low"}))
     assert updated is not None and (updated.status, updated.severity) == ("in_progress", "low")
@@ -99,7 +99,7 @@ async def test_updates_and_comments_go_through_the_bridge(bugport_sandbox: Starl
     assert not any(p.startswith("PATCH") for p in paths(bugport_sandbox))
 
 
-async def test_writes_fall_back_to_rest_when_invoke_is_not_wired(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_writes_fall_back_to_rest_when_invoke_is_not_wired(bugport_sandbox: Starlette, home) -> None:
     bugport_sandbox.state.sim.unwired = {"invoke"}
     b = backend(bugport_sandbox, home)
     await b.update_error(SHOP, CHECKOUT, ErrorChange("set", {"status": "closed"}))
@@ -108,7 +108,7 @@ async def test_writes_fall_back_to_rest_when_invoke_is_not_wired(bugport_sandbox
     assert f"POST /v1/bugs/{CHECKOUT}/comments" in paths(bugport_sandbox)
 
 
-async def test_health_and_version(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_health_and_version(bugport_sandbox: Starlette, home) -> None:
     assert await backend(bugport_sandbox, home).health() == ("ok", "0.2.0")
 
 
@@ -122,7 +122,7 @@ async def test_health_and_version(bugport_sandbox: Starlette, home) -> None:  # 
         ({"garbage_next": 5}, E.MalformedResponse, "could not read"),
     ],
 )
-async def test_error_mapping(bugport_sandbox: Starlette, home, fault: dict, error: type, message: str) -> None:  # type: ignore
+async def test_error_mapping(bugport_sandbox: Starlette, home, fault: dict, error: type, message: str) -> None:
     b = backend(bugport_sandbox, home)
     await b.discover()
     bugport_sandbox.state.control.faults.update(fault)
@@ -130,7 +130,7 @@ async def test_error_mapping(bugport_sandbox: Starlette, home, fault: dict, erro
         await b.get_error(SHOP, CHECKOUT)
 
 
-async def test_not_found_and_validation_errors(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_not_found_and_validation_errors(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home)
     with pytest.raises(E.NotFound, match="bug report 'nope' not found"):
         await b.get_error(SHOP, "nope")
@@ -143,7 +143,7 @@ async def test_not_found_and_validation_errors(bugport_sandbox: Starlette, home)
         )
 
 
-async def test_a_project_limited_token_gets_403_elsewhere(bugport_sandbox: Starlette, home) -> None:  # type: ignore
+async def test_a_project_limited_token_gets_403_elsewhere(bugport_sandbox: Starlette, home) -> None:
     b = backend(bugport_sandbox, home, "bp_mcp_sandbox_shop_only")
     assert [p.id for p in await b.list_projects()] == [SHOP]
     with pytest.raises(E.Forbidden):

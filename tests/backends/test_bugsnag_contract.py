@@ -186,7 +186,7 @@ async def test_event_fields_and_saved_searches(backend: BugsnagBackend) -> None:
     assert [s.name for s in await backend.list_saved_searches(API_PROJECT, shared=False)] == []
 
 
-async def test_read_only_role_gets_code_40000(sandbox: Starlette, home) -> None:  # type: ignore[no-untyped-def]
+async def test_read_only_role_gets_code_40000(sandbox: Starlette, home) -> None:
     import httpx
 
     from tests.conftest import make_settings
@@ -198,7 +198,7 @@ async def test_read_only_role_gets_code_40000(sandbox: Starlette, home) -> None:
     await reader.aclose()
 
 
-async def test_sorted_results_cap_maps_to_results_capped(home) -> None:  # type: ignore[no-untyped-def]
+async def test_sorted_results_cap_maps_to_results_capped(home) -> None:
     import httpx
 
     from bugwarden.sandbox.bugsnag_app import create_bugsnag_app

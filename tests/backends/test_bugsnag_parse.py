@@ -43,6 +43,7 @@ def test_events_accept_snake_and_camel_case() -> None:
             ],
         }
     )
+    assert camel is not None and snake is not None
     assert camel.received_at == datetime(2017, 12, 12, 10, 58, 55, tzinfo=UTC)
     assert snake.received_at == datetime(2021, 7, 8, 14, 26, 55, tzinfo=UTC)
     assert camel.exceptions[0].error_class == snake.exceptions[0].error_class == "TypeError"
@@ -78,6 +79,7 @@ def test_errors_tolerate_missing_wrong_and_unknown_fields() -> None:
         },
         "p",
     )
+    assert error is not None
     assert (error.error_class, error.events, error.users, error.first_seen, error.project_id) == (
         "E",
         9007199254740993,
@@ -90,7 +92,7 @@ def test_errors_tolerate_missing_wrong_and_unknown_fields() -> None:
 
 def test_project_ids_come_from_urls_when_absent() -> None:
     event = parse.event({"id": "e", "project_url": "https://api.bugsnag.com/projects/abc123"})
-    assert event.project_id == "abc123"
+    assert event is not None and event.project_id == "abc123"
 
 
 def test_error_bodies_keep_code_and_reduce_the_message() -> None:

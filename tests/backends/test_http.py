@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -37,7 +38,7 @@ KEYERROR = "5348278ea871e61ce4046253"
 
 
 def backend_for(
-    sandbox: Starlette, home: Path, clock: FakeClock | None = None, **settings_kw: object
+    sandbox: Starlette, home: Path, clock: FakeClock | None = None, **settings_kw: Any
 ) -> tuple[BugsnagBackend, FakeClock]:
     clock = clock or FakeClock()
     settings = make_settings(home, retries=Retries(attempts=3, backoff_base=0.5, backoff_max=4), **settings_kw)
@@ -184,7 +185,7 @@ class Streamed(httpx.AsyncByteStream):
     def __init__(self, data: bytes) -> None:
         self.data = data
 
-    async def __aiter__(self):  # type: ignore[no-untyped-def]
+    async def __aiter__(self):
         yield self.data
 
 
@@ -289,7 +290,7 @@ async def test_cache_entries_expire(sandbox: Starlette, home: Path) -> None:
 
 
 def test_status_mapping() -> None:
-    where = {"backend": "BugSnag", "method": "GET", "path": "/x"}
+    where: dict[str, Any] = {"backend": "BugSnag", "method": "GET", "path": "/x"}
     assert isinstance(error_for_status(401, **where), E.Unauthorized)
     assert isinstance(error_for_status(404, **where), E.NotFound)
     assert isinstance(error_for_status(400, detail="Buckets count must be between 1 and 50", **where), E.InvalidRequest)
@@ -330,7 +331,8 @@ def test_every_httpx_exception_is_mapped() -> None:
     unmapped = []
     for cls in classes:
         try:
-            exc = cls("boom", request=request) if "request" in inspect.signature(cls).parameters else cls("boom")
+            takes_request = "request" in inspect.signature(cls).parameters
+            exc = cls("boom", request=request) if takes_request else cls("boom")  # type: ignore[call-arg]
         except TypeError:
             continue
         try:

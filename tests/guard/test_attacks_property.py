@@ -34,6 +34,7 @@ from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
 from tests.conftest import bugport_settings
+from tests.snapshot import text_of
 
 API, WEB, BILLING = oid("project", "api-server"), oid("project", "web-frontend"), oid("project", "billing")
 SHOP, ADMIN = "bugport:" + uid("p", "shop"), "bugport:" + uid("p", "admin")
@@ -139,7 +140,7 @@ class World:
                 intents = [r for r in new if r["phase"] == "intent"]
                 assert len(outcomes) == 1, (name, args, new)
                 (outcome,) = outcomes
-                assert not str(outcome["outcome"]).startswith("internal_error"), (name, args, result.content[0].text)
+                assert not str(outcome["outcome"]).startswith("internal_error"), (name, args, text_of(result))
                 assert len(intents) <= 1 and (not intents or outcome["decision"] == "allowed"), (name, args)
                 snag = self.bugsnag.state.control.log[snag_before:]
                 port = self.bugport.state.control.log[port_before:]

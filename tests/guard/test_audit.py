@@ -118,7 +118,7 @@ def test_a_head_left_by_version_0_1_is_honoured(tmp_path: Path) -> None:
     assert not ok and "removed from the end" in message
 
 
-def test_cli_verify_exits_non_zero_naming_the_record(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_cli_verify_exits_non_zero_naming_the_record(tmp_path: Path, monkeypatch, capsys) -> None:
     filled_log(tmp_path).close()
     monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
     assert cli(["audit", "verify"]) == 0
@@ -195,7 +195,7 @@ def test_killing_the_server_mid_run_leaves_a_verifiable_log(tmp_path: Path) -> N
     state = Path(announced.split("throw-away state in ", 1)[1].split(" (deleted on exit)")[0])
     assert state.parent != tmp_path  # the demo keeps away from BUGWARDEN_HOME
 
-    def send(message: dict) -> None:  # type: ignore[type-arg]
+    def send(message: dict) -> None:
         proc.stdin.write(json.dumps(message) + "\n")  # type: ignore[union-attr]
         proc.stdin.flush()  # type: ignore[union-attr]
 

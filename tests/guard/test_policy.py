@@ -14,6 +14,7 @@ from bugwarden.guard.scopes import BUNDLES, SCOPES, ScopeError, parse_scopes
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
 from tests.conftest import API_PROJECT, WEB_PROJECT, Servers, bugsnag_serves, make_settings
+from tests.snapshot import text_of
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = oid("error", "api-server", "0")
@@ -66,9 +67,9 @@ async def test_scopes_by_tools_matrix(servers: Servers, sandbox: Starlette, gran
             before = len(sandbox.state.control.log)
             result = await client.call_tool(name, args)
             if allowed:
-                assert not result.is_error, (name, result.content[0].text)
+                assert not result.is_error, (name, text_of(result))
             else:
-                assert result.is_error and f"needs the {REGISTRY[name].scope} scope" in result.content[0].text
+                assert result.is_error and f"needs the {REGISTRY[name].scope} scope" in text_of(result)
                 assert len(sandbox.state.control.log) == before, f"{name} reached the upstream before the check"
     records = list(server.audit.records())
     outcomes = [r for r in records if r["phase"] == "result"]
@@ -86,15 +87,15 @@ async def test_project_limits_refuse_other_projects_and_their_ids(servers: Serve
         assert [p["id"] for p in projects.structured_content["projects"]] == [API_PROJECT]
         assert not (await client.call_tool("get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})).is_error
         denied = await client.call_tool("get_error", {"project_id": WEB_PROJECT, "error_id": WEB_ERROR})
-        assert denied.is_error and "outside this agent's project limits" in denied.content[0].text
+        assert denied.is_error and "outside this agent's project limits" in text_of(denied)
         # An error id from another project, asked for under the allowed project, resolves nowhere.
         other = await client.call_tool("get_latest_event", {"project_id": API_PROJECT, "error_id": WEB_ERROR})
-        assert other.is_error and "not found in project" in other.content[0].text
+        assert other.is_error and "not found in project" in text_of(other)
         via_url = await client.call_tool(
             "resolve_error", {"error_id": f"https://app.bugsnag.com/acme/web-frontend/errors/{WEB_ERROR}"}
         )
-        assert via_url.is_error and "outside this agent's project limits" in via_url.content[0].text
-        assert WEB_PROJECT not in via_url.content[0].text  # a denial names nothing the caller may not see
+        assert via_url.is_error and "outside this agent's project limits" in text_of(via_url)
+        assert WEB_PROJECT not in text_of(via_url)  # a denial names nothing the caller may not see
         # With one allowed project, it is the default.
         assert not (await client.call_tool("list_errors", {})).is_error
     assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
@@ -110,13 +111,13 @@ async def test_no_combination_of_scopes_widens_into_another(servers: Servers) ->
         }
 
 
-async def test_toolsets_and_scopes_intersect(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
+async def test_toolsets_and_scopes_intersect(servers: Servers, home) -> None:
     server = servers(Principal(id="a", name="admin", scopes=BUNDLES["admin"]), settings=make_settings(home))
     async with Client(server) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
         outside = await client.call_tool("list_organizations", {})
     assert all(REGISTRY[n].toolset == "core" for n in listed)
-    assert outside.is_error and "not enabled on this server (toolset admin)" in outside.content[0].text
+    assert outside.is_error and "not enabled on this server (toolset admin)" in text_of(outside)
 
 
 async def test_a_write_whose_intent_cannot_be_audited_does_not_happen(servers: Servers, sandbox: Starlette) -> None:
@@ -124,7 +125,7 @@ async def test_a_write_whose_intent_cannot_be_audited_does_not_happen(servers: S
     server.store.audit.close()
     async with Client(server) as client:
         result = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-    assert result.is_error and "audit log could not record" in result.content[0].text
+    assert result.is_error and "audit log could not record" in text_of(result)
     assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
 
 
@@ -133,4 +134,4 @@ async def test_a_read_whose_record_cannot_be_stored_is_withheld(servers: Servers
     server.store.audit.close()
     async with Client(server) as client:
         result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
-    assert result.is_error and "result is withheld" in result.content[0].text
+    assert result.is_error and "result is withheld" in text_of(result)

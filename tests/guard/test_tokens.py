@@ -60,7 +60,7 @@ def test_durations() -> None:
         parse_duration("forever")
 
 
-def test_cli_prints_the_secret_once_as_the_last_line(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore
+def test_cli_prints_the_secret_once_as_the_last_line(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
     assert cli(["token", "create", "--name", "bot", "--scopes", "errors:read,projects:read", "--project", "p1"]) == 0
     out = capsys.readouterr().out.strip().splitlines()

@@ -12,7 +12,7 @@ def event_text(ev: Event, detail: Detail = COMPACT) -> str:
     return "\n\n".join(event_sections(ev, detail))
 
 
-def event(frames: list[Frame], crumbs: int = 0, metadata: dict | None = None) -> Event:  # type: ignore[type-arg]
+def event(frames: list[Frame], crumbs: int = 0, metadata: dict | None = None) -> Event:
     return Event(
         id="ev1",
         error_id="er1",

@@ -20,7 +20,7 @@ AUTH = {"Authorization": f"token {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
-async def http(sandbox: Starlette):  # type: ignore[no-untyped-def]
+async def http(sandbox: Starlette):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sb.test") as c:
         yield c
 

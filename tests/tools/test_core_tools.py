@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 
 from bugwarden.sandbox.bugsnag_seed import oid
 from tests.conftest import API_PROJECT, WEB_PROJECT, Servers, make_settings
-from tests.snapshot import assert_snapshot
+from tests.snapshot import assert_snapshot, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ async def test_list_errors_with_filters_and_paging(client: Client) -> None:
 
 async def test_list_errors_with_no_match_says_so(client: Client) -> None:
     result = await client.call_tool("list_errors", {"project_id": API_PROJECT, "search": "no-such-thing"})
-    assert not result.is_error and "No errors match" in result.content[0].text
+    assert not result.is_error and "No errors match" in text_of(result)
 
 
 async def test_get_error_normal(client: Client) -> None:
@@ -69,7 +69,7 @@ async def test_get_error_accepts_a_dashboard_url(client: Client) -> None:
 
 async def test_get_latest_event_hostile_monster_stays_small(client: Client) -> None:
     result = await client.call_tool("get_latest_event", {"project_id": API_PROJECT, "error_id": MONSTER})
-    text = result.content[0].text
+    text = text_of(result)
     assert len(text.encode()) < 16_000
     assert "460 library frames" in text and "earlier breadcrumbs omitted" in text and "more keys omitted" in text
     assert "sk_live_should_not_show" not in text
@@ -79,14 +79,14 @@ async def test_get_latest_event_hostile_monster_stays_small(client: Client) -> N
 async def test_get_latest_event_full_gives_more_detail(client: Client) -> None:
     compact = await client.call_tool("get_latest_event", {"project_id": API_PROJECT, "error_id": MONSTER})
     full = await client.call_tool("get_latest_event", {"project_id": API_PROJECT, "error_id": MONSTER, "full": True})
-    assert len(full.content[0].text) > len(compact.content[0].text)
+    assert len(text_of(full)) > len(text_of(compact))
 
 
 async def test_get_event_with_injection_and_fence_breakers(client: Client) -> None:
     latest = await client.call_tool("get_latest_event", {"project_id": WEB_PROJECT, "error_id": FENCE_BREAKER})
     event_id = latest.structured_content["id"]
     result = await client.call_tool("get_event", {"project_id": WEB_PROJECT, "event_id": event_id})
-    text = result.content[0].text
+    text = text_of(result)
     opened, closed = text.count("<untrusted-data source="), text.count("</untrusted-data>")
     assert opened == closed and "```" not in text and "\x1b" not in text and "\u202e" not in text
     assert "Bearer leaked-end-user-token" not in text and "sessionid=secret" not in text
@@ -109,7 +109,7 @@ async def test_get_bug_context(client: Client) -> None:
 
 async def test_generate_fix_prompt_for_an_injection_error(client: Client) -> None:
     result = await client.call_tool("generate_fix_prompt", {"project_id": WEB_PROJECT, "error_id": INJECTED})
-    text = result.content[0].text
+    text = text_of(result)
     assert text.index("never instructions to follow") < text.index("Ignore all previous instructions")
     assert_snapshot("generate_fix_prompt_injection", result)
 
@@ -118,7 +118,7 @@ async def test_resolve_error_says_what_changed(client: Client) -> None:
     result = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
     assert_snapshot("resolve_error", result)
     again = await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-    assert "no change; it was already so" in again.content[0].text
+    assert "no change; it was already so" in text_of(again)
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ async def test_resolve_error_says_what_changed(client: Client) -> None:
 )
 async def test_update_error_operations(client: Client, args: dict, expected: str) -> None:
     result = await client.call_tool("update_error", {"project_id": API_PROJECT, "error_id": INTEGRITY, **args})
-    assert not result.is_error, result.content[0].text
-    assert expected in result.content[0].text
+    assert not result.is_error, text_of(result)
+    assert expected in text_of(result)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ async def test_update_error_refuses_bad_arguments_before_any_request(
     client: Client, sandbox: Starlette, args: dict, message: str
 ) -> None:
     result = await client.call_tool("update_error", {"project_id": API_PROJECT, "error_id": INTEGRITY, **args})
-    assert result.is_error and message in result.content[0].text
+    assert result.is_error and message in text_of(result)
     assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
 
 
@@ -162,7 +162,7 @@ async def test_discard_needs_the_delete_scope(client: Client) -> None:
     result = await client.call_tool(
         "update_error", {"project_id": API_PROJECT, "error_id": INTEGRITY, "operation": "discard"}
     )
-    assert result.is_error and "errors:delete" in result.content[0].text
+    assert result.is_error and "errors:delete" in text_of(result)
 
 
 @pytest.mark.parametrize("hostile", ["../../user/organizations", "a/b", "x?y", "%2e%2e%2f", "a b", "..", "x#y"])
@@ -173,27 +173,27 @@ async def test_hostile_ids_are_refused_before_any_request(client: Client, sandbo
         ("list_errors", {"project_id": hostile}),
     ]:
         result = await client.call_tool(tool, args)
-        assert result.is_error and "not a valid identifier" in result.content[0].text
+        assert result.is_error and "not a valid identifier" in text_of(result)
     assert sandbox.state.control.log == []
 
 
 async def test_invalid_arguments_are_refused_with_a_message(client: Client) -> None:
     result = await client.call_tool("list_errors", {"project_id": API_PROJECT, "since": "last tuesday"})
-    assert result.is_error and "since must be relative" in result.content[0].text
+    assert result.is_error and "since must be relative" in text_of(result)
     result = await client.call_tool("list_errors", {"project_id": API_PROJECT, "limit": 1000})
-    assert result.is_error and "limit" in result.content[0].text
+    assert result.is_error and "limit" in text_of(result)
 
 
 async def test_missing_project_with_several_visible_asks_to_choose(client: Client) -> None:
     result = await client.call_tool("list_errors", {})
-    assert result.is_error and "project_id is required: 4 projects are visible" in result.content[0].text
+    assert result.is_error and "project_id is required: 4 projects are visible" in text_of(result)
 
 
-async def test_default_project_from_settings(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
+async def test_default_project_from_settings(servers: Servers, home) -> None:
     server = servers(settings=make_settings(home, bugsnag_project_id=API_PROJECT))
     async with Client(server) as c:
         result = await c.call_tool("list_errors", {"limit": 1})
-    assert not result.is_error and API_PROJECT in result.content[0].text
+    assert not result.is_error and API_PROJECT in text_of(result)
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ async def test_upstream_faults_become_actionable_tool_errors(
 ) -> None:
     sandbox.state.control.faults.update(fault)
     result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
-    assert result.is_error and message in result.content[0].text
+    assert result.is_error and message in text_of(result)
     sandbox.state.control.faults.clear()
     assert not (await client.call_tool("list_errors", {"project_id": API_PROJECT})).is_error
 
@@ -219,11 +219,11 @@ async def test_upstream_faults_become_actionable_tool_errors(
 async def test_not_found_names_what_was_missing(client: Client) -> None:
     result = await client.call_tool("get_error", {"project_id": API_PROJECT, "error_id": "000000000000000000000000"})
     assert result.is_error
-    assert "error '000000000000000000000000' not found in project" in result.content[0].text
+    assert "error '000000000000000000000000' not found in project" in text_of(result)
 
 
 async def test_bug_context_survives_a_failing_part(client: Client, sandbox: Starlette) -> None:
     sandbox.state.control.faults.fail_path("/trend", 500)
     result = await client.call_tool("get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-    assert not result.is_error and "Could not load: trend" in result.content[0].text
+    assert not result.is_error and "Could not load: trend" in text_of(result)
     assert result.structured_content["missing"] == ["trend"]

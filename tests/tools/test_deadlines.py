@@ -13,14 +13,15 @@ import pytest
 from mcp import Client
 from starlette.applications import Starlette
 
-from bugwarden.config import Retries, Timeouts
+from bugwarden.config import Retries, Settings, Timeouts
 from tests.conftest import API_PROJECT, FakeClock, Servers, make_settings
+from tests.snapshot import text_of
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = "ec0d6c73fe01b5443e71589e"
 
 
-def quick(home: Path, deadline: float) -> object:
+def quick(home: Path, deadline: float) -> Settings:
     return make_settings(home, timeouts=Timeouts(connect=1, read=5, call_deadline=deadline), retries=Retries(0))
 
 
@@ -42,7 +43,7 @@ async def test_a_call_that_cannot_finish_in_time_says_so(servers: Servers, sandb
     async with Client(server) as client:
         with anyio.fail_after(5):
             result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
-    assert result.is_error and "time budget" in result.content[0].text
+    assert result.is_error and "time budget" in text_of(result)
     assert list(server.audit.records())[-1]["outcome"] == "UpstreamTimeout"
 
 
@@ -53,6 +54,6 @@ async def test_retries_stop_at_the_deadline(servers: Servers, sandbox: Starlette
     sandbox.state.control.faults.fail_next(100, 503)
     async with Client(server) as client:
         result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
-    assert result.is_error and "having trouble" in result.content[0].text
+    assert result.is_error and "having trouble" in text_of(result)
     assert sum(clock.slept) < 2.0 and 2 <= len(sandbox.state.control.log) < 6
     assert list(server.audit.records())[-1]["duration_ms"] == pytest.approx(sum(clock.slept) * 1000, abs=1)

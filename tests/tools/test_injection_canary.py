@@ -20,6 +20,7 @@ from bugwarden.sandbox.bugport_seed import uid
 from bugwarden.sandbox.bugsnag_seed import HOSTILE_TOKEN, oid
 from bugwarden.tools import REGISTRY
 from tests.conftest import API_PROJECT, WEB_PROJECT, Servers, bugport_settings, make_settings
+from tests.snapshot import text_of
 
 pytestmark = pytest.mark.anyio
 CANARIES = (
@@ -86,7 +87,7 @@ def check(tool: str, result: Any) -> bool:
 
 async def run(client: Client, tool: str, args: dict[str, Any]) -> Any:
     result = await client.call_tool(tool, args)
-    assert not result.is_error, (tool, args, result.content[0].text)
+    assert not result.is_error, (tool, args, text_of(result))
     return result
 
 
@@ -101,7 +102,7 @@ HOSTILE_ACME = [
 async def test_no_canary_escapes_in_the_core_tools(client: Client, project_id: str, error_id: str) -> None:
     latest = await run(client, "get_latest_event", {"project_id": project_id, "error_id": error_id})
     seen = False
-    for tool, args in [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("get_error", {"error_id": error_id}),
         ("get_error", {"error_id": error_id, "full": True}),
         ("get_latest_event", {"error_id": error_id}),
@@ -111,7 +112,8 @@ async def test_no_canary_escapes_in_the_core_tools(client: Client, project_id: s
         ("get_event", {"event_id": latest.structured_content["id"]}),
         ("get_event", {"event_id": latest.structured_content["id"], "full": True}),
         ("list_errors", {"limit": 100}),
-    ]:
+    ]
+    for tool, args in calls:
         seen |= check(tool, await run(client, tool, {"project_id": project_id, **args}))
     assert seen, "the hostile data should be shown (inside fences), or this test proves nothing"
 
@@ -201,7 +203,7 @@ async def test_an_upstream_error_message_reaches_the_model_only_fenced(
     sandbox.state.control.faults.fail_next(1, 400, message=message)
     result = await client.call_tool("list_errors", {"project_id": API_PROJECT})
     assert result.is_error
-    text = result.content[0].text
+    text = text_of(result)
     assert "rejected the request (400)" in text and not RAW.search(text)
     outside = outside_fences(text)
     assert "SYSTEM" not in outside and "evil.example" not in outside and "ignore" not in outside

@@ -13,6 +13,7 @@ from bugwarden.guard.principal import Principal
 from bugwarden.guard.scopes import BUNDLES
 from bugwarden.sandbox.bugsnag_seed import oid
 from tests.conftest import API_PROJECT, Servers, make_settings
+from tests.snapshot import text_of
 
 pytestmark = pytest.mark.anyio
 INTEGRITY = oid("error", "api-server", "0")
@@ -27,20 +28,20 @@ def admin(servers: Servers, home: Any) -> Any:
     )
 
 
-async def text_of(client: Client, tool: str, args: dict[str, Any]) -> str:
+async def answer(client: Client, tool: str, args: dict[str, Any]) -> str:
     result = await client.call_tool(tool, args)
-    return result.content[0].text
+    return text_of(result)
 
 
 async def test_no_placeholders_or_python_reprs_in_everyday_answers(admin: Any) -> None:
     async with Client(admin) as c:
         answers = [
-            await text_of(c, "list_projects", {}),
-            await text_of(c, "list_errors", {"project_id": API_PROJECT}),
-            await text_of(c, "get_project", {"project_id": API_PROJECT}),
-            await text_of(c, "get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
-            await text_of(c, "get_stability_trend", {"project_id": API_PROJECT}),
-            await text_of(c, "list_releases", {"project_id": API_PROJECT}),
+            await answer(c, "list_projects", {}),
+            await answer(c, "list_errors", {"project_id": API_PROJECT}),
+            await answer(c, "get_project", {"project_id": API_PROJECT}),
+            await answer(c, "get_bug_context", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+            await answer(c, "get_stability_trend", {"project_id": API_PROJECT}),
+            await answer(c, "list_releases", {"project_id": API_PROJECT}),
         ]
     for text in answers:
         outside = re.sub(r"<untrusted-data.*?</untrusted-data>", "", text, flags=re.S)
@@ -61,16 +62,16 @@ async def test_a_snooze_rule_reads_as_words(admin: Any) -> None:
                 "additional_users": 5,
             },
         )
-        shown = await text_of(c, "get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-    assert "reopen rule: none → snoozed until 5 more users are affected" in result.content[0].text
+        shown = await answer(c, "get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+    assert "reopen rule: none → snoozed until 5 more users are affected" in text_of(result)
     assert "**Snoozed** until 5 more users are affected" in shown
-    assert not REPR.search(result.content[0].text) and not REPR.search(shown)
+    assert not REPR.search(text_of(result)) and not REPR.search(shown)
 
 
 async def test_a_change_that_was_already_in_effect_says_so_plainly(admin: Any) -> None:
     async with Client(admin) as c:
         await c.call_tool("update_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "ignore"})
-        again = await text_of(
+        again = await answer(
             c, "update_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "ignore"}
         )
     assert again == f"Error {KEYERROR} in project {API_PROJECT}: no change; it was already so."
@@ -78,7 +79,7 @@ async def test_a_change_that_was_already_in_effect_says_so_plainly(admin: Any) -
 
 async def test_an_unknown_id_in_a_bulk_update_names_the_errors_not_the_project(admin: Any) -> None:
     async with Client(admin) as c:
-        text = await text_of(
+        text = await answer(
             c,
             "bulk_update_errors",
             {"project_id": API_PROJECT, "operation": "ignore", "error_ids": [INTEGRITY, "000000000000000000000000"]},
@@ -89,7 +90,7 @@ async def test_an_unknown_id_in_a_bulk_update_names_the_errors_not_the_project(a
 
 async def test_an_unknown_event_field_is_named(admin: Any) -> None:
     async with Client(admin) as c:
-        text = await text_of(c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "no.such"})
+        text = await answer(c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "no.such"})
     assert "no values of event field 'no.such'" in text and "list_event_fields" in text
 
 
@@ -98,8 +99,8 @@ async def test_an_error_whose_latest_event_is_gone_is_still_shown(admin: Any, sa
     async with Client(admin) as c:
         result = await c.call_tool("get_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
     assert not result.is_error
-    assert f"# Error {KEYERROR}" in result.content[0].text
-    assert "latest event could not be loaded" in result.content[0].text
+    assert f"# Error {KEYERROR}" in text_of(result)
+    assert "latest event could not be loaded" in text_of(result)
     assert result.structured_content["missing"] == ["latest event"]
 
 

@@ -66,6 +66,17 @@ def test_the_target_a_tool_takes_matches_its_registered_reach(name: str) -> None
         assert "project_id" in params
 
 
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_tool_has_a_whole_output_snapshot(name: str) -> None:
+    snapshots = Path(__file__).parents[1] / "snapshots"
+    found = [
+        p.name
+        for p in snapshots.glob("*.txt")
+        if p.stem in (name, f"bugport_{name}") or p.stem.startswith((f"{name}_", f"bugport_{name}_"))
+    ]
+    assert found, f"{name} has no snapshot in tests/snapshots (see tests/tools/test_snapshots.py)"
+
+
 def test_every_parameter_is_described_and_no_schema_uses_oneof() -> None:
     from mcp.server.mcpserver.tools.base import Tool
 

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
 from tests.conftest import API_PROJECT, BILLING_PROJECT, Servers, admin_principal, bugsnag_serves, make_settings
-from tests.snapshot import assert_snapshot
+from tests.snapshot import assert_snapshot, text_of
 
 pytestmark = pytest.mark.anyio
 ACME = oid("org", "acme")
@@ -24,28 +24,28 @@ EVENT = oid("event", INTEGRITY, "0")
 
 
 @pytest.fixture
-def all_tools(servers: Servers, home):  # type: ignore[no-untyped-def]
-    def build(principal=None):  # type: ignore[no-untyped-def]
+def all_tools(servers: Servers, home):
+    def build(principal=None):
         return servers(principal or admin_principal(), settings=make_settings(home, toolsets="all"))
 
     return build
 
 
-async def call(client: Client, name: str, args: dict[str, Any]) -> Any:
+async def call(client: Client, name: str, args: Any) -> Any:
     result = await client.call_tool(name, args)
-    assert not result.is_error, (name, result.content[0].text)
+    assert not result.is_error, (name, text_of(result))
     return result
 
 
-async def confirmed(client: Client, name: str, args: dict[str, Any]) -> Any:
+async def confirmed(client: Client, name: str, args: Any) -> Any:
     """A change that asks first, from a client that cannot ask: preview, then confirm with the preview's code."""
     preview = await call(client, name, args)
     code = preview.structured_content["confirm_code"]
-    assert code, preview.content[0].text
+    assert code, text_of(preview)
     return await call(client, name, {**args, "confirm": code})
 
 
-async def test_toolsets_choose_what_is_listed(servers: Servers, home) -> None:  # type: ignore[no-untyped-def]
+async def test_toolsets_choose_what_is_listed(servers: Servers, home) -> None:
     for toolsets, expected in [
         ("core", {"core"}),
         ("core,insights", {"core", "insights"}),
@@ -57,7 +57,7 @@ async def test_toolsets_choose_what_is_listed(servers: Servers, home) -> None:  
         assert listed == {n for n, s in REGISTRY.items() if s.toolset in expected and bugsnag_serves(n)}
 
 
-async def test_insights_tools(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_insights_tools(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         assert_snapshot(
@@ -66,73 +66,64 @@ async def test_insights_tools(all_tools, sandbox: Starlette) -> None:  # type: i
         values = await call(
             c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "user.id", "limit": 2}
         )
-        assert values.structured_content["next_cursor"] and "%" in values.content[0].text
+        assert values.structured_content["next_cursor"] and "%" in text_of(values)
         assert_snapshot(
             "get_trend_project", await call(c, "get_trend", {"project_id": API_PROJECT, "buckets_count": 7})
         )
-        assert (
-            "Crash-free sessions" in (await call(c, "get_stability_trend", {"project_id": API_PROJECT})).content[0].text
-        )
-        assert (
-            "No session data" in (await call(c, "get_stability_trend", {"project_id": BILLING_PROJECT})).content[0].text
-        )
+        assert "Crash-free sessions" in text_of(await call(c, "get_stability_trend", {"project_id": API_PROJECT}))
+        assert "No session data" in text_of(await call(c, "get_stability_trend", {"project_id": BILLING_PROJECT}))
         releases = await call(c, "list_releases", {"project_id": API_PROJECT})
         one = releases.structured_content["releases"][0]["id"]
-        assert one in (await call(c, "list_releases", {"project_id": API_PROJECT, "release_id": one})).content[0].text
+        assert one in text_of(await call(c, "list_releases", {"project_id": API_PROJECT, "release_id": one}))
         groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "production"})
         assert len(groups.structured_content["release_groups"]) == 7
         events = await call(c, "list_project_events", {"project_id": API_PROJECT, "filters": ["user.id=u-1001"]})
         assert events.structured_content["events"]
-        assert "error.status" in (await call(c, "list_event_fields", {"project_id": API_PROJECT})).content[0].text
+        assert "error.status" in text_of(await call(c, "list_event_fields", {"project_id": API_PROJECT}))
         created = await call(
             c,
             "create_saved_search",
             {"project_id": API_PROJECT, "name": "Android only", "filters": ["os.name=Android"], "shared": True},
         )
-        assert "Created saved search" in created.content[0].text
+        assert "Created saved search" in text_of(created)
         searches = await call(c, "list_saved_searches", {"project_id": API_PROJECT})
-        assert "Android only" in searches.content[0].text
+        assert "Android only" in text_of(searches)
 
 
-async def test_unknown_filter_keys_are_refused_with_the_valid_ones(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_filter_keys_are_refused_with_the_valid_ones(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         result = await c.call_tool(
             "list_project_events", {"project_id": API_PROJECT, "filters": ["error.class=KeyError"]}
         )
-        assert result.is_error and "unknown filter field error.class" in result.content[0].text
-        assert "event.class" in result.content[0].text
+        assert result.is_error and "unknown filter field error.class" in text_of(result)
+        assert "event.class" in text_of(result)
         bad = await c.call_tool("list_pivots", {"project_id": API_PROJECT, "filters": ["nonsense"]})
-        assert bad.is_error and "field=value" in bad.content[0].text
+        assert bad.is_error and "field=value" in text_of(bad)
         await call(c, "list_pivots", {"project_id": API_PROJECT, "filters": ["event.since=7d"]})
     assert {r.path.rsplit("/", 1)[-1] for r in sandbox.state.control.log} == {"event_fields", "pivots"}
 
 
-async def test_admin_tools(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_admin_tools(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         orgs = await call(c, "list_organizations", {})
         assert [o["untrusted"]["slug"] for o in orgs.structured_content["organizations"]] == ["acme", "globex"]
-        assert "Acme Corp" in (await call(c, "list_organizations", {"organization_id": ACME})).content[0].text
-        assert (
-            "release stages: production" in (await call(c, "get_project", {"project_id": API_PROJECT})).content[0].text
-        )
+        assert "Acme Corp" in text_of(await call(c, "list_organizations", {"organization_id": ACME}))
+        assert "release stages: production" in text_of(await call(c, "get_project", {"project_id": API_PROJECT}))
         created = await call(c, "create_project", {"organization_id": ACME, "name": "Mobile Web", "type": "js"})
         new_id = created.structured_content["id"]
         done = await confirmed(c, "update_project", {"project_id": new_id, "resolve_on_deploy": True})
-        assert "Updated project" in done.content[0].text
+        assert "Updated project" in text_of(done)
         await confirmed(c, "update_organization", {"organization_id": ACME, "name": "Acme Inc"})
         people = await call(c, "list_collaborators", {"organization_id": ACME})
-        assert "ada@acme.test" in people.content[0].text
+        assert "ada@acme.test" in text_of(people)
         person = people.structured_content["collaborators"][0]["id"]
         await call(c, "list_collaborators", {"organization_id": ACME, "collaborator_id": person})
         await call(c, "list_collaborators", {"project_id": API_PROJECT})
         groups = await call(c, "list_release_groups", {"project_id": API_PROJECT, "release_stage_name": "staging"})
         group = groups.structured_content["release_groups"][0]["id"]
-        assert (
-            "hidden"
-            in (await call(c, "update_release_group", {"release_group_id": group, "visible": False})).content[0].text
-        )
+        assert "hidden" in text_of(await call(c, "update_release_group", {"release_group_id": group, "visible": False}))
         bulk = await call(
             c,
             "bulk_update_errors",
@@ -141,7 +132,7 @@ async def test_admin_tools(all_tools, sandbox: Starlette) -> None:  # type: igno
         assert len(bulk.structured_content["statuses"]) == 2
 
 
-async def test_collaborator_emails_need_their_own_scope(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_collaborator_emails_need_their_own_scope(all_tools, sandbox: Starlette) -> None:
     from bugwarden.guard.principal import Principal
     from bugwarden.guard.scopes import BUNDLES
 
@@ -150,10 +141,10 @@ async def test_collaborator_emails_need_their_own_scope(all_tools, sandbox: Star
     async with Client(server) as c:
         assert "list_collaborators" not in {t.name for t in (await c.list_tools()).tools}
         denied = await c.call_tool("list_collaborators", {"project_id": API_PROJECT})
-        assert denied.is_error and "collaborators:read" in denied.content[0].text
+        assert denied.is_error and "collaborators:read" in text_of(denied)
 
 
-async def test_every_endpoint_template_is_reached_from_some_tool(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_every_endpoint_template_is_reached_from_some_tool(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         for name, args in [
@@ -224,33 +215,33 @@ async def test_every_endpoint_template_is_reached_from_some_tool(all_tools, sand
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_delete_with_an_elicitation_capable_client(all_tools, sandbox: Starlette, mode: str) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_with_an_elicitation_capable_client(all_tools, sandbox: Starlette, mode: str) -> None:
     asked: list[str] = []
 
-    async def approve(ctx, params):  # type: ignore[no-untyped-def]
+    async def approve(ctx, params):
         asked.append(params.message)
         return ElicitResult(action="accept", content={"approve": True})
 
     server = all_tools()
     async with Client(server, mode=mode, elicitation_callback=approve) as c:
         result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
-    assert "Deleted error" in result.content[0].text and "user approved" in result.content[0].text
+    assert "Deleted error" in text_of(result) and "user approved" in text_of(result)
     assert asked == [f"Delete error {KEYERROR} and all its events permanently?"]
     assert any(r.method == "DELETE" for r in sandbox.state.control.log)
 
 
-async def test_a_declined_elicitation_deletes_nothing(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
-    async def decline(ctx, params):  # type: ignore[no-untyped-def]
+async def test_a_declined_elicitation_deletes_nothing(all_tools, sandbox: Starlette) -> None:
+    async def decline(ctx, params):
         return ElicitResult(action="decline")
 
     server = all_tools()
     async with Client(server, mode="legacy", elicitation_callback=decline) as c:
         result = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
-    assert "user declined" in result.content[0].text
+    assert "user declined" in text_of(result)
     assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
 
 
-async def test_without_elicitation_a_preview_then_confirm(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_without_elicitation_a_preview_then_confirm(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         preview = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR})
@@ -259,26 +250,26 @@ async def test_without_elicitation_a_preview_then_confirm(all_tools, sandbox: St
         wrong = await c.call_tool(
             "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": INTEGRITY}
         )
-        assert wrong.is_error and "confirmation code" in wrong.content[0].text
+        assert wrong.is_error and "confirmation code" in text_of(wrong)
         assert not any(r.method == "DELETE" for r in sandbox.state.control.log)
         code = preview.structured_content["confirm_code"]
         done = await call(c, "delete_error", {"project_id": API_PROJECT, "error_id": KEYERROR, "confirm": code})
-        assert "Deleted error" in done.content[0].text
+        assert "Deleted error" in text_of(done)
     assert [r.method for r in sandbox.state.control.log].count("DELETE") == 1
 
 
-async def test_discard_through_update_error_asks_first(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_discard_through_update_error_asks_first(all_tools, sandbox: Starlette) -> None:
     server = all_tools()
     async with Client(server) as c:
         args = {"project_id": API_PROJECT, "error_id": KEYERROR, "operation": "discard"}
         preview = await call(c, "update_error", args)
-        assert "Not discarded yet" in preview.content[0].text
+        assert "Not discarded yet" in text_of(preview)
         assert not any(r.method == "PATCH" for r in sandbox.state.control.log)
         await call(c, "update_error", {**args, "confirm": preview.structured_content["confirm_code"]})
     assert sandbox.state.sim.world.errors[KEYERROR].data["discarded"] is True
 
 
-async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, sandbox: Starlette) -> None:  # type: ignore[no-untyped-def]
+async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, sandbox: Starlette) -> None:
     from bugwarden.guard.principal import Principal
 
     server = all_tools()
@@ -290,9 +281,9 @@ async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, san
         }
         error = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
         tool = await c.call_tool("get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
-        assert error.contents[0].text == tool.content[0].text
+        assert getattr(error.contents[0], "text", None) == text_of(tool)
         event = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/events/{EVENT}")
-        assert "Exception and stack trace" in event.contents[0].text
+        assert "Exception and stack trace" in getattr(event.contents[0], "text", "")
     assert any(r["tool"] == "resource:get_error" for r in server.audit.records())
     nobody = Principal(id="n", name="nobody", scopes=frozenset({"projects:read"}))
     server = all_tools(nobody)
@@ -306,4 +297,4 @@ async def test_prompts(client: Client) -> None:
     names = {p.name for p in (await client.list_prompts()).prompts}
     assert names == {"triage_project", "fix_error"}
     prompt = await client.get_prompt("fix_error", {"error_id": INTEGRITY, "project_id": API_PROJECT})
-    assert "get_bug_context" in prompt.messages[0].content.text
+    assert "get_bug_context" in getattr(prompt.messages[0].content, "text", "")
