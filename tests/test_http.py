@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 
 from bugwarden.config import ConfigError
 from bugwarden.guard.tokens import TokenStore
-from bugwarden.http_app import HttpOptions, build_http
+from bugwarden.http_app import HttpOptions, bounded_h11, build_http
 from bugwarden.store import Store
 from tests.conftest import API_PROJECT, Servers, make_settings
 from tests.snapshot import text_of
@@ -38,7 +38,12 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 @asynccontextmanager
 async def serving(
-    sandbox: Starlette, home: Path, state_key: str | None = None, **options: Any
+    sandbox: Starlette,
+    home: Path,
+    state_key: str | None = None,
+    build: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    **options: Any,
 ) -> AsyncIterator[tuple[str, Any]]:
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -47,11 +52,13 @@ async def serving(
     port = sock.getsockname()[1]
     opts = HttpOptions(host="127.0.0.1", port=port, **options)
     server, app = build_http(
-        make_settings(home, toolsets="all", state_key=state_key),
+        make_settings(home, toolsets="all", state_key=state_key, **(settings or {})),
         opts,
         backend_transport=httpx.ASGITransport(app=sandbox),
+        **(build or {}),
     )
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", http=bounded_h11(opts.header_timeout))
+    uv = uvicorn.Server(config)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(uv.serve, [sock])
@@ -107,11 +114,36 @@ async def test_auth_matrix(sandbox: Starlette, home: Path) -> None:
         ]:
             r = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, **header})
             assert r.status_code == 401, label
-            assert r.headers["www-authenticate"].startswith('Bearer error="invalid_token"'), label
-        ok = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {valid}"})
-        assert ok.status_code == 200
+            challenge = r.headers["www-authenticate"]
+            assert challenge.startswith('Bearer realm="bugwarden", error="invalid_token"'), label
+            assert "resource_metadata" not in challenge, "bugwarden advertises no OAuth server"
+            assert "bugwarden token create" in r.json()["error_description"], "a 401 says how to get a token"
+        for spelling in ("Bearer", "bearer", "BEARER"):
+            ok = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"{spelling} {valid}"})
+            assert ok.status_code == 200, spelling
         health = await http.get(f"{url}/healthz")
         assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+
+async def test_no_oauth_authorization_server_is_advertised(sandbox: Starlette, home: Path) -> None:
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        for path in (
+            "/.well-known/oauth-protected-resource/mcp",
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-authorization-server",
+            "/authorize",
+            "/token",
+            "/register",
+        ):
+            assert (await http.get(f"{url}{path}")).status_code == 404, path
+
+
+async def test_a_second_authorization_header_is_refused(sandbox: Starlette, home: Path) -> None:
+    _, valid = token(home, "read")
+    async with serving(sandbox, home) as (url, _), httpx.AsyncClient() as http:
+        headers = httpx.Headers([*HEADERS.items(), ("Authorization", f"Bearer {valid}"), ("Authorization", "Bearer x")])
+        r = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+        assert r.status_code == 400 and "exactly one Authorization header" in r.text
 
 
 async def test_the_token_drives_the_guard_and_the_audit(sandbox: Starlette, home: Path) -> None:
@@ -171,20 +203,120 @@ async def test_request_body_limit(sandbox: Starlette, home: Path) -> None:
         assert r.status_code == 413
 
 
-async def test_per_token_rate_limit_answers_429(sandbox: Starlette, home: Path) -> None:
-    _, secret = token(home)
-    _, other = token(home)
-    async with serving(sandbox, home, rate_limit=3) as (url, _), httpx.AsyncClient() as http:
-        statuses = [
-            (
-                await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {secret}"})
-            ).status_code
-            for _ in range(4)
-        ]
-        assert statuses == [200, 200, 200, 429]
-        assert (
-            await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {other}"})
-        ).status_code == 200
+@pytest.mark.parametrize("deadline", [45.0, 10.0], ids=["the wait fits", "the wait does not fit"])
+async def test_the_per_token_budget_counts_tool_calls_not_protocol_messages(
+    sandbox: Starlette, home: Path, deadline: float
+) -> None:
+    from bugwarden.config import Timeouts
+    from tests.conftest import FakeClock
+
+    clock = FakeClock()
+    _, secret = token(home, "read")
+    _, other = token(home, "read")
+    build = {"upstream_options": {"clock": clock, "wall_clock": clock, "sleep": clock.sleep}}
+    settings = {"timeouts": Timeouts(call_deadline=deadline)}
+    async with serving(sandbox, home, rate_limit=3, build=build, settings=settings) as (url, server):
+        args = {"project_id": API_PROJECT, "limit": 1}
+        async with mcp_client(url, secret, mode="legacy") as client:
+            for _ in range(5):  # protocol chatter is free
+                await client.list_tools()
+                await client.list_resource_templates()
+            for _ in range(3):  # a minute's worth may come at once
+                assert not (await client.call_tool("list_errors", args)).is_error
+            assert clock.slept == []
+            fourth = await client.call_tool("list_errors", args)  # its turn comes in 20 s
+        async with mcp_client(url, other) as other_client:  # another token has its own budget
+            assert not (await other_client.call_tool("list_errors", args)).is_error
+        limited = [r for r in server.audit.records() if r.get("outcome") == "rate_limited"]
+    if deadline > 40:  # waiting 20 s leaves the call more than half its deadline: it waits, and succeeds
+        assert not fourth.is_error and sum(clock.slept) == pytest.approx(20.0)
+    else:  # it would not: refused at once, saying when to retry
+        assert fourth.is_error and "budget of 3 tool calls a minute: retry in 20s" in text_of(fourth)
+        assert clock.slept == []
+        assert len(limited) == 1 and limited[0]["decision"] == "denied"
+
+
+async def test_unverified_tokens_leave_no_state_behind(sandbox: Starlette, home: Path) -> None:
+    """Budgets and session counts exist only for verified tokens: random ones cost nothing to keep."""
+    import secrets
+
+    async with serving(sandbox, home) as (url, server), httpx.AsyncClient() as http:
+        for _ in range(500):
+            r = await http.post(
+                f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer bw_{secrets.token_hex(16)}"}
+            )
+            assert r.status_code == 401
+        with server.store.state.transaction() as tx:
+            assert tx.execute("SELECT COUNT(*) FROM buckets").fetchone()[0] == 0
+
+
+async def test_one_token_cannot_lock_the_others_out(sandbox: Starlette, home: Path) -> None:
+    _, greedy = token(home, "read")
+    _, polite = token(home, "read")
+    async with serving(sandbox, home, max_sessions_per_token=4) as (url, _), httpx.AsyncClient() as http:
+        opened = []
+        for _ in range(4):
+            r = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {greedy}"})
+            assert r.status_code == 200
+            opened.append(r.headers["mcp-session-id"])
+        refused = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {greedy}"})
+        assert refused.status_code == 429 and "4 open sessions" in refused.text and refused.headers["retry-after"]
+        ok = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {polite}"})
+        assert ok.status_code == 200
+        end = {
+            **HEADERS,
+            "Authorization": f"Bearer {greedy}",
+            "Mcp-Session-Id": opened[0],
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        assert (await http.delete(f"{url}/mcp", headers=end)).status_code in (200, 204)
+        again = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {greedy}"})
+        assert again.status_code == 200
+
+
+async def test_idle_sessions_stop_counting(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home, "read")
+    async with (
+        serving(sandbox, home, max_sessions_per_token=1, session_idle_timeout=0.5) as (url, _),
+        httpx.AsyncClient() as http,
+    ):
+        auth = {**HEADERS, "Authorization": f"Bearer {secret}"}
+        assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 200
+        assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 429
+        await anyio.sleep(0.7)
+        assert (await http.post(f"{url}/mcp", json=INIT, headers=auth)).status_code == 200
+
+
+async def test_slow_headers_and_slow_bodies_are_cut_off(sandbox: Starlette, home: Path) -> None:
+    _, secret = token(home, "read")
+    async with serving(sandbox, home, header_timeout=0.5, body_timeout=0.5) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        trickler = await anyio.connect_tcp(host, int(port))
+        await trickler.send(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        with anyio.fail_after(5):
+            assert await _closed(trickler)
+        await trickler.aclose()
+        body = b'{"jsonrpc": "2.0", "id": 1, "method": "initialize"'
+        slow = await anyio.connect_tcp(host, int(port))
+        head = (
+            f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {secret}\r\n"
+            f"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+            f"Content-Length: {len(body) + 100}\r\n\r\n"
+        )
+        await slow.send(head.encode() + body)
+        with anyio.fail_after(5):
+            answer = await slow.receive()
+        assert answer.startswith(b"HTTP/1.1 408")
+        await slow.aclose()
+
+
+async def _closed(stream: Any) -> bool:
+    try:
+        while await stream.receive():
+            pass
+    except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+        return True
+    return True
 
 
 async def test_same_results_over_http_as_in_memory(sandbox: Starlette, servers: Servers, home: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -36,6 +37,7 @@ from .guard.principal import Principal, local_principal
 from .guard.tokens import TokenError, TokenStore
 from .runtime import Runtime
 from .store import Store
+from .store.buckets import CallBudgets
 from .store.keys import KeyRing
 from .tools import REGISTRY
 from .tools.resources import RESOURCE_TOOLS
@@ -146,6 +148,7 @@ def build_server(
     backend_transport: Any = None,
     bugport_transport: Any = None,
     upstream_options: dict[str, Any] | None = None,
+    call_budget: int | None = None,
     **server_kw: Any,
 ) -> GuardedServer:
     """Build the MCP server for `settings`.
@@ -154,7 +157,9 @@ def build_server(
     every call (stdio), else the fixed `principal` (default: the local `read` principal).
     `store` replaces the one `settings` name; `backend_transport` / `bugport_transport` replace the network for
     the upstream clients (tests use the sandbox's ASGI app); `upstream_options` go to both upstream clients
-    (`sleep`, `clock`, `wall_clock`: seams for tests and benchmarks). `server_kw` goes to MCPServer.
+    (`sleep`, `clock`, `wall_clock`: seams for tests and benchmarks). `call_budget` is how many tool calls and
+    resource reads a minute each principal may make (HTTP: per token; None: no budget). `server_kw` goes to
+    MCPServer.
     """
     # httpx logs every request URL at INFO; those carry ids and user-typed search text, and stdio servers
     # log to the host's stderr. Upstream failures are logged by our own client instead.
@@ -195,6 +200,9 @@ def build_server(
         transport=transport,
         clock=runtime.clock,
         deadline=settings.timeouts.call_deadline,
+        budgets=CallBudgets(store.state, call_budget) if call_budget else None,
+        sleep=options.get("sleep", anyio.sleep),
+        wall=options.get("wall_clock", time.time),
     )
 
     @asynccontextmanager

@@ -1,6 +1,7 @@
-"""`bugwarden serve|demo|sandbox|token|audit|doctor`: parse, build settings, build the server, run.
+"""`bugwarden serve|demo|sandbox|token|audit|db|doctor`: parse, build settings, build the server, run.
 
-Logs go to stderr; in stdio mode stdout carries only JSON-RPC.
+Logs go to stderr; in stdio mode stdout carries only JSON-RPC. Every failure the user can fix ends in one
+line on stderr saying what is wrong and what to do, and a non-zero exit: never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,10 @@ from . import __version__
 from .config import ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
+
+
+class UsageError(Exception):
+    """A command cannot run as asked; the message says what to do instead."""
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -32,87 +38,244 @@ def _setup_logging(verbose: bool = False) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
+# -- argument types ------------------------------------------------------------------------------------
+
+
+def port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: use 0 to 65535 (0 picks a free one)")
+    return int(value)
+
+
+def url_path(value: str) -> str:
+    if not value.startswith("/") or any(c in value for c in "?#% ") or "//" in value:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a URL path: use one like /mcp")
+    return value.rstrip("/") or "/"
+
+
+def rate(value: str) -> int | None:
+    """A positive number of calls a minute, or `off`."""
+    if value.lower() == "off":
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: use a positive number of calls a minute, or 'off'")
+    return int(value)
+
+
+def positive(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: use a positive whole number")
+    return int(value)
+
+
+def count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r}: use a whole number, 0 or more")
+    return int(value)
+
+
+def since(value: str) -> str:
+    """An ISO time with a zone (or Z), as the audit log stores times: UTC, milliseconds."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a time: use ISO 8601 with a zone, like 2026-11-01T00:00:00Z or 2026-11-01T01:00+01:00"
+        ) from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00")
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- the parser ------------------------------------------------------------------------------------------
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line (argparse would print the whole usage first), with where to find help."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _sub(parent: Any, name: str, help: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = parent.add_parser(name, help=help, description=help, formatter_class=_Help)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bugwarden", description="Governed MCP access to error trackers.")
+    p = _Parser(prog="bugwarden", description="Governed MCP access to error trackers.", formatter_class=_Help)
     p.add_argument("--version", action="version", version=f"bugwarden {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="serve MCP against the configured trackers (stdio by default)")
+    serve = _sub(sub, "serve", "serve MCP against the configured trackers (stdio by default)")
     _transport_args(serve)
+    _database_arg(serve)
 
-    demo = sub.add_parser("demo", help="start the sandbox APIs on loopback and serve MCP against them")
+    demo = _sub(sub, "demo", "start the sandbox APIs on loopback and serve MCP against them, with throw-away state")
     _transport_args(demo)
     demo.add_argument(
-        "--bundle",
-        choices=["read", "triage", "admin"],
-        default="triage",
-        help="what the demo agent may do (default: triage)",
+        "--bundle", choices=["read", "triage", "admin"], default="triage", help="what the demo agent may do"
     )
-    demo.add_argument("--rate-limit", type=int, default=30, help="sandbox requests per minute per token")
+    demo.add_argument(
+        "--rate-limit", type=count, default=30, help="sandbox requests a minute per upstream token (0: no limit)"
+    )
     demo.add_argument(
         "--no-bugport",
         dest="bugport",
         action="store_false",
         help="serve only the BugSnag sandbox (default: BugSnag and BugPort)",
     )
+    demo.add_argument(
+        "--trust-loopback",
+        action="store_true",
+        help="HTTP: also accept requests without a token, from loopback only, as the demo agent "
+        "(for clients that send no header, such as the MCP conformance suite)",
+    )
 
-    sandbox = sub.add_parser("sandbox", help="run only the simulated APIs and print their base URLs")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    sandbox.add_argument("--rate-limit", type=int, default=30)
+    sandbox = _sub(sub, "sandbox", "run only the simulated APIs and print their base URLs")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument("--port", type=port, default=0, help="port (0 picks a free one)")
+    sandbox.add_argument(
+        "--rate-limit", type=count, default=30, help="requests a minute per upstream token (0: no limit)"
+    )
 
-    token = sub.add_parser("token", help="create, list or revoke agent tokens")
-    tsub = token.add_subparsers(dest="action", required=True)
-    create = tsub.add_parser("create")
-    create.add_argument("--name", required=True)
-    create.add_argument("--scopes", required=True, help="scopes and/or bundles, e.g. read or errors:read,projects:read")
-    create.add_argument("--project", action="append", default=[], help="limit to this project (repeatable)")
-    create.add_argument("--expires-in", help="e.g. 30d, 12h")
-    tsub.add_parser("list")
-    revoke = tsub.add_parser("revoke")
-    revoke.add_argument("id")
+    token = _sub(sub, "token", "create, list or revoke agent tokens")
+    tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = _sub(tsub, "create", "issue a token; prints its secret once, as the last line")
+    create.add_argument("--name", required=True, help="who or what the token is for")
+    create.add_argument(
+        "--scopes", required=True, help="scopes and/or bundles, e.g. read, triage, admin or errors:read,projects:read"
+    )
+    create.add_argument("--project", action="append", default=[], help="limit to this project id (repeatable)")
+    create.add_argument("--expires-in", help="lifetime like 30d, 12h, 45m or 2w (at most 3650d); default: never")
+    _database_arg(create)
+    _database_arg(_sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets"))
+    revoke = _sub(tsub, "revoke", "revoke a token; takes effect at its next request or call")
+    revoke.add_argument("id", help="the token id (tok_…) from `token list`")
+    _database_arg(revoke)
 
-    sub.add_parser("doctor", help="check configuration, state, the agent token and each backend")
+    _database_arg(_sub(sub, "doctor", "check configuration, state, the agent token and each backend"))
 
-    audit = sub.add_parser("audit", help="read and verify the audit log")
-    asub = audit.add_subparsers(dest="action", required=True)
-    tail = asub.add_parser("tail")
-    tail.add_argument("-n", type=int, default=20)
-    export = asub.add_parser("export")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl")
-    export.add_argument("--since", help="ISO time, e.g. 2026-11-01T00:00:00Z")
-    asub.add_parser("verify")
+    audit = _sub(sub, "audit", "read and verify the audit log")
+    asub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tail = _sub(asub, "tail", "show the latest records")
+    tail.add_argument("-n", type=count, default=20, help="how many records")
+    _database_arg(tail)
+    export = _sub(asub, "export", "write records as JSON lines to stdout")
+    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
+    export.add_argument("--since", type=since, help="only records at or after this time (ISO 8601 with a zone)")
+    _database_arg(export)
+    _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+
+    db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
+    dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
+    _database_arg(_sub(dsub, "status", "show each schema component's version"))
     return p
 
 
+def _database_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        help="PostgreSQL URL for all state (default: BUGWARDEN_DATABASE_URL, or SQLite files under BUGWARDEN_HOME)",
+    )
+
+
 def _transport_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="how clients connect")
     p.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
-    p.add_argument("--port", type=int, default=8000, help="HTTP: port (0 picks a free one)")
-    p.add_argument("--path", default="/mcp", help="HTTP: path of the MCP endpoint")
+    p.add_argument("--port", type=port, default=8000, help="HTTP: port (0 picks a free one)")
+    p.add_argument("--path", type=url_path, default="/mcp", help="HTTP: path of the MCP endpoint")
     p.add_argument("--allowed-host", action="append", default=[], help="HTTP: accepted Host header (repeatable)")
     p.add_argument("--allowed-origin", action="append", default=[], help="HTTP: accepted Origin (repeatable)")
     p.add_argument("--stateless", action="store_true", help="HTTP: no server-side sessions (for replicas)")
-    p.add_argument("--http-rate-limit", type=int, default=120, help="HTTP: requests per minute per token")
-    p.add_argument("--toolsets", help="comma-separated: core, insights, admin, destructive, or all")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--http-rate-limit", type=rate, default=120, help="HTTP: tool calls a minute per token, or 'off'")
+    p.add_argument("--max-sessions-per-token", type=positive, default=16, help="HTTP: open sessions per token")
+    p.add_argument(
+        "--session-idle-timeout", type=positive, default=300, help="HTTP: seconds before an idle session is closed"
+    )
+    p.add_argument(
+        "--toolsets",
+        help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
 
-def _http_options(args: argparse.Namespace) -> Any:
+def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
     from .http_app import HttpOptions
 
-    env_hosts = [h for h in os.environ.get("BUGWARDEN_ALLOWED_HOSTS", "").split(",") if h.strip()]
-    env_origins = [o for o in os.environ.get("BUGWARDEN_ALLOWED_ORIGINS", "").split(",") if o.strip()]
     return HttpOptions(
         host=args.host,
         port=args.port,
         path=args.path,
-        allowed_hosts=tuple(args.allowed_host + env_hosts),
-        allowed_origins=tuple(args.allowed_origin + env_origins),
+        allowed_hosts=tuple(args.allowed_host) + settings.allowed_hosts,
+        allowed_origins=tuple(args.allowed_origin) + settings.allowed_origins,
         stateless=args.stateless,
         rate_limit=args.http_rate_limit,
-        public_url=os.environ.get("BUGWARDEN_PUBLIC_URL") or None,
+        max_sessions_per_token=args.max_sessions_per_token,
+        session_idle_timeout=float(args.session_idle_timeout),
+        public_url=settings.public_url,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    handler = {
+        "serve": _serve,
+        "demo": _demo,
+        "sandbox": _sandbox,
+        "token": _token,
+        "audit": _audit,
+        "db": _db,
+        "doctor": _doctor,
+    }[args.command]
+    from .store import StoreError
+
+    try:
+        settings = Settings.from_env(
+            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+        )
+        if getattr(args, "transport", None) == "http":
+            _http_options(args, settings).security()
+        return handler(args, settings)
+    except (ConfigError, StoreError, UsageError) as exc:
+        print(f"bugwarden: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `bugwarden audit export | head`: the reader left, which is fine
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket; accepted connections inherit TCP_NODELAY (without it, Nagle's algorithm and delayed
+    ACKs add about 40 ms to every small response)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == 98:
+            raise UsageError(f"port {port} on {host} is already in use: stop what uses it, or pick --port") from None
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror}): check --host and --port") from None
+    return sock
+
+
+def _uvicorn(app: Any, **config: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
 
 
 def _run_http(
@@ -122,12 +285,18 @@ def _run_http(
     import anyio
     import uvicorn
 
-    from .http_app import build_http
+    from .http_app import bounded_h11, build_http
 
     sock = sock or _listen(args.host, args.port)
-    options = dataclasses.replace(_http_options(args), port=sock.getsockname()[1])
-    _, app = build_http(settings, options, **build_kw)
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=30, lifespan="on")
+    options = dataclasses.replace(_http_options(args, settings), port=sock.getsockname()[1])
+    server_obj, app = build_http(settings, options, **build_kw)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+        http=bounded_h11(options.header_timeout),
+    )
     server = uvicorn.Server(config)
     print(f"mcp: {options.base_url}{options.path}", flush=True)
 
@@ -138,32 +307,14 @@ def _run_http(
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 
-    anyio.run(run)
+    try:
+        anyio.run(run)
+    finally:
+        server_obj.close()
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    _setup_logging(getattr(args, "verbose", False))
-    try:
-        settings = Settings.from_env(os.environ, toolsets=getattr(args, "toolsets", None))
-        if getattr(args, "transport", None) == "http":
-            _http_options(args).security()
-    except ConfigError as exc:
-        print(f"bugwarden: {exc}", file=sys.stderr)
-        return 2
-    handler = {
-        "serve": _serve,
-        "demo": _demo,
-        "sandbox": _sandbox,
-        "token": _token,
-        "audit": _audit,
-        "doctor": _doctor,
-    }[args.command]
-    try:
-        return handler(args, settings)
-    except KeyboardInterrupt:
-        return 130
+# -- commands --------------------------------------------------------------------------------------------
 
 
 def _check_agent_token(settings: Settings) -> None:
@@ -177,7 +328,7 @@ def _check_agent_token(settings: Settings) -> None:
     try:
         TokenStore(store.tokens).verify(settings.agent_token.reveal(), transport="stdio")
     except TokenError as exc:
-        raise SystemExit(f"bugwarden: BUGWARDEN_TOKEN refused: {exc}") from None
+        raise UsageError(f"BUGWARDEN_TOKEN refused: {exc}") from None
     finally:
         store.close()
 
@@ -186,40 +337,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .app import build_server
 
     if not settings.backends:
-        print(
-            "bugwarden: no tracker configured. Set BUGSNAG_AUTH_TOKEN (or run `bugwarden demo` to try the sandbox).",
-            file=sys.stderr,
+        raise UsageError(
+            "no tracker configured: set BUGSNAG_AUTH_TOKEN or BUGPORT_TOKEN (or try the sandbox: `bugwarden demo`)"
         )
-        return 2
     if args.transport == "http":
-        try:
-            return _run_http(settings, args)
-        except ConfigError as exc:
-            print(f"bugwarden: {exc}", file=sys.stderr)
-            return 2
+        return _run_http(settings, args)
     _check_agent_token(settings)
     server = build_server(settings)
-    server.run("stdio")
+    try:
+        server.run("stdio")
+    finally:
+        server.close()
     return 0
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A listening socket; accepted connections inherit TCP_NODELAY (without it, Nagle's algorithm and delayed
-    ACKs add about 40 ms to every small response)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
-
-
-def _uvicorn(app: Any) -> Any:
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    return uvicorn.Server(config)
 
 
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -256,6 +385,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
 
+    if args.trust_loopback and args.transport != "http":
+        raise UsageError("--trust-loopback applies to --transport http only")
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
@@ -271,6 +402,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     log.info("demo: sandbox APIs at %s; throw-away state in %s (deleted on exit)", url, home)
     try:
+        principal = local_principal(args.bundle, args.transport)
         if args.transport == "http":
             from .guard.tokens import TokenStore
             from .store import Store
@@ -279,8 +411,10 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
-            return _run_http(demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]))
-        principal = local_principal(args.bundle)
+            trusted = principal if args.trust_loopback else None
+            return _run_http(
+                demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
+            )
         server = build_server(demo_settings, principal=principal)
         log.info("demo: serving MCP on stdio as %s", principal.name)
 
@@ -313,8 +447,8 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     from .guard.tokens import TokenError, TokenStore
     from .store import Store
 
-    state_store = Store.open(settings)
-    store = TokenStore(state_store.tokens)
+    state = Store.open(settings)
+    store = TokenStore(state.tokens)
     try:
         if args.action == "create":
             info, secret = store.create(args.name, args.scopes, args.project, args.expires_in)
@@ -326,7 +460,10 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print("the secret is shown once; store it now:")
             print(secret)
         elif args.action == "list":
-            for t in store.list():
+            tokens = store.list()
+            if not tokens:
+                print("no tokens yet: create one with `bugwarden token create --name NAME --scopes read`")
+            for t in tokens:
                 print(
                     f"{t.id}\t{t.name}\t{t.state()}\t{','.join(sorted(t.scopes)) or '-'}\t"
                     f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
@@ -337,10 +474,9 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:
-        print(f"bugwarden: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     finally:
-        state_store.close()
+        state.close()
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -349,7 +485,9 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
     path = Path(settings.home) / "audit.sqlite3"
     if settings.database_url is None and not path.exists():
-        print(f"bugwarden: no audit log at {path}", file=sys.stderr)
+        print(
+            f"bugwarden: no audit log at {path} yet (nothing has been served with this BUGWARDEN_HOME)", file=sys.stderr
+        )
         return 1 if args.action == "verify" else 0
     store = Store.open(settings)
     audit = AuditLog(store.audit)
@@ -361,14 +499,43 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "export":
             for record in audit.records(args.since):
                 print(json.dumps(record, sort_keys=True))
+            sys.stdout.flush()
             return 0
-        records = list(audit.records())[-args.n :]
+        records = audit.last(args.n)
         for r in records:
             targets = " ".join(f"{k}={v}" for k, v in r.get("targets", {}).items())
+            who, tool = str(r.get("principal_name", ""))[:20], str(r.get("tool", ""))[:22]
             print(
-                f"{r['seq']:>6} {r['ts']} {r['principal_name']:<20} {r['tool']:<20} {r['decision']:<7} "
-                f"{r['phase']:<6} {r.get('outcome') or '':<16} {targets}"
+                f"{r['seq']:>6} {r['ts']} {who:<20} {tool:<22} {r.get('decision', ''):<7} "
+                f"{r.get('phase', ''):<6} {r.get('outcome') or '':<16} {targets}"
             )
         return 0
     finally:
         store.close()
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import Store
+    from .store.schema import Schema
+
+    if settings.database_url is None:
+        raise UsageError(
+            "no database configured: set BUGWARDEN_DATABASE_URL or pass --database-url (SQLite files under "
+            "BUGWARDEN_HOME are migrated automatically)"
+        )
+    from .store.postgres import PostgresDatabase
+
+    db = PostgresDatabase(settings.database_url.reveal())
+    try:
+        schema = Schema(db, Store.COMPONENTS)
+        if args.action == "migrate":
+            applied = schema.migrate()
+            print("applied: " + ", ".join(applied) if applied else "the schema is current")
+        for status in schema.status():
+            print(
+                f"{status.component}: version {status.current} of {status.latest}"
+                + ("" if status.ok else " (run `bugwarden db migrate`)")
+            )
+        return 0
+    finally:
+        db.close()

@@ -117,6 +117,11 @@ class Settings:
     database_url: Secret | None = None
     """`postgresql://…`: keep every piece of state in PostgreSQL instead of SQLite files under `home`."""
     toolsets: tuple[str, ...] = DEFAULT_TOOLSETS
+    allowed_hosts: tuple[str, ...] = ()
+    """HTTP: extra accepted Host header values (BUGWARDEN_ALLOWED_HOSTS, comma-separated; --allowed-host)."""
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str | None = None
+    """HTTP: the URL clients use, when behind a proxy."""
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     retries: Retries = DEFAULT_RETRIES
     caching: Caching = DEFAULT_CACHING
@@ -152,6 +157,14 @@ class Settings:
             values["state_key"] = Secret(key)
         if url := environ.get("BUGWARDEN_DATABASE_URL", "").strip():
             values["database_url"] = Secret(url)
+        for key, name in (
+            ("allowed_hosts", "BUGWARDEN_ALLOWED_HOSTS"),
+            ("allowed_origins", "BUGWARDEN_ALLOWED_ORIGINS"),
+        ):
+            if items := [v.strip() for v in environ.get(name, "").split(",") if v.strip()]:
+                values[key] = tuple(items)
+        if url := environ.get("BUGWARDEN_PUBLIC_URL", "").strip():
+            values["public_url"] = url
         if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
             values["toolsets"] = sets
         if ttl := environ.get("BUGWARDEN_CACHE_TTL", "").strip():
@@ -190,6 +203,8 @@ class Settings:
             )
         if "toolsets" in values:
             values["toolsets"] = parse_toolsets(values["toolsets"])
+        if values.get("public_url"):
+            values["public_url"] = _check_url("BUGWARDEN_PUBLIC_URL", values["public_url"])
         if isinstance(values.get("home"), str):
             values["home"] = Path(values["home"]).expanduser()
         return cls(**values)

@@ -1,22 +1,38 @@
-"""Streamable HTTP for editor agents: bearer auth from the token store, DNS-rebinding protection, /healthz,
-a body limit, and a per-token request rate limit in front of the shared upstream quota."""
+"""Streamable HTTP for editor agents: bearer tokens from the token store, and a front door that is fair and bounded.
+
+Outermost first, every request meets:
+- `OneAuthorization`: a request with more than one Authorization header is refused (400), so nothing can
+  be checked against one header and acted on with another;
+- `BoundedBody`: a body must arrive whole within `body_timeout` and be at most 1 MiB (408, 413);
+- `BearerAuth`: the MCP endpoint needs `Authorization: Bearer bw_…`, checked against the token store on
+  every request (revocation applies at once); a 401 says how to get a token. bugwarden is not an OAuth
+  authorization server, so it advertises none;
+- `SessionsPerToken`: each token may hold `max_sessions_per_token` open sessions; another token can always
+  open its own.
+Slow clients are cut off at the connection too: `BoundedH11` closes a connection whose request headers
+have not arrived within `header_timeout`. The per-token budget of tool calls lives in the checkpoint,
+after authentication, so it counts calls (not protocol chatter) and only for verified tokens.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from mcp.server.auth.settings import AuthSettings
+import anyio
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import AnyHttpUrl
+from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import GuardedServer, build_server
 from .config import ConfigError, Settings
@@ -28,6 +44,10 @@ from .store import Store
 
 MAX_BODY = 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+GETTING_ACCESS = (
+    "send a bugwarden agent token as 'Authorization: Bearer bw_…'; an operator creates one with "
+    "`bugwarden token create --name NAME --scopes read` (bugwarden is not an OAuth authorization server)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +60,12 @@ class HttpOptions:
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     stateless: bool = False
-    rate_limit: int = 120
+    rate_limit: int | None = 120
+    """Tool calls and resource reads a minute per token (a minute's worth may come at once); None: no limit."""
+    max_sessions_per_token: int = 16
+    session_idle_timeout: float = 300.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     public_url: str | None = None
 
     def security(self) -> TransportSecuritySettings:
@@ -74,36 +99,219 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass
-class TokenRateLimit:
-    """A pure-ASGI sliding one-minute window per bearer token (keyed by its hash), answering 429 with Retry-After."""
+def _json_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
 
-    app: ASGIApp
-    limit: int
-    clock: Any = time.monotonic
-    _hits: dict[str, deque[float]] = field(default_factory=dict)
+
+class OneAuthorization:
+    """Refuse requests that carry more than one Authorization header (400)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.limit <= 0:
-            await self.app(scope, receive, send)
-            return
-        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if not auth:
-            await self.app(scope, receive, send)
-            return
-        key = hashlib.sha256(auth).hexdigest()
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - 60:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            wait = max(1, int(hits[0] + 60 - now + 0.999))
-            body = {"error": "rate_limited", "error_description": f"too many requests for this token; retry in {wait}s"}
-            response = JSONResponse(body, 429, headers={"Retry-After": str(wait)})
+        if scope["type"] == "http" and sum(1 for k, _ in scope.get("headers", ()) if k == b"authorization") > 1:
+            response = _json_error(400, "invalid_request", "send exactly one Authorization header")
             await response(scope, receive, send)
             return
-        hits.append(now)
         await self.app(scope, receive, send)
+
+
+class BoundedBody:
+    """Read a request body whole, within `timeout` seconds and `limit` bytes, before the app sees it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY, timeout: float = 30.0) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await _json_error(413, "request_too_large", f"request bodies are limited to {self.limit} bytes")(
+                scope, receive, send
+            )
+            return
+        chunks: list[bytes] = []
+        size = 0
+        with anyio.move_on_after(self.timeout) as scope_timer:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.limit:
+                    await _json_error(413, "request_too_large", f"request bodies are limited to {self.limit} bytes")(
+                        scope, receive, send
+                    )
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if scope_timer.cancelled_caught:
+            await _json_error(408, "request_timeout", f"the request body did not arrive within {self.timeout:g}s")(
+                scope, receive, send
+            )
+            return
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class BearerAuth:
+    """The MCP endpoint needs a bugwarden token; everything else (/healthz) does not. No OAuth metadata.
+
+    `loopback` (the demo's `--trust-loopback`, for clients that send no header) is the principal a request
+    without an Authorization header runs as when it comes from a loopback address; `serve` never sets it.
+    """
+
+    def __init__(
+        self, app: ASGIApp, verifier: StoreTokenVerifier, path: str, loopback: Principal | None = None
+    ) -> None:
+        self.app = AuthContextMiddleware(app)
+        self.verifier = verifier
+        self.path = path.rstrip("/") or "/"
+        self.loopback = loopback
+
+    def _protected(self, path: str) -> bool:
+        return path == self.path or path.startswith(self.path + "/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._protected(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1")
+        scheme, _, credential = header.partition(" ")
+        token = await self.verifier.verify_token(credential.strip()) if scheme.lower() == "bearer" else None
+        client = scope.get("client") or ("", 0)
+        if token is None and not header and self.loopback is not None and is_loopback(client[0]):
+            token = AccessToken(
+                token="loopback",  # noqa: S106 - a marker, not a secret: no credential was presented
+                client_id=self.loopback.id,
+                scopes=sorted(self.loopback.scopes),
+                claims={"name": self.loopback.name, "projects": sorted(self.loopback.projects)},
+            )
+        if token is None:
+            problem = (
+                "missing or malformed Authorization header" if not credential else "unknown, expired or revoked token"
+            )
+            challenge = f'Bearer realm="bugwarden", error="invalid_token", error_description="{problem}"'
+            response = _json_error(
+                401, "invalid_token", f"{problem}: {GETTING_ACCESS}", {"WWW-Authenticate": challenge}
+            )
+            await response(scope, receive, send)
+            return
+        scope["user"] = AuthenticatedUser(token)
+        scope["auth"] = AuthCredentials(token.scopes)
+        await self.app(scope, receive, send)
+
+
+class SessionsPerToken:
+    """Cap the open MCP sessions of each token, so one token cannot exhaust the server for the others.
+
+    A session is counted from the response that opens it (its `Mcp-Session-Id`) until the client deletes it
+    or it has been idle as long as the server keeps idle sessions.
+    """
+
+    def __init__(self, app: ASGIApp, cap: int, idle: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.app, self.cap, self.idle, self.clock = app, cap, idle, clock
+        self.sessions: dict[str, dict[str, float]] = {}
+        """token id -> session id -> last seen."""
+
+    def open_sessions(self, owner: str) -> dict[str, float]:
+        now = self.clock()
+        live = {sid: seen for sid, seen in self.sessions.get(owner, {}).items() if now - seen < self.idle}
+        if live:
+            self.sessions[owner] = live
+        else:
+            self.sessions.pop(owner, None)
+        return live
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if scope["type"] != "http" or not isinstance(user, AuthenticatedUser):
+            await self.app(scope, receive, send)
+            return
+        owner = user.access_token.client_id
+        session = dict(scope.get("headers", ())).get(b"mcp-session-id", b"").decode("latin-1")[:200]
+        live = self.open_sessions(owner)
+        if session:
+            if scope.get("method") == "DELETE":
+                live.pop(session, None)
+            elif session in live:
+                live[session] = self.clock()
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "POST" and len(live) >= self.cap:
+            oldest = min(live.values())
+            retry = max(1, int(self.idle - (self.clock() - oldest) + 0.999))
+            body = {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": -32000,
+                    "message": f"this token already has {len(live)} open sessions, the most allowed: end one "
+                    f"(HTTP DELETE with its Mcp-Session-Id) or retry in {retry}s, when idle ones expire",
+                },
+            }
+            await JSONResponse(body, 429, headers={"Retry-After": str(retry)})(scope, receive, send)
+            return
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                for key, value in message.get("headers", ()):
+                    if key.lower() == b"mcp-session-id":
+                        self.sessions.setdefault(owner, {})[value.decode("latin-1")] = self.clock()
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
+class BoundedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers take longer than `header_timeout`
+    (uvicorn bounds their size, not their time: one byte every few seconds would otherwise hold it forever)."""
+
+    header_timeout = 10.0
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._header_timer: Any = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before and self._header_timer is not None:  # a request's headers are in
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._header_timer is None:  # waiting for the next request
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def bounded_h11(header_timeout: float) -> type[BoundedH11]:
+    return type("BoundedH11", (BoundedH11,), {"header_timeout": header_timeout})
 
 
 async def healthz(request: Request) -> Response:
@@ -111,22 +319,17 @@ async def healthz(request: Request) -> Response:
     return Response(json.dumps({"status": "ok"}), media_type="application/json")
 
 
-def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tuple[GuardedServer, ASGIApp]:
+def build_http(
+    settings: Settings, options: HttpOptions, loopback_principal: Principal | None = None, **build_kw: Any
+) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP."""
     store = build_kw.pop("store", None) or Store.open(settings)
-    auth = AuthSettings(
-        issuer_url=AnyHttpUrl(options.base_url),
-        resource_server_url=AnyHttpUrl(options.base_url + options.path),
-        required_scopes=None,
-        validate_token_resource=False,
-    )
     server = build_server(
         settings,
         transport="http",
-        token_verifier=StoreTokenVerifier(TokenStore(store.tokens)),
-        auth=auth,
         authenticate=_required_http_principal,
         store=store,
+        call_budget=options.rate_limit,
         **build_kw,
     )
     server.custom_route("/healthz", methods=["GET"])(healthz)
@@ -135,14 +338,19 @@ def build_http(settings: Settings, options: HttpOptions, **build_kw: Any) -> tup
         stateless_http=options.stateless,
         json_response=options.stateless,
         max_request_body_size=MAX_BODY,
+        session_idle_timeout=options.session_idle_timeout,
+        max_sessions=None,  # capped per token below, so that one token cannot lock the others out
         transport_security=options.security(),
         host=options.host,
     )
-    return server, TokenRateLimit(app, options.rate_limit)
+    guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
+    guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
+    guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
+    return server, OneAuthorization(guarded)
 
 
 async def _required_http_principal(ctx: Any) -> Principal:
     principal = http_principal()
-    if principal is None:  # the SDK's auth middleware makes this unreachable for /mcp
+    if principal is None:  # BearerAuth makes this unreachable for the MCP endpoint
         raise Refusal("denied", "denied: no verified bearer token on this request")
     return principal

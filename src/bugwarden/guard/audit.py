@@ -103,10 +103,9 @@ class AuditRecord:
         """The record with the resolved targets (default project filled in, URLs unpacked) and their backend."""
         return replace(self, backend=backend, targets=targets, arguments=redact(arguments))
 
-    def refused(self, decision: str, reason: str) -> AuditRecord:
-        return replace(
-            self, decision=decision, reason=reason, outcome="denied" if decision == "denied" else "invalid_argument"
-        )
+    def refused(self, decision: str, reason: str, outcome: str | None = None) -> AuditRecord:
+        kind = outcome or ("denied" if decision == "denied" else "invalid_argument")
+        return replace(self, decision=decision, reason=reason, outcome=kind)
 
     def allowed(self, reason: str) -> AuditRecord:
         return replace(self, decision="allowed", reason=reason)
@@ -177,6 +176,19 @@ class AuditLog:
     def records(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         for seq, ts, body, prev, digest in self.rows(since):
             yield {**json.loads(body), "seq": seq, "ts": ts, "prev_hash": prev, "hash": digest}
+
+    def last(self, n: int) -> list[dict[str, Any]]:
+        """The last `n` records, oldest first (none for n = 0)."""
+        if n <= 0:
+            return []
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                "SELECT seq, ts, record, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?", (n,)
+            ).fetchall()
+        return [
+            {**json.loads(body), "seq": int(seq), "ts": ts, "prev_hash": prev, "hash": digest}
+            for seq, ts, body, prev, digest in reversed(rows)
+        ]
 
     def count(self) -> int:
         with self.db.transaction() as tx:

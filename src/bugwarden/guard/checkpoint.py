@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
@@ -26,6 +27,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
 from ..backends.errors import BackendError, InvalidArgument
 from ..backends.http import Deadline, record_statuses, reset_deadline, reset_reporter, set_deadline, set_reporter
+from ..store.buckets import CallBudgets
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
@@ -106,6 +108,9 @@ class Checkpoint:
         transport: str,
         clock: Callable[[], float],
         deadline: float,
+        budgets: CallBudgets | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.guard = guard
         self.audit = audit
@@ -119,6 +124,9 @@ class Checkpoint:
         self.transport = transport
         self.clock = clock
         self.deadline = deadline
+        self.budgets = budgets
+        self.sleep = sleep
+        self.wall = wall
 
     async def visible_tools(self, ctx: Any) -> set[str]:
         """The tools this caller may see (none when it cannot be authenticated)."""
@@ -169,7 +177,7 @@ class Checkpoint:
         except Refusal as refusal:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
-            await self._record(record.refused(refusal.decision, refusal.message), started)
+            await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
             raise ToolError(refusal.message) from None
         except InvalidArgument as exc:
             await self._record(record.refused("invalid", exc.agent_message), started)
@@ -182,6 +190,12 @@ class Checkpoint:
             )
             raise ToolError(exc.agent_message) from None
 
+        deadline = Deadline(started + self.deadline, self.clock)
+        try:
+            await self._within_budget(principal, deadline, ctx)
+        except Refusal as refusal:
+            await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
+            raise ToolError(refusal.message) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -194,7 +208,7 @@ class Checkpoint:
                 ) from None
         digest = call_digest(principal.id, name, resolved)
         call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
-        result, outcome, status, failure, protocol_error = await self._run(run, resolved, target, call, ctx)
+        result, outcome, status, failure, protocol_error = await self._run(run, resolved, target, call, ctx, deadline)
         size = _size(result)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
@@ -222,6 +236,31 @@ class Checkpoint:
             raise failure
         return result  # type: ignore[return-value]
 
+    async def _within_budget(self, principal: Principal, deadline: Deadline, ctx: Any) -> None:
+        """The per-token call budget (HTTP): wait briefly when the wait leaves the call most of its deadline;
+        otherwise refuse at once, saying when to retry."""
+        if self.budgets is None:
+            return
+        max_wait = deadline.remaining() / 2
+        wait = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
+        if wait > max_wait:
+            seconds = max(1, int(wait + 0.999))
+            raise Refusal(
+                "denied",
+                f"this agent's token has used its budget of {self.budgets.limit} tool calls a minute: retry in "
+                f"{seconds}s",
+                outcome="rate_limited",
+            )
+        if wait > 0:
+            report = _progress_reporter(ctx)
+            waited = 0.0
+            while waited < wait:
+                if report is not None:
+                    await report(f"waiting for this token's call budget: {wait - waited:.0f}s left", waited, wait)
+                step = min(2.0, wait - waited)
+                await self.sleep(step)
+                waited += step
+
     def _with_cursor(self, principal: Principal, tool: str, target: Target, args: dict[str, Any]) -> Target:
         """The target with the caller's cursor decoded (refused unless it came from this very kind of call),
         and an encoder that binds the next cursors the same way."""
@@ -243,9 +282,10 @@ class Checkpoint:
         target: Target,
         call: Invocation,
         ctx: Any,
+        until: Deadline,
     ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None]:
         """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise)."""
-        deadline = set_deadline(Deadline(self.clock() + self.deadline, self.clock))
+        deadline = set_deadline(until)
         reporter = set_reporter(_progress_reporter(ctx))
         entered = current_target.enter(target)
         invoked = _invocation.set(call)

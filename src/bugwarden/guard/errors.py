@@ -9,11 +9,14 @@ class Refusal(Exception):
     """A call the checkpoint will not run. `decision` is `denied` (policy) or `invalid` (the arguments);
     `str()` is the message for the agent, which never names what the caller may not see."""
 
-    def __init__(self, decision: str, message: str, *, principal: Principal | None = None) -> None:
+    def __init__(
+        self, decision: str, message: str, *, principal: Principal | None = None, outcome: str | None = None
+    ) -> None:
         super().__init__(message)
         self.decision = decision
         self.message = message
         self.principal = principal
+        self.outcome = outcome or ("denied" if decision == "denied" else "invalid_argument")
 
 
 def denied(message: str) -> Refusal:

@@ -21,7 +21,7 @@ from .scopes import parse_scopes
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_LIFETIME = timedelta(days=3650)
-_DURATION = re.compile(r"^(\d{1,7})([mhdw])$")
+_DURATION = re.compile(r"^(\d{1,20})([mhdw])$")
 
 
 class TokenError(ValueError):
@@ -56,10 +56,10 @@ def parse_duration(value: str) -> timedelta:
     amount, unit = int(m.group(1)), m.group(2)
     if amount <= 0:
         raise ValueError(f"--expires-in {value!r}: a token must live for a while; use at least 1m")
-    lifetime = timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
-    if lifetime > MAX_LIFETIME:
+    minutes = amount * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]
+    if minutes > MAX_LIFETIME.total_seconds() / 60:
         raise ValueError(f"--expires-in {value!r}: at most 3650d (ten years); omit it for a token that never expires")
-    return lifetime
+    return timedelta(minutes=minutes)
 
 
 def _now() -> datetime:

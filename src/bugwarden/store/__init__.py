@@ -27,6 +27,7 @@ class Store:
     audit: Database
     state: Database
     kind: str
+    COMPONENTS = ("tokens", "audit", "state")
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -37,7 +38,7 @@ class Store:
 
             db = PostgresDatabase(settings.database_url.reveal())
             try:
-                Schema(db, ("tokens", "audit", "state")).require_current()
+                Schema(db, cls.COMPONENTS).require_current()
             except StoreError:
                 db.close()
                 raise

@@ -91,6 +91,11 @@ STATE = (
             "CREATE TABLE declines (digest TEXT PRIMARY KEY, expires_at DOUBLE PRECISION NOT NULL)",
         ),
     ),
+    Migration(
+        2,
+        sqlite=("CREATE TABLE buckets (key TEXT PRIMARY KEY, tat REAL NOT NULL)",),
+        postgres=("CREATE TABLE buckets (key TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",),
+    ),
 )
 COMPONENTS: dict[str, tuple[Migration, ...]] = {"tokens": TOKENS, "audit": AUDIT, "state": STATE}
 

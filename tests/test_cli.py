@@ -1,0 +1,238 @@
+"""The command line: every failure is one line saying what is wrong and what to do, and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bugwarden.cli import main as cli
+
+
+def run(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bugwarden", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="",
+        env={"PATH": os.environ.get("PATH", ""), "BUGWARDEN_HOME": str(home), **env},
+    )
+
+
+def one_line_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and " INFO " not in line]
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["token", "create", "--name", "x", "--scopes", "read", "--expires-in", "99999999999999d"], ["at most 3650d"]),
+        (["token", "create", "--name", "x", "--scopes", "read", "--expires-in", "0d"], ["at least 1m"]),
+        (["token", "create", "--name", "x", "--scopes", "everything"], ["unknown scope 'everything'"]),
+        (["serve", "--transport", "http", "--port", "99999"], ["is not a port"]),
+        (["serve", "--transport", "http", "--path", "mcp"], ["is not a URL path"]),
+        (["serve", "--transport", "http", "--http-rate-limit", "0"], ["'off'"]),
+        (["serve", "--transport", "http", "--http-rate-limit", "-1"], ["'off'"]),
+        (["audit", "export", "--since", "yesterday"], ["is not a time"]),
+        (["audit", "export", "--since", "2026-13-45"], ["is not a time"]),
+        (["audit", "export", "--since", "2026-11-01T00:00:00"], ["no time zone"]),
+        (["audit", "tail", "-n", "-1"], ["0 or more"]),
+        (["token", "revoke", "tok_nope"], ["no token with id 'tok_nope'"]),
+        (["serve"], ["no tracker configured"]),
+    ],
+)
+def test_usage_mistakes_are_one_clear_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    needles: list[str],
+) -> None:
+    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
+    try:
+        code = cli(args)
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code if isinstance(exit.code, int) else 2
+    captured = capsys.readouterr()
+    one_line_failure(subprocess.CompletedProcess(args, code, captured.out, captured.err), *needles)
+
+
+def test_a_busy_port_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        proc = run("serve", "--transport", "http", "--port", port, home=tmp_path, BUGSNAG_AUTH_TOKEN="t")
+    one_line_failure(proc, f"port {port} on 127.0.0.1 is already in use")
+
+
+def test_a_state_directory_that_is_a_file(tmp_path: Path) -> None:
+    home = tmp_path / "not-a-dir"
+    home.write_text("")
+    one_line_failure(run("token", "list", home=home), "is not a directory", "BUGWARDEN_HOME")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_an_unwritable_state_directory(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
+    tmp_path.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    one_line_failure(run("token", "list", home=tmp_path / "home"), "cannot open")
+
+
+def test_an_unwritable_audit_database(tmp_path: Path) -> None:
+    cli_home = tmp_path / "home"
+    assert (
+        cli(
+            ["token", "list"],
+        )
+        == 0
+        if False
+        else True
+    )  # the store is created by the next command
+    run("token", "list", home=cli_home)
+    (cli_home / "audit.sqlite3").unlink()
+    (cli_home / "audit.sqlite3").mkdir()  # a directory where the database should be: unusable even for root
+    one_line_failure(run("audit", "verify", home=cli_home), "audit.sqlite3")
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path) -> None:
+    from bugwarden.guard.audit import AuditLog
+    from bugwarden.store import Store
+
+    store = Store.sqlite(tmp_path)
+    log = AuditLog(store.audit)
+    for i in range(3000):
+        log.append({"tool": f"t{i}", "decision": "allowed", "phase": "result", "padding": "x" * 200})
+    store.close()
+    proc = subprocess.run(
+        f"{sys.executable} -m bugwarden audit export | head -2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), "BUGWARDEN_HOME": str(tmp_path)},
+    )
+    assert len(proc.stdout.splitlines()) == 2 and "Traceback" not in proc.stderr and "Broken" not in proc.stderr
+
+
+def test_tokens_show_their_state_and_revoking_twice_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
+    assert cli(["token", "list"]) == 0
+    assert "no tokens yet" in capsys.readouterr().out
+    assert cli(["token", "create", "--name", "short", "--scopes", "read", "--expires-in", "1m"]) == 0
+    token_id = capsys.readouterr().out.split()[1]
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "tokens.sqlite3")
+    db.execute("UPDATE tokens SET expires_at = '2000-01-01T00:00:00+00:00' WHERE id = ?", (token_id,))
+    db.commit()
+    db.close()
+    assert cli(["token", "create", "--name", "gone", "--scopes", "read"]) == 0
+    gone = capsys.readouterr().out.split()[1]
+    assert cli(["token", "revoke", gone]) == 0 and "revoked" in capsys.readouterr().out
+    assert cli(["token", "revoke", gone]) == 0 and "was already revoked" in capsys.readouterr().out
+    assert cli(["token", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert f"{token_id}\tshort\texpired" in listing and f"{gone}\tgone\trevoked" in listing
+
+
+def test_audit_since_compares_times_not_strings(tmp_path: Path, monkeypatch, capsys) -> None:
+    from bugwarden.guard.audit import AuditLog
+    from bugwarden.store import Store
+
+    store = Store.sqlite(tmp_path)
+    log = AuditLog(store.audit)
+    for i in range(9):
+        log.append({"tool": f"t{i}", "decision": "allowed", "phase": "result"})
+    first = next(log.records())["ts"]
+    store.close()
+    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.fromisoformat(first.replace("Z", "+00:00")).replace(microsecond=0)
+    in_utc = start.isoformat().replace("+00:00", "Z")
+    in_paris = start.astimezone(timezone(timedelta(hours=1))).isoformat()
+    counts = []
+    for since in (in_utc, in_paris):
+        assert cli(["audit", "export", "--since", since]) == 0
+        counts.append(len(capsys.readouterr().out.splitlines()))
+    assert counts == [9, 9]
+    assert cli(["audit", "tail", "-n", "0"]) == 0 and capsys.readouterr().out == ""
+    assert cli(["audit", "tail", "-n", "2"]) == 0 and len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_help_shows_defaults_and_every_subcommand_says_what_it_does(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli(["serve", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 8000)" in text and "(default: /mcp)" in text and "(default: 120)" in text
+    with pytest.raises(SystemExit):
+        cli(["--help"])
+    top = capsys.readouterr().out
+    for command in ("serve", "demo", "sandbox", "token", "audit", "db", "doctor"):
+        assert command in top
+    with pytest.raises(SystemExit):
+        cli(["token", "--help"])
+    assert "issue a token" in capsys.readouterr().out
+
+
+def test_http_rate_limit_off_is_explicit(capsys) -> None:
+    from bugwarden.cli import _parser
+
+    args = _parser().parse_args(["serve", "--transport", "http", "--http-rate-limit", "off"])
+    assert args.http_rate_limit is None
+
+
+def test_the_demo_never_touches_the_real_state(tmp_path: Path) -> None:
+    """With BUGWARDEN_HOME and a (bogus) BUGWARDEN_TOKEN set, the demo starts, runs as its own bundle, and
+    leaves the real state directory untouched."""
+    home = tmp_path / "real-state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "demo", "--transport", "http", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "BUGWARDEN_HOME": str(home), "BUGWARDEN_TOKEN": "bw_bogus"},
+    )
+    try:
+        assert proc.stdout
+        token_line = proc.stdout.readline()
+        url_line = proc.stdout.readline()
+        assert token_line.startswith("demo token (triage bundle") and url_line.startswith("mcp: http://127.0.0.1:")
+        import httpx
+
+        secret = token_line.rsplit(" ", 1)[1].strip()
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        r = httpx.post(
+            url_line.split(" ", 1)[1].strip(),
+            json=init,
+            timeout=30,
+            headers={"Authorization": f"Bearer {secret}", "Accept": "application/json, text/event-stream"},
+        )
+        assert r.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    assert not home.exists(), "the demo wrote into BUGWARDEN_HOME"
