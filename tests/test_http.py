@@ -274,6 +274,24 @@ async def test_one_token_cannot_lock_the_others_out(sandbox: Starlette, home: Pa
         assert again.status_code == 200
 
 
+async def test_the_session_cap_holds_against_a_concurrent_loop(sandbox: Starlette, home: Path) -> None:
+    _, greedy = token(home, "read")
+    _, polite = token(home, "read")
+    statuses: list[int] = []
+    async with serving(sandbox, home, max_sessions_per_token=4) as (url, _), httpx.AsyncClient() as http:
+
+        async def open_one() -> None:
+            r = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {greedy}"})
+            statuses.append(r.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(open_one)
+        ok = await http.post(f"{url}/mcp", json=INIT, headers={**HEADERS, "Authorization": f"Bearer {polite}"})
+    assert statuses.count(200) == 4 and statuses.count(429) == 96
+    assert ok.status_code == 200
+
+
 async def test_idle_sessions_stop_counting(sandbox: Starlette, home: Path) -> None:
     _, secret = token(home, "read")
     async with (

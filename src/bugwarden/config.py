@@ -68,9 +68,13 @@ class Retries:
 
 @dataclass(frozen=True, slots=True)
 class Caching:
-    """TTL in seconds for stable resources (organizations, projects, event fields, collaborators)."""
+    """How long answers are reused, in seconds: `ttl` for stable resources (organizations, projects, event
+    fields, collaborators), `fresh` for everything else read (lists, errors, events), so that agents asking
+    the same question at once cost the shared upstream quota one request. Writes through bugwarden drop what
+    they change."""
 
     ttl: float = 300.0
+    fresh: float = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +171,13 @@ class Settings:
             values["public_url"] = url
         if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
             values["toolsets"] = sets
-        if ttl := environ.get("BUGWARDEN_CACHE_TTL", "").strip():
-            values["caching"] = Caching(ttl=_parse_float("BUGWARDEN_CACHE_TTL", ttl))
+        ttl = environ.get("BUGWARDEN_CACHE_TTL", "").strip()
+        fresh = environ.get("BUGWARDEN_CACHE_FRESH", "").strip()
+        if ttl or fresh:
+            values["caching"] = Caching(
+                ttl=_parse_float("BUGWARDEN_CACHE_TTL", ttl) if ttl else DEFAULT_CACHING.ttl,
+                fresh=_parse_float("BUGWARDEN_CACHE_FRESH", fresh) if fresh else DEFAULT_CACHING.fresh,
+            )
         home = environ.get("BUGWARDEN_HOME", "").strip()
         values["home"] = Path(home).expanduser() if home else default_home(environ)
         values.update({k: v for k, v in overrides.items() if v is not None})

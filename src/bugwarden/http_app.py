@@ -251,7 +251,10 @@ class SessionsPerToken:
                 live[session] = self.clock()
             await self.app(scope, receive, send)
             return
-        if scope.get("method") == "POST" and len(live) >= self.cap:
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        if len(live) >= self.cap:
             oldest = min(live.values())
             retry = max(1, int(self.idle - (self.clock() - oldest) + 0.999))
             body = {
@@ -266,14 +269,24 @@ class SessionsPerToken:
             await JSONResponse(body, 429, headers={"Retry-After": str(retry)})(scope, receive, send)
             return
 
+        # Hold the slot while the opening request runs, so concurrent openings cannot all slip under the cap.
+        placeholder = f"opening:{id(scope)}"
+        self.sessions.setdefault(owner, {})[placeholder] = self.clock()
+
         async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] < 400:
-                for key, value in message.get("headers", ()):
-                    if key.lower() == b"mcp-session-id":
-                        self.sessions.setdefault(owner, {})[value.decode("latin-1")] = self.clock()
+            if message["type"] == "http.response.start":
+                slots = self.sessions.setdefault(owner, {})
+                slots.pop(placeholder, None)
+                if message["status"] < 400:
+                    for key, value in message.get("headers", ()):
+                        if key.lower() == b"mcp-session-id":
+                            slots[value.decode("latin-1")] = self.clock()
             await send(message)
 
-        await self.app(scope, receive, watch)
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            self.sessions.get(owner, {}).pop(placeholder, None)
 
 
 class BoundedH11(H11Protocol):

@@ -67,12 +67,14 @@ async def test_context_from_the_bridge_and_fallback_when_not_wired(bugport_sandb
     assert report.console_logs[0].level == "error" and report.network[0].status == 500
     assert (await b.fix_brief(SHOP, CHECKOUT))[1]
     bugport_sandbox.state.sim.unwired = {"context", "prompt"}
+    b.http.invalidate("")  # forget what was read, so the fallback routes are asked
     fallback = await b.bug_context(SHOP, "bugport:" + CHECKOUT)
     assert fallback.report is not None and fallback.error == context.error
     assert (fallback.report.console_logs, fallback.report.network) == (report.console_logs, report.network)
     assert {"GET /v1/bugs/" + CHECKOUT + s for s in ("", "/logs", "/network", "/comments", "/activity")} <= set(
         paths(bugport_sandbox)
     )
+    b.http.invalidate("")
     assert (await b.fix_brief(SHOP, CHECKOUT))[1] is None
 
 

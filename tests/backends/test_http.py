@@ -27,7 +27,7 @@ from bugwarden.backends.http import (
     set_reporter,
 )
 from bugwarden.backends.quota import MemoryQuota, decide
-from bugwarden.config import Limits, Retries, Timeouts
+from bugwarden.config import Caching, Limits, Retries, Timeouts
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
 from bugwarden.sandbox.faults import Control
 from tests.conftest import API_PROJECT, FakeClock, make_settings
@@ -41,6 +41,7 @@ def backend_for(
     sandbox: Starlette, home: Path, clock: FakeClock | None = None, **settings_kw: Any
 ) -> tuple[BugsnagBackend, FakeClock]:
     clock = clock or FakeClock()
+    settings_kw.setdefault("caching", Caching(fresh=0))  # these tests count upstream requests
     settings = make_settings(home, retries=Retries(attempts=3, backoff_base=0.5, backoff_max=4), **settings_kw)
     b = BugsnagBackend(
         settings,
@@ -269,6 +270,19 @@ async def test_concurrent_identical_gets_share_one_request(sandbox: Starlette, h
         for _ in range(8):
             tg.start_soon(call)
     assert len(results) == 8 and len(sandbox.state.control.log) == 1
+
+
+async def test_identical_reads_within_seconds_cost_one_request(sandbox: Starlette, home: Path) -> None:
+    b, clock = backend_for(sandbox, home, caching=Caching(fresh=15))
+    query = ErrorQuery(limit=3)
+    for _ in range(5):
+        await b.list_errors(API_PROJECT, query)
+    assert len(sandbox.state.control.log) == 1
+    clock.now += 16
+    await b.list_errors(API_PROJECT, query)
+    await b.update_error(API_PROJECT, KEYERROR, ErrorChange("ignore"))  # a write drops what it changes
+    await b.list_errors(API_PROJECT, query)
+    assert [r.method for r in sandbox.state.control.log] == ["GET", "GET", "PATCH", "GET"]
 
 
 async def test_stable_resources_are_cached_until_a_write(sandbox: Starlette, home: Path) -> None:

@@ -353,13 +353,20 @@ class BugportBackend:
 
     # -- writes -----------------------------------------------------------------------------------
 
-    async def _invoke(self, tool: str, arguments: dict[str, Any]) -> Any:
+    @staticmethod
+    def _changed(bug_id: str) -> list[str]:
+        """What a write to a bug makes stale: the bug, its context and prompt, and bug lists."""
+        return [api_path("bugs", ("error_id", bug_id)), api_path("mcp", "bugs", ("error_id", bug_id)), "/bugs?"]
+
+    async def _invoke(self, tool: str, arguments: dict[str, Any], changes: list[str]) -> Any:
         """Call a bridge tool; returns its result, or raises. `None` means the bridge cannot (use REST)."""
         bridge = await self.bridge_info()
         if tool not in bridge.tools:
             return None
         body, _ = await self._optional(
-            self.http.send("POST", "/mcp/tools/invoke", json_body={"tool": tool, "arguments": arguments})
+            self.http.send(
+                "POST", "/mcp/tools/invoke", json_body={"tool": tool, "arguments": arguments}, invalidate=changes
+            )
         )
         if body is None:
             return None
@@ -385,13 +392,14 @@ class BugportBackend:
             raise InvalidArgument("pass status and/or severity for a BugPort bug report")
         await self._bug(project_id, error_id)  # the project check: an id from another project is not found
         bug_id = bare(error_id, "error_id")
-        result = await self._invoke("update_bug_status", {"bug_id": bug_id, **fields})
+        result = await self._invoke("update_bug_status", {"bug_id": bug_id, **fields}, self._changed(bug_id))
         if result is None:
             body, _ = await self.http.send(
                 "PATCH",
                 api_path("bugs", ("error_id", bug_id)),
                 json_body=fields,
                 not_found=self._nf(project_id, error_id),
+                invalidate=self._changed(bug_id),
             )
             result = body
         return bug_group(obj(result)) or await self.get_error(project_id, error_id)
@@ -399,13 +407,14 @@ class BugportBackend:
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
         await self._bug(project_id, error_id)
         bug_id = bare(error_id, "error_id")
-        result = await self._invoke("add_comment", {"bug_id": bug_id, "body": body})
+        result = await self._invoke("add_comment", {"bug_id": bug_id, "body": body}, self._changed(bug_id))
         if result is None:
             result, _ = await self.http.send(
                 "POST",
                 api_path("bugs", ("error_id", bug_id), "comments"),
                 json_body={"body": body},
                 not_found=self._nf(project_id, error_id),
+                invalidate=self._changed(bug_id),
             )
         c = obj(result)
         return Comment(

@@ -281,7 +281,8 @@ class BugsnagBackend:
 
     def _counts_changed(self, project_id: str) -> list[str]:
         """What an error write makes stale: project listings and the project (their open-error counts)."""
-        return ["/organizations/", api_path("projects", ("project_id", project_id)) + "?"]
+        project = api_path("projects", ("project_id", project_id))
+        return ["/organizations/", project + "?", project + "/errors?", project + "/events?"]
 
     # -- organizations (1-4) ----------------------------------------------------------------------
 

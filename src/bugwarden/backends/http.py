@@ -280,11 +280,11 @@ class UpstreamClient:
     ) -> tuple[Any, httpx.Response]:
         """GET `path` and return `(parsed JSON or None for 204, response)`.
 
-        Identical concurrent GETs share one request. With `cache=True` the answer is kept for
-        `caching.ttl` seconds (until a write invalidates it).
+        Identical concurrent GETs share one request. The answer is kept for `caching.ttl` seconds with
+        `cache=True` (stable resources), else for `caching.fresh` seconds; a write invalidates what it changes.
         """
         key = self._key(path, params)
-        if cache and (hit := self._cache.get(key)) and hit[0] > self._clock():
+        if (hit := self._cache.get(key)) and hit[0] > self._clock():
             return hit[1], hit[2]
         if (flight := self._flights.get(key)) is not None:
             await flight.done.wait()
@@ -296,8 +296,9 @@ class UpstreamClient:
         try:
             result = await self.request("GET", path, params, not_found=not_found)
             flight.result = result
-            if cache and self.caching.ttl > 0:
-                self._cache[key] = (self._clock() + self.caching.ttl, *result)
+            ttl = self.caching.ttl if cache else self.caching.fresh
+            if ttl > 0:
+                self._cache[key] = (self._clock() + ttl, *result)
             return result
         except BaseException as exc:
             flight.error = exc
@@ -305,11 +306,6 @@ class UpstreamClient:
         finally:
             del self._flights[key]
             flight.done.set()
-
-    def cached(self, path: str, params: Params = ()) -> bool:
-        """Whether a GET would be answered from the cache now (for 'what you can do meanwhile' hints)."""
-        hit = self._cache.get(self._key(path, params))
-        return hit is not None and hit[0] > self._clock()
 
     async def get_page(
         self,
