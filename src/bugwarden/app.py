@@ -19,7 +19,15 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, InputRequiredResult, ListResourceTemplatesResult, ListToolsResult
+from mcp.types import (
+    CallToolResult,
+    CompleteRequestParams,
+    EmptyResult,
+    InputRequiredResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    SetLevelRequestParams,
+)
 
 from . import __version__
 from .backends.base import Backend
@@ -27,6 +35,7 @@ from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
 from .backends.quota import MemoryQuota, QuotaLedger
 from .config import Settings
+from .guard import notices
 from .guard.audit import AuditLog
 from .guard.checkpoint import Checkpoint
 from .guard.consent import ConsentBook
@@ -40,6 +49,7 @@ from .store import Store
 from .store.buckets import CallBudgets
 from .store.keys import KeyRing
 from .tools import REGISTRY
+from .tools.completions import Completions
 from .tools.resources import RESOURCE_TOOLS
 from .tools.resources import register as register_resources
 from .tools.resources import route as resource_route
@@ -70,6 +80,17 @@ class GuardedServer(MCPServer[Runtime]):
         self.audit = checkpoint.audit
         self._listed: list[Any] = []
         super().__init__(**kwargs)
+
+    def enable_protocol_utilities(self, completions: Completions) -> None:
+        """Serve `completion/complete` (through the checkpoint) and `logging/setLevel` (per connection), and so
+        declare the completions and logging capabilities."""
+        self._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, completions)
+
+        async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+            notices.set_level(ctx, params.level)
+            return EmptyResult()
+
+        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
     def close(self) -> None:
         """Close the state store (tests and short-lived servers; `serve` exits the process instead)."""
@@ -227,4 +248,5 @@ def build_server(
         **server_kw,
     )
     register_resources(server)
+    server.enable_protocol_utilities(Completions(checkpoint, clock=runtime.clock))
     return server

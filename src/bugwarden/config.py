@@ -71,10 +71,12 @@ class Caching:
     """How long answers are reused, in seconds: `ttl` for stable resources (organizations, projects, event
     fields, collaborators), `fresh` for everything else read (lists, errors, events), so that agents asking
     the same question at once cost the shared upstream quota one request. Writes through bugwarden drop what
-    they change."""
+    they change. A stable answer is kept `stale_for` seconds past its `ttl`, served only when the upstream
+    cannot answer (rate limit, timeout, 5xx), and said so in a log message."""
 
     ttl: float = 300.0
     fresh: float = 15.0
+    stale_for: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)

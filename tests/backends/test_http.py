@@ -15,17 +15,8 @@ from starlette.applications import Starlette
 from bugwarden.backends import errors as E
 from bugwarden.backends.base import ErrorChange, ErrorQuery
 from bugwarden.backends.bugsnag import BugsnagBackend, classify
-from bugwarden.backends.http import (
-    Deadline,
-    UpstreamClient,
-    error_for_status,
-    parse_retry_after,
-    reset_deadline,
-    reset_reporter,
-    safe_detail,
-    set_deadline,
-    set_reporter,
-)
+from bugwarden.backends.call_context import Deadline, Level, reset_deadline, reset_listener, set_deadline, set_listener
+from bugwarden.backends.http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
 from bugwarden.backends.quota import MemoryQuota, decide
 from bugwarden.config import Caching, Limits, Retries, Timeouts
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
@@ -35,6 +26,20 @@ from tests.conftest import API_PROJECT, FakeClock, make_settings
 pytestmark = pytest.mark.anyio
 
 KEYERROR = "5348278ea871e61ce4046253"
+
+
+class Heard:
+    """A call's listener that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.waits: list[tuple[str, float, float]] = []
+        self.notices: list[tuple[Level, str]] = []
+
+    async def waiting(self, reason: str, waited: float, total: float) -> None:
+        self.waits.append((reason, waited, total))
+
+    async def notice(self, level: Level, message: str) -> None:
+        self.notices.append((level, message))
 
 
 def backend_for(
@@ -105,16 +110,13 @@ async def test_a_quota_wait_that_fits_the_deadline_is_waited_and_reported(home: 
         await b.get_error(API_PROJECT, KEYERROR)
         clock.now += 10
     # Five requests in the last 50 s: the sixth may go when the first is a minute old, 10 s from now. That fits.
-    waits: list[tuple[str, float, float]] = []
-
-    async def report(message: str, waited: float, total: float) -> None:
-        waits.append((message, waited, total))
-
-    token = set_reporter(report)
+    heard = Heard()
+    token = set_listener(heard)
     try:
         await b.get_error(API_PROJECT, KEYERROR)
     finally:
-        reset_reporter(token)
+        reset_listener(token)
+    waits = heard.waits
     assert sum(clock.slept) == pytest.approx(10.0)
     assert waits and waits[0][2] == pytest.approx(10.0) and "rate limit" in waits[0][0]
     steps = [waited for _, waited, _ in waits]

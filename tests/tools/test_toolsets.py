@@ -278,17 +278,23 @@ async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, san
         assert templates == {
             "bugsnag://projects/{project_id}/errors/{error_id}",
             "bugsnag://projects/{project_id}/events/{event_id}",
+            "bugsnag://organizations/{organization_id}",
         }
         error = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
         tool = await c.call_tool("get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
         assert getattr(error.contents[0], "text", None) == text_of(tool)
         event = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/events/{EVENT}")
         assert "Exception and stack trace" in getattr(event.contents[0], "text", "")
+        org = await c.read_resource(f"bugsnag://organizations/{ACME}")
+        listed = await c.call_tool("list_organizations", {"organization_id": ACME})
+        assert getattr(org.contents[0], "text", None) == text_of(listed)
     assert any(r["tool"] == "resource:get_error" for r in server.audit.records())
+    assert any(r["tool"] == "resource:list_organizations" for r in server.audit.records())
     nobody = Principal(id="n", name="nobody", scopes=frozenset({"projects:read"}))
     server = all_tools(nobody)
     async with Client(server) as c:
-        assert (await c.list_resource_templates()).resource_templates == []
+        templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+        assert templates == {"bugsnag://organizations/{organization_id}"}
         with pytest.raises(Exception, match="errors:read"):
             await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")
 

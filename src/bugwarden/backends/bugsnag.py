@@ -38,6 +38,7 @@ from ..model import (
 )
 from . import bugsnag_parse as parse
 from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
+from .call_context import failure_words, notice
 from .coerce import ident, obj, objs
 from .errors import (
     AccountRestricted,
@@ -443,6 +444,7 @@ class BugsnagBackend:
                 else:
                     log.info("part %s failed: %r", name, exc)
                     missing.append(name.replace("_", " "))
+                    await notice("warning", f"answering without the {name.replace('_', ' ')}: {failure_words(exc)}")
 
         async with anyio.create_task_group() as tg:
             for name, call in calls.items():

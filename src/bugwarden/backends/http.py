@@ -12,7 +12,6 @@ into the most specific error. It is the only code that talks HTTP to an upstream
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import math
@@ -40,6 +39,9 @@ from ..config import (
     Retries,
     Timeouts,
 )
+from .cache import ResponseCache
+from .call_context import Deadline, failure_words, notice, seen, wait
+from .call_context import deadline as current_deadline
 from .errors import (
     BackendError,
     Forbidden,
@@ -50,6 +52,7 @@ from .errors import (
     NotImplementedUpstream,
     RateLimited,
     ResponseTooLarge,
+    TransportError,
     Unauthorized,
     UpstreamError,
     UpstreamServerError,
@@ -63,54 +66,8 @@ log = logging.getLogger("bugwarden.upstream")
 Params = Sequence[tuple[str, str]]
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
 PROGRESS_EVERY = 2.0
+_SIZE = "bugwarden.size"  # where a response carries the size of the body we read
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
-
-
-# -- per-call context: the deadline, the statuses seen, who hears about waits ------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Deadline:
-    """When a tool call's time budget runs out, on the clock the upstream clients use."""
-
-    at: float
-    clock: Callable[[], float]
-
-    def remaining(self) -> float:
-        return self.at - self.clock()
-
-
-Reporter = Callable[[str, float, float], Awaitable[None]]
-"""Told about a wait in progress: (what it waits for, seconds waited, seconds in all)."""
-
-_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
-_statuses: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bugwarden_statuses", default=None)
-_reporter: contextvars.ContextVar[Reporter | None] = contextvars.ContextVar("bugwarden_reporter", default=None)
-
-
-def set_deadline(deadline: Deadline) -> contextvars.Token[Deadline | None]:
-    """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
-    return _deadline.set(deadline)
-
-
-def reset_deadline(token: contextvars.Token[Deadline | None]) -> None:
-    _deadline.reset(token)
-
-
-def record_statuses() -> list[int]:
-    """Collect the status of every upstream response in this context (for the audit record)."""
-    statuses: list[int] = []
-    _statuses.set(statuses)
-    return statuses
-
-
-def set_reporter(reporter: Reporter | None) -> contextvars.Token[Reporter | None]:
-    """Who hears about quota waits in this context (the checkpoint: progress notifications and MCP logging)."""
-    return _reporter.set(reporter)
-
-
-def reset_reporter(token: contextvars.Token[Reporter | None]) -> None:
-    _reporter.reset(token)
 
 
 # -- paging strategies -------------------------------------------------------------------------------
@@ -253,7 +210,7 @@ class UpstreamClient:
         self._clock = clock
         self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._cache: dict[str, tuple[float, Any, httpx.Response]] = {}
+        self._cache = ResponseCache(clock, stale_for=caching.stale_for)
         self._flights: dict[str, _Flight] = {}
 
     def rate_limit(self) -> tuple[int | None, int | None]:
@@ -284,8 +241,8 @@ class UpstreamClient:
         `cache=True` (stable resources), else for `caching.fresh` seconds; a write invalidates what it changes.
         """
         key = self._key(path, params)
-        if (hit := self._cache.get(key)) and hit[0] > self._clock():
-            return hit[1], hit[2]
+        if (hit := self._cache.fresh(key)) is not None:
+            return hit.body, hit.response
         if (flight := self._flights.get(key)) is not None:
             await flight.done.wait()
             if flight.error is not None:
@@ -294,11 +251,27 @@ class UpstreamClient:
             return flight.result
         flight = self._flights[key] = _Flight()
         try:
-            result = await self.request("GET", path, params, not_found=not_found)
+            try:
+                result = await self.request("GET", path, params, not_found=not_found)
+            except (RateLimited, UpstreamServerError, TransportError) as exc:
+                if (old := self._cache.stale(key)) is None:
+                    raise
+                age = max(0, round(self._clock() - old.stored_at))
+                log.warning("%s %s; serving a cached answer %ds old for %s", self.label, failure_words(exc), age, path)
+                await notice(
+                    "warning", f"{self.label} {failure_words(exc)}: serving a cached answer {age}s old instead"
+                )
+                result = (old.body, old.response)
+                flight.result = result
+                return result
             flight.result = result
-            ttl = self.caching.ttl if cache else self.caching.fresh
-            if ttl > 0:
-                self._cache[key] = (self._clock() + ttl, *result)
+            self._cache.put(
+                key,
+                *result,
+                ttl=self.caching.ttl if cache else self.caching.fresh,
+                size=int(result[1].extensions.get(_SIZE, 0)),
+                keep_stale=cache,
+            )
             return result
         except BaseException as exc:
             flight.error = exc
@@ -349,14 +322,13 @@ class UpstreamClient:
             self.invalidate(path, *invalidate)
 
     def invalidate(self, *prefixes: str) -> None:
-        for key in list(self._cache):
-            if any(key.startswith(p) for p in prefixes):
-                del self._cache[key]
+        """Forget cached answers (fresh or stale) whose path starts with one of `prefixes`."""
+        self._cache.drop(*prefixes)
 
     # -- the request loop -------------------------------------------------------------------------
 
     def _deadline(self) -> Deadline:
-        return _deadline.get() or Deadline(self._clock() + self.timeouts.call_deadline, self._clock)
+        return current_deadline() or Deadline(self._clock() + self.timeouts.call_deadline, self._clock)
 
     async def request(
         self,
@@ -386,12 +358,12 @@ class UpstreamClient:
                     raise error
                 return body, response
             except BackendError as exc:
-                wait = self._retry_wait(exc, attempt, idempotent)
-                if wait is None:
+                wait_for = self._retry_wait(exc, attempt, idempotent)
+                if wait_for is None:
                     raise
-                if wait >= deadline.remaining():
+                if wait_for >= deadline.remaining():
                     if isinstance(exc, RateLimited):
-                        raise self._spent(method, path, wait) from None
+                        raise await self._spent(method, path, wait_for) from None
                     raise
                 log.info(
                     "%s %s %s failed (%s); retry %d in %.2fs",
@@ -400,29 +372,31 @@ class UpstreamClient:
                     path,
                     type(exc).__name__,
                     attempt + 1,
-                    wait,
+                    wait_for,
                 )
                 attempt += 1
-                await self._wait(
-                    wait,
-                    f"retrying after {type(exc).__name__}"
-                    if not isinstance(exc, RateLimited)
-                    else f"{self.label}'s rate limit (Retry-After)",
+                await notice(
+                    "info" if isinstance(exc, RateLimited) else "warning",
+                    f"{self.label} {failure_words(exc)}; retry {attempt} of {self.retries.attempts} in {wait_for:.1f}s",
                 )
+                reason = f"{self.label}'s rate limit (Retry-After)" if isinstance(exc, RateLimited) else "a retry"
+                await wait(wait_for, reason, self._sleep, PROGRESS_EVERY)
 
     async def _admit(self, method: str, path: str, deadline: Deadline) -> None:
         """Wait for the quota when the wait fits this call's deadline; otherwise fail at once with the retry time."""
         while True:
-            wait = self.quota.reserve(self._quota_key, self._wall())
-            if wait <= 0:
+            wait_for = self.quota.reserve(self._quota_key, self._wall())
+            if wait_for <= 0:
                 return
-            if wait + 0.5 >= deadline.remaining():
-                raise self._spent(method, path, wait)
-            log.info("%s rate limit reached; waiting %.1fs for quota", self.label, wait)
-            await self._wait(wait, f"{self.label}'s rate limit")
+            if wait_for + 0.5 >= deadline.remaining():
+                raise await self._spent(method, path, wait_for)
+            log.info("%s rate limit reached; waiting %.1fs for quota", self.label, wait_for)
+            await notice("info", f"{self.label}'s rate limit reached: waiting {wait_for:.0f}s for quota")
+            await wait(wait_for, f"{self.label}'s rate limit", self._sleep, PROGRESS_EVERY)
 
-    def _spent(self, method: str, path: str, wait: float) -> RateLimited:
-        seconds = max(1, math.ceil(wait))
+    async def _spent(self, method: str, path: str, wait_for: float) -> RateLimited:
+        seconds = max(1, math.ceil(wait_for))
+        await notice("warning", f"{self.label}'s rate limit is used up; the call fails now rather than wait {seconds}s")
         return RateLimited(
             f"{self.label}'s rate limit for this account is used up for now: retry in {seconds}s. Results already "
             "fetched (project lists, event fields) are still served from the cache meanwhile.",
@@ -432,17 +406,6 @@ class UpstreamClient:
             path=path,
             status=429,
         )
-
-    async def _wait(self, seconds: float, reason: str) -> None:
-        """Sleep `seconds`, telling the reporter (progress notifications) at least every PROGRESS_EVERY seconds."""
-        reporter = _reporter.get()
-        waited = 0.0
-        while waited < seconds:
-            if reporter is not None:
-                await reporter(f"waiting for {reason}: {seconds - waited:.0f}s left", waited, seconds)
-            step = min(PROGRESS_EVERY, seconds - waited)
-            await self._sleep(step)
-            waited += step
 
     async def _send_once(
         self,
@@ -480,8 +443,8 @@ class UpstreamClient:
             remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
             retry_after=parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None,
         )
-        if (statuses := _statuses.get()) is not None:
-            statuses.append(response.status_code)
+        seen(response.status_code)
+        response.extensions[_SIZE] = len(content)
         return response, content
 
     async def _read_bounded(self, response: httpx.Response, where: dict[str, Any]) -> bytes:

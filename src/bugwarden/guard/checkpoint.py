@@ -25,8 +25,16 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
+from ..backends.call_context import (
+    Deadline,
+    record_statuses,
+    reset_deadline,
+    reset_listener,
+    set_deadline,
+    set_listener,
+    wait,
+)
 from ..backends.errors import BackendError, InvalidArgument
-from ..backends.http import Deadline, record_statuses, reset_deadline, reset_reporter, set_deadline, set_reporter
 from ..store.buckets import CallBudgets
 from . import target as current_target
 from .arguments import validate
@@ -34,6 +42,7 @@ from .audit import AuditError, AuditLog, AuditRecord
 from .consent import ConsentBook, call_digest
 from .cursors import CursorCodec, binding
 from .errors import Refusal, invalid
+from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
 from .target import AccountTarget, Listing, ProjectTarget, Target
@@ -86,7 +95,7 @@ def invocation() -> Invocation:
 def client_of(ctx: Any) -> tuple[str | None, str | None]:
     """The MCP client's declared name and version, if it sent them."""
     try:
-        info = ctx.request_context.session.client_params.client_info
+        info = getattr(request_context(ctx), "session", None).client_params.client_info  # type: ignore[union-attr]
         return str(info.name)[:100], str(info.version)[:50]
     except (AttributeError, LookupError, TypeError):
         return None, None
@@ -192,7 +201,7 @@ class Checkpoint:
 
         deadline = Deadline(started + self.deadline, self.clock)
         try:
-            await self._within_budget(principal, deadline, ctx)
+            await self._within_budget(principal, deadline, CallNotices(ctx, name))
         except Refusal as refusal:
             await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
             raise ToolError(refusal.message) from None
@@ -236,30 +245,29 @@ class Checkpoint:
             raise failure
         return result  # type: ignore[return-value]
 
-    async def _within_budget(self, principal: Principal, deadline: Deadline, ctx: Any) -> None:
+    async def _within_budget(self, principal: Principal, deadline: Deadline, notices: CallNotices) -> None:
         """The per-token call budget (HTTP): wait briefly when the wait leaves the call most of its deadline;
         otherwise refuse at once, saying when to retry."""
         if self.budgets is None:
             return
         max_wait = deadline.remaining() / 2
-        wait = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
-        if wait > max_wait:
-            seconds = max(1, int(wait + 0.999))
+        wait_for = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
+        if wait_for > max_wait:
+            seconds = max(1, int(wait_for + 0.999))
+            await notices.notice("warning", f"this token's call budget is used up: retry in {seconds}s")
             raise Refusal(
                 "denied",
                 f"this agent's token has used its budget of {self.budgets.limit} tool calls a minute: retry in "
                 f"{seconds}s",
                 outcome="rate_limited",
             )
-        if wait > 0:
-            report = _progress_reporter(ctx)
-            waited = 0.0
-            while waited < wait:
-                if report is not None:
-                    await report(f"waiting for this token's call budget: {wait - waited:.0f}s left", waited, wait)
-                step = min(2.0, wait - waited)
-                await self.sleep(step)
-                waited += step
+        if wait_for > 0:
+            await notices.notice("info", f"waiting {wait_for:.0f}s for this token's call budget")
+            listening = set_listener(notices)
+            try:
+                await wait(wait_for, "this token's call budget", self.sleep)
+            finally:
+                reset_listener(listening)
 
     def _with_cursor(self, principal: Principal, tool: str, target: Target, args: dict[str, Any]) -> Target:
         """The target with the caller's cursor decoded (refused unless it came from this very kind of call),
@@ -286,7 +294,7 @@ class Checkpoint:
     ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None]:
         """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise)."""
         deadline = set_deadline(until)
-        reporter = set_reporter(_progress_reporter(ctx))
+        listening = set_listener(CallNotices(ctx, call.tool))
         entered = current_target.enter(target)
         invoked = _invocation.set(call)
         statuses = record_statuses()
@@ -306,7 +314,7 @@ class Checkpoint:
             _invocation.reset(invoked)
             current_target.leave(entered)
             reset_deadline(deadline)
-            reset_reporter(reporter)
+            reset_listener(listening)
         if status is None and statuses:
             status = max(statuses)  # the worst upstream answer this call saw
         return result, outcome, status, failure, protocol_error
@@ -319,19 +327,6 @@ class Checkpoint:
             if strict:
                 raise
             log.error("audit store failed while recording a refusal of %s", record.tool)
-
-
-def _progress_reporter(ctx: Any) -> Callable[[str, float, float], Awaitable[None]] | None:
-    if ctx is None:
-        return None
-
-    async def report(message: str, waited: float, total: float) -> None:
-        try:
-            await ctx.report_progress(waited, total, message)
-        except Exception:
-            log.debug("could not send a progress notification", exc_info=True)
-
-    return report
 
 
 def _backend_name(target: Target) -> str | None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
+from ..backends.call_context import failure_words, notice
 from ..backends.errors import BackendError
 from ..guard.target import InListing, InProject
 from ..model import Project
@@ -32,6 +33,7 @@ async def list_projects(target: InListing) -> Annotated[CallToolResult, ProjectL
             if len(target.backends) == 1:
                 raise
             log.warning("%s could not list projects: %r", backend.label, exc)
+            await notice("warning", f"{backend.label} {failure_words(exc)}: its projects are left out")
             unavailable.append(backend.label)
     visible = [p for p in projects if target.principal.allows_project(p.id)]
     default = target.default_project_id or (visible[0].id if len(visible) == 1 else None)
