@@ -28,10 +28,12 @@ def settings(**kw: Any) -> Settings:
 def server(sandbox: Starlette | None = None, **kw: Any) -> tuple[GuardedServer, Starlette]:
     sandbox = sandbox or create_bugsnag_app(rate_limit=10**9)
     upstream = kw.pop("upstream_options", None)
+    quota = kw.pop("quota", None)
     srv = build_server(
         settings(**kw),
         principal=local_principal("triage"),
         backend_transport=httpx.ASGITransport(app=sandbox),
         upstream_options=upstream,
+        quota=quota,
     )
     return srv, sandbox

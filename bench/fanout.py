@@ -18,10 +18,12 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import ERROR, PROJECT, server
 
+from bugwarden.config import Caching
+
 
 async def main(runs: int) -> None:
-    srv, sandbox = server()
-    backend = srv.runtime.backend()
+    srv, sandbox = server(caching=Caching(fresh=0))  # every call asks the upstream: no 15 s read cache
+    backend = srv.runtime.backends[0]
     async with Client(srv) as client:
         await client.call_tool("get_bug_context", {"project_id": PROJECT, "error_id": ERROR})  # warm caches
         sandbox.state.control.faults.latency = 0.1

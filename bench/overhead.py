@@ -1,7 +1,9 @@
 """Overhead: one list_errors through MCP (in memory and over stdio) vs the adapter alone vs one raw httpx request.
 
-In memory, all three run against the same in-process sandbox; over stdio, `bugwarden demo` serves the sandbox
-over loopback TCP in the child, so its figure includes a real socket. Ratios are against the raw request.
+In memory, all run against the same in-process sandbox, with the 15 s read cache off (every call asks the
+upstream) and then at its default (repeated calls are cache hits, but still authenticated, checked and audited);
+over stdio, `bugwarden demo` (defaults: cache on) serves the sandbox over loopback TCP in the child. Ratios are
+against the raw request.
 
     python bench/overhead.py [--calls 200]
 """
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import PROJECT, URL, server
 
 from bugwarden.backends.base import ErrorQuery
+from bugwarden.config import Caching
 
 
 async def timed(n: int, call: Callable[[], Awaitable[object]]) -> float:
@@ -37,14 +40,19 @@ async def timed(n: int, call: Callable[[], Awaitable[object]]) -> float:
 
 
 async def main(calls: int) -> None:
-    srv, sandbox = server()
+    srv, sandbox = server(caching=Caching(fresh=0))  # every call asks the upstream: no 15 s read cache
     headers = {"Authorization": "token sandbox-admin-token", "X-Version": "2"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=URL, headers=headers) as raw:
         raw_t = await timed(calls, lambda: raw.get(f"/projects/{PROJECT}/errors", params={"per_page": "20"}))
-    backend = srv.runtime.backend()
+    backend = srv.runtime.backends[0]
     adapter_t = await timed(calls, lambda: backend.list_errors(PROJECT, ErrorQuery(limit=20)))
     async with Client(srv) as client:
         mcp_t = await timed(calls, lambda: client.call_tool("list_errors", {"project_id": PROJECT, "limit": 20}))
+    srv.close()
+    cached, _ = server(sandbox)
+    async with Client(cached) as client:
+        hit_t = await timed(calls, lambda: client.call_tool("list_errors", {"project_id": PROJECT, "limit": 20}))
+    cached.close()
     params = StdioServerParameters(
         command=sys.executable, args=["-m", "bugwarden", "demo", "--rate-limit", "1000000000", "--no-bugport"]
     )
@@ -55,7 +63,8 @@ async def main(calls: int) -> None:
         ("raw httpx request (ASGI)", raw_t),
         ("adapter list_errors", adapter_t),
         ("MCP tool, in memory", mcp_t),
-        ("MCP tool, stdio + loopback TCP", stdio_t),
+        ("MCP tool, in memory, cache hit", hit_t),
+        ("MCP tool, stdio, cache hit", stdio_t),
     ]:
         print(f"{label:32s} {value * 1000:7.2f} ms   {value / raw_t:5.2f}x raw")
 

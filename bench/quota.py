@@ -1,24 +1,38 @@
-"""Quota: a scripted 30-call triage session under BugSnag's 30-requests-a-minute limit.
+"""Quota: tool calls under BugSnag's 30-requests-a-minute limit, bugwarden against a naive client.
 
-Runs the same session twice in this process against sandboxes limited to 30 requests a minute per
-token: once with bugwarden's defaults (TTL cache, coalescing, pacing, Retry-After retries), once with
-those turned off (no cache, no pacing, no retries: a naive client). Time is simulated, so minutes of
-pacing cost no real waiting: both runs share one fake clock design and report simulated minutes.
+Two workloads, each run twice in this process against sandboxes limited to 30 requests a minute per token:
+once with bugwarden's defaults (read cache, coalescing, quota ledger that waits only when the wait fits the
+call's 45 s deadline, Retry-After retries), once as a naive client (no cache, no ledger, no retries).
+
+- session: a scripted 30-call triage session (look around, dig into five errors, resolve two), with 2 s of
+  agent thinking between calls.
+- paced: 35 distinct list_errors calls 1 s apart (the review's repro: call 31 used to wait 44.5 s, then fail).
+- burst: 60 distinct list_errors calls back to back (no thinking), twice what the quota allows in a minute.
+
+The agent is the same in both runs: when a call fails with a retry time ("retry in 12s", "try again in about
+12s"), it waits that long and tries once more. Time is simulated (a fake clock that sleeping advances), so
+minutes of waiting cost no real time; a call's "wait" is the simulated time the server took to answer it.
+"Failed after waiting" counts failures that took more than a second: the outcome issue 15 forbids (the agent
+waited, then got an error anyway). "Answered on retry" counts calls that failed at once and succeeded when
+retried at the time they were given: the retry time was exact.
 
     python bench/quota.py
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import PROJECT, server
+from _util import pct
 
 from bugwarden.config import Caching, Retries
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
@@ -26,11 +40,13 @@ from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.sandbox.faults import Control
 
 ERRORS = [oid("error", "api-server", str(n)) for n in range(5)]
+RETRY = re.compile(r"(?:retry|try again) in (?:about )?(\d+)s")
+Call = tuple[str, dict[str, Any]]
 
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 0.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
@@ -39,10 +55,23 @@ class FakeClock:
         self.now += seconds
 
 
-def session() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+class NoLedger:
+    """A naive client's view of the quota: it never waits, whatever the upstream said."""
+
+    def reserve(self, key: str, now: float) -> float:
+        return 0.0
+
+    def observe(self, key: str, now: float, **said: Any) -> None:
+        return None
+
+    def last_word(self, key: str) -> tuple[int | None, int | None]:
+        return None, None
+
+
+def session() -> list[Call]:
     """What an agent triaging a project does: look around, dig into the top errors, resolve two."""
-    calls: list[tuple[str, dict]] = [
-        ("list_projects", {}),  # type: ignore[type-arg]
+    calls: list[Call] = [
+        ("list_projects", {}),
         ("list_errors", {"project_id": PROJECT, "status": "open"}),
         ("list_errors", {"project_id": PROJECT, "sort": "events"}),
         ("list_errors", {"project_id": PROJECT, "since": "7d"}),
@@ -64,52 +93,88 @@ def session() -> list[tuple[str, dict]]:  # type: ignore[type-arg]
         ("list_errors", {"project_id": PROJECT, "status": "open"}),
         ("resolve_error", {"project_id": PROJECT, "error_id": ERRORS[0]}),
         ("resolve_error", {"project_id": PROJECT, "error_id": ERRORS[1]}),
+        ("list_errors", {"project_id": PROJECT, "status": "open"}),
+        ("list_errors", {"project_id": PROJECT}),
     ]
-    calls += [("list_errors", {"project_id": PROJECT, "status": "open"}), ("list_errors", {"project_id": PROJECT})]
     assert len(calls) == 30, len(calls)
     return calls
 
 
-async def run(naive: bool) -> dict[str, float]:
+def distinct(n: int) -> list[Call]:
+    return [("list_errors", {"project_id": PROJECT, "search": f"query {i}"}) for i in range(n)]
+
+
+async def run(calls: list[Call], naive: bool, think: float) -> dict[str, float]:
     clock = FakeClock()
     sandbox = create_bugsnag_app(control=Control(rate_limit=30, clock=clock))
-    options = {"sleep": clock.sleep, "clock": clock}
-    extra = {"caching": Caching(ttl=0), "retries": Retries(attempts=0)} if naive else {}
-    srv, _ = server(sandbox, upstream_options=options, **extra)
-    if naive:
-        srv.runtime.backend().http.pacer.delay = lambda: 0.0  # type: ignore[method-assign]
-    surfaced = 0
-    started = time.perf_counter()
+    options = {"sleep": clock.sleep, "clock": clock, "wall_clock": clock}
+    extra: dict[str, Any] = {"caching": Caching(ttl=0, fresh=0), "retries": Retries(attempts=0)} if naive else {}
+    srv, _ = server(sandbox, upstream_options=options, quota=NoLedger() if naive else None, **extra)
+    waits: list[float] = []
+    counts = {"ok": 0, "failed_fast": 0, "failed_after_wait": 0, "ok_on_retry": 0, "failed_on_retry": 0}
+    started, began = time.perf_counter(), clock.now
     async with Client(srv) as client:
-        for name, args in session():
-            result = await client.call_tool(name, args)
-            surfaced += result.is_error and "rate limit" in result.content[0].text
+        for name, args in calls:
+            clock.now += think
+            for attempt in range(2):
+                before = clock.now
+                result = await client.call_tool(name, args)
+                took = clock.now - before
+                waits.append(took)
+                text = getattr(result.content[0], "text", "") if result.content else ""
+                if not result.is_error:
+                    counts["ok_on_retry" if attempt else "ok"] += 1
+                    break
+                if attempt:
+                    counts["failed_on_retry"] += 1
+                    break
+                counts["failed_after_wait" if took > 1.0 else "failed_fast"] += 1
+                said = RETRY.search(text)
+                if said is None:
+                    break
+                clock.now += int(said.group(1))
+    srv.close()
     log = sandbox.state.control.log
     return {
-        "requests": len(log),
+        **counts,
+        "wait_p50": pct(waits, 0.5),
+        "wait_p99": pct(waits, 0.99),
+        "requests_per_call": len(log) / len(calls),
         "upstream_429": sum(r.status == 429 for r in log),
-        "surfaced_429": surfaced,
-        "simulated_min": clock.now / 60,
+        "simulated_min": (clock.now - began) / 60,
         "real_s": time.perf_counter() - started,
     }
 
 
+ROWS = [
+    ("ok", "calls answered", ".0f"),
+    ("failed_fast", "failed at once (retry time)", ".0f"),
+    ("failed_after_wait", "failed after waiting", ".0f"),
+    ("ok_on_retry", "answered on retry", ".0f"),
+    ("failed_on_retry", "failed again on retry", ".0f"),
+    ("wait_p50", "wait per call p50 (s)", ".1f"),
+    ("wait_p99", "wait per call p99 (s)", ".1f"),
+    ("requests_per_call", "upstream requests per call", ".2f"),
+    ("upstream_429", "429s from upstream", ".0f"),
+    ("simulated_min", "simulated minutes", ".1f"),
+    ("real_s", "real seconds", ".1f"),
+]
+
+
 async def main() -> None:
-    ours, naive = await run(naive=False), await run(naive=True)
-    print("# quota: a 30-call triage session, sandbox limited to 30 requests/minute per token")
-    print(f"{'':28s}{'bugwarden':>12s}{'naive client':>14s}")
-    for key, label in [
-        ("requests", "upstream requests"),
-        ("upstream_429", "429s from upstream"),
-        ("surfaced_429", "rate-limit errors to agent"),
-        ("simulated_min", "simulated minutes"),
-        ("real_s", "real seconds"),
-    ]:
-        print(f"{label:28s}{ours[key]:>12.1f}{naive[key]:>14.1f}")
-    print(
-        f"ratio requests bugwarden/naive: {ours['requests'] / naive['requests']:.2f}x "
-        "(target: 0 rate-limit errors reach the agent)"
-    )
+    workloads = [
+        ("a 30-call triage session, 2 s between calls", session(), 2.0),
+        ("35 distinct list_errors, 1 s apart", distinct(35), 1.0),
+        ("a burst of 60 distinct list_errors, back to back", distinct(60), 0.0),
+    ]
+    for title, calls, think in workloads:
+        ours, naive = await run(calls, naive=False, think=think), await run(calls, naive=True, think=think)
+        print(f"# quota: {title}; sandbox limited to 30 requests/minute per token")
+        print(f"{'':30s}{'bugwarden':>12s}{'naive client':>14s}")
+        for key, label, fmt in ROWS:
+            print(f"{label:30s}{ours[key]:>12{fmt}}{naive[key]:>14{fmt}}")
+        ratio = ours["requests_per_call"] / naive["requests_per_call"]
+        print(f"ratio upstream requests bugwarden/naive: {ratio:.2f}x\n")
 
 
 if __name__ == "__main__":

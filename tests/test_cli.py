@@ -195,14 +195,21 @@ def test_http_rate_limit_off_is_explicit(capsys) -> None:
 
 def test_the_demo_never_touches_the_real_state(tmp_path: Path) -> None:
     """With BUGWARDEN_HOME and a (bogus) BUGWARDEN_TOKEN set, the demo starts, runs as its own bundle, and
-    leaves the real state directory untouched."""
+    leaves the real state directory untouched; stopped by SIGTERM, it deletes its throw-away state."""
     home = tmp_path / "real-state"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bugwarden", "demo", "--transport", "http", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={"PATH": os.environ.get("PATH", ""), "BUGWARDEN_HOME": str(home), "BUGWARDEN_TOKEN": "bw_bogus"},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "BUGWARDEN_HOME": str(home),
+            "BUGWARDEN_TOKEN": "bw_bogus",
+            "TMPDIR": str(scratch),
+        },
     )
     try:
         assert proc.stdout
@@ -229,6 +236,7 @@ def test_the_demo_never_touches_the_real_state(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {secret}", "Accept": "application/json, text/event-stream"},
         )
         assert r.status_code == 200
+        assert [p.name[:15] for p in scratch.iterdir()] == ["bugwarden-demo-"]
     finally:
         proc.terminate()
         proc.wait(30)
@@ -236,3 +244,4 @@ def test_the_demo_never_touches_the_real_state(tmp_path: Path) -> None:
             if stream:
                 stream.close()
     assert not home.exists(), "the demo wrote into BUGWARDEN_HOME"
+    assert proc.returncode == 0 and list(scratch.iterdir()) == [], "SIGTERM left the demo's state behind"

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -307,9 +308,13 @@ def _run_http(
             await server.serve(sockets=[sock])
             tg.cancel_scope.cancel()
 
+    # uvicorn re-raises the SIGTERM it caught once it has shut down gracefully, which would kill the process
+    # before cleanups (the demo's throw-away state) run; by then there is nothing left to do but return.
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         anyio.run(run)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server_obj.close()
     return 0
 
