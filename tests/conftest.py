@@ -209,3 +209,48 @@ def sandbox_process() -> Iterator[SandboxProcess]:
     process = SandboxProcess()
     yield process
     process.stop()
+
+
+# -- PostgreSQL: one throw-away cluster per test session, a fresh database per test ------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    from tests.postgres import Cluster, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    started = Cluster()
+    yield started
+    started.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any, request: pytest.FixtureRequest) -> str:
+    """A fresh, migrated database on the session's cluster."""
+    import re
+
+    from bugwarden.store import Store
+    from bugwarden.store.postgres import PostgresDatabase
+    from bugwarden.store.schema import Schema
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + "_" + os.urandom(3).hex()
+    url = pg_cluster.create_database(name)
+    db = PostgresDatabase(url)
+    try:
+        Schema(db, Store.COMPONENTS).migrate()
+    finally:
+        db.close()
+    return str(url)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Any]:
+    """A cluster of the test's own, to stop and start without disturbing the others."""
+    from tests.postgres import Cluster, binaries
+
+    if binaries() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    cluster = Cluster()
+    yield cluster
+    cluster.destroy()

@@ -33,19 +33,19 @@ from . import __version__
 from .backends.base import Backend
 from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
-from .backends.quota import MemoryQuota, QuotaLedger
+from .backends.quota import QuotaLedger, StoredQuota
 from .config import Settings
 from .guard import notices
 from .guard.audit import AuditLog
 from .guard.checkpoint import Checkpoint
 from .guard.consent import ConsentBook
 from .guard.cursors import CursorCodec
-from .guard.errors import Refusal
+from .guard.errors import STORE_UNAVAILABLE, Refusal
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .guard.tokens import TokenError, TokenStore
 from .runtime import Runtime
-from .store import Store
+from .store import Store, StoreError
 from .store.buckets import CallBudgets
 from .store.keys import KeyRing
 from .tools import REGISTRY
@@ -154,6 +154,9 @@ def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> 
             return await anyio.to_thread.run_sync(tokens.verify, secret, transport)
         except TokenError as exc:
             raise Refusal("denied", f"denied: {exc}; ask the operator for a new token") from None
+        except StoreError as exc:
+            log.error("cannot check BUGWARDEN_TOKEN: %s", exc)
+            raise Refusal("denied", STORE_UNAVAILABLE, outcome="store_unavailable") from None
 
     return authenticate
 
@@ -187,7 +190,7 @@ def build_server(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     options = dict(upstream_options or {})
     store = store or Store.open(settings)
-    ledger = quota or MemoryQuota()
+    ledger = quota or StoredQuota(store.state)  # shared by every process and replica using this store
     backends: list[Backend] = []
     if settings.bugsnag_token:
         backends.append(BugsnagBackend(settings, transport=backend_transport, quota=ledger, **options))

@@ -23,7 +23,38 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.what}" + (f"\n     fix: {self.fix}" if self.fix else "")
 
 
+def database_checks(settings: Settings) -> list[Check]:
+    """PostgreSQL: reachable, each schema component at the version this bugwarden needs, the audit chain intact."""
+    from .store import Store, StoreError
+    from .store.postgres import PostgresDatabase, redacted
+    from .store.schema import Schema
+
+    assert settings.database_url is not None
+    where = redacted(settings.database_url.reveal())
+    try:
+        db = PostgresDatabase(settings.database_url.reveal())
+    except StoreError as exc:
+        return [Check(False, f"database: {exc}", "check BUGWARDEN_DATABASE_URL and that PostgreSQL is running")]
+    try:
+        statuses = Schema(db, Store.COMPONENTS).status()
+    except StoreError as exc:
+        return [Check(False, f"database {where}: {exc}", "check BUGWARDEN_DATABASE_URL and that PostgreSQL is running")]
+    finally:
+        db.close()
+    out = [Check(True, f"database: PostgreSQL at {where}, reachable")]
+    behind = [s for s in statuses if s.current < s.latest]
+    ahead = [s for s in statuses if s.current > s.latest]
+    versions = ", ".join(f"{s.component} {s.current}/{s.latest}" for s in statuses)
+    if ahead:
+        return [*out, Check(False, f"database schema is newer than this bugwarden ({versions})", "upgrade bugwarden")]
+    if behind:
+        return [*out, Check(False, f"database schema is behind ({versions})", "run `bugwarden db migrate`")]
+    return [*out, Check(True, f"database schema current ({versions})"), audit_check(settings)]
+
+
 def state_checks(settings: Settings) -> list[Check]:
+    if settings.database_url is not None:
+        return database_checks(settings)
     home = settings.home
     out = [Check(True, f"state directory: {home}")]
     if not home.exists():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +41,9 @@ from .guard.errors import Refusal
 from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
-from .store import Store
+from .store import Store, StoreError
+
+log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -191,7 +194,18 @@ class BearerAuth:
             return
         header = dict(scope.get("headers", ())).get(b"authorization", b"").decode("latin-1")
         scheme, _, credential = header.partition(" ")
-        token = await self.verifier.verify_token(credential.strip()) if scheme.lower() == "bearer" else None
+        try:
+            token = await self.verifier.verify_token(credential.strip()) if scheme.lower() == "bearer" else None
+        except StoreError as exc:
+            log.error("cannot check a bearer token: %s", exc)
+            unavailable = _json_error(
+                503,
+                "temporarily_unavailable",
+                "bugwarden cannot check tokens right now (its state store is unavailable); try again shortly",
+                {"Retry-After": "5"},
+            )
+            await unavailable(scope, receive, send)
+            return
         client = scope.get("client") or ("", 0)
         if token is None and not header and self.loopback is not None and is_loopback(client[0]):
             token = AccessToken(

@@ -2,6 +2,7 @@
 
     BackendError                      base: carries backend, method, path, status, agent message
     ├── InvalidArgument               we refused the caller's input before any request
+    ├── QuotaUnavailable              the shared quota ledger could not be read: nothing was sent
     ├── UpstreamError                 a response came back with a failing status
     │   ├── Unauthorized              401: the upstream credential is missing or wrong
     │   ├── AccountRestricted         BugSnag codes 30000/31000/32000: billing or seats
@@ -64,6 +65,10 @@ class BackendError(Exception):
 
 class InvalidArgument(BackendError):
     """The caller's input was refused before any request was made (a hostile ID, a bad filter)."""
+
+
+class QuotaUnavailable(BackendError):
+    """The shared quota ledger (in the state store) could not be consulted, so nothing was sent."""
 
 
 class UpstreamError(BackendError):

@@ -12,6 +12,7 @@ into the most specific error. It is the only code that talks HTTP to an upstream
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import anyio
+import anyio.to_thread
 import httpx
 
 from .. import __version__
@@ -50,6 +52,7 @@ from .errors import (
     MalformedResponse,
     NotFound,
     NotImplementedUpstream,
+    QuotaUnavailable,
     RateLimited,
     ResponseTooLarge,
     TransportError,
@@ -385,7 +388,7 @@ class UpstreamClient:
     async def _admit(self, method: str, path: str, deadline: Deadline) -> None:
         """Wait for the quota when the wait fits this call's deadline; otherwise fail at once with the retry time."""
         while True:
-            wait_for = self.quota.reserve(self._quota_key, self._wall())
+            wait_for = await self._ledger(method, path)
             if wait_for <= 0:
                 return
             if wait_for + 0.5 >= deadline.remaining():
@@ -393,6 +396,40 @@ class UpstreamClient:
             log.info("%s rate limit reached; waiting %.1fs for quota", self.label, wait_for)
             await notice("info", f"{self.label}'s rate limit reached: waiting {wait_for:.0f}s for quota")
             await wait(wait_for, f"{self.label}'s rate limit", self._sleep, PROGRESS_EVERY)
+
+    async def _ledger(self, method: str, path: str) -> float:
+        """Reserve one request in the quota ledger: the wait before it may go (0: now)."""
+        try:
+            if self.quota.blocking:
+                return await anyio.to_thread.run_sync(self.quota.reserve, self._quota_key, self._wall())
+            return self.quota.reserve(self._quota_key, self._wall())
+        except Exception:
+            log.exception("the quota ledger failed")
+            raise QuotaUnavailable(
+                f"bugwarden could not consult its shared quota ledger for {self.label}, so it sent nothing; an "
+                "operator must check the bugwarden state store",
+                backend=self.label,
+                method=method,
+                path=path,
+            ) from None
+
+    async def _tell_ledger(self, response: httpx.Response) -> None:
+        """What the response said about the quota; a ledger that cannot take it loses one observation, no more."""
+        observe = functools.partial(
+            self.quota.observe,
+            self._quota_key,
+            self._wall(),
+            limit=_int_header(response.headers.get("x-ratelimit-limit")),
+            remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
+            retry_after=parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None,
+        )
+        try:
+            if self.quota.blocking:
+                await anyio.to_thread.run_sync(observe)
+            else:
+                observe()
+        except Exception:
+            log.warning("the quota ledger could not record a response", exc_info=True)
 
     async def _spent(self, method: str, path: str, wait_for: float) -> RateLimited:
         seconds = max(1, math.ceil(wait_for))
@@ -436,13 +473,7 @@ class UpstreamClient:
             raise UpstreamTimeout(
                 f"{self.label} did not answer within this call's time budget; try again shortly", **where
             ) from None
-        self.quota.observe(
-            self._quota_key,
-            self._wall(),
-            limit=_int_header(response.headers.get("x-ratelimit-limit")),
-            remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
-            retry_after=parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None,
-        )
+        await self._tell_ledger(response)
         seen(response.status_code)
         response.extensions[_SIZE] = len(content)
         return response, content

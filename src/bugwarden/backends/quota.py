@@ -3,22 +3,28 @@
 BugSnag allows about 30 requests a minute per token and says so in `X-RateLimit-Limit` /
 `X-RateLimit-Remaining`; a 429 carries `Retry-After`. A ledger remembers, per credential, when
 requests were sent and what the upstream last said, and answers one question before every
-request: may it go now, and if not, how long until it may. The in-memory ledger serves one
-process; the store's ledger (`store.quota`) serves every process and replica sharing a store, so
-together they stay within the upstream's limit.
+request: may it go now, and if not, how long until it may. `MemoryQuota` serves one process;
+`StoredQuota` keeps the ledger in the state store, so every process and replica sharing the store
+(SQLite files under one BUGWARDEN_HOME, or one PostgreSQL database) paces to the upstream's one limit
+together. Times are wall-clock seconds, so replicas need roughly synchronised clocks (NTP).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 WINDOW = 60.0
 
 
 class QuotaLedger(Protocol):
+    blocking: ClassVar[bool]
+    """True when `reserve` and `observe` do I/O (a database): the upstream client calls them in a worker thread."""
+
     def reserve(self, key: str, now: float) -> float:
         """Record one request for `key` and return 0 when it may go now; otherwise record nothing and return the
         seconds until one may."""
@@ -79,6 +85,8 @@ def decide(
 class MemoryQuota:
     """The ledger of one process."""
 
+    blocking: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
         self._lock = threading.Lock()
@@ -114,3 +122,70 @@ class MemoryQuota:
                 a.remaining, a.remaining_at = remaining, now
             if retry_after is not None:
                 a.blocked_until = max(a.blocked_until, now + retry_after)
+
+
+class _Transaction(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+
+class _Database(Protocol):
+    def transaction(self, *, write: bool = False) -> contextlib.AbstractContextManager[_Transaction]: ...
+
+
+class StoredQuota:
+    """The ledger in the state store (tables `quota_sent` and `quota_word`), shared by every process using it.
+
+    Each `reserve` is one write transaction: the store serialises them (SQLite's file lock, PostgreSQL's
+    advisory lock), so two replicas can never both take the last request of a window. A store failure
+    raises its StoreError; the upstream client turns that into a refusal to send, never into an unpaced send.
+    """
+
+    blocking: ClassVar[bool] = True
+
+    def __init__(self, db: _Database) -> None:
+        self.db = db
+
+    def reserve(self, key: str, now: float) -> float:
+        with self.db.transaction(write=True) as tx:
+            tx.execute("DELETE FROM quota_sent WHERE key = ? AND at <= ?", (key, now - 2 * WINDOW))
+            sent = [float(r[0]) for r in tx.execute("SELECT at FROM quota_sent WHERE key = ?", (key,)).fetchall()]
+            word = tx.execute(
+                "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
+            ).fetchone()
+            limit, remaining, remaining_at, blocked_until = word if word else (None, None, 0.0, 0.0)
+            wait = decide(sent, now, limit, remaining, float(remaining_at), float(blocked_until))
+            if wait <= 0:
+                tx.execute("INSERT INTO quota_sent (key, at) VALUES (?, ?)", (key, now))
+            return wait
+
+    def observe(
+        self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
+    ) -> None:
+        if limit is None and remaining is None and retry_after is None:
+            return
+        with self.db.transaction(write=True) as tx:
+            row = tx.execute(
+                "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
+            ).fetchone()
+            old_limit, old_remaining, old_at, old_blocked = row if row else (None, None, 0.0, 0.0)
+            values = (
+                limit if limit is not None else old_limit,
+                remaining if remaining is not None else old_remaining,
+                now if remaining is not None else float(old_at),
+                max(float(old_blocked), now + retry_after) if retry_after is not None else float(old_blocked),
+            )
+            if row:
+                tx.execute(
+                    "UPDATE quota_word SET lim = ?, remaining = ?, remaining_at = ?, blocked_until = ? WHERE key = ?",
+                    (*values, key),
+                )
+            else:
+                tx.execute(
+                    "INSERT INTO quota_word (key, lim, remaining, remaining_at, blocked_until) VALUES (?, ?, ?, ?, ?)",
+                    (key, *values),
+                )
+
+    def last_word(self, key: str) -> tuple[int | None, int | None]:
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT lim, remaining FROM quota_word WHERE key = ?", (key,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)

@@ -35,13 +35,14 @@ from ..backends.call_context import (
     wait,
 )
 from ..backends.errors import BackendError, InvalidArgument
+from ..store import StoreError
 from ..store.buckets import CallBudgets
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
 from .consent import ConsentBook, call_digest
 from .cursors import CursorCodec, binding
-from .errors import Refusal, invalid
+from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
@@ -191,6 +192,10 @@ class Checkpoint:
         except InvalidArgument as exc:
             await self._record(record.refused("invalid", exc.agent_message), started)
             raise ToolError(exc.agent_message) from None
+        except StoreError as exc:
+            log.error("state store failed before %s could run: %s", name, exc)
+            await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
+            raise ToolError(STORE_UNAVAILABLE) from None
         except BackendError as exc:
             # The target could not be resolved (a URL or bug id lookup failed upstream).
             await self._record(
@@ -205,6 +210,10 @@ class Checkpoint:
         except Refusal as refusal:
             await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
             raise ToolError(refusal.message) from None
+        except StoreError as exc:
+            log.error("state store failed taking from the call budget of %s: %s", name, exc)
+            await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
+            raise ToolError(STORE_UNAVAILABLE) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -346,6 +355,9 @@ def _size(result: Any) -> int:
 def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
     """Turn a failed run into (audit outcome, upstream status, the ToolError the model sees)."""
     cause = _root_cause(exc.__cause__)
+    if isinstance(cause, StoreError):
+        log.error("state store failed while %s ran: %s", tool, cause)
+        return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
     if isinstance(cause, Refusal):
         return ("denied" if cause.decision == "denied" else "invalid_argument"), None, ToolError(cause.message)
     if isinstance(cause, BackendError):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from .principal import Principal
 
+STORE_UNAVAILABLE = (
+    "refused: bugwarden's state store (tokens, audit log) is unavailable, so nothing was done; try again shortly. "
+    "An operator must check the bugwarden database."
+)
+
 
 class Refusal(Exception):
     """A call the checkpoint will not run. `decision` is `denied` (policy) or `invalid` (the arguments);

@@ -21,7 +21,8 @@ SQLITE_FILES = {"tokens": "tokens.sqlite3", "audit": "audit.sqlite3", "state": "
 
 @dataclass
 class Store:
-    """The three databases bugwarden uses; with PostgreSQL they are one and the same."""
+    """The three databases bugwarden uses; with PostgreSQL, three views of one database (each with its own write
+    lock) sharing one connection pool."""
 
     tokens: Database
     audit: Database
@@ -42,7 +43,7 @@ class Store:
             except StoreError:
                 db.close()
                 raise
-            return cls(tokens=db, audit=db, state=db, kind="postgres")
+            return cls(tokens=db.view("tokens"), audit=db.view("audit"), state=db.view("state"), kind="postgres")
         return cls.sqlite(settings.home)
 
     @classmethod

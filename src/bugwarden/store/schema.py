@@ -96,8 +96,29 @@ STATE = (
         sqlite=("CREATE TABLE buckets (key TEXT PRIMARY KEY, tat REAL NOT NULL)",),
         postgres=("CREATE TABLE buckets (key TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",),
     ),
+    Migration(
+        3,
+        sqlite=(
+            "CREATE TABLE quota_sent (key TEXT NOT NULL, at REAL NOT NULL)",
+            "CREATE INDEX quota_sent_key_at ON quota_sent (key, at)",
+            "CREATE TABLE quota_word (key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, "
+            "remaining_at REAL NOT NULL, blocked_until REAL NOT NULL)",
+        ),
+        postgres=(
+            "CREATE TABLE quota_sent (key TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX quota_sent_key_at ON quota_sent (key, at)",
+            "CREATE TABLE quota_word (key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, "
+            "remaining_at DOUBLE PRECISION NOT NULL, blocked_until DOUBLE PRECISION NOT NULL)",
+        ),
+    ),
 )
 COMPONENTS: dict[str, tuple[Migration, ...]] = {"tokens": TOKENS, "audit": AUDIT, "state": STATE}
+
+
+_VERSIONS_TABLE_EXISTS = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_versions'",
+    "postgres": "SELECT 1 FROM pg_tables WHERE tablename = 'schema_versions' AND schemaname = current_schema()",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +142,8 @@ class Schema:
 
     def status(self) -> list[SchemaStatus]:
         with self.db.transaction() as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER)")
-            rows = dict(tx.execute("SELECT component, version FROM schema_versions").fetchall())
+            exists = tx.execute(_VERSIONS_TABLE_EXISTS[self.db.dialect]).fetchone()
+            rows = dict(tx.execute("SELECT component, version FROM schema_versions").fetchall()) if exists else {}
         return [SchemaStatus(c, int(rows.get(c, 0)), COMPONENTS[c][-1].version) for c in self.components]
 
     def migrate(self) -> list[str]:
