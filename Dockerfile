@@ -10,7 +10,8 @@ WORKDIR /src
 RUN python -m venv /opt/bugwarden
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/bugwarden/bin/pip install --no-cache-dir .
+# With PostgreSQL support (BUGWARDEN_DATABASE_URL), so one image serves a laptop and a set of replicas.
+RUN /opt/bugwarden/bin/pip install --no-cache-dir ".[postgres]"
 
 FROM python:3.12-slim
 LABEL io.modelcontextprotocol.server.name="io.github.bugwarden/bugwarden" \

@@ -58,10 +58,10 @@ class FakeClock:
 class NoLedger:
     """A naive client's view of the quota: it never waits, whatever the upstream said."""
 
-    def reserve(self, key: str, now: float) -> float:
+    async def acquire(self, key: str, now: float) -> float:
         return 0.0
 
-    def observe(self, key: str, now: float, **said: Any) -> None:
+    async def record(self, key: str, now: float, **said: Any) -> None:
         return None
 
     def last_word(self, key: str) -> tuple[int | None, int | None]:

@@ -69,8 +69,43 @@ def test_dockerfile_properties() -> None:
     assert "HEALTHCHECK" in final and "/healthz" in final
     assert re.search(r'^VOLUME \["/data"\]', final, re.M) and "BUGWARDEN_HOME=/data" in final
     assert 'ENTRYPOINT ["bugwarden"]' in final and 'CMD ["serve"]' in final
+    assert 'pip install --no-cache-dir ".[postgres]"' in text, "the image can use BUGWARDEN_DATABASE_URL"
     assert not re.search(r"(TOKEN|SECRET|PASSWORD|KEY)\s*=", final.replace("BUGWARDEN_HOME", "")), "no baked secrets"
     assert not re.search(r"^(ARG|ENV) .*(TOKEN|SECRET)", text, re.M)
+
+
+def test_the_compose_file_matches_the_code() -> None:
+    """deploy/compose.yaml parses, and names the image server.json publishes, variables bugwarden reads, the port
+    the image exposes, commands the CLI accepts, and a migration before the replicas start."""
+    import yaml
+
+    from bugwarden.cli import _parser
+    from bugwarden.config import Settings
+
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    image = next(p for p in json.loads((ROOT / "server.json").read_text())["packages"] if p["registryType"] == "oci")
+    replicas = {name: s for name, s in services.items() if s.get("command", [None])[0] == "serve"}
+    assert len(replicas) == 2 and services["migrate"]["command"] == ["db", "migrate"]
+    exposed = re.search(r"^EXPOSE (\d+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert exposed
+    for service in [*replicas.values(), services["migrate"]]:
+        assert service["image"] == image["identifier"]
+        env = {
+            k: re.sub(r"\$\{(\w+)[^}]*\}", lambda m: f"x-{m.group(1).lower()}", v)
+            for k, v in service["environment"].items()
+        }
+        known = {"BUGWARDEN_DATABASE_URL", "BUGSNAG_AUTH_TOKEN", "BUGSNAG_API_URL", "BUGPORT_TOKEN", "BUGWARDEN_HOME"}
+        assert set(env) <= known
+        settings = Settings.from_env(env)
+        assert settings.database_url is not None and "@postgres:5432/" in settings.database_url.reveal()
+    for service in replicas.values():
+        args = _parser().parse_args([re.sub(r"\$\{[^}]*\}", "mcp.example.com", a) for a in service["command"]])
+        assert args.transport == "http" and args.stateless and args.host == "0.0.0.0"
+        assert [p.split(":")[1] for p in service["ports"]] == [str(args.port)] == [exposed.group(1)]
+        assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_help_lists_every_command() -> None:

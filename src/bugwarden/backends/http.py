@@ -12,7 +12,6 @@ into the most specific error. It is the only code that talks HTTP to an upstream
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -400,9 +399,7 @@ class UpstreamClient:
     async def _ledger(self, method: str, path: str) -> float:
         """Reserve one request in the quota ledger: the wait before it may go (0: now)."""
         try:
-            if self.quota.blocking:
-                return await anyio.to_thread.run_sync(self.quota.reserve, self._quota_key, self._wall())
-            return self.quota.reserve(self._quota_key, self._wall())
+            return await self.quota.acquire(self._quota_key, self._wall())
         except Exception:
             log.exception("the quota ledger failed")
             raise QuotaUnavailable(
@@ -415,19 +412,16 @@ class UpstreamClient:
 
     async def _tell_ledger(self, response: httpx.Response) -> None:
         """What the response said about the quota; a ledger that cannot take it loses one observation, no more."""
-        observe = functools.partial(
-            self.quota.observe,
-            self._quota_key,
-            self._wall(),
-            limit=_int_header(response.headers.get("x-ratelimit-limit")),
-            remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
-            retry_after=parse_retry_after(response.headers.get("retry-after")) if response.status_code == 429 else None,
-        )
         try:
-            if self.quota.blocking:
-                await anyio.to_thread.run_sync(observe)
-            else:
-                observe()
+            await self.quota.record(
+                self._quota_key,
+                self._wall(),
+                limit=_int_header(response.headers.get("x-ratelimit-limit")),
+                remaining=_int_header(response.headers.get("x-ratelimit-remaining"), signed=True),
+                retry_after=parse_retry_after(response.headers.get("retry-after"))
+                if response.status_code == 429
+                else None,
+            )
         except Exception:
             log.warning("the quota ledger could not record a response", exc_info=True)
 

@@ -12,25 +12,28 @@ together. Times are wall-clock seconds, so replicas need roughly synchronised cl
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
+
+import anyio.to_thread
 
 WINDOW = 60.0
 
 
 class QuotaLedger(Protocol):
-    blocking: ClassVar[bool]
-    """True when `reserve` and `observe` do I/O (a database): the upstream client calls them in a worker thread."""
+    """What the upstream client asks before every request and tells after every response. The async methods are
+    what it calls; each ledger decides whether its work needs a worker thread."""
 
-    def reserve(self, key: str, now: float) -> float:
+    async def acquire(self, key: str, now: float) -> float:
         """Record one request for `key` and return 0 when it may go now; otherwise record nothing and return the
         seconds until one may."""
         ...
 
-    def observe(
+    async def record(
         self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
     ) -> None:
         """What the upstream said in a response's rate-limit headers (or a 429's Retry-After)."""
@@ -85,8 +88,6 @@ def decide(
 class MemoryQuota:
     """The ledger of one process."""
 
-    blocking: ClassVar[bool] = False
-
     def __init__(self) -> None:
         self._accounts: dict[str, _Account] = {}
         self._lock = threading.Lock()
@@ -96,6 +97,14 @@ class MemoryQuota:
         while account.sent and account.sent[0] <= now - 2 * WINDOW:  # `decide` looks back from the last answer
             account.sent.popleft()
         return account
+
+    async def acquire(self, key: str, now: float) -> float:
+        return self.reserve(key, now)
+
+    async def record(
+        self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
+    ) -> None:
+        self.observe(key, now, limit=limit, remaining=remaining, retry_after=retry_after)
 
     def reserve(self, key: str, now: float) -> float:
         with self._lock:
@@ -136,17 +145,35 @@ class StoredQuota:
     """The ledger in the state store (tables `quota_sent` and `quota_word`), shared by every process using it.
 
     Each `reserve` is one write transaction: the store serialises them (SQLite's file lock, PostgreSQL's
-    advisory lock), so two replicas can never both take the last request of a window. A store failure
-    raises its StoreError; the upstream client turns that into a refusal to send, never into an unpaced send.
+    advisory lock), so two replicas can never both take the last request of a window. What a response said
+    about the limit is written with this process's next `reserve` (one transaction per request, not two), except
+    a 429's Retry-After, which binds everyone at once. A store failure raises its StoreError; the upstream
+    client turns that into a refusal to send, never into an unpaced send.
     """
-
-    blocking: ClassVar[bool] = True
 
     def __init__(self, db: _Database) -> None:
         self.db = db
+        self._pending: dict[str, tuple[int | None, int | None, float]] = {}
+        self._lock = threading.Lock()
+
+    async def acquire(self, key: str, now: float) -> float:
+        return await anyio.to_thread.run_sync(self.reserve, key, now)
+
+    async def record(
+        self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
+    ) -> None:
+        observe = functools.partial(self.observe, key, now, limit=limit, remaining=remaining, retry_after=retry_after)
+        if retry_after is None:
+            observe()  # kept in memory until the next reserve: no I/O
+        else:
+            await anyio.to_thread.run_sync(observe)
 
     def reserve(self, key: str, now: float) -> float:
+        with self._lock:
+            pending = self._pending.pop(key, None)
         with self.db.transaction(write=True) as tx:
+            if pending is not None:
+                self._write_word(tx, key, *pending, retry_until=None)
             tx.execute("DELETE FROM quota_sent WHERE key = ? AND at <= ?", (key, now - 2 * WINDOW))
             sent = [float(r[0]) for r in tx.execute("SELECT at FROM quota_sent WHERE key = ?", (key,)).fetchall()]
             word = tx.execute(
@@ -161,31 +188,43 @@ class StoredQuota:
     def observe(
         self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
     ) -> None:
-        if limit is None and remaining is None and retry_after is None:
-            return
-        with self.db.transaction(write=True) as tx:
-            row = tx.execute(
-                "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
-            ).fetchone()
-            old_limit, old_remaining, old_at, old_blocked = row if row else (None, None, 0.0, 0.0)
-            values = (
-                limit if limit is not None else old_limit,
-                remaining if remaining is not None else old_remaining,
-                now if remaining is not None else float(old_at),
-                max(float(old_blocked), now + retry_after) if retry_after is not None else float(old_blocked),
-            )
-            if row:
-                tx.execute(
-                    "UPDATE quota_word SET lim = ?, remaining = ?, remaining_at = ?, blocked_until = ? WHERE key = ?",
-                    (*values, key),
-                )
-            else:
-                tx.execute(
-                    "INSERT INTO quota_word (key, lim, remaining, remaining_at, blocked_until) VALUES (?, ?, ?, ?, ?)",
-                    (key, *values),
-                )
+        if retry_after is not None:
+            with self.db.transaction(write=True) as tx:
+                self._write_word(tx, key, limit, remaining, now, retry_until=now + retry_after)
+        elif limit is not None or remaining is not None:
+            with self._lock:
+                self._pending[key] = (limit, remaining, now)
 
     def last_word(self, key: str) -> tuple[int | None, int | None]:
+        with self._lock:
+            pending = self._pending.get(key)
+        if pending is not None and pending[0] is not None and pending[1] is not None:
+            return pending[0], pending[1]
         with self.db.transaction() as tx:
             row = tx.execute("SELECT lim, remaining FROM quota_word WHERE key = ?", (key,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    @staticmethod
+    def _write_word(
+        tx: _Transaction, key: str, limit: int | None, remaining: int | None, at: float, *, retry_until: float | None
+    ) -> None:
+        row = tx.execute(
+            "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
+        ).fetchone()
+        old_limit, old_remaining, old_at, old_blocked = row if row else (None, None, 0.0, 0.0)
+        values = (
+            limit if limit is not None else old_limit,
+            remaining if remaining is not None else old_remaining,
+            at if remaining is not None else float(old_at),
+            max(float(old_blocked), retry_until) if retry_until is not None else float(old_blocked),
+        )
+        if row:
+            tx.execute(
+                "UPDATE quota_word SET lim = ?, remaining = ?, remaining_at = ?, blocked_until = ? WHERE key = ?",
+                (*values, key),
+            )
+        else:
+            tx.execute(
+                "INSERT INTO quota_word (key, lim, remaining, remaining_at, blocked_until) VALUES (?, ?, ?, ?, ?)",
+                (key, *values),
+            )

@@ -43,7 +43,14 @@ class Store:
             except StoreError:
                 db.close()
                 raise
-            return cls(tokens=db.view("tokens"), audit=db.view("audit"), state=db.view("state"), kind="postgres")
+            # Durability as with the SQLite files: the audit log and the tokens (a revocation must survive a crash)
+            # wait for the disk on every commit; short-lived state does not.
+            return cls(
+                tokens=db.view("tokens", durable=True),
+                audit=db.view("audit", durable=True),
+                state=db.view("state", durable=False),
+                kind="postgres",
+            )
         return cls.sqlite(settings.home)
 
     @classmethod
@@ -51,7 +58,7 @@ class Store:
         opened: dict[str, Database] = {}
         try:
             for component, name in SQLITE_FILES.items():
-                db: Database = SqliteDatabase(Path(home) / name, durable=component == "audit")
+                db: Database = SqliteDatabase(Path(home) / name, durable=component in ("audit", "tokens"))
                 opened[component] = db
                 Schema(db, (component,), home=Path(home)).migrate()
         except BaseException:

@@ -100,14 +100,25 @@ class PostgresDatabase:
 
     dialect = "postgres"
 
-    def __init__(self, url: str, *, component: str = "default", max_size: int = 10, pool: _Pool | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        component: str = "default",
+        durable: bool = True,
+        max_size: int = 10,
+        pool: _Pool | None = None,
+    ) -> None:
         self._pool = pool or _Pool(url, max_size=max_size)
         self.component = component
+        self.durable = durable
         self._lock_key = zlib.crc32(f"bugwarden:{component}".encode())
 
-    def view(self, component: str) -> PostgresDatabase:
-        """The same database (and pool) with `component`'s own write lock."""
-        return PostgresDatabase(self._pool.url, component=component, pool=self._pool)
+    def view(self, component: str, *, durable: bool) -> PostgresDatabase:
+        """The same database (and pool) with `component`'s own write lock. A write of a view that is not `durable`
+        commits without waiting for the disk (`synchronous_commit = off`): a crash of the database server may
+        lose its last moments, never its consistency, as with SQLite's `synchronous = NORMAL`."""
+        return PostgresDatabase(self._pool.url, component=component, durable=durable, pool=self._pool)
 
     @property
     def where(self) -> str:
@@ -129,11 +140,16 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from None
         try:
+            # The isolation of a read goes into its BEGIN; a write's lock (and, for state that need not wait for
+            # the disk, asynchronous commit) is one statement: one round trip each.
+            conn.read_only = not write
+            conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 if write:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
-                else:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    conn.execute(
+                        "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', %s, true)",
+                        (self._lock_key, "on" if self.durable else "off"),
+                    )
                 yield _PostgresTransaction(conn)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from None
