@@ -29,9 +29,10 @@ def server(sandbox: Starlette | None = None, **kw: Any) -> tuple[GuardedServer, 
     sandbox = sandbox or create_bugsnag_app(rate_limit=10**9)
     upstream = kw.pop("upstream_options", None)
     quota = kw.pop("quota", None)
+    principal = kw.pop("principal", None) or local_principal("triage")
     srv = build_server(
         settings(**kw),
-        principal=local_principal("triage"),
+        principal=principal,
         backend_transport=httpx.ASGITransport(app=sandbox),
         upstream_options=upstream,
         quota=quota,

@@ -52,9 +52,8 @@ async def main() -> None:
         print(f"get_bug_context, {label:31s} {text:>8,} bytes of text vs {raw:>9,} raw JSON  ({text / raw:.3f}x)")
     print("# tools/list bytes (JSON as sent), admin token")
     for toolsets in ("core", "core,insights", "all"):
-        srv, _ = server(toolsets=toolsets)
+        srv, _ = server(toolsets=toolsets, principal=Principal(id="b", name="bench", scopes=BUNDLES["admin"]))
         async with Client(srv) as client:
-            srv.principal_of = lambda ctx: Principal(id="b", name="bench", scopes=BUNDLES["admin"])  # type: ignore
             tools = (await client.list_tools()).tools
         size = len(json.dumps([t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]))
         print(f"toolsets={toolsets:15s} {len(tools):>3} tools  {size:>7,} bytes  ({size / len(tools):,.0f} per tool)")

@@ -206,8 +206,9 @@ async def test_two_replicas_together_stay_within_the_upstream_limit(home: Path, 
 
 
 async def test_the_database_stopped_and_restarted_mid_run(
-    servers: Servers, sandbox: Starlette, own_cluster: Any, home: Path
+    servers: Servers, sandbox: Starlette, own_cluster: Any, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("bugwarden.store.postgres.CHECKOUT_TIMEOUT", 0.5)  # the same path, sooner
     url = own_cluster.create_database("midrun")
     migrate = PostgresDatabase(url)
     Schema(migrate, Store.COMPONENTS).migrate()

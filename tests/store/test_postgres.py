@@ -41,6 +41,9 @@ def test_placeholders_and_redaction() -> None:
     assert translate("SELECT a FROM t WHERE b = ? AND c = ?") == "SELECT a FROM t WHERE b = %s AND c = %s"
     assert redacted("postgresql://bw:s3cret@db.internal:5432/bw") == "postgresql://bw:***@db.internal:5432/bw"
     assert redacted("postgresql://db.internal/bw") == "postgresql://db.internal/bw"
+    assert redacted("postgresql://db/bw?sslmode=require&Password=x1&user=u") == (
+        "postgresql://db/bw?sslmode=require&Password=***&user=u"
+    )
 
 
 def test_a_server_refuses_a_database_that_was_never_migrated(pg_cluster: Any, tmp_path: Path, capsys) -> None:
@@ -83,7 +86,10 @@ def test_doctor_checks_the_database(pg_url: str, tmp_path: Path, monkeypatch, ca
     assert "ok   audit log: ok: 1 records, chain intact" in out
 
 
-def test_a_database_outage_fails_closed_and_recovers_by_itself(own_cluster: Cluster, tmp_path: Path) -> None:
+def test_a_database_outage_fails_closed_and_recovers_by_itself(
+    own_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bugwarden.store.postgres.CHECKOUT_TIMEOUT", 0.5)  # the same path, sooner
     url = own_cluster.create_database("outage")
     db = PostgresDatabase(url)
     from bugwarden.store.schema import Schema
