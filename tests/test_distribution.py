@@ -108,6 +108,18 @@ def test_the_compose_file_matches_the_code() -> None:
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
+def test_every_performance_figure_names_a_bench_script_and_every_script_is_reported() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        line for line in table.splitlines() if line.startswith("| ") and not line.startswith(("| benchmark", "| ---"))
+    ]
+    named = [re.findall(r"`(\w+\.py)`", row) for row in rows]
+    assert rows and all(named), "a figure without the bench script that measured it"
+    scripts = {p.name for p in (ROOT / "bench").glob("[!_]*.py")}
+    assert {n for names in named for n in names} == scripts
+
+
 def test_help_lists_every_command() -> None:
     out = subprocess.run([sys.executable, "-m", "bugwarden", "--help"], capture_output=True, text=True, check=True)
     for command in ("serve", "demo", "sandbox", "token", "audit", "doctor"):
