@@ -245,3 +245,29 @@ def test_the_demo_never_touches_the_real_state(tmp_path: Path) -> None:
                 stream.close()
     assert not home.exists(), "the demo wrote into BUGWARDEN_HOME"
     assert proc.returncode == 0 and list(scratch.iterdir()) == [], "SIGTERM left the demo's state behind"
+
+
+def test_the_stdio_demo_stopped_by_sigterm_leaves_no_state(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "TMPDIR": str(scratch)},
+    )
+    try:
+        assert proc.stderr
+        while "serving MCP on stdio" not in proc.stderr.readline():
+            assert proc.poll() is None, "the demo exited before serving"
+        assert [p.name[:15] for p in scratch.iterdir()] == ["bugwarden-demo-"]
+        proc.terminate()
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    assert list(scratch.iterdir()) == [], "SIGTERM left the demo's state behind"

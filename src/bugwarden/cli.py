@@ -423,6 +423,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         server = build_server(demo_settings, principal=principal)
         log.info("demo: serving MCP on stdio as %s", principal.name)
 
+        def stop(signum: int, frame: Any) -> None:
+            # A host stopping the demo. stdin is read in a worker thread that nothing can interrupt, so leave at
+            # once; all there is to clean up is the throw-away state.
+            shutil.rmtree(home, ignore_errors=True)
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+
         async def run() -> None:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
