@@ -1,9 +1,12 @@
-"""Small helpers the benchmarks share: percentiles, a free port, a subprocess's resident memory."""
+"""Small helpers the benchmarks share: percentiles, a free port, a subprocess's resident memory, the demo."""
 
 from __future__ import annotations
 
+import re
 import socket
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -32,3 +35,20 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def start_demo(*flags: str) -> tuple[subprocess.Popen[str], str, str]:
+    """`bugwarden demo --transport http` on a free port with `flags`: (process, MCP URL, demo token)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bugwarden", "demo", "--transport", "http", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout
+    token_line, url_line = proc.stdout.readline(), proc.stdout.readline()
+    token, url = re.search(r"(bw_\S+)", token_line), re.search(r"mcp: (http://\S+)", url_line)
+    if token is None or url is None:
+        proc.kill()
+        raise SystemExit(f"the demo did not start: {token_line}{url_line}")
+    return proc, url.group(1), token.group(1)

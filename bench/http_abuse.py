@@ -14,10 +14,7 @@ RSS is read from /proc before and after each phase; the first phase's baseline i
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +23,7 @@ import anyio
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import rss_mb
+from _util import rss_mb, start_demo
 
 INIT = {
     "jsonrpc": "2.0",
@@ -57,28 +54,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--sessions", type=int, default=10_000)
     args = parser.parse_args()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bugwarden",
-            "demo",
-            "--transport",
-            "http",
-            "--port",
-            "0",
-            "--bundle",
-            "read",
-            "--trust-loopback",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=dict(os.environ),
-    )
-    assert proc.stdout
-    token = re.search(r"(bw_\S+)", proc.stdout.readline()).group(1)  # type: ignore[union-attr]
-    url = proc.stdout.readline().split(" ", 1)[1].strip()
+    proc, url, token = start_demo("--bundle", "read", "--trust-loopback")
     try:
         anyio.run(flood, url, 500, lambda: {"Authorization": f"Bearer bw_{secrets.token_hex(16)}"})  # warm-up
         before = rss_mb(proc.pid)

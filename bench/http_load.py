@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import free_port, rss_mb, summary
+from _util import free_port, rss_mb, start_demo, summary
 
 PROJECT = "a7ab71b6e3e6ede0968e4209"
 
@@ -58,20 +56,6 @@ async def run_load(
     return latencies, errors, time.perf_counter() - started
 
 
-def start(cmd: list[str], env: dict[str, str], ready: re.Pattern[str]) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert proc.stdout
-    text = ""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        text += line
-        if ready.search(text):
-            return proc, text
-    proc.kill()
-    raise SystemExit(f"server did not start: {text}")
-
-
 def wait_port(port: int) -> None:
     import socket
 
@@ -89,26 +73,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--clients", default="16")
     args = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="bw-bench-")
-    env = {**os.environ, "BUGWARDEN_HOME": home}
-    bw, out = start(
-        [
-            sys.executable,
-            "-m",
-            "bugwarden",
-            "demo",
-            "--transport",
-            "http",
-            "--port",
-            "0",
-            "--bundle",
-            "read",
-        ],
-        env,
-        re.compile(r"mcp: (http://\S+)"),
-    )
-    token = re.search(r"(bw_\S+)", out).group(1)  # type: ignore[union-attr]
-    url = re.search(r"mcp: (http://\S+)", out).group(1)  # type: ignore[union-attr]
+    bw, url, token = start_demo("--bundle", "read")
     port = free_port()
     bare = subprocess.Popen(
         [sys.executable, str(Path(__file__).parent / "_bare_server.py"), "http", str(port)],

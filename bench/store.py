@@ -14,6 +14,7 @@ PostgreSQL is a throw-away cluster started here (initdb in a temporary directory
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from _util import pct
 from tests.postgres import cluster
 
 from bugwarden.app import build_server
-from bugwarden.config import Caching, Settings
+from bugwarden.config import Caching, Secret, Settings
 from bugwarden.guard.audit import AuditLog
 from bugwarden.guard.tokens import TokenStore
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
@@ -42,14 +43,13 @@ from bugwarden.store.postgres import PostgresDatabase
 from bugwarden.store.schema import Schema
 
 
-def settings(database_url: str | None, secret: str | None = None) -> Settings:
+def settings(database_url: str | None) -> Settings:
     return Settings.from_env(
         {},
         bugsnag_token=ADMIN_TOKEN,
         bugsnag_api_url=URL,
         home=tempfile.mkdtemp(prefix="bw-bench-"),
         database_url=database_url,
-        agent_token=secret,
         caching=Caching(fresh=0),
     )
 
@@ -61,7 +61,7 @@ async def per_call(database_url: str | None, calls: int, clients: int) -> list[f
     _, secret = TokenStore(store.tokens).create("bench", "read")
     store.close()
     srv = build_server(
-        settings(database_url, secret) if database_url else _with_token(base, secret),
+        dataclasses.replace(base, agent_token=Secret(secret)),
         backend_transport=httpx.ASGITransport(app=create_bugsnag_app(rate_limit=10**9)),
         call_budget=10**6,
     )
@@ -81,14 +81,6 @@ async def per_call(database_url: str | None, calls: int, clients: int) -> list[f
             tg.start_soon(client, n)
     srv.close()
     return samples
-
-
-def _with_token(base: Settings, secret: str) -> Settings:
-    import dataclasses
-
-    from bugwarden.config import Secret
-
-    return dataclasses.replace(base, agent_token=Secret(secret))
 
 
 def _append(database_url: str | None, home: str, count: int, start: Any) -> None:

@@ -214,15 +214,18 @@ def sandbox_process() -> Iterator[SandboxProcess]:
 # -- PostgreSQL: one throw-away cluster per test session, a fresh database per test ------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Any]:
-    from tests.postgres import Cluster, binaries
+def _throwaway_cluster() -> Iterator[Any]:
+    from tests.postgres import binaries, cluster
 
     if binaries() is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    started = Cluster()
-    yield started
-    started.destroy()
+    with cluster() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    yield from _throwaway_cluster()
 
 
 @pytest.fixture
@@ -247,10 +250,4 @@ def pg_url(pg_cluster: Any, request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def own_cluster() -> Iterator[Any]:
     """A cluster of the test's own, to stop and start without disturbing the others."""
-    from tests.postgres import Cluster, binaries
-
-    if binaries() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    cluster = Cluster()
-    yield cluster
-    cluster.destroy()
+    yield from _throwaway_cluster()

@@ -40,12 +40,12 @@ from .guard.audit import AuditLog
 from .guard.checkpoint import Checkpoint
 from .guard.consent import ConsentBook
 from .guard.cursors import CursorCodec
-from .guard.errors import STORE_UNAVAILABLE, Refusal
+from .guard.errors import Refusal
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .guard.tokens import TokenError, TokenStore
 from .runtime import Runtime
-from .store import Store, StoreError
+from .store import Store
 from .store.buckets import CallBudgets
 from .store.keys import KeyRing
 from .tools import REGISTRY
@@ -146,7 +146,8 @@ def sdk_tool(name: str) -> Tool:
 
 
 def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> Authenticate:
-    """Re-check BUGWARDEN_TOKEN on every call: revocation and expiry apply at the next call."""
+    """Re-check BUGWARDEN_TOKEN on every call: revocation and expiry apply at the next call. A store that cannot
+    be read raises StoreError, which the checkpoint refuses like any other store failure."""
     tokens = TokenStore(store.tokens)
 
     async def authenticate(ctx: Any) -> Principal:
@@ -154,9 +155,6 @@ def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> 
             return await anyio.to_thread.run_sync(tokens.verify, secret, transport)
         except TokenError as exc:
             raise Refusal("denied", f"denied: {exc}; ask the operator for a new token") from None
-        except StoreError as exc:
-            log.error("cannot check BUGWARDEN_TOKEN: %s", exc)
-            raise Refusal("denied", STORE_UNAVAILABLE, outcome="store_unavailable") from None
 
     return authenticate
 

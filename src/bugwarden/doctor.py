@@ -25,31 +25,34 @@ class Check:
 
 def database_checks(settings: Settings) -> list[Check]:
     """PostgreSQL: reachable, each schema component at the version this bugwarden needs, the audit chain intact."""
+    from .guard.audit import AuditLog
     from .store import Store, StoreError
     from .store.postgres import PostgresDatabase, redacted
     from .store.schema import Schema
 
     assert settings.database_url is not None
     where = redacted(settings.database_url.reveal())
+    unreachable = "check BUGWARDEN_DATABASE_URL and that PostgreSQL is running"
     try:
         db = PostgresDatabase(settings.database_url.reveal())
     except StoreError as exc:
-        return [Check(False, f"database: {exc}", "check BUGWARDEN_DATABASE_URL and that PostgreSQL is running")]
+        return [Check(False, f"database: {exc}", unreachable)]
     try:
         statuses = Schema(db, Store.COMPONENTS).status()
+        out = [Check(True, f"database: PostgreSQL at {where}, reachable")]
+        versions = ", ".join(f"{s.component} {s.current}/{s.latest}" for s in statuses)
+        if any(s.current > s.latest for s in statuses):
+            return [
+                *out,
+                Check(False, f"database schema is newer than this bugwarden ({versions})", "upgrade bugwarden"),
+            ]
+        if any(s.current < s.latest for s in statuses):
+            return [*out, Check(False, f"database schema is behind ({versions})", "run `bugwarden db migrate`")]
+        return [*out, Check(True, f"database schema current ({versions})"), _verdict(AuditLog(db).verify())]
     except StoreError as exc:
-        return [Check(False, f"database {where}: {exc}", "check BUGWARDEN_DATABASE_URL and that PostgreSQL is running")]
+        return [Check(False, f"database {where}: {exc}", unreachable)]
     finally:
         db.close()
-    out = [Check(True, f"database: PostgreSQL at {where}, reachable")]
-    behind = [s for s in statuses if s.current < s.latest]
-    ahead = [s for s in statuses if s.current > s.latest]
-    versions = ", ".join(f"{s.component} {s.current}/{s.latest}" for s in statuses)
-    if ahead:
-        return [*out, Check(False, f"database schema is newer than this bugwarden ({versions})", "upgrade bugwarden")]
-    if behind:
-        return [*out, Check(False, f"database schema is behind ({versions})", "run `bugwarden db migrate`")]
-    return [*out, Check(True, f"database schema current ({versions})"), audit_check(settings)]
 
 
 def state_checks(settings: Settings) -> list[Check]:
@@ -94,9 +97,13 @@ def audit_check(settings: Settings) -> Check:
     except StoreError as exc:
         return Check(False, f"state store: {exc}", "fix the state store first (see the message)")
     try:
-        ok, message = AuditLog(store.audit).verify()
+        return _verdict(AuditLog(store.audit).verify())
     finally:
         store.close()
+
+
+def _verdict(result: tuple[bool, str]) -> Check:
+    ok, message = result
     return Check(
         ok,
         f"audit log: {message}",

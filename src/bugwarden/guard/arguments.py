@@ -7,6 +7,7 @@ no validation library's noise.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
@@ -42,38 +43,35 @@ def validate(tool: Tool, arguments: Any) -> dict[str, Any]:
         raise invalid(f"invalid arguments for {tool.name}: " + "; ".join(problems[:MAX_SHOWN]) + more) from None
 
 
+_IN_WORDS = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_short": "needs at least {min_length} item(s)",
+    "too_long": "takes at most {max_length} items",
+    "literal_error": "must be one of {expected}",
+    "string_pattern_mismatch": "is not in the expected format",
+}
+"""pydantic error types in words (placeholders come from the error's context)."""
+
+
 def describe(error: Any) -> str:
     """One pydantic error in words: `limit must be at least 1`."""
     loc = ".".join(str(p) for p in error.get("loc", ()) if not isinstance(p, int)) or "arguments"
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
-    if kind == "missing":
-        return f"{loc} is required"
-    if kind == "string_type":
-        return f"{loc} must be a string"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"{loc} must be a whole number"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"{loc} must be true or false"
-    if kind in ("list_type",):
-        return f"{loc} must be a list"
-    if kind == "greater_than_equal":
-        return f"{loc} must be at least {ctx.get('ge')}"
-    if kind == "greater_than":
-        return f"{loc} must be more than {ctx.get('gt')}"
-    if kind == "less_than_equal":
-        return f"{loc} must be at most {ctx.get('le')}"
-    if kind == "string_too_short":
-        n = ctx.get("min_length", 1)
-        return f"{loc} must not be empty" if n == 1 else f"{loc} must be at least {n} characters"
-    if kind == "string_too_long":
-        return f"{loc} must be at most {ctx.get('max_length')} characters"
-    if kind == "too_short":
-        return f"{loc} needs at least {ctx.get('min_length')} item(s)"
-    if kind == "too_long":
-        return f"{loc} takes at most {ctx.get('max_length')} items"
-    if kind == "literal_error":
-        return f"{loc} must be one of {ctx.get('expected')}"
-    if kind == "string_pattern_mismatch":
-        return f"{loc} is not in the expected format"
+    if kind == "string_too_short" and ctx.get("min_length", 1) != 1:
+        return f"{loc} must be at least {ctx['min_length']} characters"
+    if (template := _IN_WORDS.get(kind)) is not None:
+        return f"{loc} " + template.format_map(collections.defaultdict(str, ctx))
     message = str(error.get("msg", "is invalid"))[:120]
     return f"{loc}: {message}"

@@ -169,6 +169,8 @@ class Checkpoint:
         record = AuditRecord.start(
             principal=NOBODY, client=client_of(ctx), transport=self.transport, tool=record_as, arguments=arguments
         )
+        deadline = Deadline(started + self.deadline, self.clock)
+        notices = CallNotices(ctx, name)
         try:
             principal = await self.authenticate(ctx)
             record = record.by(principal)
@@ -184,6 +186,7 @@ class Checkpoint:
             self.guard.limits(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
+            await self._within_budget(principal, deadline, notices)
         except Refusal as refusal:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
@@ -203,17 +206,6 @@ class Checkpoint:
                 started,
             )
             raise ToolError(exc.agent_message) from None
-
-        deadline = Deadline(started + self.deadline, self.clock)
-        try:
-            await self._within_budget(principal, deadline, CallNotices(ctx, name))
-        except Refusal as refusal:
-            await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
-            raise ToolError(refusal.message) from None
-        except StoreError as exc:
-            log.error("state store failed taking from the call budget of %s: %s", name, exc)
-            await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
-            raise ToolError(STORE_UNAVAILABLE) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -226,7 +218,8 @@ class Checkpoint:
                 ) from None
         digest = call_digest(principal.id, name, resolved)
         call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
-        result, outcome, status, failure, protocol_error = await self._run(run, resolved, target, call, ctx, deadline)
+        ran = await self._run(run, resolved, target, call, notices, deadline)
+        result, outcome, status, failure, protocol_error = ran
         size = _size(result)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
@@ -298,12 +291,12 @@ class Checkpoint:
         args: dict[str, Any],
         target: Target,
         call: Invocation,
-        ctx: Any,
+        notices: CallNotices,
         until: Deadline,
     ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None]:
         """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise)."""
         deadline = set_deadline(until)
-        listening = set_listener(CallNotices(ctx, call.tool))
+        listening = set_listener(notices)
         entered = current_target.enter(target)
         invoked = _invocation.set(call)
         statuses = record_statuses()
