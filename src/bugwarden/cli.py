@@ -420,8 +420,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             return _run_http(
                 demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
             )
-        server = build_server(demo_settings, principal=principal)
-        log.info("demo: serving MCP on stdio as %s", principal.name)
 
         def stop(signum: int, frame: Any) -> None:
             # A host stopping the demo. stdin is read in a worker thread that nothing can interrupt, so leave at
@@ -429,7 +427,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             shutil.rmtree(home, ignore_errors=True)
             os._exit(0)
 
+        # Installed before "serving" is logged: a host (or a test) that stops the demo as soon as it says it
+        # serves must find the handler in place.
         signal.signal(signal.SIGTERM, stop)
+        server = build_server(demo_settings, principal=principal)
+        log.info("demo: serving MCP on stdio as %s", principal.name)
 
         async def run() -> None:
             async with anyio.create_task_group() as tg:
