@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, Settings
+from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
 
@@ -88,11 +88,46 @@ def since(value: str) -> str:
     return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def toolsets(value: str) -> tuple[str, ...]:
+    """`core,insights` or `all`, checked here so that a mistake names the flag, not BUGWARDEN_TOOLSETS."""
+    from .config import parse_toolsets
+
+    try:
+        return parse_toolsets(value)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: choose from {', '.join(TOOLSETS)} (comma-separated) or 'all'"
+        ) from None
+
+
+def database_url(value: str) -> str:
+    """A PostgreSQL URL; the value is not echoed in the error (it may carry a password)."""
+    if not value.strip().startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError(
+            "not a PostgreSQL URL: use postgresql://user@host:5432/db, or leave it out to keep state in SQLite "
+            "files under BUGWARDEN_HOME"
+        )
+    return value.strip()
+
+
 # -- the parser ------------------------------------------------------------------------------------------
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's real default, generated from the parser: only where there is one to show
+    (not for switches, repeatable options starting empty, or options whose help already says what applies)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.nargs == 0  # switches: --stateless, --no-bugport, --verbose
+            or default in (None, [], argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,7 +152,7 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(serve)
 
     demo = _sub(sub, "demo", "start the sandbox APIs on loopback and serve MCP against them, with throw-away state")
-    _transport_args(demo)
+    _transport_args(demo, toolsets_from_env=False)
     demo.add_argument(
         "--bundle", choices=["read", "triage", "admin"], default="triage", help="what the demo agent may do"
     )
@@ -128,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-bugport",
         dest="bugport",
         action="store_false",
-        help="serve only the BugSnag sandbox (default: BugSnag and BugPort)",
+        help="serve only the BugSnag sandbox (without it: BugSnag and BugPort)",
     )
     demo.add_argument(
         "--trust-loopback",
@@ -154,7 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--project", action="append", default=[], help="limit to this project id (repeatable)")
     create.add_argument("--expires-in", help="lifetime like 30d, 12h, 45m or 2w (at most 3650d); default: never")
     _database_arg(create)
-    _database_arg(_sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets"))
+    listing = _sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets")
+    listing.add_argument("--json", action="store_true", help="print a JSON array (for scripts) instead of a table")
+    _database_arg(listing)
     revoke = _sub(tsub, "revoke", "revoke a token; takes effect at its next request or call")
     revoke.add_argument("id", help="the token id (tok_…) from `token list`")
     _database_arg(revoke)
@@ -172,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(export)
     _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
 
-    db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
+    db = _sub(sub, "db", "show or apply the state schema (SQLite files under BUGWARDEN_HOME, or PostgreSQL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
     _database_arg(_sub(dsub, "status", "show each schema component's version"))
@@ -182,11 +219,12 @@ def _parser() -> argparse.ArgumentParser:
 def _database_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--database-url",
+        type=database_url,
         help="PostgreSQL URL for all state (default: BUGWARDEN_DATABASE_URL, or SQLite files under BUGWARDEN_HOME)",
     )
 
 
-def _transport_args(p: argparse.ArgumentParser) -> None:
+def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) -> None:
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="how clients connect")
     p.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
     p.add_argument("--port", type=port, default=8000, help="HTTP: port (0 picks a free one)")
@@ -201,7 +239,9 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--toolsets",
-        help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
+        type=toolsets,
+        help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {','.join(DEFAULT_TOOLSETS)}"
+        + (", or BUGWARDEN_TOOLSETS)" if toolsets_from_env else ")"),
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
@@ -380,7 +420,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     import tempfile
 
     from .app import build_server
-    from .config import DEFAULT_TOOLSETS
     from .guard.principal import local_principal
     from .sandbox import BUGPORT_MOUNT, create_sandbox
     from .sandbox.bugport_seed import RW_TOKEN
@@ -464,15 +503,13 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print("the secret is shown once; store it now:")
             print(secret)
         elif args.action == "list":
+            from .render import tokens as columns
+            from .render.table import table, to_json
+
             tokens = store.list()
-            if not tokens:
-                print("no tokens yet: create one with `bugwarden token create --name NAME --scopes read`")
-            for t in tokens:
-                print(
-                    f"{t.id}\t{t.name}\t{t.state()}\t{','.join(sorted(t.scopes)) or '-'}\t"
-                    f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
-                    f"last used {t.last_used_at or 'never'}"
-                )
+            print(
+                to_json(tokens, columns.COLUMNS) if args.json else table(tokens, columns.COLUMNS, empty=columns.EMPTY)
+            )
         else:
             info, changed = store.revoke(args.id)
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
@@ -519,27 +556,44 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import Store
+    """Schema versions of each component, and (`migrate`) the migrations applied; PostgreSQL or the SQLite files."""
+    from .store import SQLITE_FILES, Store
+    from .store.database import Database, SqliteDatabase
     from .store.schema import Schema
 
+    databases: list[tuple[str, Database | None]] = []
     if settings.database_url is None:
-        raise UsageError(
-            "no database configured: set BUGWARDEN_DATABASE_URL or pass --database-url (SQLite files under "
-            "BUGWARDEN_HOME are migrated automatically)"
-        )
-    from .store.postgres import PostgresDatabase
+        home = Path(settings.home)
+        print(f"SQLite files in {home} (BUGWARDEN_HOME); each is created and migrated on first use")
+        for component, name in SQLITE_FILES.items():
+            path = home / name
+            exists = path.exists() or args.action == "migrate"
+            databases.append((component, SqliteDatabase(path, durable=True) if exists else None))
+    else:
+        from .store.postgres import PostgresDatabase, redacted
 
-    db = PostgresDatabase(settings.database_url.reveal())
+        print(f"PostgreSQL at {redacted(settings.database_url.reveal())}")
+        shared = PostgresDatabase(settings.database_url.reveal())
+        databases = [(component, shared) for component in Store.COMPONENTS]
     try:
-        schema = Schema(db, Store.COMPONENTS)
+        applied: list[str] = []
+        statuses = []
+        for component, db in databases:
+            if db is None:
+                print(f"{component}: no {SQLITE_FILES[component]} yet (created on first use)")
+                continue
+            schema = Schema(db, (component,), home=Path(settings.home) if db.dialect == "sqlite" else None)
+            if args.action == "migrate":
+                applied += schema.migrate()
+            statuses += schema.status()
         if args.action == "migrate":
-            applied = schema.migrate()
             print("applied: " + ", ".join(applied) if applied else "the schema is current")
-        for status in schema.status():
+        for status in statuses:
             print(
                 f"{status.component}: version {status.current} of {status.latest}"
                 + ("" if status.ok else " (run `bugwarden db migrate`)")
             )
         return 0
     finally:
-        db.close()
+        for db in {id(d): d for _, d in databases if d is not None}.values():
+            db.close()
