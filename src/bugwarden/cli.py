@@ -1,4 +1,4 @@
-"""`bugwarden serve|demo|sandbox|token|audit|db|doctor`: parse, build settings, build the server, run.
+"""`bugwarden serve|demo|sandbox|token|audit|db|doctor|connect`: parse, build settings, build the server, run.
 
 Logs go to stderr; in stdio mode stdout carries only JSON-RPC. Every failure the user can fix ends in one
 line on stderr saying what is wrong and what to do, and a non-zero exit: never a traceback.
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
@@ -86,6 +87,13 @@ def since(value: str) -> str:
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00")
     return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL: use one like http://127.0.0.1:8000/mcp")
+    return value
 
 
 def toolsets(value: str) -> tuple[str, ...]:
@@ -209,6 +217,19 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(export)
     _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
 
+    from .connect import NAMES as CLIENTS
+
+    connect = _sub(sub, "connect", "write a client's configuration for bugwarden (or print it), merged and backed up")
+    connect.add_argument("client", choices=CLIENTS, metavar="CLIENT", help=f"one of: {', '.join(CLIENTS)}")
+    connect.add_argument("--url", type=http_url, help="connect over Streamable HTTP to this MCP endpoint (else stdio)")
+    where = connect.add_mutually_exclusive_group()
+    where.add_argument("--file", type=Path, help="write this file instead of the client's own")
+    where.add_argument("--print", dest="print_only", action="store_true", help="print the configuration, write nothing")
+    connect.add_argument("--demo", action="store_true", help="stdio: launch `bugwarden demo` (sandbox, no account)")
+    connect.add_argument(
+        "--oauth", action="store_true", help="HTTP: no bearer header; the client signs in through the server's OAuth"
+    )
+
     db = _sub(sub, "db", "show or apply the state schema (SQLite files under BUGWARDEN_HOME, or PostgreSQL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
@@ -274,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "connect": _connect,
     }[args.command]
     from .store import StoreError
 
@@ -472,6 +494,22 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _connect(args: argparse.Namespace, settings: Settings) -> int:
+    from . import connect
+
+    request = connect.Request(args.client, args.url, args.file, args.print_only, args.demo, args.oauth)
+    try:
+        return connect.run(
+            request,
+            os.environ,
+            Path.cwd(),
+            out=print,
+            note=lambda line: print(line, file=sys.stderr),
+        )
+    except connect.ConnectError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
