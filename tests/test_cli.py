@@ -237,8 +237,12 @@ def test_a_bad_toolsets_variable_is_still_blamed_on_the_variable(monkeypatch, ca
 def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path / "home"))
     assert cli(["db", "status"]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        f"SQLite files in {tmp_path / 'home'} (BUGWARDEN_HOME); each is created and migrated on first use",
+    shown = capsys.readouterr()
+    assert (
+        shown.err
+        == f"SQLite files in {tmp_path / 'home'} (BUGWARDEN_HOME); each is created and migrated on first use\n"
+    )
+    assert shown.out.splitlines() == [
         "tokens: no tokens.sqlite3 yet (created on first use)",
         "audit: no audit.sqlite3 yet (created on first use)",
         "state: no state.sqlite3 yet (created on first use)",
@@ -246,7 +250,7 @@ def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) ->
     assert cli(["token", "list"]) == 0
     capsys.readouterr()
     assert cli(["db", "status"]) == 0
-    lines = capsys.readouterr().out.splitlines()[1:]
+    lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state"]
     assert all(re.fullmatch(r"\w+: version (\d+) of \1", line) for line in lines), lines
     assert cli(["db", "migrate"]) == 0

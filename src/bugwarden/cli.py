@@ -602,7 +602,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     databases: list[tuple[str, Database | None]] = []
     if settings.database_url is None:
         home = Path(settings.home)
-        print(f"SQLite files in {home} (BUGWARDEN_HOME); each is created and migrated on first use")
+        print(f"SQLite files in {home} (BUGWARDEN_HOME); each is created and migrated on first use", file=sys.stderr)
         for component, name in SQLITE_FILES.items():
             path = home / name
             exists = path.exists() or args.action == "migrate"
@@ -610,7 +610,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from .store.postgres import PostgresDatabase, redacted
 
-        print(f"PostgreSQL at {redacted(settings.database_url.reveal())}")
+        print(f"PostgreSQL at {redacted(settings.database_url.reveal())}", file=sys.stderr)
         shared = PostgresDatabase(settings.database_url.reveal())
         databases = [(component, shared) for component in Store.COMPONENTS]
     try:
