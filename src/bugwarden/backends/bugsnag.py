@@ -50,7 +50,7 @@ from .errors import (
     ResultsCapped,
     UpstreamError,
 )
-from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
+from .http import UpstreamClient, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -92,7 +92,7 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
         status,
         **where,
         code=code,
-        detail=safe_detail(message),
+        detail=message,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
 
@@ -588,10 +588,13 @@ class BugsnagBackend:
         params = [("per_page", _per_page(limit))] + ([("sort", sort)] if sort else [])
         where = f"error {error_id!r}" if error_id else f"project {project_id!r}"
         nf = (
-            f"no values of event field {event_field_display_id!r} for {where}: the field may not exist there "
-            "(see list_event_fields), or the id is wrong"
+            f"no values of that event field for {where}: the field may not exist there (see list_event_fields), "
+            "or the id is wrong; the id given follows"
         )
-        return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        try:
+            return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        except NotFound as exc:
+            raise exc.quoting(event_field_display_id, "argument") from None
 
     # -- trends (22-23) ---------------------------------------------------------------------------
 

@@ -579,9 +579,11 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> UpstreamError:
     """Map one failing status to the most specific error class. `backend` is the upstream's label; `detail` is
-    upstream text, already reduced by `safe_detail`, and is shown only inside a fence."""
+    the upstream's own message as it sent it: kept as the error's `quote`, for render to show fenced."""
+    detail = detail if isinstance(detail, str) and detail.strip() else None
     where: dict[str, Any] = dict(backend=backend, method=method, path=path, status=status, code=code)
-    said = f'\n<untrusted-data source="upstream.error">\n{detail}\n</untrusted-data>' if detail else ""
+    where |= {"quote": detail, "quote_source": "upstream.error"}
+    said = "; its message follows" if detail else ""
     if status == 401:
         return Unauthorized(
             f"{backend} rejected the configured credential (401): check that the token bugwarden runs with "
@@ -593,7 +595,7 @@ def error_for_status(
     if status == 404:
         return NotFound(f"not found on {backend}, or not visible to this token", **where)
     if status in (400, 409, 422):
-        return InvalidRequest(f"{backend} rejected the request ({status}); its message follows{said}", **where)
+        return InvalidRequest(f"{backend} rejected the request ({status}){said}", **where)
     if status == 429:
         wait = f" in about {retry_after:.0f}s" if retry_after is not None else " in a minute"
         return RateLimited(f"{backend}'s rate limit was reached: try again{wait}", retry_after=retry_after, **where)
@@ -616,16 +618,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return min(3600.0, max(0.0, when.timestamp() - time.time()))
-
-
-def safe_detail(text: object, limit: int = 160) -> str | None:
-    """Reduce an upstream error message to plain words on one line, capped: letters, digits, spaces and basic
-    punctuation survive. Upstream bodies can echo attacker-controlled input, so callers show it only in a fence."""
-    if not isinstance(text, str):
-        return None
-    cleaned = "".join(c if (c.isascii() and (c.isalnum() or c in " .,:;'_()[]=-")) else " " for c in text)
-    cleaned = " ".join(cleaned.split())
-    return (cleaned[:limit] + "…" if len(cleaned) > limit else cleaned) or None
 
 
 def _int_header(value: str | None, *, signed: bool = False) -> int | None:

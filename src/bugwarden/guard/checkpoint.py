@@ -35,6 +35,7 @@ from ..backends.call_context import (
     wait,
 )
 from ..backends.errors import BackendError, InvalidArgument
+from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
 from . import target as current_target
@@ -191,10 +192,10 @@ class Checkpoint:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
             await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
-            raise ToolError(refusal.message) from None
+            raise ToolError(words.said(refusal.message)) from None
         except InvalidArgument as exc:
             await self._record(record.refused("invalid", exc.agent_message), started)
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
         except StoreError as exc:
             log.error("state store failed before %s could run: %s", name, exc)
             await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
@@ -205,7 +206,7 @@ class Checkpoint:
                 record.refused("invalid", exc.agent_message).finished(type(exc).__name__, upstream_status=exc.status),
                 started,
             )
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -352,10 +353,14 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         log.error("state store failed while %s ran: %s", tool, cause)
         return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
     if isinstance(cause, Refusal):
-        return ("denied" if cause.decision == "denied" else "invalid_argument"), None, ToolError(cause.message)
+        return (
+            ("denied" if cause.decision == "denied" else "invalid_argument"),
+            None,
+            ToolError(words.said(cause.message)),
+        )
     if isinstance(cause, BackendError):
         kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
-        return kind, cause.status, ToolError(cause.agent_message)
+        return kind, cause.status, ToolError(words.failure(cause))
     if cause is not None and type(exc).__name__ == "UnexpectedToolError":
         reference = secrets.token_hex(4)
         log.error("tool %s failed unexpectedly (reference %s)", tool, reference, exc_info=cause)
@@ -366,7 +371,7 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         )
     message = str(exc)
     prefix = f"Error executing tool {tool}: "
-    return "tool_error", None, ToolError(message[len(prefix) :] if message.startswith(prefix) else message)
+    return "tool_error", None, ToolError(words.said(message[len(prefix) :] if message.startswith(prefix) else message))
 
 
 def _root_cause(exc: BaseException | None) -> BaseException | None:
