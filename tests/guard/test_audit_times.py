@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from bugwarden.cli import main as cli
 from bugwarden.guard import audit as audit_module
 from bugwarden.guard.audit import AuditLog, AuditRecord
 from bugwarden.guard.principal import Principal
-from bugwarden.store import Store
+from bugwarden.store import Database, Store, Transaction
 
 
 class SteppedClock:
@@ -46,7 +47,7 @@ def test_the_time_is_taken_under_the_write_lock(tmp_path: Path, monkeypatch: pyt
     other = AuditLog(Store.sqlite(tmp_path).audit)
     blocker = sqlite3.connect(tmp_path / "audit.sqlite3", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
-    times = iter(["2026-12-01T10:00:01Z", "2026-12-01T10:00:09Z"])
+    times = iter(("2026-12-01T10:00:01Z", "2026-12-01T10:00:09Z"))
     stamped: list[str] = []
 
     class Clock:
@@ -72,8 +73,8 @@ def test_the_time_is_taken_under_the_write_lock(tmp_path: Path, monkeypatch: pyt
     blocker.close()
     thread.join(10)
     other.append({"tool": "next"})
-    times = [r["ts"] for r in other.records()]
-    assert times == sorted(times)
+    stored = [r["ts"] for r in other.records()]
+    assert stored == sorted(stored)
     waiting.close()
     other.close()
 
@@ -116,18 +117,18 @@ def test_duration_includes_the_wait_for_the_store(tmp_path: Path) -> None:
     class Waiting:
         """The store's transaction, entered only after the lock was waited for (10 s on the call's clock)."""
 
-        def __init__(self, inner: object) -> None:
+        def __init__(self, inner: Database) -> None:
             self.inner = inner
-            self.dialect = log.db.dialect
+            self.dialect = inner.dialect
 
-        def transaction(self, **kw: object):  # type: ignore[no-untyped-def]
+        def transaction(self, *, write: bool = False) -> AbstractContextManager[Transaction]:
             now[0] += 10.0
-            return self.inner.transaction(**kw)  # type: ignore[attr-defined]
+            return self.inner.transaction(write=write)
 
         def close(self) -> None:
-            self.inner.close()  # type: ignore[attr-defined]
+            self.inner.close()
 
-    log.db = Waiting(log.db)  # type: ignore[assignment]
+    log.db = Waiting(log.db)
     log.finish(record, started=99.0)
     (stored,) = list(log.records())
     assert stored["duration_ms"] == 11_000.0
