@@ -335,14 +335,15 @@ class BugsnagBackend:
             if (org_id := parse.organization(org)) is None:
                 continue
             path = api_path("organizations", ("organization_id", org_id.id), "projects")
-            found = await self.http.get_page(
-                path, [("per_page", "100")], paging=self.http.link_paging, cache=True, not_found="organization"
+            found = await self.http.follow(
+                path,
+                [("per_page", "100")],
+                paging=self.http.link_paging,
+                what="the project listing of one organization",
+                cache=True,
+                not_found="organization",
             )
-            while True:
-                projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
-                if not found.next or len(projects) >= 1000:
-                    break
-                found = await self.http.get_page(path, paging=self.http.link_paging, page=found.next)
+            projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
         self._pages.update({p.id: p.html_url for p in projects if p.html_url})
         return projects
 

@@ -27,6 +27,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
 from ..backends.call_context import (
     Deadline,
+    record_caveats,
     record_statuses,
     reset_deadline,
     reset_listener,
@@ -301,10 +302,13 @@ class Checkpoint:
         entered = current_target.enter(target)
         invoked = _invocation.set(call)
         statuses = record_statuses()
+        caveats = record_caveats()
         result: T | None = None
         outcome, failure, protocol_error, status = "ok", None, None, None
         try:
             result = await run(args)
+            if isinstance(result, CallToolResult) and caveats:
+                _add_caveats(result, caveats)
             if isinstance(result, InputRequiredResult):
                 outcome = "input_required"
             elif isinstance(result, CallToolResult) and result.is_error:
@@ -330,6 +334,16 @@ class Checkpoint:
             if strict:
                 raise
             log.error("audit store failed while recording a refusal of %s", record.tool)
+
+
+def _add_caveats(result: CallToolResult, caveats: list[str]) -> None:
+    """Say what the answer leaves out at the end of its text (bugwarden answers with one text block)."""
+    notes = "\n".join(f"Note: {c}" for c in caveats)
+    first = result.content[0] if result.content else None
+    if isinstance(first, TextContent):
+        result.content[0] = TextContent(type="text", text=f"{first.text}\n\n{notes}")
+    else:
+        result.content.append(TextContent(type="text", text=notes))
 
 
 def _backend_name(target: Target) -> str | None:

@@ -76,6 +76,8 @@ class BugsnagSim:
             return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
         if (oversized := faults.oversized()) is not None:
             return oversized
+        if (redirect := faults.redirected(request.method, str(request.url))) is not None:
+            return redirect
         user = self.world.users.get(token or "")
         if user is None:
             return JSONResponse({"errors": ["Unauthorized"]}, 401)
@@ -94,7 +96,7 @@ class BugsnagSim:
                 body["code"] = exc.code
             response = JSONResponse(body, exc.status)
         response.headers.update(limit_headers)
-        return response
+        return faults.relink(str(request.url), request.url.path, request.url.query, response)
 
     def project_view(self, project: dict[str, Any]) -> dict[str, Any]:
         """A project as the API shows it; its open-error count is counted now, so it always matches list_errors."""
