@@ -206,6 +206,15 @@ class Checkpoint:
                 started,
             )
             raise ToolError(exc.agent_message) from None
+        except Exception:  # anything else that failed on the way in: refused in plain words, and recorded
+            reference = secrets.token_hex(4)
+            log.error("call of %s could not be checked (reference %s)", name[:60], reference, exc_info=True)
+            message = (
+                f"refused: bugwarden could not read this call's arguments (reference {reference}): check the ids, "
+                "URLs and cursors it carries, or ask the operator, whose log has the details"
+            )
+            await self._record(record.refused("invalid", message, f"internal_error:{reference}"), started)
+            raise ToolError(message) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -219,8 +228,10 @@ class Checkpoint:
         digest = call_digest(principal.id, name, resolved)
         call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
         ran = await self._run(run, resolved, target, call, notices, deadline)
-        result, outcome, status, failure, protocol_error = ran
+        result, outcome, status, failure, protocol_error, refusal = ran
         size = _size(result)
+        if refusal is not None:  # refused at run time, after its intent: labelled for what happened
+            record = record.refused(refusal.decision, refusal.message, outcome)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
@@ -293,8 +304,9 @@ class Checkpoint:
         call: Invocation,
         notices: CallNotices,
         until: Deadline,
-    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None]:
-        """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise)."""
+    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None, Refusal | None]:
+        """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise, the refusal
+        that stopped the run, if one did)."""
         deadline = set_deadline(until)
         listening = set_listener(notices)
         entered = current_target.enter(target)
@@ -302,6 +314,7 @@ class Checkpoint:
         statuses = record_statuses()
         result: T | None = None
         outcome, failure, protocol_error, status = "ok", None, None, None
+        refusal: Refusal | None = None
         try:
             result = await run(args)
             if isinstance(result, InputRequiredResult):
@@ -310,6 +323,8 @@ class Checkpoint:
                 outcome = "tool_error"
         except ToolError as exc:
             outcome, status, failure = _classify(call.tool, exc)
+            cause = _root_cause(exc.__cause__)
+            refusal = cause if isinstance(cause, Refusal) else None
         except MCPError as exc:
             outcome, protocol_error = "protocol_error", exc
         finally:
@@ -319,7 +334,7 @@ class Checkpoint:
             reset_listener(listening)
         if status is None and statuses:
             status = max(statuses)  # the worst upstream answer this call saw
-        return result, outcome, status, failure, protocol_error
+        return result, outcome, status, failure, protocol_error, refusal
 
     async def _record(self, record: AuditRecord, started: float, *, strict: bool = False) -> None:
         """Store an outcome record. Refusals are refused either way, so a failing store is only logged for them."""
@@ -352,7 +367,7 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         log.error("state store failed while %s ran: %s", tool, cause)
         return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
     if isinstance(cause, Refusal):
-        return ("denied" if cause.decision == "denied" else "invalid_argument"), None, ToolError(cause.message)
+        return cause.outcome, None, ToolError(cause.message)
     if isinstance(cause, BackendError):
         kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
         return kind, cause.status, ToolError(cause.agent_message)
