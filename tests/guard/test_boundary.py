@@ -94,7 +94,7 @@ def test_a_cursor_is_parsed_only_after_its_signature_holds() -> None:
         good = codec.encode("/next", "bound")
         assert codec.decode(good, "bound") == "/next" and len(parsed) == 1
     finally:
-        cursors.json.loads = real  # type: ignore[assignment]
+        cursors.json.loads = real
 
 
 async def test_a_refusal_after_the_intent_is_recorded_as_refused_with_its_reason(

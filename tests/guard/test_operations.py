@@ -40,7 +40,7 @@ async def test_a_declined_discard_stays_declined_when_an_irrelevant_argument_is_
     server = servers(ADMIN, settings=make_settings(home, toolsets="all"))
     asked: list[str] = []
 
-    async def decline(ctx: Any, params: Any) -> ElicitResult:
+    async def decline(ctx, params):
         asked.append(params.message)
         return ElicitResult(action="decline")
 
@@ -118,7 +118,7 @@ async def test_a_declined_settings_change_binds_whatever_is_added(
 ) -> None:
     server = servers(ADMIN, settings=make_settings(home, toolsets="all"))
 
-    async def decline(ctx: Any, params: Any) -> ElicitResult:
+    async def decline(ctx, params):
         return ElicitResult(action="decline")
 
     args = {"project_id": API_PROJECT, "name": "renamed"}

@@ -228,10 +228,10 @@ class Checkpoint:
         digest = call_digest(principal.id, name, resolved)
         call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
         ran = await self._run(run, resolved, target, call, notices, deadline)
-        result, outcome, status, failure, protocol_error, refusal = ran
+        result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
-        if refusal is not None:  # refused at run time, after its intent: labelled for what happened
-            record = record.refused(refusal.decision, refusal.message, outcome)
+        if stopped is not None:  # refused at run time, after its intent: labelled for what happened
+            record = record.refused(stopped.decision, stopped.message, outcome)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
