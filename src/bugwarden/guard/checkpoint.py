@@ -1,9 +1,11 @@
 """The one checkpoint every tool call and resource read passes, in this order:
 
-    authenticate -> grant (toolset, scope) -> available -> validate arguments -> resolve one target
-    -> limits -> check (the tool's own cross-field rules) -> audit intent (writes) -> run -> audit outcome
+    authenticate -> grant (toolset, scope) -> budget (the entry unit) -> available -> validate arguments
+    -> resolve one target -> limits -> check (the tool's own cross-field rules) -> audit intent (writes) -> run
+    -> audit outcome
 
-Nothing before `resolve` touches an upstream, so a principal without the scope causes no request
+Every upstream request the call causes from the budget step on, lookups included, draws from the token's budget
+(guard/budget.py). Nothing before `resolve` touches an upstream, so a principal without the scope causes no request
 and learns nothing. Every call ends in exactly one outcome record (writes also have an intent
 record before they run), labelled for what happened: `invalid` arguments, `denied` by policy, or
 `allowed` with the outcome of the run.
@@ -30,9 +32,10 @@ from ..backends.call_context import (
     record_statuses,
     reset_deadline,
     reset_listener,
+    reset_meter,
     set_deadline,
     set_listener,
-    wait,
+    set_meter,
 )
 from ..backends.errors import BackendError, InvalidArgument
 from ..store import StoreError
@@ -40,6 +43,7 @@ from ..store.buckets import CallBudgets
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
+from .budget import Meter
 from .consent import ConsentBook, call_digest
 from .cursors import CursorCodec, binding
 from .errors import STORE_UNAVAILABLE, Refusal, invalid
@@ -165,6 +169,22 @@ class Checkpoint:
         run: Callable[[dict[str, Any]], Awaitable[T]],
     ) -> T:
         """Run one call through every step; raise ToolError (with the agent's message) when it does not run."""
+        meter = Meter(self.budgets, wall=self.wall, sleep=self.sleep)
+        metering = set_meter(meter)
+        try:
+            return await self._invoke(record_as, name, arguments, ctx, run, meter)
+        finally:
+            reset_meter(metering)
+
+    async def _invoke(
+        self,
+        record_as: str,
+        name: str,
+        arguments: Any,
+        ctx: Any,
+        run: Callable[[dict[str, Any]], Awaitable[T]],
+        meter: Meter,
+    ) -> T:
         started = self.clock()
         record = AuditRecord.start(
             principal=NOBODY, client=client_of(ctx), transport=self.transport, tool=record_as, arguments=arguments
@@ -178,6 +198,7 @@ class Checkpoint:
             if spec is None:
                 raise invalid(f"unknown tool {name[:60]!r}: see tools/list")
             self.guard.grant(principal, spec)
+            await meter.start(principal, deadline, notices)  # before any upstream request, lookups included
             await self.discover()
             self.guard.available(spec)
             args = validate(self.tools[name], arguments)
@@ -186,7 +207,6 @@ class Checkpoint:
             self.guard.limits(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
-            await self._within_budget(principal, deadline, notices)
         except Refusal as refusal:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
@@ -257,30 +277,6 @@ class Checkpoint:
         if failure is not None:
             raise failure
         return result  # type: ignore[return-value]
-
-    async def _within_budget(self, principal: Principal, deadline: Deadline, notices: CallNotices) -> None:
-        """The per-token call budget (HTTP): wait briefly when the wait leaves the call most of its deadline;
-        otherwise refuse at once, saying when to retry."""
-        if self.budgets is None:
-            return
-        max_wait = deadline.remaining() / 2
-        wait_for = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
-        if wait_for > max_wait:
-            seconds = max(1, int(wait_for + 0.999))
-            await notices.notice("warning", f"this token's call budget is used up: retry in {seconds}s")
-            raise Refusal(
-                "denied",
-                f"this agent's token has used its budget of {self.budgets.limit} tool calls a minute: retry in "
-                f"{seconds}s",
-                outcome="rate_limited",
-            )
-        if wait_for > 0:
-            await notices.notice("info", f"waiting {wait_for:.0f}s for this token's call budget")
-            listening = set_listener(notices)
-            try:
-                await wait(wait_for, "this token's call budget", self.sleep)
-            finally:
-                reset_listener(listening)
 
     def _with_cursor(self, principal: Principal, tool: str, target: Target, args: dict[str, Any]) -> Target:
         """The target with the caller's cursor decoded (refused unless it came from this very kind of call),
