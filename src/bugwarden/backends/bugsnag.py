@@ -126,7 +126,13 @@ def query_filters(query: ErrorQuery) -> list[Filter]:
 
 def parse_dashboard_url(url: str) -> tuple[str, str, str, str | None] | None:
     """`https://app.bugsnag.com/ORG/PROJECT/errors/ID?event_id=E` -> (org slug, project slug, error id, event id)."""
-    split = urlsplit(url)
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        raise InvalidArgument(
+            "error_id looks like a URL but cannot be read as one: pass the error's id, or its dashboard URL "
+            "exactly as the browser shows it"
+        ) from None
     if split.scheme not in ("http", "https") or not (m := _DASHBOARD_ERROR.match(split.path)):
         return None
     event_id = dict(httpx.QueryParams(split.query)).get("event_id")

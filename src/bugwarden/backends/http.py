@@ -42,7 +42,7 @@ from ..config import (
     Timeouts,
 )
 from .cache import ResponseCache
-from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, wait
+from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, spend, wait
 from .call_context import deadline as current_deadline
 from .errors import (
     AnswerCutShort,
@@ -443,6 +443,7 @@ class UpstreamClient:
         idempotent = method in IDEMPOTENT
         attempt = 0
         while True:
+            await spend()  # the calling token's budget counts every upstream request, retries included
             await self._admit(method, path, deadline)
             try:
                 response, content = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
