@@ -302,11 +302,27 @@ class BugsnagBackend:
         return _one(parse.organization(body), path)
 
     async def update_organization(self, organization_id: str, fields: dict[str, Any]) -> Organization:
+        """Change an organization's settings. BugSnag requires `name` and `auto_upgrade` in every update, so the
+        ones not being changed are sent as they are now (read from the organization, verbatim)."""
         path = api_path("organizations", ("organization_id", organization_id))
+        body_in = dict(fields)
+        if missing := [k for k in ("name", "auto_upgrade") if k not in body_in]:
+            current = await self._object(path, not_found=self._nf_org(organization_id))
+            for key in missing:
+                value = current.get(key)
+                if not isinstance(value, str if key == "name" else bool):
+                    raise MalformedResponse(
+                        f"BugSnag did not say the organization's current {key.replace('_', ' ')}, which every update "
+                        "must repeat; pass it explicitly",
+                        backend=self.label,
+                        method="GET",
+                        path=path,
+                    )
+                body_in[key] = value
         body, _ = await self.http.send(
             "PATCH",
             path,
-            json_body=fields,
+            json_body=body_in,
             not_found=self._nf_org(organization_id),
             invalidate=["/user/organizations"],
         )
@@ -568,7 +584,8 @@ class BugsnagBackend:
         path = api_path(*self._scope(project_id, error_id), "pivots")
         params = [*encode_filters(filters), ("summary_size", str(summary_size))]
         params += [("pivots[]", check_id(p, "pivot")) for p in pivots]
-        params.append(("per_page", "100"))
+        if error_id:  # the project-wide listing takes no per_page
+            params.append(("per_page", "100"))
         body, _ = await self.http.get_json(path, params, not_found=self._nf_scope(project_id, error_id))
         return [parse.pivot(p) for p in objs(body)]
 
@@ -690,9 +707,7 @@ class BugsnagBackend:
 
     async def list_event_fields(self, project_id: str) -> list[EventField]:
         path = api_path("projects", ("project_id", project_id), "event_fields")
-        body, _ = await self.http.get_json(
-            path, [("per_page", "100")], cache=True, not_found=self._nf_project(project_id)
-        )
+        body, _ = await self.http.get_json(path, cache=True, not_found=self._nf_project(project_id))
         return [f for f in (parse.event_field(i) for i in objs(body)) if f is not None]
 
     async def list_saved_searches(self, project_id: str, *, shared: bool | None = None) -> list[SavedSearch]:

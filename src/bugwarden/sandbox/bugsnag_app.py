@@ -165,8 +165,10 @@ class BugsnagSim:
         allowed = {"name", "auto_upgrade", "billing_emails", "invoice_address"}
         if unknown := set(data) - allowed:
             raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
-        if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
-            raise ApiError(400, "name must be a non-empty string")
+        if not isinstance(data.get("name"), str) or not data["name"].strip():
+            raise ApiError(400, "name is required and must be a non-empty string")
+        if not isinstance(data.get("auto_upgrade"), bool):
+            raise ApiError(400, "auto_upgrade is required and must be a boolean")
         org.update(data)
         org["updated_at"] = iso(NOW)
         return self.ok(org)
