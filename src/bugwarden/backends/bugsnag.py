@@ -439,21 +439,50 @@ class BugsnagBackend:
         """One change to many errors; returns each error id's new status (None where BugSnag did not say)."""
         path = api_path("projects", ("project_id", project_id), "errors")
         params = [("error_ids[]", check_id(e, "error_id")) for e in error_ids]
-        body, _ = await self.http.send(
-            "PATCH",
-            path,
-            params,
-            json_body={"operation": change.operation, **change.fields},
-            not_found=f"one or more of those error ids are not errors of project {project_id!r} (see list_errors); "
-            "nothing was changed",
-            invalidate=self._counts_changed(project_id),
-        )
+        try:
+            body, _ = await self.http.send(
+                "PATCH",
+                path,
+                params,
+                json_body={"operation": change.operation, **change.fields},
+                not_found=f"one or more of those error ids are not errors of project {project_id!r} (see "
+                "list_errors); nothing was changed",
+                invalidate=self._counts_changed(project_id),
+            )
+        except NotFound as exc:
+            raise await self._which_unknown(project_id, error_ids, exc) from None
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
             if isinstance(value, dict) and (eid := ident(key)) is not None:
                 group = parse.error_group({"id": eid, **obj(value)}, project_id)
                 results[eid] = group.status if group else None
         return results
+
+    async def _which_unknown(self, project_id: str, error_ids: Sequence[str], refusal: NotFound) -> NotFound:
+        """The refusal of a bulk change, naming the ids that are not this project's errors (one listing request,
+        filtered by those ids); the original refusal if that cannot be told."""
+        wanted = list(dict.fromkeys(error_ids))
+        path = api_path("projects", ("project_id", project_id), "errors")
+        try:
+            found = await self.http.get_page(
+                path,
+                [*encode_filters([("error.id", "eq", e) for e in wanted]), ("sort", "unsorted"), ("per_page", "100")],
+                paging=self.http.link_paging,
+                not_found=self._nf_project(project_id),
+            )
+        except BackendError:
+            return refusal
+        known = {i for i in (ident(item.get("id")) for item in objs(found.items)) if i}
+        unknown = [e for e in wanted if e not in known]
+        if not unknown or found.next:
+            return refusal
+        return NotFound(
+            f"not errors of project {project_id!r} (see list_errors): {', '.join(unknown)}; nothing was changed",
+            backend=self.label,
+            method="PATCH",
+            path=path,
+            status=404,
+        )
 
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
