@@ -541,7 +541,7 @@ class BugsnagBackend:
             {
                 "error": lambda: self.get_error(project_id, error_id),
                 "latest_event": lambda: self.get_latest_event(project_id, error_id),
-                "pivots": lambda: self.list_pivots(project_id, error_id, summary_size=3, pivots=PIVOT_FIELDS),
+                "pivots": lambda: self.list_pivots(project_id, error_id, summary_size=5, pivots=PIVOT_FIELDS),
                 "trend": lambda: self.get_trend(project_id, error_id, buckets_count=14),
                 "dashboard_url": lambda: self.dashboard_url(project_id, error_id),
             }
