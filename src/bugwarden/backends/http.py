@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -327,7 +327,7 @@ class UpstreamClient:
             if split.scheme or split.netloc or split.path != self.base_path + path:
                 raise InvalidArgument("this cursor belongs to another listing: start again without a cursor")
             body, response = await self.request("GET", path, (), not_found=not_found, raw_query=split.query)
-            params = [(k, v) for k, v in httpx.QueryParams(split.query).multi_items()]
+            params = parse_qsl(split.query, keep_blank_values=True)
         else:
             body, response = await self.get_json(path, params, not_found=not_found, cache=cache)
         found = paging.page(body, response, path, params)
@@ -554,12 +554,13 @@ class UpstreamClient:
             )
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
-            params = ()
+        elif params:
+            url = url + "?" + encode_query(params)
         if self._http is None or self._http.is_closed:
             self._http = httpx.AsyncClient(**self._client_args)
         try:
             with map_transport_errors(self.label, method, path), anyio.fail_after(remaining):
-                async with self._http.stream(method, url, params=list(params) or None, json=json_body) as response:
+                async with self._http.stream(method, url, json=json_body) as response:
                     content = await self._read_body(method, response, where)
         except TimeoutError:
             raise UpstreamTimeout(
@@ -694,6 +695,12 @@ class UpstreamClient:
     @staticmethod
     def _key(path: str, params: Params) -> str:
         return path + "?" + "&".join(f"{k}={v}" for k, v in params)
+
+
+def encode_query(params: Params) -> str:
+    """The query string with every pair in the order given. httpx's own `params=` groups repeated keys (all
+    `filters[f][][type]` before all `filters[f][][value]`), which BugSnag pairs positionally: a wrong filter."""
+    return urlencode(list(params))
 
 
 def error_for_status(
