@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, hooks_cli
 from .config import ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -176,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
     _database_arg(_sub(dsub, "status", "show each schema component's version"))
+    hooks_cli.add_parser(sub, _sub, _database_arg)
     return p
 
 
@@ -204,6 +205,7 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
         help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    hooks_cli.add_receiver_args(p)
 
 
 def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -220,6 +222,7 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        hooks=hooks_cli.receiver_options(args),
     )
 
 
@@ -234,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "hooks": hooks_cli.run,
     }[args.command]
     from .store import StoreError
 
@@ -244,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
         return handler(args, settings)
-    except (ConfigError, StoreError, UsageError) as exc:
+    except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `bugwarden audit export | head`: the reader left, which is fine
