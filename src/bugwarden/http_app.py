@@ -411,7 +411,7 @@ class WebhookRoutes:
             return not_found()
 
         self.hooks = Starlette(
-            routes=[Route("/hooks/bugsnag/{secret}", receiver, methods=["POST"])],
+            routes=[Route("/hooks/bugsnag/{secret}", receiver.handle, methods=["POST"])],
             exception_handlers={404: unknown},
         )
 

@@ -133,7 +133,7 @@ class Receiver:
         self.tally = RefusalTally(clock=self.clock)
         self.refused_counts: dict[str, int] = {}
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         source_ip = request.client.host if request.client else ""
         secret = request.path_params.get("secret", "")
         facts: dict[str, Any] = {"source_ip": source_ip[:60], "bytes": int(request.headers.get("content-length") or 0)}
