@@ -837,14 +837,14 @@ async def _raise_endpoint(request: Request) -> Response:
 
 async def _test_hook_endpoint(request: Request) -> Response:
     """What the dashboard's "Test" button does: BugSnag's "Test error" delivery, placeholder ids and all."""
-    from .webhook import fire, test_delivery
+    from .webhook import dashboard_test_delivery, fire
 
     sim: BugsnagSim = request.app.state.sim
     control: Control = request.app.state.control
     project_id = request.path_params["project_id"]
     if project_id not in sim.world.projects:
         return JSONResponse({"errors": ["Project not found"]}, 404)
-    statuses = await fire(control.hooks, [test_delivery(sim.world, project_id)], control.hook_transport)
+    statuses = await fire(control.hooks, [dashboard_test_delivery(sim.world, project_id)], control.hook_transport)
     return JSONResponse({"deliveries": statuses})
 
 

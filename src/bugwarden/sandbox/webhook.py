@@ -165,7 +165,7 @@ def delivery(world: World, seed: SeedError, event: dict[str, Any], trigger: str,
     }
 
 
-def test_delivery(world: World, project_id: str) -> dict[str, Any]:
+def dashboard_test_delivery(world: World, project_id: str) -> dict[str, Any]:
     """BugSnag's "Test error" delivery: placeholder ids that resolve to nothing."""
     project = world.projects[project_id]
     org = world.organizations[project["organization_id"]]
