@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--rate-limit", type=count, default=30, help="requests a minute per upstream token (0: no limit)"
     )
+    sandbox.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="fire BugSnag's webhook deliveries at this URL when an error is raised (repeatable)",
+    )
 
     token = _sub(sub, "token", "create, list or revoke agent tokens")
     tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -369,11 +376,14 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen(args.host, args.port)
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    app = create_sandbox(rate_limit=args.rate_limit)
+    app.state.bugsnag.state.control.hooks = list(args.hook)
+    server = _uvicorn(app)
     print(f"bugsnag: {base}", flush=True)
     print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
     print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
     print(f"# BUGPORT_API_URL={base}{BUGPORT_MOUNT}/v1 BUGPORT_TOKEN={RW_TOKEN}", file=sys.stderr)
+    print(f"# {hooks_cli.raise_hint(base)}", file=sys.stderr)
     anyio.run(lambda: server.serve(sockets=[sock]))
     return 0
 
@@ -398,7 +408,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--trust-loopback applies to --transport http only")
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    sandbox_app = create_sandbox(rate_limit=args.rate_limit)
+    sandbox = _uvicorn(sandbox_app)
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
     demo_settings = Settings.from_env(
         {},
@@ -416,13 +427,21 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             from .guard.tokens import TokenStore
             from .store import Store
 
+            mcp_sock = _listen(args.host, args.port)
+            mcp_url = f"http://{args.host}:{mcp_sock.getsockname()[1]}"
             store = Store.open(demo_settings)
             _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
+            sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
-                demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
+                demo_settings,
+                args,
+                sock=mcp_sock,
+                extra=lambda: sandbox.serve(sockets=[sock]),
+                loopback_principal=trusted,
             )
         server = build_server(demo_settings, principal=principal)
         log.info("demo: serving MCP on stdio as %s", principal.name)

@@ -119,6 +119,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
 
 
+def demo_project() -> str:
+    """The sandbox project the demo's hook receives for (the seeded `api-server`)."""
+    from .sandbox.bugsnag_seed import oid
+
+    return oid("project", "api-server")
+
+
+def demo_hook(store: Any, base_url: str) -> str:
+    """A hook for the demo project in the demo's throw-away store; its URL (for the sandbox to fire at)."""
+    from .store.hooks import HookStore
+
+    _, secret = HookStore(store.hooks).create(demo_project())
+    return f"{base_url}/hooks/bugsnag/{secret}"
+
+
+def raise_hint(sandbox_url: str) -> str:
+    project = demo_project()
+    return (
+        f"raise a new error (fires the webhook): curl -X POST {sandbox_url}/_sandbox/projects/{project}/raise ; "
+        f"watch it arrive: subscribe to bugsnag://projects/{project}/signals, call list_signals, or "
+        "`bugwarden hooks tail --follow`"
+    )
+
+
 def _tail(reader: Any, n: int, follow: bool) -> None:
     from .model import SignalQuery
     from .render.signals import summary, trigger_words
