@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, hooks_cli
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -186,6 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--rate-limit", type=count, default=30, help="requests a minute per upstream token (0: no limit)"
     )
+    sandbox.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="fire BugSnag's webhook deliveries at this URL when an error is raised (repeatable)",
+    )
 
     token = _sub(sub, "token", "create, list or revoke agent tokens")
     tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -234,6 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
     _database_arg(_sub(dsub, "status", "show each schema component's version"))
+    hooks_cli.add_parser(sub, _sub, _database_arg)
     return p
 
 
@@ -265,6 +273,7 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         + (", or BUGWARDEN_TOOLSETS)" if toolsets_from_env else ")"),
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    hooks_cli.add_receiver_args(p)
 
 
 def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -281,6 +290,7 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        hooks=hooks_cli.receiver_options(args),
     )
 
 
@@ -296,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": _db,
         "doctor": _doctor,
         "connect": _connect,
+        "hooks": hooks_cli.run,
     }[args.command]
     from .store import StoreError
 
@@ -306,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
         return handler(args, settings)
-    except (ConfigError, StoreError, UsageError) as exc:
+    except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `bugwarden audit export | head`: the reader left, which is fine
@@ -425,11 +436,14 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen(args.host, args.port)
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    app = create_sandbox(rate_limit=args.rate_limit)
+    app.state.bugsnag.state.control.hooks = list(args.hook)
+    server = _uvicorn(app)
     print(f"bugsnag: {base}", flush=True)
     print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
     print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
     print(f"# BUGPORT_API_URL={base}{BUGPORT_MOUNT}/v1 BUGPORT_TOKEN={RW_TOKEN}", file=sys.stderr)
+    print(f"# {hooks_cli.raise_hint(base)}", file=sys.stderr)
     anyio.run(lambda: server.serve(sockets=[sock]))
     return 0
 
@@ -452,7 +466,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--trust-loopback applies to --transport http only")
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    sandbox_app = create_sandbox(rate_limit=args.rate_limit)
+    sandbox = _uvicorn(sandbox_app)
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
     if args.transport == "stdio":
         stop_at_once(lambda: shutil.rmtree(home, ignore_errors=True))
@@ -472,13 +487,21 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             from .guard.tokens import TokenStore
             from .store import Store
 
+            mcp_sock = _listen(args.host, args.port)
+            mcp_url = f"http://{args.host}:{mcp_sock.getsockname()[1]}"
             store = Store.open(demo_settings)
             _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
+            sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
-                demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
+                demo_settings,
+                args,
+                sock=mcp_sock,
+                extra=lambda: sandbox.serve(sockets=[sock]),
+                loopback_principal=trusted,
             )
         server = build_server(demo_settings, principal=principal)
 

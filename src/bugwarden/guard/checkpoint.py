@@ -52,7 +52,7 @@ from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
-from .target import AccountTarget, Listing, ProjectTarget, Target
+from .target import AccountTarget, Feed, Listing, ProjectTarget, Target
 
 log = logging.getLogger("bugwarden")
 T = TypeVar("T")
@@ -289,6 +289,8 @@ class Checkpoint:
             scope = target.project_id
         elif isinstance(target, AccountTarget):
             scope = target.organization_id or ""
+        elif isinstance(target, Feed):
+            scope = target.project_id or ""
         bound = binding(principal.id, tool, backend, scope)
         cursor = args.get("cursor")
         page = self.cursors.decode(cursor, bound) if isinstance(cursor, str) and cursor else None
