@@ -172,6 +172,10 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(export)
     _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
 
+    from . import cli_users
+
+    cli_users.register(sub, _sub, _database_arg)
+
     db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
@@ -202,6 +206,11 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--toolsets",
         help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
+    )
+    p.add_argument(
+        "--public-url",
+        help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
+        "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
@@ -234,12 +243,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "user": _user,
     }[args.command]
     from .store import StoreError
 
     try:
         settings = Settings.from_env(
-            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+            os.environ,
+            toolsets=getattr(args, "toolsets", None),
+            database_url=getattr(args, "database_url", None),
+            public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
@@ -490,6 +503,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(exc)) from None
     finally:
         state.close()
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_users
+
+    return cli_users.run(args, settings, UsageError)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
