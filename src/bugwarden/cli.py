@@ -360,13 +360,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.transport == "http":
         return _run_http(settings, args)
+    from .stdio import serve_stdio
+
     _check_agent_token(settings)
     server = build_server(settings)
-    try:
-        server.run("stdio")
-    finally:
-        server.close()
-    return 0
+    return serve_stdio(server, cleanup=server.close, serving="serving MCP on stdio")
 
 
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -394,14 +392,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
     import tempfile
 
-    import anyio
-
     from .app import build_server
     from .config import DEFAULT_TOOLSETS
     from .guard.principal import local_principal
     from .sandbox import BUGPORT_MOUNT, create_sandbox
     from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
+    from .stdio import serve_stdio, stop_at_once
 
     if args.trust_loopback and args.transport != "http":
         raise UsageError("--trust-loopback applies to --transport http only")
@@ -409,6 +406,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
+    if args.transport == "stdio":
+        stop_at_once(lambda: shutil.rmtree(home, ignore_errors=True))
     demo_settings = Settings.from_env(
         {},
         bugsnag_token=ADMIN_TOKEN,
@@ -434,25 +433,17 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                 demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
             )
         server = build_server(demo_settings, principal=principal)
-        log.info("demo: serving MCP on stdio as %s", principal.name)
 
-        def stop(signum: int, frame: Any) -> None:
-            # A host stopping the demo. stdin is read in a worker thread that nothing can interrupt, so leave at
-            # once; all there is to clean up is the throw-away state.
+        def cleanup() -> None:
+            server.close()
             shutil.rmtree(home, ignore_errors=True)
-            os._exit(0)
 
-        signal.signal(signal.SIGTERM, stop)
-
-        async def run() -> None:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
-                await server.run_stdio_async()
-                sandbox.should_exit = True
-
-        anyio.run(run)
-        server.close()
-        return 0
+        return serve_stdio(
+            server,
+            cleanup=cleanup,
+            serving=f"demo: serving MCP on stdio as {principal.name}",
+            beside=lambda: sandbox.serve(sockets=[sock]),
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
