@@ -237,6 +237,10 @@ def _parser() -> argparse.ArgumentParser:
         "--oauth", action="store_true", help="HTTP: no bearer header; the client signs in through the server's OAuth"
     )
 
+    from . import cli_users
+
+    cli_users.register(sub, _sub, _database_arg)
+
     db = _sub(sub, "db", "show or apply the state schema (SQLite files under BUGWARDEN_HOME, or PostgreSQL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
@@ -271,6 +275,11 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         type=toolsets,
         help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {','.join(DEFAULT_TOOLSETS)}"
         + (", or BUGWARDEN_TOOLSETS)" if toolsets_from_env else ")"),
+    )
+    p.add_argument(
+        "--public-url",
+        help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
+        "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     hooks_cli.add_receiver_args(p)
@@ -307,12 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": _doctor,
         "connect": _connect,
         "hooks": hooks_cli.run,
+        "user": _user,
     }[args.command]
     from .store import StoreError
 
     try:
         settings = Settings.from_env(
-            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+            os.environ,
+            toolsets=getattr(args, "toolsets", None),
+            database_url=getattr(args, "database_url", None),
+            public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
@@ -579,6 +592,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(exc)) from None
     finally:
         state.close()
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_users
+
+    return cli_users.run(args, settings, UsageError)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
