@@ -33,7 +33,7 @@ class SteppingClock(datetime):
     calls = 0
 
     @classmethod
-    def now(cls, tz: Any = None) -> SteppingClock:  # type: ignore[override]
+    def now(cls, tz: Any = None) -> SteppingClock:
         moment = T0 + timedelta(minutes=cls.calls)
         cls.calls += 1
         return cls.fromtimestamp(moment.timestamp(), tz)
