@@ -37,7 +37,8 @@ def rec(**fields: Any) -> dict[str, Any]:
                 tool="delete_error",
                 decision="denied",
                 outcome="denied",
-                reason="denied: tool delete_error needs the errors:delete scope, which this agent's token does not have",
+                reason="denied: tool delete_error needs the errors:delete scope, which this agent's token does not "
+                "have",
                 **TOKEN,
                 **CHECKOUT,
             ),
@@ -71,7 +72,8 @@ def rec(**fields: Any) -> dict[str, Any]:
         ),
         (
             rec(tool="delete_error", consent="preview", outcome="ok", **TOKEN, **CHECKOUT),
-            "ci-bot (token tok_abc, via Cursor) asked to delete error e1 in project p1 — allowed, waiting for confirmation",
+            "ci-bot (token tok_abc, via Cursor) asked to delete error e1 in project p1 — allowed, waiting for "
+            "confirmation",
         ),
         (
             rec(
