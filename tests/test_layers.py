@@ -7,6 +7,7 @@ backends                          model, config
 guard                             backends, store, model, config
 tools                             guard, render, backends, model
 runtime                           guard, backends, model, config
+web                               guard, store, render, model, config
 app, http_app, cli, doctor        anything
 sandbox                           nothing of bugwarden (a shared misunderstanding could not pass a test)
 """
@@ -28,6 +29,7 @@ ALLOWED = {
     "guard": {"backends", "store", "model", "config"},
     "tools": {"guard", "render", "backends", "model"},
     "runtime": {"guard", "backends", "model", "config"},
+    "web": {"guard", "store", "render", "model", "config"},
     "sandbox": set(),
 }
 

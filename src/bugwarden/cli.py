@@ -150,6 +150,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
 
+    from . import cli_users
+
+    cli_users.register(sub, _sub, _database_arg)
+
     db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
@@ -180,6 +184,11 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--toolsets",
         help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
+    )
+    p.add_argument(
+        "--public-url",
+        help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
+        "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
@@ -212,12 +221,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "user": _user,
     }[args.command]
     from .store import StoreError
 
     try:
         settings = Settings.from_env(
-            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+            os.environ,
+            toolsets=getattr(args, "toolsets", None),
+            database_url=getattr(args, "database_url", None),
+            public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
@@ -325,13 +338,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.transport == "http":
         return _run_http(settings, args)
+    from .stdio import serve_stdio
+
     _check_agent_token(settings)
     server = build_server(settings)
-    try:
-        server.run("stdio")
-    finally:
-        server.close()
-    return 0
+    return serve_stdio(server, cleanup=server.close, serving="serving MCP on stdio")
 
 
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -359,14 +370,13 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
     import tempfile
 
-    import anyio
-
     from .app import build_server
     from .config import DEFAULT_TOOLSETS
     from .guard.principal import local_principal
     from .sandbox import BUGPORT_MOUNT, create_sandbox
     from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
+    from .stdio import serve_stdio, stop_at_once
 
     if args.trust_loopback and args.transport != "http":
         raise UsageError("--trust-loopback applies to --transport http only")
@@ -374,6 +384,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
+    if args.transport == "stdio":
+        stop_at_once(lambda: shutil.rmtree(home, ignore_errors=True))
     demo_settings = Settings.from_env(
         {},
         bugsnag_token=ADMIN_TOKEN,
@@ -399,25 +411,17 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                 demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
             )
         server = build_server(demo_settings, principal=principal)
-        log.info("demo: serving MCP on stdio as %s", principal.name)
 
-        def stop(signum: int, frame: Any) -> None:
-            # A host stopping the demo. stdin is read in a worker thread that nothing can interrupt, so leave at
-            # once; all there is to clean up is the throw-away state.
+        def cleanup() -> None:
+            server.close()
             shutil.rmtree(home, ignore_errors=True)
-            os._exit(0)
 
-        signal.signal(signal.SIGTERM, stop)
-
-        async def run() -> None:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
-                await server.run_stdio_async()
-                sandbox.should_exit = True
-
-        anyio.run(run)
-        server.close()
-        return 0
+        return serve_stdio(
+            server,
+            cleanup=cleanup,
+            serving=f"demo: serving MCP on stdio as {principal.name}",
+            beside=lambda: sandbox.serve(sockets=[sock]),
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -468,6 +472,12 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(exc)) from None
     finally:
         state.close()
+
+
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_users
+
+    return cli_users.run(args, settings, UsageError)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

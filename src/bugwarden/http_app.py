@@ -42,6 +42,7 @@ from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
 from .store import Store, StoreError
+from .store.keys import KeyRing
 
 log = logging.getLogger("bugwarden.http")
 
@@ -347,9 +348,15 @@ async def healthz(request: Request) -> Response:
 
 
 def build_http(
-    settings: Settings, options: HttpOptions, loopback_principal: Principal | None = None, **build_kw: Any
+    settings: Settings,
+    options: HttpOptions,
+    loopback_principal: Principal | None = None,
+    web_clock: Callable[[], float] | None = None,
+    **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
-    """The MCP server and the ASGI app that serves it over Streamable HTTP."""
+    """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
+    (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
+    (tests)."""
     store = build_kw.pop("store", None) or Store.open(settings)
     server = build_server(
         settings,
@@ -372,6 +379,17 @@ def build_http(
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
     guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
+    if options.public_url:
+        from .web import Web, build_web
+
+        web = Web(
+            store=store,
+            public_url=options.public_url,
+            audit=server.audit,
+            keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
+            clock=web_clock or time.time,
+        )
+        guarded = build_web(web, guarded)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
     return server, OneAuthorization(guarded)
 
