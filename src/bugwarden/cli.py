@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,19 +72,6 @@ def count(value: str) -> int:
     if not value.isdigit():
         raise argparse.ArgumentTypeError(f"{value!r}: use a whole number, 0 or more")
     return int(value)
-
-
-def since(value: str) -> str:
-    """An ISO time with a zone (or Z), as the audit log stores times: UTC, milliseconds."""
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time: use ISO 8601 with a zone, like 2026-11-01T00:00:00Z or 2026-11-01T01:00+01:00"
-        ) from None
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00")
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def http_url(value: str) -> str:
@@ -213,16 +198,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _database_arg(_sub(sub, "doctor", "check configuration, state, the agent token and each backend"))
 
-    audit = _sub(sub, "audit", "read and verify the audit log")
-    asub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tail = _sub(asub, "tail", "show the latest records")
-    tail.add_argument("-n", type=count, default=20, help="how many records")
-    _database_arg(tail)
-    export = _sub(asub, "export", "write records as JSON lines to stdout")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
-    export.add_argument("--since", type=since, help="only records at or after this time (ISO 8601 with a zone)")
-    _database_arg(export)
-    _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    from . import cli_audit
+
+    cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
 
     from .connect import NAMES as CLIENTS
 
@@ -601,38 +579,9 @@ def _user(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from .guard.audit import AuditLog
-    from .store import Store
+    from . import cli_audit
 
-    path = Path(settings.home) / "audit.sqlite3"
-    if settings.database_url is None and not path.exists():
-        print(
-            f"bugwarden: no audit log at {path} yet (nothing has been served with this BUGWARDEN_HOME)", file=sys.stderr
-        )
-        return 1 if args.action == "verify" else 0
-    store = Store.open(settings)
-    audit = AuditLog(store.audit)
-    try:
-        if args.action == "verify":
-            ok, message = audit.verify()
-            print(message, file=sys.stdout if ok else sys.stderr)
-            return 0 if ok else 1
-        if args.action == "export":
-            for record in audit.records(args.since):
-                print(json.dumps(record, sort_keys=True))
-            sys.stdout.flush()
-            return 0
-        records = audit.last(args.n)
-        for r in records:
-            targets = " ".join(f"{k}={v}" for k, v in r.get("targets", {}).items())
-            who, tool = str(r.get("principal_name", ""))[:20], str(r.get("tool", ""))[:22]
-            print(
-                f"{r['seq']:>6} {r['ts']} {who:<20} {tool:<22} {r.get('decision', ''):<7} "
-                f"{r.get('phase', ''):<6} {r.get('outcome') or '':<16} {targets}"
-            )
-        return 0
-    finally:
-        store.close()
+    return cli_audit.run(args, settings)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:

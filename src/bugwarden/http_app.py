@@ -46,8 +46,8 @@ from .guard.verifier import StoreTokenVerifier, http_principal
 from .hooks.receiver import HookOptions, Receiver, not_found
 from .store import Store, StoreError
 from .store.hooks import HookStore
-from .store.signals import SignalStore
 from .store.keys import KeyRing
+from .store.signals import SignalStore
 
 log = logging.getLogger("bugwarden.http")
 

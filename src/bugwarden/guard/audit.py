@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Database, StoreError
+from ..store.audit_facts import index_record
 from ..store.schema import GENESIS
 from .principal import Principal
 
@@ -164,6 +165,7 @@ class AuditLog:
                     "INSERT INTO audit (seq, ts, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
                     (seq, ts, body, prev, digest),
                 )
+                index_record(tx, seq, ts, record)
                 tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         except StoreError as exc:
             log.error("audit store failed: %s", exc)

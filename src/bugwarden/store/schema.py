@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit_facts import FACTS_INDEXES, FACTS_POSTGRES, FACTS_SQLITE, backfill
 from .database import Database, StoreError, Transaction
 
 GENESIS = "0" * 64
@@ -93,6 +94,8 @@ AUDIT = (
         ),
         after=_seed_audit_head,
     ),
+    # The search index of the console and `audit tail` filters (store/audit_facts.py), filled from the records.
+    Migration(3, sqlite=FACTS_SQLITE + FACTS_INDEXES, postgres=FACTS_POSTGRES + FACTS_INDEXES, after=backfill),
 )
 STATE = (
     Migration(
