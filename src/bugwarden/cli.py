@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__
+from . import __version__, hooks_cli
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -74,19 +72,6 @@ def count(value: str) -> int:
     if not value.isdigit():
         raise argparse.ArgumentTypeError(f"{value!r}: use a whole number, 0 or more")
     return int(value)
-
-
-def since(value: str) -> str:
-    """An ISO time with a zone (or Z), as the audit log stores times: UTC, milliseconds."""
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time: use ISO 8601 with a zone, like 2026-11-01T00:00:00Z or 2026-11-01T01:00+01:00"
-        ) from None
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00")
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def http_url(value: str) -> str:
@@ -186,6 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--rate-limit", type=count, default=30, help="requests a minute per upstream token (0: no limit)"
     )
+    sandbox.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="fire BugSnag's webhook deliveries at this URL when an error is raised (repeatable)",
+    )
 
     token = _sub(sub, "token", "create, list or revoke agent tokens")
     tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -206,16 +198,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _database_arg(_sub(sub, "doctor", "check configuration, state, the agent token and each backend"))
 
-    audit = _sub(sub, "audit", "read and verify the audit log")
-    asub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tail = _sub(asub, "tail", "show the latest records")
-    tail.add_argument("-n", type=count, default=20, help="how many records")
-    _database_arg(tail)
-    export = _sub(asub, "export", "write records as JSON lines to stdout")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
-    export.add_argument("--since", type=since, help="only records at or after this time (ISO 8601 with a zone)")
-    _database_arg(export)
-    _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    from . import cli_audit
+
+    cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
 
     from .connect import NAMES as CLIENTS
 
@@ -230,10 +215,15 @@ def _parser() -> argparse.ArgumentParser:
         "--oauth", action="store_true", help="HTTP: no bearer header; the client signs in through the server's OAuth"
     )
 
+    from . import cli_users
+
+    cli_users.register(sub, _sub, _database_arg)
+
     db = _sub(sub, "db", "show or apply the state schema (SQLite files under BUGWARDEN_HOME, or PostgreSQL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
     _database_arg(_sub(dsub, "status", "show each schema component's version"))
+    hooks_cli.add_parser(sub, _sub, _database_arg)
     return p
 
 
@@ -264,7 +254,13 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {','.join(DEFAULT_TOOLSETS)}"
         + (", or BUGWARDEN_TOOLSETS)" if toolsets_from_env else ")"),
     )
+    p.add_argument(
+        "--public-url",
+        help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
+        "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    hooks_cli.add_receiver_args(p)
 
 
 def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -281,6 +277,7 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        hooks=hooks_cli.receiver_options(args),
     )
 
 
@@ -296,17 +293,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": _db,
         "doctor": _doctor,
         "connect": _connect,
+        "hooks": hooks_cli.run,
+        "user": _user,
     }[args.command]
     from .store import StoreError
 
     try:
         settings = Settings.from_env(
-            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+            os.environ,
+            toolsets=getattr(args, "toolsets", None),
+            database_url=getattr(args, "database_url", None),
+            public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
         return handler(args, settings)
-    except (ConfigError, StoreError, UsageError) as exc:
+    except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `bugwarden audit export | head`: the reader left, which is fine
@@ -425,11 +427,14 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen(args.host, args.port)
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    app = create_sandbox(rate_limit=args.rate_limit)
+    app.state.bugsnag.state.control.hooks = list(args.hook)
+    server = _uvicorn(app)
     print(f"bugsnag: {base}", flush=True)
     print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
     print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
     print(f"# BUGPORT_API_URL={base}{BUGPORT_MOUNT}/v1 BUGPORT_TOKEN={RW_TOKEN}", file=sys.stderr)
+    print(f"# {hooks_cli.raise_hint(base)}", file=sys.stderr)
     anyio.run(lambda: server.serve(sockets=[sock]))
     return 0
 
@@ -452,7 +457,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--trust-loopback applies to --transport http only")
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    sandbox_app = create_sandbox(rate_limit=args.rate_limit)
+    sandbox = _uvicorn(sandbox_app)
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
     if args.transport == "stdio":
         stop_at_once(lambda: shutil.rmtree(home, ignore_errors=True))
@@ -472,13 +478,21 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             from .guard.tokens import TokenStore
             from .store import Store
 
+            mcp_sock = _listen(args.host, args.port)
+            mcp_url = f"http://{args.host}:{mcp_sock.getsockname()[1]}"
             store = Store.open(demo_settings)
             _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
+            sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
-                demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
+                demo_settings,
+                args,
+                sock=mcp_sock,
+                extra=lambda: sandbox.serve(sockets=[sock]),
+                loopback_principal=trusted,
             )
         server = build_server(demo_settings, principal=principal)
 
@@ -558,39 +572,16 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         state.close()
 
 
-def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from .guard.audit import AuditLog
-    from .store import Store
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_users
 
-    path = Path(settings.home) / "audit.sqlite3"
-    if settings.database_url is None and not path.exists():
-        print(
-            f"bugwarden: no audit log at {path} yet (nothing has been served with this BUGWARDEN_HOME)", file=sys.stderr
-        )
-        return 1 if args.action == "verify" else 0
-    store = Store.open(settings)
-    audit = AuditLog(store.audit)
-    try:
-        if args.action == "verify":
-            ok, message = audit.verify()
-            print(message, file=sys.stdout if ok else sys.stderr)
-            return 0 if ok else 1
-        if args.action == "export":
-            for record in audit.records(args.since):
-                print(json.dumps(record, sort_keys=True))
-            sys.stdout.flush()
-            return 0
-        records = audit.last(args.n)
-        for r in records:
-            targets = " ".join(f"{k}={v}" for k, v in r.get("targets", {}).items())
-            who, tool = str(r.get("principal_name", ""))[:20], str(r.get("tool", ""))[:22]
-            print(
-                f"{r['seq']:>6} {r['ts']} {who:<20} {tool:<22} {r.get('decision', ''):<7} "
-                f"{r.get('phase', ''):<6} {r.get('outcome') or '':<16} {targets}"
-            )
-        return 0
-    finally:
-        store.close()
+    return cli_users.run(args, settings, UsageError)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_audit
+
+    return cli_audit.run(args, settings)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
