@@ -237,6 +237,8 @@ def test_a_bad_toolsets_variable_is_still_blamed_on_the_variable(monkeypatch, ca
 
 
 def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) -> None:
+    from bugwarden.store import SQLITE_FILES
+
     monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path / "home"))
     assert cli(["db", "status"]) == 0
     shown = capsys.readouterr()
@@ -245,15 +247,13 @@ def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) ->
         == f"SQLite files in {tmp_path / 'home'} (BUGWARDEN_HOME); each is created and migrated on first use\n"
     )
     assert shown.out.splitlines() == [
-        "tokens: no tokens.sqlite3 yet (created on first use)",
-        "audit: no audit.sqlite3 yet (created on first use)",
-        "state: no state.sqlite3 yet (created on first use)",
+        f"{component}: no {name} yet (created on first use)" for component, name in SQLITE_FILES.items()
     ]
     assert cli(["token", "list"]) == 0
     capsys.readouterr()
     assert cli(["db", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state"]
+    assert [line.split(":")[0] for line in lines] == list(SQLITE_FILES) and "tokens" in SQLITE_FILES
     assert all(re.fullmatch(r"\w+: version (\d+) of \1", line) for line in lines), lines
     assert cli(["db", "migrate"]) == 0
     assert "the schema is current" in capsys.readouterr().out
