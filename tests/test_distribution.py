@@ -244,3 +244,34 @@ def test_the_systemd_unit_matches_the_code() -> None:
     assert int(service["TimeoutStopSec"]) > 30 and service["KillSignal"] == "SIGTERM"
     assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_release_workflow_builds_tests_then_publishes_everywhere() -> None:
+    """One tag: build (checking the tag against every version), test, then PyPI (trusted publishing), the image
+    on GHCR and server.json on the MCP registry, each only after what it depends on."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML reads the key `on` as True
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"build", "test", "pypi", "image", "mcp-registry"}
+    needs = {
+        name: set([job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", []))
+        for name, job in jobs.items()
+    }
+    assert needs == {
+        "build": set(),
+        "test": {"build"},
+        "pypi": {"build", "test"},
+        "image": {"build", "test"},
+        "mcp-registry": {"build", "pypi", "image"},
+    }
+    steps = {name: " ".join(json.dumps(step) for step in job["steps"]) for name, job in jobs.items()}
+    assert "uv build" in steps["build"] and "server.json" in steps["build"] and "pyproject.toml" in steps["build"]
+    assert "bash .ci/run" in steps["test"] and "dist/*.whl" in steps["test"]
+    assert "pypa/gh-action-pypi-publish" in steps["pypi"] and jobs["pypi"]["permissions"] == {"id-token": "write"}
+    assert "password" not in steps["pypi"], "trusted publishing: no API token"
+    image = next(p for p in json.loads((ROOT / "server.json").read_text())["packages"] if p["registryType"] == "oci")
+    assert image["identifier"].rsplit(":", 1)[0] + ":${{ needs.build.outputs.version }}" in steps["image"]
+    assert jobs["image"]["permissions"]["packages"] == "write"
+    assert "mcp-publisher login github-oidc" in steps["mcp-registry"] and "publish server.json" in steps["mcp-registry"]
