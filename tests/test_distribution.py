@@ -16,8 +16,8 @@ import pytest
 from starlette.applications import Starlette
 
 from bugwarden import __version__, doctor
-from bugwarden.tools.docs import splice
 from tests.conftest import make_settings
+from tests.readme_tools import splice
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.anyio

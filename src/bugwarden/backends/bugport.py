@@ -65,7 +65,6 @@ def bug_group(data: dict[str, Any]) -> ErrorGroup | None:
     if (bug_id := ident(data.get("id"))) is None or (project_id := ident(data.get("project_id"))) is None:
         return None
     page = obj(data.get("page"))
-    counts = obj(data.get("counts"))
     return ErrorGroup(
         id=PREFIX + bug_id,
         project_id=PREFIX + project_id,
@@ -78,7 +77,6 @@ def bug_group(data: dict[str, Any]) -> ErrorGroup | None:
         status=word(data.get("status")),
         first_seen=timestamp(data.get("created_at")),
         last_seen=timestamp(data.get("updated_at")),
-        comment_count=integer(counts.get("comments")),
         backend="bugport",
     )
 
@@ -129,7 +127,6 @@ def detail(data: dict[str, Any], bug: dict[str, Any]) -> BugReportDetail:
         comments=tuple(comments),
         activity=tuple(activity),
         source=word(bug.get("source")),
-        reporter=obj(bug.get("reporter")),
     )
 
 
