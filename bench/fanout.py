@@ -1,5 +1,5 @@
-"""Fan-out: get_bug_context (five upstream requests, run concurrently) with 100 ms of injected upstream latency,
-vs one upstream request with the same latency. Target: at most 1.5x.
+"""Fan-out: get_bug_context (four upstream requests once the project listing is cached, run concurrently) with
+100 ms of injected upstream latency, vs one upstream request with the same latency. Target: at most 1.5x.
 
     python bench/fanout.py [--runs 10]
 """

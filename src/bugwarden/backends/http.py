@@ -189,9 +189,11 @@ class UpstreamClient:
     - `label`: how errors and logs name the upstream (`"BugSnag"`).
     - `base_url`: from configuration only; next-page URLs are followed only under it.
     - `headers`: sent on every request (credential included; never logged).
+    - `timeouts`, `retries`, `caching`, `limits`: the value objects of `config` (defaults: their `DEFAULT_*`).
     - `classify`: maps a failing response to an error (default: `error_for_status`).
     - `quota`, `quota_key`: the ledger shared by everything using this credential, and the credential's key in it.
-    - `transport`, `sleep`, `clock`, `rng`: seams for tests (no real sockets, no real sleeping, no real time).
+    - `transport`, `sleep`, `clock`, `wall_clock`, `rng`: seams for tests (no real sockets, no real sleeping, no
+      real time; `wall_clock` is the time the quota ledger records, which processes compare).
     """
 
     def __init__(
