@@ -195,7 +195,7 @@ def test_help_shows_defaults_and_every_subcommand_says_what_it_does(capsys) -> N
     with pytest.raises(SystemExit):
         cli(["--help"])
     top = capsys.readouterr().out
-    for command in ("serve", "demo", "sandbox", "token", "audit", "db", "doctor"):
+    for command in ("serve", "demo", "sandbox", "token", "audit", "db", "doctor", "connect"):
         assert command in top
     with pytest.raises(SystemExit):
         cli(["token", "--help"])
