@@ -62,6 +62,15 @@ def _defang_fences(s: str) -> str:
     return "".join(pieces) + s[last:] if pieces else s
 
 
+def verbatim(value: str, limit: int = 100) -> str | None:
+    """`value` itself if it may be shown unfenced exactly as it is, else None. For values a client uses as sent
+    (completion values): one line of at most `limit` characters that `clean` leaves unchanged (no control,
+    invisible or bidi character, no fence imitation, no backtick run) and with no `<`, `>` or backtick at all."""
+    if not value or len(value) > limit or "\n" in value or "\t" in value or any(c in value for c in "<>`"):
+        return None
+    return value if clean(value) == value else None
+
+
 def inline(text: object, limit: int = 160) -> str:
     """One line of untrusted text: cleaned, newlines shown as ⏎, capped with an ellipsis."""
     s = " ⏎ ".join(part.strip() for part in clean(text).split("\n") if part.strip())
