@@ -53,7 +53,7 @@ async def test_list_bugs_with_filters_and_paging(bugport_sandbox: Starlette, hom
     rest = await b.list_errors(SHOP, ErrorQuery(limit=2), page.next)
     assert len(rest.items) == 1 and rest.next is None
     assert {e.id for e in page.items + rest.items} == {"bugport:" + uid("bug", str(n)) for n in range(3)}
-    filtered = await b.list_errors(SHOP, ErrorQuery(status="open", search="safari"))
+    filtered = await b.list_errors(SHOP, ErrorQuery(status=("open",), search="safari"))
     assert [e.message for e in filtered.items] == ["Checkout button does nothing on Safari"]
     with pytest.raises(E.InvalidArgument, match=r"cannot filter bug reports by release_stage"):
         await b.list_errors(SHOP, ErrorQuery(release_stage="production"))

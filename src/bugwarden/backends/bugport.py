@@ -262,7 +262,13 @@ class BugportBackend:
             raise InvalidArgument(f"BugPort cannot filter bug reports by {', '.join(unsupported)}")
         params: list[tuple[str, str]] = [("project_id", bare(project_id, "project_id"))]
         params += [
-            (k, v) for k, v in (("status", query.status), ("severity", query.severity), ("q", query.search)) if v
+            (k, v)
+            for k, v in (
+                ("status", query.status[0] if query.status else None),
+                ("severity", query.severity),
+                ("q", query.search),
+            )
+            if v
         ]
         params.append(("limit", str(max(1, min(query.limit, 100)))))
         found = await self.http.get_page(

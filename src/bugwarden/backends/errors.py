@@ -14,10 +14,13 @@
     │   ├── NotImplementedUpstream    501: route "not wired up yet" (BugPort)
     │   ├── UpstreamServerError       5xx
     │   ├── MalformedResponse         2xx whose body is not what the API promises
+    │   ├── UnexpectedStatus          a status the API does not document here (a redirect, a 2xx a write never
+    │   │                             sends): never taken for success
     │   └── ResponseTooLarge          a body past the size bugwarden accepts
     └── TransportError                no response came back
         ├── UpstreamTimeout
-        └── UpstreamUnreachable
+        ├── UpstreamUnreachable
+        └── AnswerCutShort            an answer began and its body broke off
 
 `agent_message` is built only from our own templates and the IDs the caller passed. Where words from
 outside help (a 400's reason as the upstream said it, a value the caller sent that is not an id), they
@@ -137,6 +140,11 @@ class MalformedResponse(UpstreamError):
     """A success status whose body is not the JSON shape the API documents."""
 
 
+class UnexpectedStatus(UpstreamError):
+    """A status the API does not document for this request (a redirect, an odd 2xx for a write): the request is
+    taken to have failed, never to have succeeded. Redirects are never followed."""
+
+
 class ResponseTooLarge(UpstreamError):
     """The upstream sent more than `Limits.max_response_bytes` (after decompression): refused, not read."""
 
@@ -153,6 +161,10 @@ class UpstreamTimeout(TransportError):
 
 class UpstreamUnreachable(TransportError):
     """The connection to the upstream could not be made or broke."""
+
+
+class AnswerCutShort(TransportError):
+    """The upstream began answering (status and headers came) but the body broke off before its end."""
 
 
 @contextlib.contextmanager
