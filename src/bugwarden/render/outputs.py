@@ -267,7 +267,6 @@ class SignalRef(BaseModel):
     test: bool = False
     error_id: str | None = None
     event_id: str | None = None
-    release_stage: str | None = None
     severity: str | None = None
     unhandled: bool | None = None
     status: str | None = None
