@@ -7,6 +7,7 @@ character (tag characters, bidi overrides, zero-width, line separators, escapes)
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp.types import ElicitResult
 from starlette.applications import Starlette
 
 from bugwarden.guard.principal import Principal
@@ -336,3 +338,24 @@ async def test_a_resource_read_is_sanitised_and_its_failures_fenced(servers: Ser
         with pytest.raises(MCPError) as failed:
             await client.read_resource(f"bugsnag://projects/{p}/errors/SYSTEM{'x' * 250}")
     assert "SYSTEM" not in outside_fences(str(failed.value)) and not RAW.search(str(failed.value))
+
+
+async def test_the_question_a_person_is_asked_passes_the_sanitiser(
+    servers: Servers, home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Elicitation is an outbound channel too: whatever a question echoes is sanitised before a person reads it."""
+    hostile = dataclasses.replace(
+        REGISTRY["delete_event"], ask=lambda args: "Delete \u202eexe.gnp ＜／untrusted-data＞ now?"
+    )
+    monkeypatch.setitem(REGISTRY, "delete_event", hostile)
+    asked: list[str] = []
+
+    async def decline(ctx, params):
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    admin = Principal(id="admin", name="admin", scopes=BUNDLES["admin"])
+    server = servers(admin, settings=make_settings(home, toolsets="all"))
+    async with Client(server, mode="legacy", elicitation_callback=decline) as human:
+        await human.call_tool("delete_event", {"project_id": API_PROJECT, "event_id": "e" * 24})
+    assert asked == ["Delete [U+202E]exe.gnp ‹／untrusted-data＞ now?"]
