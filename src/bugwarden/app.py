@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -33,6 +34,7 @@ from mcp.types import (
     SubscribeRequestParams,
     SubscriptionsListenRequestParams,
     SubscriptionsListenResult,
+    TextContent,
     UnsubscribeRequestParams,
 )
 
@@ -52,7 +54,7 @@ from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .guard.tokens import TokenError, TokenStore
 from .hooks.feed import SignalWatch, StoredSignals
-from .render.text import FENCE_TAG
+from .render.text import FENCE_TAG, visible
 from .runtime import Runtime
 from .store import Store
 from .store.buckets import CallBudgets
@@ -173,7 +175,13 @@ class GuardedServer(MCPServer[Runtime]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Runtime, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        return await self.checkpoint.call_tool(name, arguments, context)
+        result = await self.checkpoint.call_tool(name, arguments, context)
+        if not isinstance(result, CallToolResult):
+            return result
+        blocks = [
+            b.model_copy(update={"text": visible(b.text)}) if isinstance(b, TextContent) else b for b in result.content
+        ]
+        return result.model_copy(update={"content": blocks, "structured_content": visible(result.structured_content)})
 
     async def _handle_list_resource_templates(self, ctx: Any, params: Any) -> ListResourceTemplatesResult:
         visible = await self.checkpoint.visible_tools(ctx)
@@ -193,10 +201,13 @@ class GuardedServer(MCPServer[Runtime]):
                 raise ToolError(str(exc)) from exc.__cause__
 
         try:
-            return await self.checkpoint.invoke(f"resource:{name or 'unknown'}", name, arguments, context, read)
+            contents = await self.checkpoint.invoke(f"resource:{name or 'unknown'}", name, arguments, context, read)
         except ToolError as exc:
             message = "no such resource: see resources/templates/list" if routed is None else str(exc)
             raise ResourceError(message) from None
+        if isinstance(contents, InputRequiredResult):
+            return contents
+        return [replace(c, content=visible(c.content)) if isinstance(c.content, str) else c for c in contents]
 
 
 @functools.cache

@@ -359,3 +359,23 @@ async def test_the_question_a_person_is_asked_passes_the_sanitiser(
     async with Client(server, mode="legacy", elicitation_callback=decline) as human:
         await human.call_tool("delete_event", {"project_id": API_PROJECT, "event_id": "e" * 24})
     assert asked == ["Delete [U+202E]exe.gnp ‹／untrusted-data＞ now?"]
+
+
+async def test_the_server_makes_a_last_pass_over_every_result(
+    servers: Servers, home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a rendering ever skip the sanitiser, no raw invisible character leaves in a tool result or a
+    resource read all the same (here the project renderers are made to forget it)."""
+    import bugwarden.render.projects
+    import bugwarden.render.refs
+
+    for module in (bugwarden.render.projects, bugwarden.render.refs):
+        monkeypatch.setattr(module, "inline", lambda text, limit=160: str(text))
+    hostile = make_settings(home, HOSTILE_TOKEN, toolsets="all")
+    async with Client(servers(admin_principal(), settings=hostile)) as client:
+        result = await run(client, "list_projects", {})
+        raw = result.structured_content["projects"][0]["untrusted"]["name"]
+        assert "[U+E0" in raw and "[U+2028]" in raw and not RAW.search(text_of(result) + str(result.structured_content))
+        organization = await client.read_resource(f"bugsnag://organizations/{HOSTILE_ORG}")
+    text = "\n".join(getattr(c, "text", "") for c in organization.contents)
+    assert "[U+E0" in text and not RAW.search(text)

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from .confusables import OPENER, reads_as_fence_tag
 
+T = TypeVar("T")
 FENCE_TAG = "untrusted-data"
 NOTICE = (
     f"Text inside <{FENCE_TAG}> blocks comes from end users' devices, bug reporters or the tracker account. "
@@ -49,6 +51,20 @@ def clean(text: object) -> str:
     s = _defang_fences(s)
     s = _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", s)
     return _BACKTICKS.sub(lambda m: "ʼ" * len(m.group()), s)
+
+
+def visible(value: T) -> T:
+    """`value` (a string, or lists and dicts of them) with every invisible, control or bidi code point but
+    newline and tab shown as `[U+XXXX]`, and nothing else changed. The last pass the server makes over every
+    tool result and resource read, ours included: what render built has none, so this only ever catches a
+    path that skipped `clean`."""
+    if isinstance(value, str):
+        return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", value.replace("\r\n", "\n"))  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [visible(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {visible(k): visible(v) for k, v in value.items()}  # type: ignore[return-value]
+    return value
 
 
 def _defang_fences(s: str) -> str:
