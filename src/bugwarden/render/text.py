@@ -145,6 +145,6 @@ def cap_output(text: str, limit: int) -> str:
         return text
     note = f"\n\n[output truncated: {len(text) - limit} characters omitted; ask for a narrower view]"
     cut = text[: limit - len(note)]
-    if cut.count(f"<{FENCE_TAG}") > cut.count(f"</{FENCE_TAG}>"):
+    if cut.rfind(f'<{FENCE_TAG} source="') > cut.rfind(f"</{FENCE_TAG}>"):  # cut inside a fence: close it
         cut += f"\n</{FENCE_TAG}>"
     return cut + note
