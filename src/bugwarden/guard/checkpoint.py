@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
-import anyio.to_thread
+import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
@@ -38,6 +38,7 @@ from ..backends.call_context import (
 from ..backends.errors import BackendError, InvalidArgument
 from ..store import StoreError
 from ..store.buckets import CallBudgets
+from ..store.waits import bounded, in_store_thread
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
@@ -165,7 +166,19 @@ class Checkpoint:
         ctx: Any,
         run: Callable[[dict[str, Any]], Awaitable[T]],
     ) -> T:
-        """Run one call through every step; raise ToolError (with the agent's message) when it does not run."""
+        """Run one call through every step; raise ToolError (with the agent's message) when it does not run.
+        Store waits (locks, busy files, worker threads) end by the call's deadline."""
+        with bounded(time.monotonic() + self.deadline):
+            return await self._invoke(record_as, name, arguments, ctx, run)
+
+    async def _invoke(
+        self,
+        record_as: str,
+        name: str,
+        arguments: Any,
+        ctx: Any,
+        run: Callable[[dict[str, Any]], Awaitable[T]],
+    ) -> T:
         started = self.clock()
         record = AuditRecord.start(
             principal=NOBODY, client=client_of(ctx), transport=self.transport, tool=record_as, arguments=arguments
@@ -210,7 +223,7 @@ class Checkpoint:
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
-                await anyio.to_thread.run_sync(self.audit.write_intent, record)
+                await in_store_thread(self.audit.write_intent, record)
             except AuditError:
                 log.error("audit store failed; refusing write %s", name)
                 raise ToolError(
@@ -254,7 +267,7 @@ class Checkpoint:
         if self.budgets is None:
             return
         max_wait = deadline.remaining() / 2
-        wait_for = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
+        wait_for = await in_store_thread(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
         if wait_for > max_wait:
             seconds = max(1, int(wait_for + 0.999))
             await notices.notice("warning", f"this token's call budget is used up: retry in {seconds}s")
@@ -328,7 +341,7 @@ class Checkpoint:
     async def _record(self, record: AuditRecord, started: float, *, strict: bool = False) -> None:
         """Store an outcome record. Refusals are refused either way, so a failing store is only logged for them."""
         try:
-            await anyio.to_thread.run_sync(self.audit.finish, record, started)
+            await in_store_thread(self.audit.finish, record, started)
         except AuditError:
             if strict:
                 raise
