@@ -47,6 +47,30 @@ _listener: contextvars.ContextVar[Listener | None] = contextvars.ContextVar("bug
 _caveats: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("bugwarden_caveats", default=None)
 
 
+class Meter(Protocol):
+    """Draws one upstream request from the calling token's budget (raises when it is spent)."""
+
+    async def spend(self) -> None: ...
+
+
+_meter: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("bugwarden_meter", default=None)
+
+
+def set_meter(meter: Meter | None) -> contextvars.Token[Meter | None]:
+    """Charge every upstream request made in this context (target lookups included) to `meter`."""
+    return _meter.set(meter)
+
+
+def reset_meter(token: contextvars.Token[Meter | None]) -> None:
+    _meter.reset(token)
+
+
+async def spend() -> None:
+    """An upstream request is about to go: draw it from this call's budget, if the call has one."""
+    if (meter := _meter.get()) is not None:
+        await meter.spend()
+
+
 def set_deadline(deadline: Deadline) -> contextvars.Token[Deadline | None]:
     """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
     return _deadline.set(deadline)

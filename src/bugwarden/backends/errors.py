@@ -22,18 +22,23 @@
         ├── UpstreamUnreachable
         └── AnswerCutShort            an answer began and its body broke off
 
-`agent_message` is built only from our own templates and the IDs the caller passed; where an
-upstream's own words help (a 400's reason), they are reduced to plain words and shown inside an
-`<untrusted-data>` fence. `path` never contains credentials or query strings.
+`agent_message` is built only from our own templates and the IDs the caller passed. Where words from
+outside help (a 400's reason as the upstream said it, a value the caller sent that is not an id), they
+travel as a fact, `quote` (labelled by `quote_source`), never inside the message: `render.failures`
+shows them, sanitised, inside an `<untrusted-data>` fence. Backends build no fences and sanitise
+nothing. `path` never contains credentials or query strings.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import httpx
+
+QUOTE_LIMIT = 2000
+"""The most of a quote an error keeps (render shows less)."""
 
 
 class BackendError(Exception):
@@ -50,14 +55,23 @@ class BackendError(Exception):
         path: str = "",
         status: int | None = None,
         code: int | None = None,
+        quote: str | None = None,
+        quote_source: str = "upstream.error",
     ) -> None:
         super().__init__(agent_message)
         self.agent_message = agent_message
+        self.quote = quote[:QUOTE_LIMIT] if quote else None
+        self.quote_source = quote_source
         self.backend = backend
         self.method = method
         self.path = path
         self.status = status
         self.code = code
+
+    def quoting(self, quote: str, source: str) -> Self:
+        """This error, with `quote` (outside words, shown only fenced) under the label `source`."""
+        self.quote, self.quote_source = quote[:QUOTE_LIMIT], source
+        return self
 
     def __repr__(self) -> str:
         return (

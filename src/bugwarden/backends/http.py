@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -42,7 +42,7 @@ from ..config import (
     Timeouts,
 )
 from .cache import ResponseCache
-from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, wait
+from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, spend, wait
 from .call_context import deadline as current_deadline
 from .errors import (
     AnswerCutShort,
@@ -327,7 +327,7 @@ class UpstreamClient:
             if split.scheme or split.netloc or split.path != self.base_path + path:
                 raise InvalidArgument("this cursor belongs to another listing: start again without a cursor")
             body, response = await self.request("GET", path, (), not_found=not_found, raw_query=split.query)
-            params = [(k, v) for k, v in httpx.QueryParams(split.query).multi_items()]
+            params = parse_qsl(split.query, keep_blank_values=True)
         else:
             body, response = await self.get_json(path, params, not_found=not_found, cache=cache)
         found = paging.page(body, response, path, params)
@@ -443,6 +443,7 @@ class UpstreamClient:
         idempotent = method in IDEMPOTENT
         attempt = 0
         while True:
+            await spend()  # the calling token's budget counts every upstream request, retries included
             await self._admit(method, path, deadline)
             try:
                 response, content = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
@@ -553,12 +554,13 @@ class UpstreamClient:
             )
         if raw_query is not None:
             url = url + ("?" + raw_query if raw_query else "")
-            params = ()
+        elif params:
+            url = url + "?" + encode_query(params)
         if self._http is None or self._http.is_closed:
             self._http = httpx.AsyncClient(**self._client_args)
         try:
             with map_transport_errors(self.label, method, path), anyio.fail_after(remaining):
-                async with self._http.stream(method, url, params=list(params) or None, json=json_body) as response:
+                async with self._http.stream(method, url, json=json_body) as response:
                     content = await self._read_body(method, response, where)
         except TimeoutError:
             raise UpstreamTimeout(
@@ -695,6 +697,12 @@ class UpstreamClient:
         return path + "?" + "&".join(f"{k}={v}" for k, v in params)
 
 
+def encode_query(params: Params) -> str:
+    """The query string with every pair in the order given. httpx's own `params=` groups repeated keys (all
+    `filters[f][][type]` before all `filters[f][][value]`), which BugSnag pairs positionally: a wrong filter."""
+    return urlencode(list(params))
+
+
 def error_for_status(
     status: int,
     *,
@@ -706,9 +714,11 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> UpstreamError:
     """Map one failing status to the most specific error class. `backend` is the upstream's label; `detail` is
-    upstream text, already reduced by `safe_detail`, and is shown only inside a fence."""
+    the upstream's own message as it sent it: kept as the error's `quote`, for render to show fenced."""
+    detail = detail if isinstance(detail, str) and detail.strip() else None
     where: dict[str, Any] = dict(backend=backend, method=method, path=path, status=status, code=code)
-    said = f'\n<untrusted-data source="upstream.error">\n{detail}\n</untrusted-data>' if detail else ""
+    where |= {"quote": detail, "quote_source": "upstream.error"}
+    said = "; its message follows" if detail else ""
     if status == 401:
         return Unauthorized(
             f"{backend} rejected the configured credential (401): check that the token bugwarden runs with "
@@ -720,7 +730,7 @@ def error_for_status(
     if status == 404:
         return NotFound(f"not found on {backend}, or not visible to this token", **where)
     if status in (400, 409, 422):
-        return InvalidRequest(f"{backend} rejected the request ({status}); its message follows{said}", **where)
+        return InvalidRequest(f"{backend} rejected the request ({status}){said}", **where)
     if status == 429:
         wait = f" in about {retry_after:.0f}s" if retry_after is not None else " in a minute"
         return RateLimited(f"{backend}'s rate limit was reached: try again{wait}", retry_after=retry_after, **where)
@@ -748,16 +758,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return min(3600.0, max(0.0, when.timestamp() - time.time()))
-
-
-def safe_detail(text: object, limit: int = 160) -> str | None:
-    """Reduce an upstream error message to plain words on one line, capped: letters, digits, spaces and basic
-    punctuation survive. Upstream bodies can echo attacker-controlled input, so callers show it only in a fence."""
-    if not isinstance(text, str):
-        return None
-    cleaned = "".join(c if (c.isascii() and (c.isalnum() or c in " .,:;'_()[]=-")) else " " for c in text)
-    cleaned = " ".join(cleaned.split())
-    return (cleaned[:limit] + "…" if len(cleaned) > limit else cleaned) or None
 
 
 def _int_header(value: str | None, *, signed: bool = False) -> int | None:

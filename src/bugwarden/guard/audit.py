@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Database, StoreError
+from ..store.audit_facts import index_record
 from ..store.schema import GENESIS
 from .principal import Principal
 
@@ -37,14 +38,20 @@ _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?ke
 _SECRET_VALUE = re.compile(r"\bbw_[A-Za-z0-9_-]{16,}|\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{8,}")
 
 
-def redact(value: Any, key: str = "") -> Any:
-    """Arguments as they may be stored: secret-looking keys and values replaced, long strings capped."""
+MAX_DEPTH = 8
+
+
+def redact(value: Any, key: str = "", depth: int = 0) -> Any:
+    """Arguments as they may be stored: secret-looking keys and values replaced, long strings capped, nesting
+    deeper than MAX_DEPTH cut (JSON of any depth is recorded, never a recursion error)."""
     if key and _SECRET_KEY.search(key):
         return "[redacted]"
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return "[nested too deep]"
     if isinstance(value, dict):
-        return {str(k)[:100]: redact(v, str(k)) for k, v in list(value.items())[:50]}
+        return {str(k)[:100]: redact(v, str(k), depth + 1) for k, v in list(value.items())[:50]}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in list(value)[:50]]
+        return [redact(v, "", depth + 1) for v in list(value)[:50]]
     if isinstance(value, str):
         value = _SECRET_VALUE.sub("[redacted]", value)
         return value if len(value) <= 300 else value[:300] + "…"
@@ -158,6 +165,7 @@ class AuditLog:
                     "INSERT INTO audit (seq, ts, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
                     (seq, ts, body, prev, digest),
                 )
+                index_record(tx, seq, ts, record)
                 tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         except StoreError as exc:
             log.error("audit store failed: %s", exc)

@@ -32,7 +32,9 @@ _CODE = re.compile(r"^cf_([0-9a-f]{1,12})_([0-9a-f]{12})_([0-9a-f]{32})$")
 
 
 def call_digest(principal_id: str, tool: str, arguments: dict[str, Any]) -> str:
-    """What a confirmation is bound to: who, which tool, and the validated arguments (without `confirm`)."""
+    """What a confirmation, a decline or an approval is bound to: who, which tool, and the validated arguments
+    (without `confirm`, and without arguments left unset). Multiplexed tools refuse any argument their operation
+    does not take before this is computed, so the digest covers exactly what would be sent."""
     body = {k: v for k, v in arguments.items() if k != "confirm" and v is not None}
     canonical = json.dumps([principal_id, tool, body], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

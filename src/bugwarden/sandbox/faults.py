@@ -231,6 +231,10 @@ class Control:
     faults: Faults = field(default_factory=Faults)
     log: list[LoggedRequest] = field(default_factory=list)
     limiter: RateLimiter = field(init=False)
+    hooks: list[str] = field(default_factory=list)
+    """Webhook URLs the simulated account's data forwarding POSTs to (`bugwarden sandbox --hook URL`)."""
+    hook_transport: Any = None
+    """In-process tests: the httpx transport deliveries go through (None: the network)."""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limit, clock=self.clock)
