@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -55,6 +56,8 @@ from .runtime import Runtime
 from .store import Store
 from .store.buckets import CallBudgets
 from .store.hooks import HookStore
+from .store.journal import FILE_NAME as JOURNAL_FILE
+from .store.journal import Journal
 from .store.keys import KeyRing
 from .store.signals import SignalStore
 from .store.waits import in_store_thread, in_token_thread
@@ -280,7 +283,7 @@ def build_server(
     tools = {name: sdk_tool(name) for name, spec in REGISTRY.items() if spec.toolset in settings.toolsets}
     checkpoint = Checkpoint(
         guard=guard,
-        audit=AuditLog(store.audit, clock=runtime.clock),
+        audit=AuditLog(store.audit, clock=runtime.clock, journal=Journal(Path(settings.home) / JOURNAL_FILE)),
         specs=REGISTRY,
         tools=tools,
         authenticate=authenticate,
