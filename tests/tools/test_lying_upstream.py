@@ -139,3 +139,19 @@ async def test_a_body_cut_short_is_not_called_unreachable(home) -> None:
         server.close()
     assert result.is_error
     assert "could not reach" not in text_of(result) and "cut short" in text_of(result)
+
+
+async def test_a_write_answered_with_an_undocumented_success_status_is_a_failure(home) -> None:
+    """DELETE /projects/{id}/errors/{id} is documented as 204: a 200 (or 202) is not taken for success."""
+    from bugwarden.backends.bugsnag import BugsnagBackend
+    from bugwarden.backends.errors import UnexpectedStatus
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202 if request.method == "DELETE" else 200, json={})
+
+    backend = BugsnagBackend(make_settings(home), transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(UnexpectedStatus, match="does not document"):
+            await backend.delete_error(API_PROJECT, KEYERROR)
+    finally:
+        await backend.aclose()
