@@ -50,7 +50,9 @@ def limited(*projects: str, bundle: str = "read") -> Principal:
     return Principal(id="limited", name="limited", scopes=BUNDLES[bundle], projects=frozenset(projects))
 
 
-async def test_a_token_limited_to_one_project_never_sees_anothers_signals(servers: Servers, sandbox: Starlette) -> None:
+async def test_a_token_limited_to_one_project_never_sees_anothers_signals(
+    servers: Servers, sandbox: Starlette
+) -> None:
     server = servers(limited(A))
     HookStore(server.store.hooks).create(A)
     for n, project in enumerate([A, B, A, B]):
