@@ -185,3 +185,21 @@ async def test_a_listing_of_endless_distinct_pages_stops_at_the_page_and_request
         assert found.stopped is not None and "requests" in found.stopped
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("get_event", {"project_id": API_PROJECT, "event_id": EVENT}),
+        ("get_latest_event", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+    ],
+)
+async def test_an_event_arrives_without_its_dashboard_link_when_the_project_list_fails(
+    client: Client, sandbox: Starlette, tool: str, args: dict[str, str]
+) -> None:
+    """The link is an extra: the event's own data arrived, so the answer is the event, saying what it left out."""
+    sandbox.state.control.faults.fail_path("/projects", 503)
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, text_of(result)
+    assert "Exception and stack trace" in text_of(result)
+    assert "dashboard link is left out" in text_of(result)
