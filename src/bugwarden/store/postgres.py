@@ -147,11 +147,13 @@ class PostgresDatabase:
             conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 if write:
-                    # The wait for the component's lock ends by the call's deadline (`lock_timeout`, set first).
+                    # The wait for the component's lock, and the statements after it, end by the call's deadline
+                    # (`lock_timeout` is set first).
+                    bound = f"{min(STATEMENT_TIMEOUT_MS, int(wait_limit() * 1000))}ms"
                     conn.execute(
                         "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s), "
-                        "set_config('synchronous_commit', %s, true)",
-                        (f"{int(wait_limit() * 1000)}ms", self._lock_key, "on" if self.durable else "off"),
+                        "set_config('synchronous_commit', %s, true), set_config('statement_timeout', %s, true)",
+                        (bound, self._lock_key, "on" if self.durable else "off", bound),
                     )
                 yield _PostgresTransaction(conn)
         except psycopg.Error as exc:
