@@ -105,3 +105,36 @@ def test_a_postgres_lock_wait_ends_by_the_calls_deadline(pg_url: str, tmp_path: 
     audit.append({"n": 2})  # the lock is free again: appends work
     assert audit.count() == 1
     store.close()
+
+
+async def test_over_http_a_locked_audit_file_does_not_stop_a_new_session(sandbox: Starlette, home: Path) -> None:
+    """The HTTP path: bearer checks run apart from the calls parked on the locked audit file."""
+    from tests.test_http import mcp_client, serving, token
+
+    _, secret = token(home, "read")
+    _, other = token(home, "read", name="another agent")
+    answers: list[bool] = []
+    async with serving(
+        sandbox, home, settings={"timeouts": Timeouts(call_deadline=1.0)}, max_sessions_per_token=1000
+    ) as (url, _):
+        locker = sqlite3.connect(home / "audit.sqlite3", isolation_level=None, timeout=0)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            async with mcp_client(url, secret) as busy:
+
+                async def one() -> None:
+                    result = await busy.call_tool("get_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+                    answers.append(result.is_error)
+
+                with anyio.fail_after(HANG_GUARD * 2):
+                    async with anyio.create_task_group() as tg:
+                        for _ in range(PARKED):
+                            tg.start_soon(one)
+                        await anyio.sleep(0.3)
+                        async with mcp_client(url, other) as fresh:
+                            assert "get_error" in {t.name for t in (await fresh.list_tools()).tools}
+                        assert len(answers) < PARKED
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+    assert len(answers) == PARKED and all(answers)
