@@ -212,6 +212,20 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
         help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
         "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
+    p.add_argument(
+        "--oauth-registration",
+        choices=["open", "closed"],
+        default="open",
+        help="HTTP with --public-url: whether clients may register themselves (RFC 7591); closed leaves clients "
+        "with a Client ID Metadata Document",
+    )
+    p.add_argument(
+        "--oauth-metadata-host",
+        action="append",
+        default=[],
+        help="HTTP with --public-url: a host whose client metadata documents may be fetched although it resolves "
+        "to a private address (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
 
 
@@ -229,6 +243,8 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        oauth_registration=args.oauth_registration,
+        metadata_hosts=tuple(args.oauth_metadata_host),
     )
 
 

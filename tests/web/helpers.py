@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +51,11 @@ class Site:
 
 @asynccontextmanager
 async def site(
-    sandbox: Starlette, home: Path, settings: dict[str, Any] | None = None, **options: Any
+    sandbox: Starlette,
+    home: Path,
+    settings: dict[str, Any] | None = None,
+    metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Site]:
     """bugwarden over HTTP on a loopback port, with `--public-url http://127.0.0.1:PORT`."""
     sock = socket.socket()
@@ -66,6 +70,7 @@ async def site(
         opts,
         backend_transport=httpx.ASGITransport(app=sandbox),
         web_clock=clock,
+        metadata_fetch=metadata_fetch,
     )
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", http=bounded_h11(10.0)))
     try:
@@ -93,6 +98,3 @@ async def sign_in(http: httpx.AsyncClient, name: str, password: str = PASSWORD, 
     return await http.post(
         "/signin", data={"csrf": csrf_of(page.text), "name": name, "password": password, "next": next_path}
     )
-
-
-Mover = Callable[[float], None]
