@@ -501,6 +501,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
                     f"{t.id}\t{t.name}\t{t.state()}\t{','.join(sorted(t.scopes)) or '-'}\t"
                     f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
                     f"last used {t.last_used_at or 'never'}"
+                    + (f"\tgranted by {t.person} to OAuth client {t.client_id}" if t.is_grant else "")
                 )
         else:
             info, changed = store.revoke(args.id)

@@ -55,18 +55,20 @@ async def site(
     home: Path,
     settings: dict[str, Any] | None = None,
     metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
+    public_url: str | None = None,
     **options: Any,
 ) -> AsyncIterator[Site]:
-    """bugwarden over HTTP on a loopback port, with `--public-url http://127.0.0.1:PORT`."""
+    """bugwarden over HTTP on a loopback port, with `--public-url http://127.0.0.1:PORT` (or `public_url`: the
+    address a load balancer in front of several replicas would have)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     clock = Clock()
-    opts = HttpOptions(host="127.0.0.1", port=port, public_url=url, **options)
+    opts = HttpOptions(host="127.0.0.1", port=port, public_url=public_url or url, **options)
     server, app = build_http(
-        make_settings(home, public_url=url, **(settings or {})),
+        make_settings(home, public_url=public_url or url, **(settings or {})),
         opts,
         backend_transport=httpx.ASGITransport(app=sandbox),
         web_clock=clock,

@@ -267,3 +267,25 @@ async def test_nobody_signed_in_is_sent_to_sign_in_and_back(sandbox: Starlette, 
         assert page.status_code == 303 and page.headers["location"].startswith("/signin?next=%2Fconsent")
         answer = await sign_in(http, "ada", next_path=consent.removeprefix(s.url))
         assert answer.headers["location"].startswith("/consent?request=")
+
+
+async def test_removing_a_person_revokes_their_grants_and_token_list_shows_grants(
+    sandbox: Starlette, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bugwarden.cli import main
+
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        tokens = (await exchange(http, client, await code_for(http, client))).json()
+        monkeypatch.setenv("BUGWARDEN_HOME", str(home))
+        assert main(["token", "list"]) == 0
+        listed = capsys.readouterr().out
+        assert "\tTest Agent\tactive\terrors:read,projects:read\t" in listed
+        assert f"granted by ada to OAuth client {client.client_id}" in listed
+        assert main(["user", "remove", "ada"]) == 0
+        assert capsys.readouterr().out == "removed ada; revoked 1 grant(s)\n"
+        bearer = {**MCP_HEADERS, "Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code == 401
+        assert (await refresh(http, client, tokens["refresh_token"])).json()["error"] == "invalid_grant"
+        assert s.audit()[-1]["tool"] == "grant.revoked" and s.audit()[-1]["reason"] == "the person was removed"
