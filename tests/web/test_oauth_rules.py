@@ -291,3 +291,11 @@ async def test_removing_a_person_revokes_their_grants_and_token_list_shows_grant
         assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code == 401
         assert (await refresh(http, client, tokens["refresh_token"])).json()["error"] == "invalid_grant"
         assert s.audit()[-1]["tool"] == "grant.revoked" and s.audit()[-1]["reason"] == "the person was removed"
+
+
+async def test_anonymous_registrations_are_limited_per_address(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        answers = [(await register(http)).status_code for _ in range(11)]
+        assert answers[:10] == [201] * 10 and answers[10] == 429
+        s.clock.now += 60
+        assert (await register(http)).status_code == 201
