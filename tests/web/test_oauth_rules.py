@@ -299,3 +299,16 @@ async def test_anonymous_registrations_are_limited_per_address(sandbox: Starlett
         assert answers[:10] == [201] * 10 and answers[10] == 429
         s.clock.now += 60
         assert (await register(http)).status_code == 201
+
+
+async def test_a_grant_never_gives_more_than_its_person_may_give_now(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http, bundle="triage")
+        client = await registered(http)
+        access = (await exchange(http, client, await code_for(http, client, access="triage"))).json()["access_token"]
+        tokens = TokenStore(s.store.tokens)
+        assert "errors:write" in tokens.check(access).scopes
+        with s.store.tokens.transaction(write=True) as tx:
+            tx.execute("UPDATE people SET bundle = 'read', projects = ? WHERE name = 'ada'", (f'["{API_PROJECT}"]',))
+        narrowed = tokens.check(access)
+        assert narrowed.scopes == {"errors:read", "projects:read"} and narrowed.projects == {API_PROJECT}
