@@ -77,7 +77,7 @@ class Person:
     async def redirect_handler(self, url: str) -> None:
         final = await anyio.to_thread.run_sync(self._consent, url)
         query = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
-        self.result = AuthorizationCodeResult(code=query["code"], state=query.get("state"))
+        self.result = AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.result is not None

@@ -59,6 +59,7 @@ async def test_discovery_starts_at_the_401_and_names_s256_and_metadata_documents
         assert meta["revocation_endpoint"] == f"{s.url}/revoke"
         assert meta["authorization_endpoint"] == f"{s.url}/authorize"
         assert "none" in meta["token_endpoint_auth_methods_supported"]
+        assert meta["authorization_response_iss_parameter_supported"] is True
 
 
 async def test_closed_registration_offers_no_registration_endpoint(sandbox: Starlette, home: Path) -> None:
@@ -209,7 +210,7 @@ async def test_deny_ends_the_attempt_with_access_denied(sandbox: Starlette, home
         client = await registered(http)
         html, request_id = await consent_form(http, client)
         params = redirected_params(await answer_consent(http, html, request_id, decision="deny"))
-        assert params == {"error": "access_denied", "state": "st4te"}
+        assert params == {"error": "access_denied", "state": "st4te", "iss": s.url + "/"}
         again = await answer_consent(http, html, request_id)
         assert again.status_code == 400, "a request is answered once"
 

@@ -28,6 +28,7 @@ from mcp.server.auth.provider import (
     TokenError,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyHttpUrl
 
 from ...guard.audit import AuditError, AuditLog
 from ...guard.scopes import BUNDLES, SCOPES
@@ -71,6 +72,11 @@ class Provider:
     fetch: Fetch
     clock: Callable[[], float]
     metadata_hosts: tuple[str, ...] = ()
+
+    @property
+    def issuer_id(self) -> str:
+        """The issuer exactly as the server metadata spells it (the `iss` of authorization responses, RFC 9207)."""
+        return str(AnyHttpUrl(self.issuer))
 
     # -- clients ---------------------------------------------------------------------------------------------
 

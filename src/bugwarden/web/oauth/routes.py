@@ -64,6 +64,7 @@ def oauth_routes(
     sdk = create_auth_routes(provider, issuer, None, registration_options, revocation_options)
     metadata = build_metadata(issuer, None, registration_options, revocation_options)
     metadata.client_id_metadata_document_supported = True
+    metadata.authorization_response_iss_parameter_supported = True  # RFC 9207: clients can tell servers apart
     metadata.scopes_supported = list(SCOPES)
     metadata.token_endpoint_auth_methods_supported = ["client_secret_post", "client_secret_basic", "none"]
     server_metadata = Route(
