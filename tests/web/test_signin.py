@@ -229,3 +229,22 @@ def test_a_trusted_proxy_header_needs_the_proxys_address(home: Path, monkeypatch
     assert "needs --trusted-proxy-from" in capsys.readouterr().err
     assert main([*argv, "--trusted-proxy-header", "X-User", "--trusted-proxy-from", "nonsense"]) == 2
     assert "is not an address or network" in capsys.readouterr().err
+
+
+async def test_on_https_cookies_are_secure_with_the_host_prefix(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home, public_url="https://mcp.example.com") as s:
+        s.add_person("ada")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            page = await http.get("/signin")
+            csrf_cookie = page.headers["set-cookie"]
+            assert csrf_cookie.startswith("__Host-bw_csrf=") and "Secure" in csrf_cookie and "HttpOnly" in csrf_cookie
+            seed = csrf_cookie.split(";")[0].split("=", 1)[1]
+            answer = await http.post(
+                "/signin",
+                data={"csrf": csrf_of(page.text), "name": "ada", "password": PASSWORD},
+                headers={"Cookie": f"__Host-bw_csrf={seed}", "Origin": "https://mcp.example.com"},
+            )
+            session = answer.headers["set-cookie"]
+            assert answer.status_code == 303 and session.startswith("__Host-bw_session=")
+            assert all(part in session for part in ("Secure", "HttpOnly", "SameSite=strict", "Path=/"))
+            assert "Domain" not in session
