@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -109,6 +110,10 @@ class HttpOptions:
 
     def security(self) -> TransportSecuritySettings:
         hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
+        if self.public_url:  # the address clients use is, by definition, a Host and Origin they send
+            public = urlsplit(self.public_url)
+            hosts += [public.netloc, f"{public.hostname}:*"]
+            origins.append(f"{public.scheme}://{public.netloc}")
         if is_loopback(self.host):
             hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
             origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]

@@ -313,3 +313,18 @@ async def test_a_grant_never_gives_more_than_its_person_may_give_now(sandbox: St
             tx.execute("UPDATE people SET bundle = 'read', projects = ? WHERE name = 'ada'", (f'["{API_PROJECT}"]',))
         narrowed = tokens.check(access)
         assert narrowed.scopes == {"errors:read", "projects:read"} and narrowed.projects == {API_PROJECT}
+
+
+async def test_the_public_urls_host_is_accepted_without_allowed_host(sandbox: Starlette, home: Path) -> None:
+    async with (
+        site(sandbox, home, public_url="https://mcp.example.com") as s,
+        httpx.AsyncClient(base_url=s.url) as http,
+    ):
+        proxied = {**MCP_HEADERS, "Host": "mcp.example.com", "Origin": "https://mcp.example.com"}
+        assert (await http.post("/mcp", json=INIT, headers=proxied)).status_code == 401, "not 421: a known host"
+        _, secret = TokenStore(s.store.tokens).create("ci", "read")
+        assert (
+            await http.post("/mcp", json=INIT, headers={**proxied, "Authorization": f"Bearer {secret}"})
+        ).status_code == 200
+        other = {**MCP_HEADERS, "Host": "evil.example", "Authorization": f"Bearer {secret}"}
+        assert (await http.post("/mcp", json=INIT, headers=other)).status_code == 421
