@@ -593,6 +593,15 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
             info, changed = store.revoke(args.id)
+            if changed and info.is_grant:
+                from .guard.audit import AuditLog
+                from .web.events import audit_event_sync
+
+                audit_event_sync(
+                    AuditLog(state.audit), "grant.revoked", person=info.person or "", decision="allowed",
+                    reason="revoked with `bugwarden token revoke`", outcome="ok", client=info.client_id,
+                    details={"grant": info.id}, transport="cli",
+                )
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:

@@ -286,6 +286,16 @@ async def test_removing_a_person_revokes_their_grants_and_token_list_shows_grant
         assert header.split()[-3:] == ["PERSON", "OAUTH", "CLIENT"]
         assert row.startswith("gr_") and "Test Agent" in row and "active" in row
         assert row.split()[-2:] == ["ada", client.client_id]
+        other = (await exchange(http, client, await code_for(http, client))).json()
+        other_id = TokenStore(s.store.tokens).check(other["access_token"]).id
+        assert main(["token", "revoke", other_id]) == 0
+        capsys.readouterr()
+        revoked = s.audit()[-1]
+        assert (revoked["tool"], revoked["person"], revoked["oauth_client"]) == (
+            "grant.revoked",
+            "ada",
+            client.client_id,
+        )
         assert main(["user", "remove", "ada"]) == 0
         assert capsys.readouterr().out == "removed ada; revoked 1 grant(s)\n"
         bearer = {**MCP_HEADERS, "Authorization": f"Bearer {tokens['access_token']}"}
