@@ -338,3 +338,18 @@ async def test_the_public_urls_host_is_accepted_without_allowed_host(sandbox: St
         ).status_code == 200
         other = {**MCP_HEADERS, "Host": "evil.example", "Authorization": f"Bearer {secret}"}
         assert (await http.post("/mcp", json=INIT, headers=other)).status_code == 421
+
+
+async def test_an_access_token_lives_an_hour_and_a_refresh_brings_a_new_one(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        tokens = (await exchange(http, client, await code_for(http, client))).json()
+        with s.store.tokens.transaction(write=True) as tx:  # an hour has passed for the access token
+            tx.execute("UPDATE tokens SET access_expires_at = 1 WHERE person = 'ada'")
+        bearer = {**MCP_HEADERS, "Authorization": f"Bearer {tokens['access_token']}"}
+        expired = await http.post("/mcp", json=INIT, headers=bearer)
+        assert expired.status_code == 401 and "resource_metadata" in expired.headers["www-authenticate"]
+        fresh = (await refresh(http, client, tokens["refresh_token"])).json()
+        bearer = {**MCP_HEADERS, "Authorization": f"Bearer {fresh['access_token']}"}
+        assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code == 200
