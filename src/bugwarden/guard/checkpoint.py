@@ -248,7 +248,8 @@ class Checkpoint:
                     "An operator must check the bugwarden state store."
                 ) from None
         digest = call_digest(principal.id, name, resolved)
-        call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
+        question = spec.question(resolved)  # a person reads it (elicitation): it passes the sanitiser too
+        call = Invocation(principal, name, resolved, digest, words.said(question) if question else None, self.consent)
         ran = await self._run(run, resolved, target, call, notices, deadline)
         result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
