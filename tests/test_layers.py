@@ -4,7 +4,7 @@ model, config                     nothing of bugwarden
 render                            model
 store                             config (types only)
 backends                          model, config
-guard                             backends, store, model, config
+guard                             backends, store, render (the words of refusals and failures), model, config
 tools                             guard, render, backends, model
 runtime                           guard, backends, model, config
 web                               guard, store, render, model, config
@@ -26,7 +26,7 @@ ALLOWED = {
     "render": {"model"},
     "store": {"config"},
     "backends": {"model", "config", "__version__"},
-    "guard": {"backends", "store", "model", "config"},
+    "guard": {"backends", "store", "render", "model", "config"},
     "tools": {"guard", "render", "backends", "model"},
     "runtime": {"guard", "backends", "model", "config"},
     "web": {"guard", "store", "render", "model", "config"},

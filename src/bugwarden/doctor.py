@@ -19,6 +19,7 @@ import httpx
 from .backends.bugsnag import BugsnagBackend
 from .backends.errors import BackendError, NotFound
 from .config import Settings
+from .render.failures import failure
 from .render.text import inline, plural
 
 
@@ -178,7 +179,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
         out.append(
             Check(
                 status == "ok",
-                f"BugPort health: {status}, API version {version or 'unknown'}",
+                f"BugPort health: {status}, API version {inline(version, 40) if version else 'unknown'}",
                 "" if status == "ok" else "BugPort reports trouble: check its status page",
             )
         )
@@ -198,7 +199,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
         out.append(
             Check(
                 False,
-                f"BugPort: {exc}",
+                f"BugPort: {failure(exc)}",
                 "check BUGPORT_TOKEN (a scoped MCP token) and that BUGPORT_API_URL ends in /v1"
                 if "401" in str(exc) or isinstance(exc, NotFound)
                 else _fix_for(exc, BUGPORT),
@@ -239,7 +240,7 @@ async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
             except BackendError as exc:
                 out.append(Check(False, f"BUGSNAG_PROJECT_ID: {exc}", "set it to a project id listed above"))
     except BackendError as exc:
-        out.append(Check(False, f"BugSnag: {exc}", _fix_for(exc, BUGSNAG)))
+        out.append(Check(False, f"BugSnag: {failure(exc)}", _fix_for(exc, BUGSNAG)))
     finally:
         await backend.aclose()
     return out
