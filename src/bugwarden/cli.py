@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, cli_approvals
 from .config import ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -172,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(export)
     _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
 
+    cli_approvals.add_parser(sub, _sub, _database_arg)
+
     db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
@@ -234,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "approvals": cli_approvals.run,
     }[args.command]
     from .store import StoreError
 

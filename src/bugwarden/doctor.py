@@ -236,11 +236,34 @@ def _fix_for(exc: BackendError) -> str:
     return "see the message above"
 
 
+CONFIRM_WORDS = {
+    "approval": "a person approves (`bugwarden approvals approve ID`, or the console)",
+    "code": "the model may confirm alone with the preview's code",
+}
+
+
+def confirm_checks(settings: Settings) -> list[Check]:
+    """The confirm policy in force for destructive calls from clients that cannot ask their user."""
+    source = "BUGWARDEN_CONFIRM" if settings.confirm else "default"
+    return [
+        Check(
+            True,
+            f"confirm policy ({source}): stdio {settings.confirm_policy('stdio')}, "
+            f"http {settings.confirm_policy('http')}; where a client cannot ask its user, "
+            + "; ".join(
+                f"{name}: {CONFIRM_WORDS[name]}"
+                for name in sorted({settings.confirm_policy("stdio"), settings.confirm_policy("http")})
+            ),
+        )
+    ]
+
+
 async def run(settings: Settings, bugport_transport: Any = None, **backend_kw: Any) -> tuple[bool, list[str]]:
     """All checks; (every check passed, the report lines)."""
     checks = [
         Check(True, f"configured backends: {', '.join(settings.backends) or 'none'}"),
         Check(True, f"toolsets: {', '.join(settings.toolsets)}"),
+        *confirm_checks(settings),
     ]
     checks += state_checks(settings)
     checks += token_checks(settings)

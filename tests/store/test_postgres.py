@@ -82,7 +82,7 @@ def test_doctor_checks_the_database(pg_url: str, tmp_path: Path, monkeypatch, ca
     cli(["doctor"])
     out = capsys.readouterr().out
     assert "ok   database: PostgreSQL at postgresql://" in out
-    assert "ok   database schema current (tokens 1/1, audit 2/2, state 3/3)" in out
+    assert "ok   database schema current (tokens 1/1, audit 2/2, state 4/4)" in out
     assert "ok   audit log: ok: 1 records, chain intact" in out
 
 

@@ -77,7 +77,7 @@ AUDIT = (
         after=_seed_audit_head,
     ),
 )
-STATE = (
+STATE: tuple[Migration, ...] = (
     Migration(
         1,
         sqlite=(
@@ -109,6 +109,27 @@ STATE = (
             "CREATE INDEX quota_sent_key_at ON quota_sent (key, at)",
             "CREATE TABLE quota_word (key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, "
             "remaining_at DOUBLE PRECISION NOT NULL, blocked_until DOUBLE PRECISION NOT NULL)",
+        ),
+    ),
+)
+APPROVALS_TABLE = (
+    "CREATE TABLE approvals (id TEXT PRIMARY KEY, digest TEXT NOT NULL, principal_id TEXT NOT NULL, "
+    "principal_name TEXT NOT NULL, tool TEXT NOT NULL, targets TEXT NOT NULL, arguments TEXT NOT NULL, "
+    "question TEXT NOT NULL, created_at {real} NOT NULL, expires_at {real} NOT NULL, status TEXT NOT NULL, "
+    "decided_by TEXT, decided_at {real}, used_at {real})"
+)
+STATE += (
+    Migration(
+        4,
+        sqlite=(
+            APPROVALS_TABLE.format(real="REAL"),
+            "CREATE INDEX approvals_digest ON approvals (digest, status)",
+            "CREATE INDEX approvals_status ON approvals (status, created_at)",
+        ),
+        postgres=(
+            APPROVALS_TABLE.format(real="DOUBLE PRECISION"),
+            "CREATE INDEX approvals_digest ON approvals (digest, status)",
+            "CREATE INDEX approvals_status ON approvals (status, created_at)",
         ),
     ),
 )
