@@ -211,7 +211,7 @@ def build_server(
                 return fixed
 
     tools = {name: sdk_tool(name) for name, spec in REGISTRY.items() if spec.toolset in settings.toolsets}
-    audit = AuditLog(store.audit, clock=runtime.clock)
+    audit = AuditLog(store.audit, clock=runtime.clock, head_key=lambda: keys.key("audit-head"))
     checkpoint = Checkpoint(
         guard=guard,
         audit=audit,

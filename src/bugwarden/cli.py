@@ -14,7 +14,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,13 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
     export.add_argument("--since", type=since, help="only records at or after this time (ISO 8601 with a zone)")
     _database_arg(export)
-    _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    verify = _sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record")
+    verify.add_argument(
+        "--against",
+        metavar="EXPORT.jsonl",
+        help="an earlier `audit export` kept elsewhere: also prove the live log still holds it unchanged",
+    )
+    _database_arg(verify)
 
     cli_approvals.add_parser(sub, _sub, _database_arg)
 
@@ -506,10 +512,10 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1 if args.action == "verify" else 0
     store = Store.open(settings)
-    audit = AuditLog(store.audit)
+    audit = AuditLog.for_store(store, settings.state_key.reveal() if settings.state_key else None)
     try:
         if args.action == "verify":
-            ok, message = audit.verify()
+            ok, message = audit.verify(against=_export_records(args.against) if args.against else None)
             print(message, file=sys.stdout if ok else sys.stderr)
             return 0 if ok else 1
         if args.action == "export":
@@ -528,6 +534,21 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         store.close()
+
+
+def _export_records(path: str) -> Iterator[dict[str, Any]]:
+    """The records of an `audit export` file, one JSON object a line (UsageError when it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        raise UsageError(f"{path} line {number} is not JSON: pass a file from `audit export`") from None
+                    yield record if isinstance(record, dict) else {}
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from .store.approvals import ApprovalError, ApprovalStore
 
     store = Store.open(settings)
-    desk = ApprovalDesk(ApprovalStore(store.state), AuditLog(store.audit))
+    state_key = settings.state_key.reveal() if settings.state_key else None
+    desk = ApprovalDesk(ApprovalStore(store.state), AuditLog.for_store(store, state_key))
     try:
         if args.action == "list":
             now = time.time()

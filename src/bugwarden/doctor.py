@@ -27,6 +27,7 @@ def database_checks(settings: Settings) -> list[Check]:
     """PostgreSQL: reachable, each schema component at the version this bugwarden needs, the audit chain intact."""
     from .guard.audit import AuditLog
     from .store import Store, StoreError
+    from .store.keys import KeyRing
     from .store.postgres import PostgresDatabase, redacted
     from .store.schema import Schema
 
@@ -48,7 +49,9 @@ def database_checks(settings: Settings) -> list[Check]:
             ]
         if any(s.current < s.latest for s in statuses):
             return [*out, Check(False, f"database schema is behind ({versions})", "run `bugwarden db migrate`")]
-        return [*out, Check(True, f"database schema current ({versions})"), _verdict(AuditLog(db).verify())]
+        keys = KeyRing(db.view("state", durable=False), _state_key(settings))
+        audit = AuditLog(db, head_key=lambda: keys.key("audit-head"))
+        return [*out, Check(True, f"database schema current ({versions})"), _verdict(audit.verify())]
     except StoreError as exc:
         return [Check(False, f"database {where}: {exc}", unreachable)]
     finally:
@@ -97,9 +100,13 @@ def audit_check(settings: Settings) -> Check:
     except StoreError as exc:
         return Check(False, f"state store: {exc}", "fix the state store first (see the message)")
     try:
-        return _verdict(AuditLog(store.audit).verify())
+        return _verdict(AuditLog.for_store(store, _state_key(settings)).verify())
     finally:
         store.close()
+
+
+def _state_key(settings: Settings) -> str | None:
+    return settings.state_key.reveal() if settings.state_key else None
 
 
 def _verdict(result: tuple[bool, str]) -> Check:

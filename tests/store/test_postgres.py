@@ -76,13 +76,13 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
 
 def test_doctor_checks_the_database(pg_url: str, tmp_path: Path, monkeypatch, capsys) -> None:
     store = Store.open(settings_for(pg_url, tmp_path))
-    AuditLog(store.audit).append({"tool": "x"})
+    AuditLog.for_store(store).append({"tool": "x"})
     store.close()
     monkeypatch.setenv("BUGWARDEN_DATABASE_URL", pg_url)
     cli(["doctor"])
     out = capsys.readouterr().out
     assert "ok   database: PostgreSQL at postgresql://" in out
-    assert "ok   database schema current (tokens 1/1, audit 2/2, state 4/4)" in out
+    assert "ok   database schema current (tokens 1/1, audit 3/3, state 4/4)" in out
     assert "ok   audit log: ok: 1 records, chain intact" in out
 
 

@@ -54,7 +54,7 @@ TOKENS = (
         ),
     ),
 )
-AUDIT = (
+AUDIT: tuple[Migration, ...] = (
     Migration(
         1,
         sqlite=(
@@ -75,6 +75,11 @@ AUDIT = (
             "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
         ),
         after=_seed_audit_head,
+    ),
+    Migration(
+        3,
+        sqlite=("ALTER TABLE audit_head ADD COLUMN mac TEXT",),
+        postgres=("ALTER TABLE audit_head ADD COLUMN mac TEXT",),
     ),
 )
 STATE: tuple[Migration, ...] = (
