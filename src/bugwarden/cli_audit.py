@@ -11,8 +11,9 @@ Every value shown at the terminal is cleaned of control characters (a hostile cl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,13 @@ def add_parsers(audit: argparse.ArgumentParser, sub: Callable[..., argparse.Argu
     export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
     add_filters(export)
     database_arg(export)
-    database_arg(sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    verify = sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record")
+    verify.add_argument(
+        "--against",
+        metavar="EXPORT.jsonl",
+        help="an earlier `audit export` kept elsewhere: also prove the live log still holds it unchanged",
+    )
+    database_arg(verify)
 
 
 def filters_of(args: argparse.Namespace) -> AuditFilter:
@@ -76,7 +83,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = Store.open(settings)
     try:
         if args.action == "verify":
-            ok, message = AuditLog(store.audit).verify()
+            audit = AuditLog.for_store(store, settings.state_key.reveal() if settings.state_key else None)
+            ok, message = audit.verify(against=export_records(args.against) if args.against else None)
             print(message, file=sys.stdout if ok else sys.stderr)
             return 0 if ok else 1
         queries = AuditQueries(store.audit)
@@ -100,6 +108,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         store.close()
+
+
+def export_records(path: str) -> Iterator[dict[str, Any]]:
+    """The records of an `audit export` file, one JSON object a line (UsageError when it cannot be read)."""
+    from .cli import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        raise UsageError(f"{path} line {number} is not JSON: pass a file from `audit export`") from None
+                    yield record if isinstance(record, dict) else {}
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _last(queries: AuditQueries, filters: AuditFilter, n: int) -> list[dict[str, Any]]:

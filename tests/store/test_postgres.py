@@ -77,7 +77,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
 
 def test_doctor_checks_the_database(pg_url: str, tmp_path: Path, monkeypatch, capsys) -> None:
     store = Store.open(settings_for(pg_url, tmp_path))
-    AuditLog(store.audit).append({"tool": "x"})
+    AuditLog.for_store(store).append({"tool": "x"})
     store.close()
     monkeypatch.setenv("BUGWARDEN_DATABASE_URL", pg_url)
     cli(["doctor"])

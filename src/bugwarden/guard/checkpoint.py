@@ -43,6 +43,7 @@ from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
 from . import target as current_target
+from .approvals import ApprovalDesk
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
 from .budget import Meter
@@ -86,6 +87,12 @@ class Invocation:
     question: str | None
     consent: ConsentBook
     notes: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)
+    policy: str = "code"
+    """Where the client cannot ask its user: `approval` (a person approves) or `code` (the model may confirm)."""
+    approvals: ApprovalDesk | None = None
+    approve_at: str | None = None
+    """Where a person approves: the console's Approvals page, when the server has a public URL."""
 
 
 _invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("bugwarden_invocation", default=None)
@@ -127,6 +134,9 @@ class Checkpoint:
         budgets: CallBudgets | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
+        confirm: str = "code",
+        approvals: ApprovalDesk | None = None,
+        approve_at: str | None = None,
     ) -> None:
         self.guard = guard
         self.audit = audit
@@ -143,6 +153,9 @@ class Checkpoint:
         self.budgets = budgets
         self.sleep = sleep
         self.wall = wall
+        self.confirm = confirm
+        self.approvals = approvals
+        self.approve_at = approve_at
 
     async def visible_tools(self, ctx: Any) -> set[str]:
         """The tools this caller may see (none when it cannot be authenticated)."""
@@ -248,7 +261,18 @@ class Checkpoint:
                     "An operator must check the bugwarden state store."
                 ) from None
         digest = call_digest(principal.id, name, resolved)
-        call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
+        call = Invocation(
+            principal,
+            name,
+            resolved,
+            digest,
+            spec.question(resolved),
+            self.consent,
+            targets=dict(record.targets),
+            policy=self.confirm,
+            approvals=self.approvals,
+            approve_at=self.approve_at,
+        )
         ran = await self._run(run, resolved, target, call, notices, deadline)
         result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)

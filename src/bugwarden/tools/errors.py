@@ -407,7 +407,11 @@ async def update_error(
     an issue, discard (asks first) or undiscard. For a BugPort bug report, set status and/or severity instead.
     Answers with what changed. To mark fixed use resolve_error."""
     if not consent.given:
-        return respond(render_confirm.discard_pending(error_id, target.project_id, consent.how, consent.code))
+        return respond(
+            render_confirm.discard_pending(
+                error_id, target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
+            )
+        )
     args = {
         "operation": operation,
         "status": status,
