@@ -149,3 +149,19 @@ def test_a_record_missing_every_field_still_reads() -> None:
     assert sentence({"tool": 3, "targets": "x", "arguments": None, "labels": []}) == (
         'someone called the tool 3 — "no decision"'
     )
+
+
+def test_a_decision_on_an_approval_names_the_call_it_was_for() -> None:
+    record = rec(
+        tool="approvals:approve",
+        principal_id="person:alice",
+        principal_name="alice",
+        client_name="console",
+        transport="console",
+        consent="approved by alice",
+        arguments={"approval_id": "apv_1", "for_tool": "delete_event", "for_principal": "triage-bot"},
+        targets={"project_id": "p1", "event_id": "ev1"},
+    )
+    assert sentence(record) == (
+        "alice (via console) approved the pending delete_event of triage-bot in project p1 — allowed, approved by alice"
+    )

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 
 from bugwarden.guard.audit import AuditLog
 from bugwarden.guard.tokens import TokenStore
+from bugwarden.sandbox.bugsnag_seed import oid
 from tests.browser import Chromium
 from tests.conftest import API_PROJECT
 from tests.web.helpers import PASSWORD, Site, site
@@ -196,3 +197,40 @@ async def test_no_team_pages_without_admin_and_no_post_without_csrf(
 
         assert await chromium.arun(forged_post) == 403
         assert TokenStore(s.store.tokens).get(info.id).state() == "active"
+
+
+async def test_approving_makes_the_change_exactly_once_and_rejecting_refuses_it(
+    sandbox: Starlette, home: Path, chromium: Chromium
+) -> None:
+    error = oid("error", "api-server", "0")
+    first, second = oid("event", error, "0"), oid("event", error, "1")
+    async with site(sandbox, home, settings={"toolsets": "all"}) as s:
+        s.add_person("lead", bundle="admin", admin=True)
+        _, secret = TokenStore(s.store.tokens).create("cleanup-bot", "admin")
+        waiting = await call(s.url, secret, "delete_event", {"project_id": API_PROJECT, "event_id": first})
+        assert "waits for a person's approval" in text_of(waiting) and f"{s.url}/console/approvals" in text_of(waiting)
+        other = await call(s.url, secret, "delete_event", {"project_id": API_PROJECT, "event_id": second})
+        ids = [waiting.structured_content["approval_id"], other.structured_content["approval_id"]]
+
+        def decide(page: Any) -> str:
+            sign_in(page, s, "lead")
+            page.get_by_role("link", name="Approvals").click()
+            shot(page, "approvals")
+            page.locator(f'tr[data-approval="{ids[0]}"]').get_by_role("button", name="Approve").click()
+            page.get_by_role("status").filter(has_text="Done.").wait_for()
+            page.locator(f'tr[data-approval="{ids[1]}"]').get_by_role("button", name="Reject").click()
+            page.get_by_role("status").filter(has_text="Done.").wait_for()
+            return str(page.locator("main").inner_text())
+
+        page_text = await chromium.arun(decide)
+        assert "Nothing is waiting." in page_text
+        done = await call(s.url, secret, "delete_event", {"project_id": API_PROJECT, "event_id": first})
+        assert not done.is_error and "approved by lead" in text_of(done)
+        again = await call(s.url, secret, "delete_event", {"project_id": API_PROJECT, "event_id": first})
+        assert "waits for a person's approval" in text_of(again), "an approval counts once"
+        refused = await call(s.url, secret, "delete_event", {"project_id": API_PROJECT, "event_id": second})
+        assert refused.is_error and "(lead) rejected this change" in text_of(refused)
+        deletes = [r.path for r in sandbox.state.control.log if r.method == "DELETE"]
+        assert deletes == [f"/projects/{API_PROJECT}/events/{first}"]
+        decided = [(r["tool"], r["principal_name"]) for r in s.audit() if r["tool"].startswith("approvals:")]
+        assert ("approvals:approve", "lead") in decided and ("approvals:reject", "lead") in decided
