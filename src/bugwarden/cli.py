@@ -261,6 +261,20 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
         "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
+    p.add_argument(
+        "--oauth-registration",
+        choices=["open", "closed"],
+        default="open",
+        help="HTTP with --public-url: whether clients may register themselves (RFC 7591); closed leaves clients "
+        "with a Client ID Metadata Document",
+    )
+    p.add_argument(
+        "--oauth-metadata-host",
+        action="append",
+        default=[],
+        help="HTTP with --public-url: a host whose client metadata documents may be fetched although it resolves "
+        "to a private address (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     hooks_cli.add_receiver_args(p)
 
@@ -279,6 +293,8 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        oauth_registration=args.oauth_registration,
+        metadata_hosts=tuple(args.oauth_metadata_host),
         hooks=hooks_cli.receiver_options(args),
     )
 
@@ -562,9 +578,8 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             from .render.table import table, to_json
 
             tokens = store.list()
-            print(
-                to_json(tokens, columns.COLUMNS) if args.json else table(tokens, columns.COLUMNS, empty=columns.EMPTY)
-            )
+            shown: list[Any] = [*columns.COLUMNS, *(columns.GRANT_COLUMNS if any(t.is_grant for t in tokens) else [])]
+            print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
             info, changed = store.revoke(args.id)
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")

@@ -86,5 +86,26 @@ def run(args: argparse.Namespace, settings: Settings, usage_error: type[Exceptio
 
 
 def _revoke_grants_of(state: Any, name: str) -> int:
-    """Revoke every OAuth grant a removed person gave (none before the authorization server exists)."""
-    return 0
+    """Revoke every OAuth grant a removed person gave, and audit each."""
+    import time
+    from dataclasses import asdict, replace
+
+    from .guard.audit import AuditLog, AuditRecord
+    from .store.oauth import OAuthRepository
+    from .web.events import person_principal
+
+    repo = OAuthRepository(state.tokens)
+    audit = AuditLog(state.audit)
+    revoked = 0
+    for grant in repo.grants_of(name):
+        if repo.revoke(grant.id, time.time()):
+            revoked += 1
+            record = AuditRecord.start(
+                principal=person_principal(name, grant.client_id),
+                client=(None, None),
+                transport="cli",
+                tool="grant.revoked",
+                arguments={"grant": grant.id},
+            )
+            audit.append(asdict(replace(record, decision="allowed", reason="the person was removed", outcome="ok")))
+    return revoked

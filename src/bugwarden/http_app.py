@@ -20,7 +20,7 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,7 @@ from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
 from .hooks.receiver import HookOptions, Receiver, not_found
+from .model import Project
 from .store import Store, StoreError
 from .store.hooks import HookStore
 from .store.keys import KeyRing
@@ -56,6 +57,11 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
     "send a bugwarden agent token as 'Authorization: Bearer bw_…'; an operator creates one with "
     "`bugwarden token create --name NAME --scopes read` (bugwarden is not an OAuth authorization server)"
+)
+
+SIGNING_IN = (
+    "connect with OAuth (your MCP client opens a browser where a person signs in and consents), or send a "
+    "bugwarden agent token as 'Authorization: Bearer bw_…' (`bugwarden token create`)"
 )
 
 
@@ -76,6 +82,11 @@ class HttpOptions:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     public_url: str | None = None
+    oauth_registration: str = "open"
+    """With a public URL: `open` lets clients register themselves (RFC 7591); `closed` serves only clients with
+    a Client ID Metadata Document."""
+    metadata_hosts: tuple[str, ...] = ()
+    """Hosts whose client metadata documents may be fetched even though they resolve to private addresses."""
     hooks: HookOptions = field(default_factory=HookOptions)
     """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
 
@@ -186,12 +197,19 @@ class BearerAuth:
     """
 
     def __init__(
-        self, app: ASGIApp, verifier: StoreTokenVerifier, path: str, loopback: Principal | None = None
+        self,
+        app: ASGIApp,
+        verifier: StoreTokenVerifier,
+        path: str,
+        loopback: Principal | None = None,
+        resource_metadata: str | None = None,
     ) -> None:
         self.app = AuthContextMiddleware(app)
         self.verifier = verifier
         self.path = path.rstrip("/") or "/"
         self.loopback = loopback
+        self.resource_metadata = resource_metadata
+        """With the authorization server on: where clients discover it (RFC 9728), named in every 401."""
 
     def _protected(self, path: str) -> bool:
         return path == self.path or path.startswith(self.path + "/")
@@ -227,9 +245,11 @@ class BearerAuth:
                 "missing or malformed Authorization header" if not credential else "unknown, expired or revoked token"
             )
             challenge = f'Bearer realm="bugwarden", error="invalid_token", error_description="{problem}"'
-            response = _json_error(
-                401, "invalid_token", f"{problem}: {GETTING_ACCESS}", {"WWW-Authenticate": challenge}
-            )
+            how = GETTING_ACCESS
+            if self.resource_metadata:
+                challenge += f', resource_metadata="{self.resource_metadata}"'
+                how = SIGNING_IN
+            response = _json_error(401, "invalid_token", f"{problem}: {how}", {"WWW-Authenticate": challenge})
             await response(scope, receive, send)
             return
         scope["user"] = AuthenticatedUser(token)
@@ -359,11 +379,13 @@ def build_http(
     options: HttpOptions,
     loopback_principal: Principal | None = None,
     web_clock: Callable[[], float] | None = None,
+    metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
     **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
     (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
-    (tests)."""
+    (tests), `metadata_fetch` the
+    network for client metadata documents (tests)."""
     store = build_kw.pop("store", None) or Store.open(settings)
     server = build_server(
         settings,
@@ -385,18 +407,44 @@ def build_http(
         host=options.host,
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
-    guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
-    if options.public_url:
+    verifier = StoreTokenVerifier(TokenStore(store.tokens))
+    if not options.public_url:
+        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal)
+    else:
+        from .store.oauth import OAuthRepository
         from .web import Web, build_web
+        from .web.oauth.documents import network_fetch
+        from .web.oauth.provider import Provider
+        from .web.oauth.routes import oauth_routes, resource_metadata_url
 
+        public = options.public_url.rstrip("/")
+        metadata_url = resource_metadata_url(public, options.path)
+        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal, resource_metadata=metadata_url)
+
+        async def list_projects() -> list[Project]:
+            return (await server.runtime.all_projects())[0]
+
+        clock = web_clock or time.time
+        provider = Provider(
+            repo=OAuthRepository(store.tokens),
+            audit=server.audit,
+            issuer=public,
+            resource=public + options.path,
+            fetch=metadata_fetch or network_fetch(options.metadata_hosts),
+            clock=clock,
+            metadata_hosts=options.metadata_hosts,
+        )
         web = Web(
             store=store,
-            public_url=options.public_url,
+            public_url=public,
             audit=server.audit,
             keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
-            clock=web_clock or time.time,
+            clock=clock,
+            list_projects=list_projects,
+            oauth=provider,
         )
-        guarded = build_web(web, guarded)
+        routes = oauth_routes(provider, options.path, registration=options.oauth_registration == "open")
+        guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
     receiver = Receiver(
         HookStore(store.hooks), SignalStore(store.hooks), server.audit, options.hooks, on_signal=_wake(server)

@@ -12,8 +12,16 @@ from ..guard.audit import AuditLog, AuditRecord
 from ..guard.principal import Principal
 
 
-def person_principal(name: str) -> Principal:
-    return Principal(id=f"person:{name[:100]}", name=name[:100], scopes=frozenset(), transport="web")
+def person_principal(name: str, client_id: str | None = None) -> Principal:
+    """A person acting on the pages (`client_id`: the OAuth client their action concerns)."""
+    return Principal(
+        id=f"person:{name[:100]}",
+        name=name[:100],
+        scopes=frozenset(),
+        transport="web",
+        person=name[:100],
+        client_id=client_id[:300] if client_id else None,
+    )
 
 
 async def audit_event(

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..guard.audit import AuditLog
+from ..model import Project
 from ..store import Store
 from ..store.buckets import CallBudgets
 from ..store.keys import KeyRing
@@ -68,6 +69,10 @@ class Web:
     """Sign-in attempts a minute for one name (that many may come at once after a quiet minute)."""
     signin_per_address: int = 20
     """Sign-in attempts a minute from one address."""
+    list_projects: Callable[[], Awaitable[list[Project]]] | None = None
+    """Every project the trackers show (the consent page offers those a person may grant)."""
+    oauth: Any = None
+    """The authorization server's provider (web/oauth/provider.py), when it is on."""
     people: People = field(init=False)
     signin_budget_name: CallBudgets = field(init=False)
     signin_budget_address: CallBudgets = field(init=False)
