@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -220,6 +221,7 @@ def run(kind: str, sizes: tuple[int, int], repeat: int, pg: Any = None) -> None:
             results.append(measure(store, n, repeat))
         finally:
             store.close()
+            shutil.rmtree(settings.home, ignore_errors=True)
     small, large = results
     print(f"\n{kind}: {sizes[1]:,} records vs {sizes[0]:,} (median of {repeat}; ms)")
     print(f"  {'':38} {sizes[0]:>10,} {sizes[1]:>12,}   ratio")
