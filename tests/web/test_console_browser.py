@@ -110,8 +110,17 @@ async def test_a_team_lead_reads_filters_and_watches_the_log_live(
             page.get_by_role("button", name="Filter").click()
             page.wait_for_url("**/console/audit?**")
             in_another_thread(call, s.url, secret, "list_errors", {"project_id": API_PROJECT})  # while we watch
-            newest = AuditLog(s.store.audit).last(1)[0]
-            page.locator(f'tr[data-seq="{newest["seq"]}"]').first.wait_for()
+            hostile = AuditLog(s.store.audit).append(  # and a hostile record arriving through the live view
+                {
+                    "tool": HOSTILE,
+                    "decision": "invalid",
+                    "phase": "result",
+                    "principal_name": HOSTILE,
+                    "client_name": HOSTILE,
+                    "reason": HOSTILE,
+                }
+            )
+            page.locator(f'tr[data-seq="{hostile}"]').first.wait_for()
             seen["live"] = table.inner_text()
             seen["pwned"] = page.evaluate("() => window.pwned === undefined ? null : window.pwned")
             return seen
