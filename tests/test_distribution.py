@@ -112,7 +112,8 @@ def test_the_compose_file_matches_the_code() -> None:
     caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
     upstreams = re.search(r"reverse_proxy ([^{]+)\{", caddyfile)
-    assert upstreams and sorted(upstreams.group(1).split()) == [f"{name}:{exposed.group(1)}" for name in sorted(replicas)]
+    assert upstreams
+    assert sorted(upstreams.group(1).split()) == [f"{name}:{exposed.group(1)}" for name in sorted(replicas)]
     assert "health_uri /healthz" in caddyfile
 
 

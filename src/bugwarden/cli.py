@@ -275,6 +275,17 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         help="HTTP with --public-url: a host whose client metadata documents may be fetched although it resolves "
         "to a private address (repeatable)",
     )
+    p.add_argument(
+        "--trusted-proxy-header",
+        help="HTTP with --public-url, behind an SSO proxy: a request header naming the signed-in person "
+        "(e.g. X-Forwarded-User); needs --trusted-proxy-from",
+    )
+    p.add_argument(
+        "--trusted-proxy-from",
+        action="append",
+        default=[],
+        help="the proxy's address or network (CIDR) that --trusted-proxy-header is believed from (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     hooks_cli.add_receiver_args(p)
 
@@ -295,6 +306,8 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         public_url=settings.public_url,
         oauth_registration=args.oauth_registration,
         metadata_hosts=tuple(args.oauth_metadata_host),
+        trusted_proxy_header=args.trusted_proxy_header,
+        trusted_proxy_from=tuple(args.trusted_proxy_from),
         hooks=hooks_cli.receiver_options(args),
     )
 
@@ -326,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
+            _http_options(args, settings).check_trusted_proxy()
         return handler(args, settings)
     except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
@@ -582,6 +596,15 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
             info, changed = store.revoke(args.id)
+            if changed and info.is_grant:
+                from .guard.audit import AuditLog
+                from .web.events import audit_event_sync
+
+                audit_event_sync(
+                    AuditLog(state.audit), "grant.revoked", person=info.person or "", decision="allowed",
+                    reason="revoked with `bugwarden token revoke`", outcome="ok", client=info.client_id,
+                    details={"grant": info.id}, transport="cli",
+                )
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:

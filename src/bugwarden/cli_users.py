@@ -88,11 +88,10 @@ def run(args: argparse.Namespace, settings: Settings, usage_error: type[Exceptio
 def _revoke_grants_of(state: Any, name: str) -> int:
     """Revoke every OAuth grant a removed person gave, and audit each."""
     import time
-    from dataclasses import asdict, replace
 
-    from .guard.audit import AuditLog, AuditRecord
+    from .guard.audit import AuditLog
     from .store.oauth import OAuthRepository
-    from .web.events import person_principal
+    from .web.events import audit_event_sync
 
     repo = OAuthRepository(state.tokens)
     audit = AuditLog(state.audit)
@@ -100,12 +99,15 @@ def _revoke_grants_of(state: Any, name: str) -> int:
     for grant in repo.grants_of(name):
         if repo.revoke(grant.id, time.time()):
             revoked += 1
-            record = AuditRecord.start(
-                principal=person_principal(name, grant.client_id),
-                client=(None, None),
+            audit_event_sync(
+                audit,
+                "grant.revoked",
+                person=name,
+                decision="allowed",
+                reason="the person was removed",
+                outcome="ok",
+                client=grant.client_id,
+                details={"grant": grant.id},
                 transport="cli",
-                tool="grant.revoked",
-                arguments={"grant": grant.id},
             )
-            audit.append(asdict(replace(record, decision="allowed", reason="the person was removed", outcome="ok")))
     return revoked

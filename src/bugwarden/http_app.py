@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -46,6 +47,7 @@ from .guard.verifier import StoreTokenVerifier, http_principal
 from .hooks.receiver import HookOptions, Receiver, not_found
 from .model import Project
 from .store import Store, StoreError
+from .store.buckets import CallBudgets
 from .store.hooks import HookStore
 from .store.keys import KeyRing
 from .store.signals import SignalStore
@@ -53,6 +55,8 @@ from .store.signals import SignalStore
 log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
+REGISTRATIONS_PER_MINUTE = 10
+"""Anonymous client registrations (RFC 7591) a minute from one address."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
     "send a bugwarden agent token as 'Authorization: Bearer bw_…'; an operator creates one with "
@@ -89,9 +93,27 @@ class HttpOptions:
     """Hosts whose client metadata documents may be fetched even though they resolve to private addresses."""
     hooks: HookOptions = field(default_factory=HookOptions)
     """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
+    trusted_proxy_header: str | None = None
+    """Behind an SSO proxy: a header naming the signed-in person, believed only from `trusted_proxy_from`."""
+    trusted_proxy_from: tuple[str, ...] = ()
+
+    def check_trusted_proxy(self) -> None:
+        if self.trusted_proxy_header and not self.trusted_proxy_from:
+            raise ConfigError("--trusted-proxy-header needs --trusted-proxy-from (the proxy's address or network)")
+        if self.trusted_proxy_header and not self.public_url:
+            raise ConfigError("--trusted-proxy-header applies to the pages, which need --public-url")
+        for cidr in self.trusted_proxy_from:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"--trusted-proxy-from {cidr!r} is not an address or network (CIDR)") from None
 
     def security(self) -> TransportSecuritySettings:
         hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
+        if self.public_url:  # the address clients use is, by definition, a Host and Origin they send
+            public = urlsplit(self.public_url)
+            hosts += [public.netloc, f"{public.hostname}:*"]
+            origins.append(f"{public.scheme}://{public.netloc}")
         if is_loopback(self.host):
             hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
             origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -407,6 +429,7 @@ def build_http(
         host=options.host,
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
+    options.check_trusted_proxy()
     verifier = StoreTokenVerifier(TokenStore(store.tokens))
     if not options.public_url:
         guarded = BearerAuth(guarded, verifier, options.path, loopback_principal)
@@ -442,8 +465,20 @@ def build_http(
             clock=clock,
             list_projects=list_projects,
             oauth=provider,
+            trusted_header=options.trusted_proxy_header,
+            trusted_from=tuple(ipaddress.ip_network(c, strict=False) for c in options.trusted_proxy_from),
         )
-        routes = oauth_routes(provider, options.path, registration=options.oauth_registration == "open")
+        registrations = CallBudgets(store.state, REGISTRATIONS_PER_MINUTE)
+
+        async def registration_wait(address: str) -> float:
+            return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
+
+        routes = oauth_routes(
+            provider,
+            options.path,
+            registration=options.oauth_registration == "open",
+            registration_wait=registration_wait,
+        )
         guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
     receiver = Receiver(

@@ -4,6 +4,7 @@ the agent's calls are then limited to what that person chose; refresh and revoca
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -77,7 +78,7 @@ class Person:
     async def redirect_handler(self, url: str) -> None:
         final = await anyio.to_thread.run_sync(self._consent, url)
         query = {k: v[0] for k, v in parse_qs(urlsplit(final).query).items()}
-        self.result = AuthorizationCodeResult(code=query["code"], state=query.get("state"))
+        self.result = AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.result is not None
@@ -173,3 +174,44 @@ async def test_static_tokens_keep_working_beside_oauth(sandbox: Starlette, home:
             Client(streamable_http_client(f"{s.url}/mcp", http_client=http)) as client,
         ):
             assert not (await client.call_tool("list_projects", {})).is_error
+
+
+async def test_the_sdk_client_connects_with_a_client_id_metadata_document(
+    sandbox: Starlette, home: Path, chromium: Chromium
+) -> None:
+    """No registration at all (it is closed here): the client's id is the URL of its metadata document."""
+    doc_url = "https://agent.example/bugwarden-client.json"
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        fetched.append(url)
+        doc = {"client_id": doc_url, "client_name": "Metadata Agent", "redirect_uris": [CALLBACK]}
+        return json.dumps(doc).encode()
+
+    async with site(sandbox, home, metadata_fetch=fetch, oauth_registration="closed") as s:
+        s.add_person("ada")
+        person = Person(chromium, "ada", access="read")
+        storage = Memory()
+        auth = OAuthClientProvider(
+            server_url=f"{s.url}/mcp",
+            client_metadata=OAuthClientMetadata(
+                client_name="Metadata Agent",
+                redirect_uris=[AnyUrl(CALLBACK)],
+                grant_types=["authorization_code", "refresh_token"],
+                response_types=["code"],
+                token_endpoint_auth_method="none",
+            ),
+            storage=storage,
+            redirect_handler=person.redirect_handler,
+            callback_handler=person.callback_handler,
+            client_metadata_url=doc_url,
+        )
+        async with (
+            httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30, read=60)) as http,
+            Client(streamable_http_client(f"{s.url}/mcp", http_client=http)) as client,
+        ):
+            assert not (await client.call_tool("list_projects", {})).is_error
+        assert "from its metadata document at agent.example" in person.seen["text"]
+        assert fetched == [doc_url], "fetched once, then served from the cache"
+        grant = next(t for t in TokenStore(s.store.tokens).list() if t.is_grant)
+        assert grant.client_id == doc_url and grant.name == "Metadata Agent"

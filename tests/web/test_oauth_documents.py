@@ -70,12 +70,15 @@ async def test_a_client_with_a_metadata_document_connects_without_registering(sa
 async def test_a_metadata_document_outside_the_rules_is_refused(
     sandbox: Starlette, home: Path, doc: dict[str, object]
 ) -> None:
-    async with (
-        site(sandbox, home, metadata_fetch=Documents({DOC_URL: doc})) as s,
-        httpx.AsyncClient(base_url=s.url) as http,
-    ):
+    docs = Documents({DOC_URL: doc})
+    async with site(sandbox, home, metadata_fetch=docs) as s, httpx.AsyncClient(base_url=s.url) as http:
         answer = await authorize(http, Client(DOC_URL, REDIRECT))
         assert answer.status_code == 400 and "not found" in answer.text
+        await authorize(http, Client(DOC_URL, REDIRECT))
+        assert docs.fetched == [DOC_URL], "a document that failed is not fetched again at once"
+        s.clock.now += 61
+        await authorize(http, Client(DOC_URL, REDIRECT))
+        assert docs.fetched == [DOC_URL, DOC_URL]
 
 
 def test_metadata_urls_must_be_https_and_not_local() -> None:

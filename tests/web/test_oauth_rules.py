@@ -59,6 +59,7 @@ async def test_discovery_starts_at_the_401_and_names_s256_and_metadata_documents
         assert meta["revocation_endpoint"] == f"{s.url}/revoke"
         assert meta["authorization_endpoint"] == f"{s.url}/authorize"
         assert "none" in meta["token_endpoint_auth_methods_supported"]
+        assert meta["authorization_response_iss_parameter_supported"] is True
 
 
 async def test_closed_registration_offers_no_registration_endpoint(sandbox: Starlette, home: Path) -> None:
@@ -209,7 +210,7 @@ async def test_deny_ends_the_attempt_with_access_denied(sandbox: Starlette, home
         client = await registered(http)
         html, request_id = await consent_form(http, client)
         params = redirected_params(await answer_consent(http, html, request_id, decision="deny"))
-        assert params == {"error": "access_denied", "state": "st4te"}
+        assert params == {"error": "access_denied", "state": "st4te", "iss": s.url + "/"}
         again = await answer_consent(http, html, request_id)
         assert again.status_code == 400, "a request is answered once"
 
@@ -285,9 +286,70 @@ async def test_removing_a_person_revokes_their_grants_and_token_list_shows_grant
         assert header.split()[-3:] == ["PERSON", "OAUTH", "CLIENT"]
         assert row.startswith("gr_") and "Test Agent" in row and "active" in row
         assert row.split()[-2:] == ["ada", client.client_id]
+        other = (await exchange(http, client, await code_for(http, client))).json()
+        other_id = TokenStore(s.store.tokens).check(other["access_token"]).id
+        assert main(["token", "revoke", other_id]) == 0
+        capsys.readouterr()
+        revoked = s.audit()[-1]
+        assert (revoked["tool"], revoked["person"], revoked["oauth_client"]) == (
+            "grant.revoked",
+            "ada",
+            client.client_id,
+        )
         assert main(["user", "remove", "ada"]) == 0
         assert capsys.readouterr().out == "removed ada; revoked 1 grant(s)\n"
         bearer = {**MCP_HEADERS, "Authorization": f"Bearer {tokens['access_token']}"}
         assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code == 401
         assert (await refresh(http, client, tokens["refresh_token"])).json()["error"] == "invalid_grant"
         assert s.audit()[-1]["tool"] == "grant.revoked" and s.audit()[-1]["reason"] == "the person was removed"
+
+
+async def test_anonymous_registrations_are_limited_per_address(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        answers = [(await register(http)).status_code for _ in range(11)]
+        assert answers[:10] == [201] * 10 and answers[10] == 429
+        s.clock.now += 60
+        assert (await register(http)).status_code == 201
+
+
+async def test_a_grant_never_gives_more_than_its_person_may_give_now(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http, bundle="triage")
+        client = await registered(http)
+        access = (await exchange(http, client, await code_for(http, client, access="triage"))).json()["access_token"]
+        tokens = TokenStore(s.store.tokens)
+        assert "errors:write" in tokens.check(access).scopes
+        with s.store.tokens.transaction(write=True) as tx:
+            tx.execute("UPDATE people SET bundle = 'read', projects = ? WHERE name = 'ada'", (f'["{API_PROJECT}"]',))
+        narrowed = tokens.check(access)
+        assert narrowed.scopes == {"errors:read", "projects:read"} and narrowed.projects == {API_PROJECT}
+
+
+async def test_the_public_urls_host_is_accepted_without_allowed_host(sandbox: Starlette, home: Path) -> None:
+    async with (
+        site(sandbox, home, public_url="https://mcp.example.com") as s,
+        httpx.AsyncClient(base_url=s.url) as http,
+    ):
+        proxied = {**MCP_HEADERS, "Host": "mcp.example.com", "Origin": "https://mcp.example.com"}
+        assert (await http.post("/mcp", json=INIT, headers=proxied)).status_code == 401, "not 421: a known host"
+        _, secret = TokenStore(s.store.tokens).create("ci", "read")
+        assert (
+            await http.post("/mcp", json=INIT, headers={**proxied, "Authorization": f"Bearer {secret}"})
+        ).status_code == 200
+        other = {**MCP_HEADERS, "Host": "evil.example", "Authorization": f"Bearer {secret}"}
+        assert (await http.post("/mcp", json=INIT, headers=other)).status_code == 421
+
+
+async def test_an_access_token_lives_an_hour_and_a_refresh_brings_a_new_one(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        tokens = (await exchange(http, client, await code_for(http, client))).json()
+        with s.store.tokens.transaction(write=True) as tx:  # an hour has passed for the access token
+            tx.execute("UPDATE tokens SET access_expires_at = 1 WHERE person = 'ada'")
+        bearer = {**MCP_HEADERS, "Authorization": f"Bearer {tokens['access_token']}"}
+        expired = await http.post("/mcp", json=INIT, headers=bearer)
+        assert expired.status_code == 401 and "resource_metadata" in expired.headers["www-authenticate"]
+        fresh = (await refresh(http, client, tokens["refresh_token"])).json()
+        bearer = {**MCP_HEADERS, "Authorization": f"Bearer {fresh['access_token']}"}
+        assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code == 200

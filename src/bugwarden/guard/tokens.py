@@ -11,13 +11,13 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store import Database
 from .principal import Principal
-from .scopes import parse_scopes
+from .scopes import BUNDLES, parse_scopes
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_LIFETIME = timedelta(days=3650)
@@ -171,6 +171,19 @@ class TokenStore:
             client_id=info.client_id,
         )
 
+    def _within_person(self, info: TokenInfo) -> TokenInfo:
+        """A grant never gives more than the person who gave it may give now: their bundle and projects today
+        (`user add` again with less narrows every grant they gave; a removed person's grants stop)."""
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT bundle, projects FROM people WHERE name = ?", (info.person,)).fetchone()
+        if row is None or str(row[0]) not in BUNDLES:
+            raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant access")
+        allowed = frozenset(json.loads(row[1]))
+        projects = info.projects if not allowed else (info.projects & allowed if info.projects else allowed)
+        if allowed and not projects:
+            raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant its projects")
+        return replace(info, scopes=info.scopes & BUNDLES[str(row[0])], projects=projects)
+
     def check(self, secret: str) -> TokenInfo:
         """The token a presented secret belongs to, if it is usable now; else TokenError. Runs on every HTTP
         request and every stdio call, so `last_used_at` is written at most once a minute per token."""
@@ -189,6 +202,8 @@ class TokenStore:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
         if row[11] is not None and float(row[11]) <= now.timestamp():
             raise TokenError(f"the access token of grant {info.id} ({info.name}) expired: refresh it")
+        if info.person is not None:
+            info = self._within_person(info)
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
             with self.db.transaction(write=True) as tx:
                 tx.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))

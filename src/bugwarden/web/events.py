@@ -24,6 +24,29 @@ def person_principal(name: str, client_id: str | None = None) -> Principal:
     )
 
 
+def audit_event_sync(
+    audit: AuditLog,
+    action: str,
+    *,
+    person: str,
+    decision: str,
+    reason: str,
+    outcome: str,
+    client: str | None = None,
+    details: dict[str, Any] | None = None,
+    transport: str = "web",
+) -> None:
+    """`audit_event` for code outside an event loop (the CLI: `transport` "cli")."""
+    record = AuditRecord.start(
+        principal=person_principal(person, client),
+        client=(None, None),
+        transport=transport,
+        tool=action,
+        arguments=details or {},
+    )
+    audit.append(asdict(replace(record, decision=decision, reason=reason, outcome=outcome)))
+
+
 async def audit_event(
     audit: AuditLog,
     action: str,

@@ -154,7 +154,9 @@ async def consent_submit(request: Request) -> Response:
             client=client_id,
             details=details,
         )
-        return redirect(request, construct_redirect_uri(redirect_uri, error="access_denied", state=state))
+        return redirect(
+            request, construct_redirect_uri(redirect_uri, error="access_denied", state=state, iss=provider.issuer_id)
+        )
     bundle, projects, lifetime = chosen
     described = await _describe(request, client_id)
     data = {
@@ -180,7 +182,7 @@ async def consent_submit(request: Request) -> Response:
         client=client_id,
         details={**details, "bundle": bundle, "projects": sorted(projects), "expires_in": lifetime},
     )
-    return redirect(request, construct_redirect_uri(redirect_uri, code=code, state=state))
+    return redirect(request, construct_redirect_uri(redirect_uri, code=code, state=state, iss=provider.issuer_id))
 
 
 async def _choice(request: Request, person: Person, form: Any) -> tuple[str, set[str], int]:

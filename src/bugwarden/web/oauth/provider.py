@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -28,6 +28,7 @@ from mcp.server.auth.provider import (
     TokenError,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyHttpUrl
 
 from ...guard.audit import AuditError, AuditLog
 from ...guard.scopes import BUNDLES, SCOPES
@@ -40,6 +41,7 @@ log = logging.getLogger("bugwarden.oauth")
 REQUEST_LIFETIME = 600.0
 CODE_LIFETIME = 120.0
 ACCESS_LIFETIME = 3600.0
+FAILED_FOR = 60.0
 ALL_SCOPES = " ".join([*SCOPES, *BUNDLES])
 
 
@@ -71,6 +73,13 @@ class Provider:
     fetch: Fetch
     clock: Callable[[], float]
     metadata_hosts: tuple[str, ...] = ()
+    _failed: dict[str, float] = field(default_factory=dict)
+    """Metadata URLs that could not be used, until when they are not fetched again (per process)."""
+
+    @property
+    def issuer_id(self) -> str:
+        """The issuer exactly as the server metadata spells it (the `iss` of authorization responses, RFC 9207)."""
+        return str(AnyHttpUrl(self.issuer))
 
     # -- clients ---------------------------------------------------------------------------------------------
 
@@ -81,13 +90,16 @@ class Provider:
         now = self.clock()
         if stored is not None and (stored[1] == "registered" or now - stored[2] < CACHE_FOR):
             return _client(stored[0])
-        if not is_metadata_url(client_id):
+        if not is_metadata_url(client_id) or self._failed.get(client_id, 0.0) > now:
             return None
         try:
             check_url(client_id, self.metadata_hosts)
             info = parse_document(client_id, await self.fetch(client_id))
         except DocumentError as exc:
             log.warning("client metadata document refused: %s", exc)
+            if len(self._failed) >= 1000:
+                self._failed.clear()
+            self._failed[client_id] = now + FAILED_FOR  # no fetch storm for a URL that does not work
             return None
         await anyio.to_thread.run_sync(self.repo.save_client, client_id, info, "metadata", now)
         return _client(info)
