@@ -126,7 +126,10 @@ async def test_a_team_lead_reads_filters_and_watches_the_log_live(
             return seen
 
         seen = await chromium.arun(read_filter_and_watch)
-        assert "triage-bot (token " + info.id + ", via mcp) resolved error " + INTEGRITY in seen["all"]
+        assert (
+            "triage-bot (token " + info.id + ', via mcp) resolved error "django.db.utils.IntegrityError: '
+            in seen["all"]
+        )
         assert "listed projects — allowed" in seen["all"]
         assert seen["banner"].startswith("Chain verified up to record")
         assert "resolve_error" in seen["filtered"] and "list_projects" not in seen["filtered"]
