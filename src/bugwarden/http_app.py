@@ -147,6 +147,30 @@ def _json_error(status: int, error: str, description: str, headers: dict[str, st
     return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
 
 
+STORE_DOWN = "bugwarden cannot check tokens right now (its state store is unavailable); try again shortly"
+
+
+async def store_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    """503 with a JSON-RPC error (answering the request's id when the body has one) that carries the reason, so an
+    MCP client shows the server's sentence instead of a bare HTTP status."""
+    request_id: str | int | None = None
+    if scope.get("method") == "POST":
+        message = await receive()
+        try:
+            parsed = json.loads(message.get("body", b"") or b"null")
+        except ValueError:
+            parsed = None
+        candidate = parsed.get("id") if isinstance(parsed, dict) else None
+        if isinstance(candidate, str | int) and not isinstance(candidate, bool):
+            request_id = candidate
+    body = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": -32000, "message": STORE_DOWN, "data": {"error": "temporarily_unavailable"}},
+    }
+    await JSONResponse(body, 503, headers={"Retry-After": "5"})(scope, receive, send)
+
+
 class OneAuthorization:
     """Refuse requests that carry more than one Authorization header (400)."""
 
@@ -246,13 +270,7 @@ class BearerAuth:
             token = await self.verifier.verify_token(credential.strip()) if scheme.lower() == "bearer" else None
         except StoreError as exc:
             log.error("cannot check a bearer token: %s", exc)
-            unavailable = _json_error(
-                503,
-                "temporarily_unavailable",
-                "bugwarden cannot check tokens right now (its state store is unavailable); try again shortly",
-                {"Retry-After": "5"},
-            )
-            await unavailable(scope, receive, send)
+            await store_unavailable(scope, receive, send)
             return
         client = scope.get("client") or ("", 0)
         if token is None and not header and self.loopback is not None and is_loopback(client[0]):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio.to_thread
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
 from ..store.approvals import ApprovalError
+from ..store.waits import in_store_thread
 from .audit import redact
 from .checkpoint import Invocation, invocation
 from .errors import Refusal, invalid
@@ -78,12 +78,12 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
         return Elicit(call.question, Approval)
     try:
         if call.policy == "approval" and call.approvals is not None:
-            return await anyio.to_thread.run_sync(_by_approval, call)
+            return await in_store_thread(_by_approval, call)
         confirm = call.arguments.get("confirm")
         if isinstance(confirm, str) and confirm:
-            await anyio.to_thread.run_sync(call.consent.redeem, confirm, call.digest)
+            await in_store_thread(call.consent.redeem, confirm, call.digest)
             return Consent(True, "confirmation code")
-        code = await anyio.to_thread.run_sync(call.consent.issue, call.digest)
+        code = await in_store_thread(call.consent.issue, call.digest)
     except Refusal as refusal:
         raise ToolError(refusal.message) from refusal
     return Consent(False, "preview", code)
@@ -133,7 +133,7 @@ async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -
     if getattr(answer, "action", "decline") == "cancel":
         call.notes["consent"] = "cancelled"
         return Consent(False, "cancelled")
-    await anyio.to_thread.run_sync(call.consent.decline, call.digest)
+    await in_store_thread(call.consent.decline, call.digest)
     call.notes["consent"] = "declined"
     return Consent(False, "declined")
 
