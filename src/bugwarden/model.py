@@ -9,11 +9,15 @@ BugPort reports) are kept verbatim here: neutralising them is the renderer's job
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+_FILTER_FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +293,30 @@ class SavedSearch:
     filters: dict[str, Any] = field(default_factory=dict)
     sort: str | None = None
     shared: bool | None = None
+    project_default: bool | None = None
+
+    @property
+    def conditions(self) -> tuple[tuple[str, str, str], ...]:
+        """The filters as (field, "eq" | "ne", value) conditions, in order; conditions of another shape are left
+        out (see `unusable`)."""
+        found = []
+        for name, conditions in self.filters.items():
+            for c in conditions if isinstance(conditions, list) else []:
+                if (
+                    isinstance(c, dict)
+                    and c.get("type") in ("eq", "ne")
+                    and isinstance(c.get("value"), str | int | float | bool)
+                    and _FILTER_FIELD.match(name)
+                ):
+                    value = c["value"]
+                    found.append((name, c["type"], str(value).lower() if isinstance(value, bool) else str(value)))
+        return tuple(found)
+
+    @property
+    def unusable(self) -> int:
+        """How many of the filters' conditions `conditions` leaves out."""
+        listed = sum(len(c) if isinstance(c, list) else 1 for c in self.filters.values())
+        return listed - len(self.conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,3 +355,48 @@ class BugContext:
     missing: tuple[str, ...] = ()
     report: BugReportDetail | None = None
     """BugPort: the bug report's console, network, page and discussion."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a tracker pushed about a project (a BugSnag webhook delivery), as stored: a hint that something
+    happened, to be confirmed by reading the error itself. Text fields are the sender's, verbatim."""
+
+    seq: int
+    project_id: str
+    trigger: str
+    """The most telling trigger merged into this signal (e.g. `firstException` over `exception`)."""
+    triggers: tuple[str, ...]
+    received_at: datetime
+    source: str = "bugsnag"
+    trigger_message: str | None = None
+    error_id: str | None = None
+    event_id: str | None = None
+    error_class: str | None = None
+    message: str | None = None
+    context: str | None = None
+    release_stage: str | None = None
+    app_version: str | None = None
+    severity: str | None = None
+    unhandled: bool | None = None
+    status: str | None = None
+    occurrences: int | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    dashboard_url: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+    """Trigger-specific facts: release version, state change, comment, who acted."""
+    test: bool = False
+    """BugSnag's "Test error" delivery: placeholder ids that resolve to nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalQuery:
+    """Which signals to list: `projects` (non-empty) bounds what may be shown at all."""
+
+    projects: frozenset[str] = frozenset()
+    project_id: str | None = None
+    trigger: str | None = None
+    release_stage: str | None = None
+    since: datetime | None = None
+    limit: int = 20

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Database, Store, StoreError
+from ..store.audit_facts import index_record
 from ..store.keys import KeyRing
 from ..store.schema import GENESIS
 from .principal import Principal
@@ -165,20 +166,32 @@ class AuditLog:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def append(self, record: dict[str, Any]) -> int:
-        """Store one record durably and return its sequence number (raises AuditError)."""
-        ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def append(self, record: dict[str, Any], *, started: float | None = None) -> int:
+        """Store one record durably and return its sequence number (raises AuditError).
+
+        The record's time is taken under the write lock and never earlier than the record before it, so times
+        never run backwards in sequence order (a clock stepped back repeats the last time instead). With
+        `started` (on `clock`), `duration_ms` is measured under the lock too: it includes any wait for the store.
+        """
         try:
             key = self._head_key() if self._head_key is not None else None  # read before the head is locked
             with self.db.transaction(write=True) as tx:
                 head = tx.execute(HEAD_FOR_UPDATE[self.db.dialect]).fetchone()
                 seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
+                ts = _now()
+                if seq > 1:
+                    last = tx.execute("SELECT ts FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
+                    if last is not None and str(last[0]) > ts:
+                        ts = str(last[0])
+                if started is not None:
+                    record = {**record, "duration_ms": round((self._clock() - started) * 1000, 1)}
                 body = canonical({**record, "seq": seq, "ts": ts})
                 digest = chain_hash(prev, body)
                 tx.execute(
                     "INSERT INTO audit (seq, ts, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
                     (seq, ts, body, prev, digest),
                 )
+                index_record(tx, seq, ts, record)
                 mac = self._head_mac(seq, digest, key)
                 tx.execute("UPDATE audit_head SET seq = ?, hash = ?, mac = ? WHERE id = 1", (seq, digest, mac))
         except StoreError as exc:
@@ -190,17 +203,22 @@ class AuditLog:
         return self.append(asdict(replace(record, phase="intent", outcome="pending")))
 
     def finish(self, record: AuditRecord, started: float) -> int:
-        """Store the final record of an invocation (raises AuditError)."""
-        return self.append(asdict(replace(record, duration_ms=round((self._clock() - started) * 1000, 1))))
+        """Store the final record of an invocation, its duration including the wait for the store (raises
+        AuditError)."""
+        return self.append(asdict(record), started=started)
 
     # -- reading ----------------------------------------------------------------------------------
 
     def rows(self, since: str | None = None) -> Iterator[tuple[int, str, str, str, str]]:
-        """Rows in order, from one snapshot; `since` is an ISO UTC time in the stored format."""
+        """Rows in order, from one snapshot; `since` is an ISO UTC time in the stored format: every record from
+        the first one stored at or after it, to the end (a cut by sequence, so no later record is left out even
+        where an older log's times run backwards)."""
         query = "SELECT seq, ts, record, prev_hash, hash FROM audit"
         params: tuple[Any, ...] = ()
         if since:
-            query += " WHERE ts >= ?"
+            query += (
+                " WHERE seq >= (SELECT COALESCE(MIN(seq), (SELECT MAX(seq) + 1 FROM audit)) FROM audit WHERE ts >= ?)"
+            )
             params = (since,)
         with self.db.transaction() as tx:
             for seq, ts, body, prev, digest in tx.execute(query + " ORDER BY seq", params).fetchall():
@@ -285,6 +303,10 @@ class AuditLog:
         if head_hash != prev:
             return False, f"record {count}: does not match the chain head (records were replaced)"
         return True, f"ok: {count} records, chain intact"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def canonical(record: dict[str, Any]) -> str:

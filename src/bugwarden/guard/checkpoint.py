@@ -29,6 +29,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
 from ..backends.call_context import (
     Deadline,
+    record_caveats,
     record_statuses,
     reset_deadline,
     reset_listener,
@@ -38,6 +39,7 @@ from ..backends.call_context import (
     set_meter,
 )
 from ..backends.errors import BackendError, InvalidArgument
+from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
 from . import target as current_target
@@ -51,7 +53,7 @@ from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
-from .target import AccountTarget, Listing, ProjectTarget, Target
+from .target import AccountTarget, Feed, Listing, ProjectTarget, Target
 
 log = logging.getLogger("bugwarden")
 T = TypeVar("T")
@@ -224,10 +226,10 @@ class Checkpoint:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
             await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
-            raise ToolError(refusal.message) from None
+            raise ToolError(words.said(refusal.message)) from None
         except InvalidArgument as exc:
             await self._record(record.refused("invalid", exc.agent_message), started)
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
         except StoreError as exc:
             log.error("state store failed before %s could run: %s", name, exc)
             await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
@@ -238,7 +240,7 @@ class Checkpoint:
                 record.refused("invalid", exc.agent_message).finished(type(exc).__name__, upstream_status=exc.status),
                 started,
             )
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
         except Exception:  # anything else that failed on the way in: refused in plain words, and recorded
             reference = secrets.token_hex(4)
             log.error("call of %s could not be checked (reference %s)", name[:60], reference, exc_info=True)
@@ -311,6 +313,8 @@ class Checkpoint:
             scope = target.project_id
         elif isinstance(target, AccountTarget):
             scope = target.organization_id or ""
+        elif isinstance(target, Feed):
+            scope = target.project_id or ""
         bound = binding(principal.id, tool, backend, scope)
         cursor = args.get("cursor")
         page = self.cursors.decode(cursor, bound) if isinstance(cursor, str) and cursor else None
@@ -332,11 +336,14 @@ class Checkpoint:
         entered = current_target.enter(target)
         invoked = _invocation.set(call)
         statuses = record_statuses()
+        caveats = record_caveats()
         result: T | None = None
         outcome, failure, protocol_error, status = "ok", None, None, None
         refusal: Refusal | None = None
         try:
             result = await run(args)
+            if isinstance(result, CallToolResult) and caveats:
+                _add_caveats(result, caveats)
             if isinstance(result, InputRequiredResult):
                 outcome = "input_required"
             elif isinstance(result, CallToolResult) and result.is_error:
@@ -366,6 +373,16 @@ class Checkpoint:
             log.error("audit store failed while recording a refusal of %s", record.tool)
 
 
+def _add_caveats(result: CallToolResult, caveats: list[str]) -> None:
+    """Say what the answer leaves out at the end of its text (bugwarden answers with one text block)."""
+    notes = "\n".join(f"Note: {c}" for c in caveats)
+    first = result.content[0] if result.content else None
+    if isinstance(first, TextContent):
+        result.content[0] = TextContent(type="text", text=f"{first.text}\n\n{notes}")
+    else:
+        result.content.append(TextContent(type="text", text=notes))
+
+
 def _backend_name(target: Target) -> str | None:
     if isinstance(target, ProjectTarget | AccountTarget):
         return target.backend.name
@@ -387,10 +404,10 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         log.error("state store failed while %s ran: %s", tool, cause)
         return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
     if isinstance(cause, Refusal):
-        return cause.outcome, None, ToolError(cause.message)
+        return cause.outcome, None, ToolError(words.said(cause.message))
     if isinstance(cause, BackendError):
         kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
-        return kind, cause.status, ToolError(cause.agent_message)
+        return kind, cause.status, ToolError(words.failure(cause))
     if cause is not None and type(exc).__name__ == "UnexpectedToolError":
         reference = secrets.token_hex(4)
         log.error("tool %s failed unexpectedly (reference %s)", tool, reference, exc_info=cause)
@@ -401,7 +418,7 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         )
     message = str(exc)
     prefix = f"Error executing tool {tool}: "
-    return "tool_error", None, ToolError(message[len(prefix) :] if message.startswith(prefix) else message)
+    return "tool_error", None, ToolError(words.said(message[len(prefix) :] if message.startswith(prefix) else message))
 
 
 def _root_cause(exc: BaseException | None) -> BaseException | None:

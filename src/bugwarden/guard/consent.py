@@ -26,6 +26,8 @@ from ..store.approvals import DECLINE_TTL, decline_key
 from .errors import invalid
 
 CODE_TTL = 300.0
+CLOCK_SKEW = 30.0
+"""How far ahead a replica's clock may be when it issues a code that another replica redeems."""
 _CODE = re.compile(r"^cf_([0-9a-f]{1,12})_([0-9a-f]{12})_([0-9a-f]{32})$")
 
 
@@ -72,6 +74,12 @@ class ConsentBook:
         now = self._clock()
         if expires <= now:
             raise invalid("this confirmation code has expired: call again without confirm for a fresh preview")
+        if expires > now + CODE_TTL + CLOCK_SKEW:
+            # Only a clock far ahead (or a leaked key) makes a code that outlives its lifetime: never honour one.
+            raise invalid(
+                "this confirmation code claims to stay valid longer than any code does, so it is refused: call "
+                "again without confirm for a fresh preview"
+            )
         if self.declined(digest):
             raise invalid("the user declined this change when asked; it will not be made without asking again")
         with self.db.transaction(write=True) as tx:
