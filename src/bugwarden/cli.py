@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, cli_approvals, hooks_cli
+from . import __version__, cli_approvals, cli_tokens, hooks_cli
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -187,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         "--scopes", required=True, help="scopes and/or bundles, e.g. read, triage, admin or errors:read,projects:read"
     )
     create.add_argument("--project", action="append", default=[], help="limit to this project id (repeatable)")
+    cli_tokens.add_create_args(create)
     create.add_argument("--expires-in", help="lifetime like 30d, 12h, 45m or 2w (at most 3650d); default: never")
     _database_arg(create)
     listing = _sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets")
@@ -541,6 +542,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from .guard.audit import AuditError
     from .guard.scopes import ScopeError
     from .guard.tokens import TokenError, TokenStore
     from .store import Store
@@ -549,7 +551,11 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     store = TokenStore(state.tokens)
     try:
         if args.action == "create":
-            info, secret = store.create(args.name, args.scopes, args.project, args.expires_in)
+            projects = cli_tokens.checked_projects(settings, args.project, args.skip_project_check)
+            details = {"name": args.name, "scopes": args.scopes, "projects": projects, "expires_in": args.expires_in}
+            with cli_tokens.audited(state, settings, "token.create", details) as done:
+                info, secret = store.create(args.name, args.scopes, projects, args.expires_in)
+                done(token_id=info.id)
             print(
                 f"created {info.id} ({info.name}): scopes {','.join(sorted(info.scopes)) or '(none)'}"
                 f"{'; projects ' + ','.join(sorted(info.projects)) if info.projects else ''}"
@@ -566,11 +572,17 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
                 to_json(tokens, columns.COLUMNS) if args.json else table(tokens, columns.COLUMNS, empty=columns.EMPTY)
             )
         else:
-            info, changed = store.revoke(args.id)
+            with cli_tokens.audited(state, settings, "token.revoke", {"token_id": args.id[:60]}) as done:
+                info, changed = store.revoke(args.id)
+                done(token_id=info.id, name=info.name, already_revoked=not changed)
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    except AuditError:
+        raise UsageError(
+            "the audit log could not record this change, so it was not made: check the state store"
+        ) from None
     finally:
         state.close()
 

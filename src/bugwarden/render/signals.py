@@ -121,7 +121,8 @@ def signal_list(signals: tuple[Signal, ...], scope: str, cursor: str | None, fil
         )
     else:
         lines.append(
-            "No signals match." + (" Try a wider 'since' or fewer filters." if filtered else "")
+            "No signals match."
+            + (" Try a wider 'since' or fewer filters." if filtered else "")
             + " Nothing new was pushed; list_errors with since shows what BugSnag holds."
         )
     if cursor:
