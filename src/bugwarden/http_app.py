@@ -39,6 +39,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import GuardedServer, build_server
 from .config import ConfigError, Settings
+from .guard.auth_failures import AuthFailures
 from .guard.errors import Refusal
 from .guard.principal import Principal
 from .guard.tokens import TokenStore
@@ -186,12 +187,18 @@ class BearerAuth:
     """
 
     def __init__(
-        self, app: ASGIApp, verifier: StoreTokenVerifier, path: str, loopback: Principal | None = None
+        self,
+        app: ASGIApp,
+        verifier: StoreTokenVerifier,
+        path: str,
+        loopback: Principal | None = None,
+        failures: AuthFailures | None = None,
     ) -> None:
         self.app = AuthContextMiddleware(app)
         self.verifier = verifier
         self.path = path.rstrip("/") or "/"
         self.loopback = loopback
+        self.failures = failures
 
     def _protected(self, path: str) -> bool:
         return path == self.path or path.startswith(self.path + "/")
@@ -226,6 +233,8 @@ class BearerAuth:
             problem = (
                 "missing or malformed Authorization header" if not credential else "unknown, expired or revoked token"
             )
+            if credential and self.failures is not None:  # a credential was presented, and it was refused
+                await self.failures.failed(str(client[0]), problem)
             challenge = f'Bearer realm="bugwarden", error="invalid_token", error_description="{problem}"'
             response = _json_error(
                 401, "invalid_token", f"{problem}: {GETTING_ACCESS}", {"WWW-Authenticate": challenge}
@@ -385,7 +394,13 @@ def build_http(
         host=options.host,
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
-    guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
+    guarded = BearerAuth(
+        guarded,
+        StoreTokenVerifier(TokenStore(store.tokens)),
+        options.path,
+        loopback_principal,
+        AuthFailures(server.audit),
+    )
     if options.public_url:
         from .web import Web, build_web
 
