@@ -69,6 +69,7 @@ async def test_a_caller_whose_own_budget_is_spent_does_not_refuse_the_callers_sh
     """Identical reads share one upstream request; when its first caller is refused by its own token's budget,
     the others ask for themselves instead of hearing another agent's refusal."""
     import anyio
+    import anyio.lowlevel
     import httpx
 
     from bugwarden.backends.bugsnag import BugsnagBackend
@@ -94,7 +95,7 @@ async def test_a_caller_whose_own_budget_is_spent_does_not_refuse_the_callers_sh
             reset_meter(token)
 
     async def second() -> None:
-        await anyio.sleep(0)  # after the first registered its request
+        await anyio.lowlevel.checkpoint()  # after the first registered its request
         joined.set()
         results.append(await backend.list_projects())
 
