@@ -261,12 +261,13 @@ class Checkpoint:
                     "An operator must check the bugwarden state store."
                 ) from None
         digest = call_digest(principal.id, name, resolved)
+        question = spec.question(resolved)  # a person reads it (elicitation, approvals): it passes the sanitiser too
         call = Invocation(
             principal,
             name,
             resolved,
             digest,
-            spec.question(resolved),
+            words.said(question) if question else None,
             self.consent,
             targets=dict(record.targets),
             policy=self.confirm,
