@@ -12,10 +12,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -61,8 +61,11 @@ from .store import Store
 from .store.approvals import ApprovalStore
 from .store.buckets import CallBudgets
 from .store.hooks import HookStore
+from .store.journal import FILE_NAME as JOURNAL_FILE
+from .store.journal import Journal
 from .store.keys import KeyRing
 from .store.signals import SignalStore
+from .store.waits import in_store_thread, in_token_thread
 from .tools import REGISTRY
 from .tools.completions import Completions
 from .tools.resources import RESOURCE_TOOLS
@@ -228,7 +231,7 @@ def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> 
 
     async def authenticate(ctx: Any) -> Principal:
         try:
-            return await anyio.to_thread.run_sync(tokens.verify, secret, transport)
+            return await in_token_thread(tokens.verify, secret, transport)
         except TokenError as exc:
             raise Refusal("denied", f"denied: {exc}; ask the operator for a new token") from None
 
@@ -264,7 +267,8 @@ def build_server(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     options = dict(upstream_options or {})
     store = store or Store.open(settings)
-    ledger = quota or StoredQuota(store.state)  # shared by every process and replica using this store
+    # The quota ledger is shared by every process and replica using this store.
+    ledger = quota or StoredQuota(store.state, run=in_store_thread)
     backends: list[Backend] = []
     if settings.bugsnag_token:
         backends.append(BugsnagBackend(settings, transport=backend_transport, quota=ledger, **options))
@@ -291,7 +295,12 @@ def build_server(
                 return fixed
 
     tools = {name: sdk_tool(name) for name, spec in REGISTRY.items() if spec.toolset in settings.toolsets}
-    audit = AuditLog(store.audit, clock=runtime.clock, head_key=lambda: keys.key("audit-head"))
+    audit = AuditLog(
+        store.audit,
+        clock=runtime.clock,
+        journal=Journal(Path(settings.home) / JOURNAL_FILE),
+        head_key=lambda: keys.key("audit-head"),
+    )
     checkpoint = Checkpoint(
         guard=guard,
         audit=audit,

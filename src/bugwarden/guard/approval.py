@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio.to_thread
+import anyio
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from ..backends.call_context import deadline as current_deadline
 from ..store.approvals import ApprovalError
+from ..store.waits import in_store_thread
 from .audit import redact
 from .checkpoint import Invocation, invocation
 from .errors import Refusal, invalid
@@ -84,15 +85,15 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
         return Elicit(call.question, Approval)
     try:
         if call.policy == "approval" and call.approvals is not None:
-            consent = await anyio.to_thread.run_sync(_by_approval, call)
+            consent = await in_store_thread(_by_approval, call)
             if not consent.given and consent.approval is not None and wants_progress(ctx):
                 consent = await _wait_for_a_person(ctx, call, consent)
             return consent
         confirm = call.arguments.get("confirm")
         if isinstance(confirm, str) and confirm:
-            await anyio.to_thread.run_sync(call.consent.redeem, confirm, call.digest)
+            await in_store_thread(call.consent.redeem, confirm, call.digest)
             return Consent(True, "confirmation code")
-        code = await anyio.to_thread.run_sync(call.consent.issue, call.digest)
+        code = await in_store_thread(call.consent.issue, call.digest)
     except Refusal as refusal:
         raise ToolError(refusal.message) from refusal
     return Consent(False, "preview", code)
@@ -122,11 +123,11 @@ async def _wait_for_a_person(ctx: Any, call: Invocation, pending: Consent) -> Co
         await notices.waiting(f"a person's approval ({pending.approval})", waited, total)
         await anyio.sleep(APPROVAL_POLL)
         waited += APPROVAL_POLL
-        decided = await anyio.to_thread.run_sync(call.approvals.store.get, pending.approval)
+        decided = await in_store_thread(call.approvals.store.get, pending.approval)
         if decided is None or decided.status == "pending":
             continue
         if decided.status == "approved":
-            used = await anyio.to_thread.run_sync(call.approvals.store.redeem, call.digest)
+            used = await in_store_thread(call.approvals.store.redeem, call.digest)
             if used is not None:
                 return Consent(True, f"approved by {used.decided_by}", approval=used.id)
         if decided.status == "rejected":
@@ -182,7 +183,7 @@ async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -
     if getattr(answer, "action", "decline") == "cancel":
         call.notes["consent"] = "cancelled"
         return Consent(False, "cancelled")
-    await anyio.to_thread.run_sync(call.consent.decline, call.digest)
+    await in_store_thread(call.consent.decline, call.digest)
     call.notes["consent"] = "declined"
     return Consent(False, "declined")
 

@@ -15,8 +15,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-import anyio.to_thread
-
+from ..store import StoreError
+from ..store.waits import in_store_thread
 from .audit import AuditError, AuditLog, AuditRecord
 from .principal import Principal
 
@@ -60,6 +60,6 @@ class AuthFailures:
             arguments={"source": source, "failures": failures, "interval_s": self.interval},
         ).refused("denied", problem, "unauthenticated")
         try:
-            await anyio.to_thread.run_sync(self.audit.finish, record, now)
-        except AuditError:
+            await in_store_thread(self.audit.finish, record, now)
+        except (AuditError, StoreError):
             log.error("the audit log could not record failed authentications from %s", source)

@@ -18,6 +18,7 @@ from ..render.events import event_view
 from ..render.projects import organization_list
 from ..render.signals import signal_list
 from ..render.text import FENCE_TAG, inline
+from .events import dashboard
 from .support import insights
 
 ERROR_URI = "bugsnag://projects/{project_id}/errors/{error_id}"
@@ -68,7 +69,7 @@ async def event_resource(project_id: str, event_id: str) -> str:
     """One event, as get_event renders it."""
     target = _target()
     event = await target.backend.get_event(target.project_id, event_id)
-    url = await target.backend.dashboard_url(target.project_id, event.error_id) if event.error_id else None
+    url = await dashboard(target, event.error_id)
     return event_view(event, full=False, title=f"Event {event.id}", dashboard_url=url).text
 
 
