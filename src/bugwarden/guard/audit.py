@@ -101,6 +101,9 @@ class AuditRecord:
     person: str | None = None
     """Calls through an OAuth grant: the person who gave it, and the OAuth client it was given to."""
     oauth_client: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    """What the tracker calls the targets (`error`: an error's class and message), for people reading the log.
+    Upstream text: shown only as data."""
 
     @classmethod
     def start(

@@ -108,6 +108,14 @@ def invocation() -> Invocation:
     return value
 
 
+def name_target(kind: str, name: str) -> None:
+    """Record what the tracker calls the call's target (e.g. `error`: "TypeError: x is undefined"), so the audit
+    log can say it in words; outside a call, nothing happens."""
+    call = _invocation.get()
+    if call is not None:
+        call.notes[f"label:{kind[:20]}"] = " ".join(str(name).split())[:160]
+
+
 def client_of(ctx: Any) -> tuple[str | None, str | None]:
     """The MCP client's declared name and version, if it sent them."""
     try:
@@ -297,6 +305,9 @@ class Checkpoint:
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
+        labels = {key[6:]: value for key, value in call.notes.items() if key.startswith("label:")}
+        if labels:
+            finished = replace(finished, labels=labels)
         try:
             await self._record(finished, started, strict=True)
         except AuditError:
