@@ -45,6 +45,7 @@ from .guard.errors import Refusal
 from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
+from .home import home_route
 from .hooks.receiver import HookOptions, Receiver, not_found
 from .model import Project
 from .store import Store, StoreError
@@ -441,6 +442,8 @@ def build_http(
         **build_kw,
     )
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    if options.path != "/":  # `GET /` says what this is and where to connect (unless MCP itself is served there)
+        server.custom_route("/", methods=["GET"])(home_route(options))
     app = server.streamable_http_app(
         streamable_http_path=options.path,
         stateless_http=options.stateless,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bugwarden.guard.approval import Consented
-from bugwarden.guard.scopes import SCOPES, WRITE_SCOPES
+from bugwarden.guard.scopes import SCOPES
 from bugwarden.guard.target import InAccount, InListing, InProject, InProjectOrAccount
 from bugwarden.tools import REGISTRY
 
@@ -26,6 +26,8 @@ CORE = {
     "get_bug_context",
     "generate_fix_prompt",
 }
+WRITE_SCOPES = frozenset({"errors:write", "errors:delete", "projects:admin"})
+"""The scopes that allow changing something: write tools need one, read tools none."""
 README = Path(__file__).parents[2] / "README.md"
 REACH_OF = {InProject: "project", InAccount: "account", InProjectOrAccount: "account", InListing: "listing"}
 

@@ -7,7 +7,6 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -50,7 +49,7 @@ from .errors import (
     ResultsCapped,
     UpstreamError,
 )
-from .http import UpstreamClient, error_for_status, parse_retry_after
+from .http import configured_client, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -215,17 +214,15 @@ class BugsnagBackend:
         if not settings.bugsnag_token:
             raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN")
         token = settings.bugsnag_token.reveal()
-        self.http = UpstreamClient(
+        self.http = configured_client(
+            self.name,
             self.label,
+            settings,
             settings.bugsnag_api_url,
-            headers={"Authorization": f"token {token}", "X-Version": "2"},
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
-            limits=settings.limits,
+            token,
+            {"Authorization": f"token {token}", "X-Version": "2"},
             classify=classify,
             quota=quota,
-            quota_key="bugsnag:" + hashlib.sha256(f"{settings.bugsnag_api_url}|{token}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )
