@@ -1,0 +1,158 @@
+"""Signals: how soon a subscribed client hears of a new error, and what `list_signals` saves against `list_errors`.
+
+1. Delivery to notification, one process: a client subscribed (`subscriptions/listen`) to a project's signals
+   resource on a bugwarden HTTP server; the sandbox raises a new error and POSTs BugSnag's two deliveries to the
+   server's webhook; the time from the raise to the client's `notifications/resources/updated`. p50/p99.
+2. The same across replicas: two servers on one PostgreSQL database (a throw-away cluster, loopback), the
+   webhook pointed at the first, the subscriber on the second (the second polls the store every 0.25 s).
+3. "What broke in the last hour?" asked both ways through the in-memory MCP client: `list_signals since=1h`
+   against `list_errors since=1h` (read cache off, as when the question is asked now and again): time per call
+   and upstream requests per call.
+
+    python bench/signals.py [--rounds 30] [--calls 50] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from mcp import Client
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from _util import pct
+from tests.conftest import API_PROJECT, make_settings
+from tests.test_http import mcp_client, serving, token
+
+from bugwarden.app import build_server
+from bugwarden.config import Caching
+from bugwarden.guard.principal import local_principal
+from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
+from bugwarden.store import Store
+from bugwarden.store.hooks import HookStore
+
+SIGNALS = f"bugsnag://projects/{API_PROJECT}/signals"
+
+
+async def _raise(sandbox: Any, deliveries: list[int] | None = None) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test") as c:
+        response = await c.post(f"/_sandbox/projects/{API_PROJECT}/raise", json={})
+    expected = [200, 200] if deliveries is None else deliveries
+    assert response.status_code == 201 and response.json()["deliveries"] == expected, response.text
+
+
+async def notification_latency(home: Path, rounds: int, database_url: str | None) -> list[float]:
+    sandbox = create_bugsnag_app(rate_limit=1_000_000)
+    settings = {"database_url": database_url} if database_url else {}
+    if database_url:
+        from tests.test_replicas import issue
+
+        _, secret = issue(home, database_url, "read")
+    else:
+        _, secret = token(home, "read")
+    store = Store.open(make_settings(home, **settings))
+    _, hook_secret = HookStore(store.hooks).create(API_PROJECT)
+    store.close()
+    latencies: list[float] = []
+    async with (
+        serving(sandbox, home, settings=settings, rate_limit=None) as (url_a, _),
+        serving(sandbox, home, settings=settings, rate_limit=None) as (url_b, _),
+    ):
+        subscriber = url_b if database_url else url_a
+        sandbox.state.control.hooks = [f"{url_a}/hooks/bugsnag/{hook_secret}"]
+        async with mcp_client(subscriber, secret) as client, client.listen(resource_subscriptions=[SIGNALS]) as sub:
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await _raise(sandbox)
+                with anyio.fail_after(10):
+                    await sub.__anext__()
+                latencies.append(time.perf_counter() - started)
+                await anyio.sleep(0.05)  # so that rounds do not share one poll
+    return latencies
+
+
+async def same_question(home: Path, calls: int) -> dict[str, tuple[list[float], float]]:
+    sandbox = create_bugsnag_app(rate_limit=1_000_000)
+    server = build_server(
+        make_settings(home, caching=Caching(ttl=0, fresh=0, stale_for=0)),
+        principal=local_principal("read"),
+        backend_transport=httpx.ASGITransport(app=sandbox),
+    )
+    results: dict[str, tuple[list[float], float]] = {}
+    try:
+        async with Client(server) as client:
+            for _ in range(3):
+                await _raise(sandbox, [])  # no hook here: the signals come from the store below
+            _store_signals(server, 3)
+            for tool in ("list_signals", "list_errors"):
+                await client.call_tool(tool, {"project_id": API_PROJECT, "since": "1h"})  # warm
+                before = len(sandbox.state.control.log)
+                times = []
+                for _ in range(calls):
+                    started = time.perf_counter()
+                    result = await client.call_tool(tool, {"project_id": API_PROJECT, "since": "1h"})
+                    times.append(time.perf_counter() - started)
+                    assert not result.is_error
+                results[tool] = (times, (len(sandbox.state.control.log) - before) / calls)
+    finally:
+        server.close()
+    return results
+
+
+def _store_signals(server: Any, n: int) -> None:
+    from bugwarden.hooks.payload import merge, read_delivery
+    from bugwarden.store.signals import SignalStore
+
+    for i in range(n):
+        body = {
+            "project": {"id": API_PROJECT},
+            "trigger": {"type": "firstException", "message": "New unhandled error"},
+            "error": {"id": f"{i:024x}", "errorId": f"{i + 99:024x}", "exceptionClass": "KeyError", "message": "x"},
+        }
+        delivery = read_delivery(body, API_PROJECT)
+        fields = {**delivery.fields, "hook_id": "bench", "received_at": "2026-12-03T00:00:00.000Z"}
+        SignalStore(server.store.hooks).record(delivery.dedup_key, fields, time.time(), merge, 86400)
+
+
+def line(label: str, values: list[float]) -> str:
+    return f"{label:<44} p50 {pct(values, 0.5) * 1000:7.1f} ms   p99 {pct(values, 0.99) * 1000:7.1f} ms"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=50)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        one = await notification_latency(Path(tmp) / "one", args.rounds, None)
+        print(line("delivery -> notification, one process", one))
+        if not args.no_postgres:
+            from tests.postgres import cluster
+
+            with cluster() as pg:
+                url = pg.create_database("bench_signals")
+                from bugwarden.store.postgres import PostgresDatabase
+                from bugwarden.store.schema import Schema
+
+                db = PostgresDatabase(url)
+                Schema(db, Store.COMPONENTS).migrate()
+                db.close()
+                two = await notification_latency(Path(tmp) / "two", args.rounds, url)
+            print(line("delivery -> notification, across replicas", two))
+        asked = await same_question(Path(tmp) / "ask", args.calls)
+    for tool, (times, upstream) in asked.items():
+        print(line(f"{tool} since=1h ({upstream:.1f} upstream req/call)", times))
+    ratio = pct(asked["list_errors"][0], 0.5) / pct(asked["list_signals"][0], 0.5)
+    print(f"list_signals answers 'what is new' {ratio:.1f}x faster at p50, with no upstream request")
+
+
+if __name__ == "__main__":
+    anyio.run(main)
