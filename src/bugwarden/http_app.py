@@ -46,6 +46,7 @@ from .guard.verifier import StoreTokenVerifier, http_principal
 from .hooks.receiver import HookOptions, Receiver, not_found
 from .store import Store, StoreError
 from .store.hooks import HookStore
+from .store.keys import KeyRing
 from .store.signals import SignalStore
 
 log = logging.getLogger("bugwarden.http")
@@ -354,9 +355,15 @@ async def healthz(request: Request) -> Response:
 
 
 def build_http(
-    settings: Settings, options: HttpOptions, loopback_principal: Principal | None = None, **build_kw: Any
+    settings: Settings,
+    options: HttpOptions,
+    loopback_principal: Principal | None = None,
+    web_clock: Callable[[], float] | None = None,
+    **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
-    """The MCP server and the ASGI app that serves it over Streamable HTTP."""
+    """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
+    (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
+    (tests)."""
     store = build_kw.pop("store", None) or Store.open(settings)
     server = build_server(
         settings,
@@ -379,6 +386,17 @@ def build_http(
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
     guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
+    if options.public_url:
+        from .web import Web, build_web
+
+        web = Web(
+            store=store,
+            public_url=options.public_url,
+            audit=server.audit,
+            keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
+            clock=web_clock or time.time,
+        )
+        guarded = build_web(web, guarded)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
     receiver = Receiver(
         HookStore(store.hooks), SignalStore(store.hooks), server.audit, options.hooks, on_signal=_wake(server)

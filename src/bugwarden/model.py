@@ -9,11 +9,15 @@ BugPort reports) are kept verbatim here: neutralising them is the renderer's job
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+_FILTER_FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +293,30 @@ class SavedSearch:
     filters: dict[str, Any] = field(default_factory=dict)
     sort: str | None = None
     shared: bool | None = None
+    project_default: bool | None = None
+
+    @property
+    def conditions(self) -> tuple[tuple[str, str, str], ...]:
+        """The filters as (field, "eq" | "ne", value) conditions, in order; conditions of another shape are left
+        out (see `unusable`)."""
+        found = []
+        for name, conditions in self.filters.items():
+            for c in conditions if isinstance(conditions, list) else []:
+                if (
+                    isinstance(c, dict)
+                    and c.get("type") in ("eq", "ne")
+                    and isinstance(c.get("value"), str | int | float | bool)
+                    and _FILTER_FIELD.match(name)
+                ):
+                    value = c["value"]
+                    found.append((name, c["type"], str(value).lower() if isinstance(value, bool) else str(value)))
+        return tuple(found)
+
+    @property
+    def unusable(self) -> int:
+        """How many of the filters' conditions `conditions` leaves out."""
+        listed = sum(len(c) if isinstance(c, list) else 1 for c in self.filters.values())
+        return listed - len(self.conditions)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from .model import Project
 log = logging.getLogger("bugwarden")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+_BUGPORT_ID = re.compile(r"^(bug|prj|proj)_[A-Za-z0-9]{4,}$")
 
 
 @dataclass
@@ -122,6 +123,7 @@ class Runtime:
             if organization_id is not None:
                 check_id(organization_id, "organization_id")
             return AccountTarget(backend=self._serving(spec), organization_id=organization_id), args
+        self._bugport_bare_ids(args)
         reference = args.get("error_id")
         if isinstance(reference, str):
             await self._locate(reference, args)
@@ -137,6 +139,19 @@ class Runtime:
             backend=backend, project_id=project_id, error_id=args.get("error_id"), event_id=args.get("event_id")
         )
         return target, args
+
+    def _bugport_bare_ids(self, args: dict[str, Any]) -> None:
+        """Ids as BugPort itself shows them (no `bugport:` prefix) name BugPort's objects where nothing else can
+        claim them: always when BugPort is the only tracker, else when they have BugPort's own shape (`bug_…`)."""
+        if self.backend_named("bugport") is None:
+            return
+        alone = self.backend_named("bugsnag") is None
+        for key in ("project_id", "error_id"):
+            value = args.get(key)
+            if not isinstance(value, str) or value.startswith(("bugport:", "http://", "https://")) or not value:
+                continue
+            if alone or _BUGPORT_ID.match(value):
+                args[key] = "bugport:" + value
 
     async def _locate(self, reference: str, args: dict[str, Any]) -> None:
         """Fill project_id (and the bare error id) from a reference that names its own backend."""

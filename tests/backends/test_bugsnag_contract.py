@@ -85,7 +85,7 @@ async def test_projects_list_create_view_update(backend: BugsnagBackend) -> None
 
 
 async def test_errors_list_view_update_bulk_delete(backend: BugsnagBackend, sandbox: Starlette) -> None:
-    page = await backend.list_errors(API_PROJECT, ErrorQuery(status="open", limit=50))
+    page = await backend.list_errors(API_PROJECT, ErrorQuery(status=("open",), limit=50))
     assert page.total == 5 and all(e.status == "open" for e in page.items)
     error = await backend.get_error(API_PROJECT, KEYERROR)
     assert error.error_class == "KeyError" and error.first_seen is not None

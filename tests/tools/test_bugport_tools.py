@@ -134,7 +134,7 @@ async def test_a_bugport_only_setup_does_not_mention_bugsnag(
 ) -> None:
     server = servers(settings=bugport_settings(home), bugport=bugport_sandbox)
     async with Client(server) as c:
-        result = await c.call_tool("get_bug_context", {"error_id": uid("bug", "0")})
+        result = await c.call_tool("list_errors", {})
     assert result.is_error and "project_id is required" in text_of(result)
     assert "BUGSNAG" not in text_of(result)
 
@@ -164,3 +164,22 @@ async def test_status_values_are_checked_against_the_routed_tracker(
         stage = await c.call_tool("list_errors", {"project_id": SHOP, "release_stage": "production"})
         assert stage.is_error and "BugPort cannot filter by release_stage" in text_of(stage)
     assert not any(r.path.endswith("/errors") for r in sandbox.state.control.log)
+
+
+async def test_with_bugport_alone_ids_as_bugport_shows_them_need_no_prefix(
+    servers: Servers, bugport_sandbox: Starlette, home: Path
+) -> None:
+    server = servers(settings=bugport_settings(home), bugport=bugport_sandbox)
+    bare_bug, bare_project = CHECKOUT.removeprefix("bugport:"), SHOP.removeprefix("bugport:")
+    async with Client(server) as c:
+        alone = await c.call_tool("get_error", {"error_id": bare_bug})
+        assert not alone.is_error, text_of(alone)
+        assert alone.structured_content["error"]["project_id"] == SHOP
+        listed = await c.call_tool("list_errors", {"project_id": bare_project, "status": "open"})
+        assert not listed.is_error and listed.structured_content["errors"][0]["id"] == CHECKOUT
+
+
+def test_bugport_shaped_ids_route_to_bugport_beside_bugsnag() -> None:
+    from bugwarden.runtime import _BUGPORT_ID
+
+    assert _BUGPORT_ID.match("bug_7Hx2kQ9") and not _BUGPORT_ID.match("ec0d6c73fe01b5443e71589e")

@@ -84,14 +84,16 @@ async def test_an_unknown_id_in_a_bulk_update_names_the_errors_not_the_project(a
             "bulk_update_errors",
             {"project_id": API_PROJECT, "operation": "ignore", "error_ids": [INTEGRITY, "000000000000000000000000"]},
         )
-    assert "one or more of those error ids are not errors of project" in text and "nothing was changed" in text
-    assert "project" in text and "not found or not visible" not in text
+    assert f"not errors of project '{API_PROJECT}'" in text and "nothing was changed" in text
+    assert "000000000000000000000000" in text and INTEGRITY not in text  # which one, not "one or more"
+    assert "not found or not visible" not in text
 
 
 async def test_an_unknown_event_field_is_named(admin: Any) -> None:
     async with Client(admin) as c:
         text = await answer(c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "no.such"})
-    assert "no values of event field 'no.such'" in text and "list_event_fields" in text
+    assert "no values of that event field" in text and "list_event_fields" in text
+    assert '<untrusted-data source="argument">\nno.such\n</untrusted-data>' in text  # named, inside a fence
 
 
 async def test_an_error_whose_latest_event_is_gone_is_still_shown(admin: Any, sandbox: Starlette) -> None:

@@ -8,7 +8,7 @@ checkpoint refuses the tools that would need it before any request is made.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from ..model import BugContext, Comment, ErrorGroup, Event, Page, Project
 
@@ -20,7 +20,8 @@ Filter = tuple[str, str, str]
 class ErrorQuery:
     """A list of errors, in the backend-neutral vocabulary; each adapter encodes it for its API."""
 
-    status: str | None = None
+    status: tuple[str, ...] = ()
+    """Any of these statuses (empty: any status)."""
     severity: str | None = None
     release_stage: str | None = None
     since: str | None = None
@@ -28,11 +29,46 @@ class ErrorQuery:
     search: str | None = None
     sort: str = "last_seen"
     limit: int = 20
+    before: str | None = None
+    """Only events before this time (same forms as `since`)."""
+    user: str | None = None
+    """A user id, or an email (contains '@')."""
+    assigned_to: str | None = None
+    """'me', 'anyone', a collaborator id or email."""
+    introduced_in: str | None = None
+    """Errors first seen in this release (build label or app version; '*' wildcards)."""
+    app_version: str | None = None
+    """Errors seen in this app version ('*' wildcards)."""
+    error_class: str | None = None
+    os: str | None = None
+    direction: str | None = None
+    extra: tuple[Filter, ...] = ()
+    """Further conditions in the tracker's own filter vocabulary (a saved search's, or free-form ones)."""
+
+    NAMES: ClassVar[tuple[str, ...]] = (
+        "status",
+        "severity",
+        "release_stage",
+        "since",
+        "search",
+        "before",
+        "user",
+        "assigned_to",
+        "introduced_in",
+        "app_version",
+        "error_class",
+        "os",
+        "direction",
+        "extra",
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.status, str):  # one status, as callers wrote before several were possible
+            object.__setattr__(self, "status", (self.status,))
 
     def given(self) -> list[str]:
         """The names of the filters set (for messages and capability checks)."""
-        names = ("status", "severity", "release_stage", "since", "search")
-        return [n for n in names if getattr(self, n) is not None]
+        return [n for n in self.NAMES if getattr(self, n) not in (None, ())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +102,8 @@ class Capabilities:
     """`update_error` operations; empty when errors change by setting status and/or severity instead."""
     filters: tuple[str, ...] = ("status", "severity", "release_stage", "since", "search")
     """Which `ErrorQuery` filters `list_errors` can apply."""
+    several_statuses: bool = False
+    """Whether `list_errors` can match any of several statuses at once."""
     sorts: tuple[str, ...] = ("last_seen",)
 
     def has(self, name: str) -> bool:

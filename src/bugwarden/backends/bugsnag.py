@@ -50,7 +50,7 @@ from .errors import (
     ResultsCapped,
     UpstreamError,
 )
-from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
+from .http import UpstreamClient, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -92,7 +92,7 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
         status,
         **where,
         code=code,
-        detail=safe_detail(message),
+        detail=message,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
 
@@ -108,25 +108,51 @@ def encode_filters(filters: Sequence[Filter]) -> list[tuple[str, str]]:
     return pairs
 
 
+QUERY_FIELDS = (
+    ("severity", "event.severity"),
+    ("release_stage", "app.release_stage"),
+    ("since", "event.since"),
+    ("before", "event.before"),
+    ("search", "search"),
+    ("assigned_to", "error.assigned_to"),
+    ("introduced_in", "release.introduced_in"),
+    ("app_version", "version.seen_in"),
+    ("error_class", "event.class"),
+    ("os", "os.name"),
+)
+"""ErrorQuery fields and the filter each becomes (bugsnag-api.md 5.3: `error.class` and `app.version` are silently
+ignored by the real API, so the class and version filters use `event.class` and `version.seen_in`)."""
+
+
+def filters_object(filters: Sequence[Filter]) -> dict[str, list[dict[str, str]]]:
+    """Conditions in the JSON form saved searches and data requests take: `{field: [{type, value}, ...]}`."""
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for field, kind, value in filters:
+        grouped.setdefault(field, []).append({"type": kind, "value": value})
+    return grouped
+
+
 def query_filters(query: ErrorQuery) -> list[Filter]:
     """An error query in BugSnag's filter vocabulary."""
-    found: list[Filter] = []
-    for name, field in (
-        ("status", "error.status"),
-        ("severity", "event.severity"),
-        ("release_stage", "app.release_stage"),
-        ("since", "event.since"),
-        ("search", "search"),
-    ):
+    found: list[Filter] = [("error.status", "eq", s) for s in query.status]
+    for name, field in QUERY_FIELDS:
         value = getattr(query, name)
         if value is not None:
             found.append((field, "eq", value))
-    return found
+    if query.user is not None:
+        found.append(("user.email" if "@" in query.user else "user.id", "eq", query.user))
+    return found + list(query.extra)
 
 
 def parse_dashboard_url(url: str) -> tuple[str, str, str, str | None] | None:
     """`https://app.bugsnag.com/ORG/PROJECT/errors/ID?event_id=E` -> (org slug, project slug, error id, event id)."""
-    split = urlsplit(url)
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        raise InvalidArgument(
+            "error_id looks like a URL but cannot be read as one: pass the error's id, or its dashboard URL "
+            "exactly as the browser shows it"
+        ) from None
     if split.scheme not in ("http", "https") or not (m := _DASHBOARD_ERROR.match(split.path)):
         return None
     event_id = dict(httpx.QueryParams(split.query)).get("event_id")
@@ -174,6 +200,8 @@ class BugsnagBackend:
             "undiscard",
         ),
         sorts=("last_seen", "first_seen", "users", "events", "unsorted"),
+        filters=ErrorQuery.NAMES,
+        several_statuses=True,
     )
 
     def __init__(
@@ -302,11 +330,27 @@ class BugsnagBackend:
         return _one(parse.organization(body), path)
 
     async def update_organization(self, organization_id: str, fields: dict[str, Any]) -> Organization:
+        """Change an organization's settings. BugSnag requires `name` and `auto_upgrade` in every update, so the
+        ones not being changed are sent as they are now (read from the organization, verbatim)."""
         path = api_path("organizations", ("organization_id", organization_id))
+        body_in = dict(fields)
+        if missing := [k for k in ("name", "auto_upgrade") if k not in body_in]:
+            current = await self._object(path, not_found=self._nf_org(organization_id))
+            for key in missing:
+                value = current.get(key)
+                if not isinstance(value, str if key == "name" else bool):
+                    raise MalformedResponse(
+                        f"BugSnag did not say the organization's current {key.replace('_', ' ')}, which every update "
+                        "must repeat; pass it explicitly",
+                        backend=self.label,
+                        method="GET",
+                        path=path,
+                    )
+                body_in[key] = value
         body, _ = await self.http.send(
             "PATCH",
             path,
-            json_body=fields,
+            json_body=body_in,
             not_found=self._nf_org(organization_id),
             invalidate=["/user/organizations"],
         )
@@ -335,14 +379,15 @@ class BugsnagBackend:
             if (org_id := parse.organization(org)) is None:
                 continue
             path = api_path("organizations", ("organization_id", org_id.id), "projects")
-            found = await self.http.get_page(
-                path, [("per_page", "100")], paging=self.http.link_paging, cache=True, not_found="organization"
+            found = await self.http.follow(
+                path,
+                [("per_page", "100")],
+                paging=self.http.link_paging,
+                what="the project listing of one organization",
+                cache=True,
+                not_found="organization",
             )
-            while True:
-                projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
-                if not found.next or len(projects) >= 1000:
-                    break
-                found = await self.http.get_page(path, paging=self.http.link_paging, page=found.next)
+            projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
         self._pages.update({p.id: p.html_url for p in projects if p.html_url})
         return projects
 
@@ -373,7 +418,8 @@ class BugsnagBackend:
     async def list_errors(self, project_id: str, query: ErrorQuery, page: str | None = None) -> Page[ErrorGroup]:
         path = api_path("projects", ("project_id", project_id), "errors")
         params = encode_filters(query_filters(query))
-        params += [("sort", query.sort), ("per_page", _per_page(query.limit))]
+        params += [("sort", query.sort)] + ([("direction", query.direction)] if query.direction else [])
+        params.append(("per_page", _per_page(query.limit)))
         return await self._page(
             path, params, page, lambda d: parse.error_group(d, project_id), not_found=self._nf_project(project_id)
         )
@@ -400,21 +446,50 @@ class BugsnagBackend:
         """One change to many errors; returns each error id's new status (None where BugSnag did not say)."""
         path = api_path("projects", ("project_id", project_id), "errors")
         params = [("error_ids[]", check_id(e, "error_id")) for e in error_ids]
-        body, _ = await self.http.send(
-            "PATCH",
-            path,
-            params,
-            json_body={"operation": change.operation, **change.fields},
-            not_found=f"one or more of those error ids are not errors of project {project_id!r} (see list_errors); "
-            "nothing was changed",
-            invalidate=self._counts_changed(project_id),
-        )
+        try:
+            body, _ = await self.http.send(
+                "PATCH",
+                path,
+                params,
+                json_body={"operation": change.operation, **change.fields},
+                not_found=f"one or more of those error ids are not errors of project {project_id!r} (see "
+                "list_errors); nothing was changed",
+                invalidate=self._counts_changed(project_id),
+            )
+        except NotFound as exc:
+            raise await self._which_unknown(project_id, error_ids, exc) from None
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
             if isinstance(value, dict) and (eid := ident(key)) is not None:
                 group = parse.error_group({"id": eid, **obj(value)}, project_id)
                 results[eid] = group.status if group else None
         return results
+
+    async def _which_unknown(self, project_id: str, error_ids: Sequence[str], refusal: NotFound) -> NotFound:
+        """The refusal of a bulk change, naming the ids that are not this project's errors (one listing request,
+        filtered by those ids); the original refusal if that cannot be told."""
+        wanted = list(dict.fromkeys(error_ids))
+        path = api_path("projects", ("project_id", project_id), "errors")
+        try:
+            found = await self.http.get_page(
+                path,
+                [*encode_filters([("error.id", "eq", e) for e in wanted]), ("sort", "unsorted"), ("per_page", "100")],
+                paging=self.http.link_paging,
+                not_found=self._nf_project(project_id),
+            )
+        except BackendError:
+            return refusal
+        known = {i for i in (ident(item.get("id")) for item in objs(found.items)) if i}
+        unknown = [e for e in wanted if e not in known]
+        if not unknown or found.next:
+            return refusal
+        return NotFound(
+            f"not errors of project {project_id!r} (see list_errors): {', '.join(unknown)}; nothing was changed",
+            backend=self.label,
+            method="PATCH",
+            path=path,
+            status=404,
+        )
 
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
@@ -473,7 +548,7 @@ class BugsnagBackend:
             {
                 "error": lambda: self.get_error(project_id, error_id),
                 "latest_event": lambda: self.get_latest_event(project_id, error_id),
-                "pivots": lambda: self.list_pivots(project_id, error_id, summary_size=3, pivots=PIVOT_FIELDS),
+                "pivots": lambda: self.list_pivots(project_id, error_id, summary_size=5, pivots=PIVOT_FIELDS),
                 "trend": lambda: self.get_trend(project_id, error_id, buckets_count=14),
                 "dashboard_url": lambda: self.dashboard_url(project_id, error_id),
             }
@@ -568,7 +643,8 @@ class BugsnagBackend:
         path = api_path(*self._scope(project_id, error_id), "pivots")
         params = [*encode_filters(filters), ("summary_size", str(summary_size))]
         params += [("pivots[]", check_id(p, "pivot")) for p in pivots]
-        params.append(("per_page", "100"))
+        if error_id:  # the project-wide listing takes no per_page
+            params.append(("per_page", "100"))
         body, _ = await self.http.get_json(path, params, not_found=self._nf_scope(project_id, error_id))
         return [parse.pivot(p) for p in objs(body)]
 
@@ -588,10 +664,13 @@ class BugsnagBackend:
         params = [("per_page", _per_page(limit))] + ([("sort", sort)] if sort else [])
         where = f"error {error_id!r}" if error_id else f"project {project_id!r}"
         nf = (
-            f"no values of event field {event_field_display_id!r} for {where}: the field may not exist there "
-            "(see list_event_fields), or the id is wrong"
+            f"no values of that event field for {where}: the field may not exist there (see list_event_fields), "
+            "or the id is wrong; the id given follows"
         )
-        return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        try:
+            return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        except NotFound as exc:
+            raise exc.quoting(event_field_display_id, "argument") from None
 
     # -- trends (22-23) ---------------------------------------------------------------------------
 
@@ -690,9 +769,7 @@ class BugsnagBackend:
 
     async def list_event_fields(self, project_id: str) -> list[EventField]:
         path = api_path("projects", ("project_id", project_id), "event_fields")
-        body, _ = await self.http.get_json(
-            path, [("per_page", "100")], cache=True, not_found=self._nf_project(project_id)
-        )
+        body, _ = await self.http.get_json(path, cache=True, not_found=self._nf_project(project_id))
         return [f for f in (parse.event_field(i) for i in objs(body)) if f is not None]
 
     async def list_saved_searches(self, project_id: str, *, shared: bool | None = None) -> list[SavedSearch]:
@@ -712,13 +789,10 @@ class BugsnagBackend:
         shared: bool = False,
     ) -> SavedSearch:
         check_id(project_id, "project_id")
-        grouped: dict[str, list[dict[str, str]]] = {}
-        for field, kind, value in filters:
-            grouped.setdefault(field, []).append({"type": kind, "value": value})
         body_in: dict[str, Any] = {
             "project_id": project_id,
             "name": name,
-            "filters": grouped,
+            "filters": filters_object(filters),
             "project_default": project_default,
             "shared": shared,
         }
@@ -732,3 +806,43 @@ class BugsnagBackend:
             invalidate=[api_path("projects", ("project_id", project_id), "saved_searches")],
         )
         return _one(parse.saved_search(obj(body)), "/saved_searches")
+
+    async def get_saved_search(self, project_id: str, saved_search_id: str) -> SavedSearch:
+        """One saved search of this project (one of another project is not found here)."""
+        path = api_path("saved_searches", ("saved_search_id", saved_search_id))
+        nf = f"saved search {saved_search_id!r} not found in project {project_id!r} (see list_saved_searches)"
+        search = _one(parse.saved_search(await self._object(path, not_found=nf)), path)
+        if search.project_id not in (None, project_id):
+            raise NotFound(nf, backend=self.label, method="GET", path=path, status=404)
+        if search.unusable:
+            raise InvalidArgument(
+                f"saved search {saved_search_id!r} has {search.unusable} condition(s) bugwarden cannot send as "
+                "filters; pass its conditions as filters instead"
+            )
+        return search
+
+    async def update_saved_search(self, project_id: str, saved_search_id: str, fields: dict[str, Any]) -> SavedSearch:
+        """Change a saved search: any of name, filters (conditions), sort, shared, project_default."""
+        await self.get_saved_search(project_id, saved_search_id)
+        path = api_path("saved_searches", ("saved_search_id", saved_search_id))
+        body_in = dict(fields)
+        if "filters" in body_in:
+            body_in["filters"] = filters_object(body_in["filters"])
+        body, _ = await self.http.send(
+            "PATCH",
+            path,
+            json_body=body_in,
+            not_found=f"saved search {saved_search_id!r} not found",
+            invalidate=[api_path("projects", ("project_id", project_id), "saved_searches")],
+        )
+        return _one(parse.saved_search(obj(body)), path)
+
+    async def delete_saved_search(self, project_id: str, saved_search_id: str) -> None:
+        await self.get_saved_search(project_id, saved_search_id)
+        path = api_path("saved_searches", ("saved_search_id", saved_search_id))
+        await self.http.send(
+            "DELETE",
+            path,
+            not_found=f"saved search {saved_search_id!r} not found",
+            invalidate=[api_path("projects", ("project_id", project_id), "saved_searches")],
+        )

@@ -340,6 +340,7 @@ def saved_search(data: dict[str, Any]) -> SavedSearch | None:
         filters=obj(data.get("filters")),
         sort=word(data.get("sort")),
         shared=boolean(data.get("shared")),
+        project_default=boolean(data.get("project_default")),
     )
 
 

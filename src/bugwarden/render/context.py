@@ -8,21 +8,28 @@ from .bugport import bug_report_sections, console_block, network_block, page_blo
 from .events import COMPACT, breadcrumbs_block, context_block, error_summary, exceptions_block, frame_line
 from .outputs import BugContextOut, FixPromptOut
 from .refs import error_ref, event_ref, untrusted
-from .text import NOTICE, clean, count, fence, inline, joined, when
+from .text import NOTICE, clean, count, fence, inline, joined, plural, when
 
 
-def pivots_block(pivots: tuple[Pivot, ...]) -> str | None:
-    lines = []
+def pivots_block(pivots: tuple[Pivot, ...]) -> tuple[str | None, list[str]]:
+    """The top values of each field (event counts after each), complete or saying how many values and events are
+    left out; and the fields whose list was cut."""
+    lines, cut = [], []
     for p in pivots:
         if not p.values:
             continue
         top = ", ".join(
-            f"{inline(v.value, 40)}" + (f" ({count(v.events, 'event')})" if v.events is not None else "")
-            for v in p.values[:3]
+            inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values
         )
-        more = f" +{p.cardinality - 3} more" if p.cardinality and p.cardinality > 3 else ""
-        lines.append(f"{inline(p.name or p.field, 30)}: {top}{more}")
-    return fence("pivots", "\n".join(lines)) if lines else None
+        left = max(0, (p.cardinality or 0) - len(p.values))
+        if left or p.other:
+            words = plural(left, "more value") if left else "more values"
+            top += f"; {words}" + (f" ({plural(p.other, 'event')})" if p.other else "")
+            cut.append(p.field)
+        if p.no_value:
+            top += f"; no value: {plural(p.no_value, 'event')}"
+        lines.append(f"{inline(p.name or p.field, 30)}: {top}")
+    return (fence("pivots", "\n".join(lines)) if lines else None), cut
 
 
 def trend_line(trend: tuple[TrendBucket, ...]) -> str | None:
@@ -54,8 +61,14 @@ def bug_context(ctx: BugContext) -> Answer:
         sections.append(f"**Dashboard:** {ctx.dashboard_url}")
     if line := trend_line(ctx.trend):
         sections += ["## Recent trend", line]
-    if block := pivots_block(ctx.pivots):
-        sections += ["## Where it happens (top values)", block]
+    block, cut = pivots_block(ctx.pivots)
+    if block:
+        sections += ["## Where it happens (top values, events each)", block]
+        if cut:
+            sections.append(
+                "Every value of " + ", ".join(cut) + ": `list_pivot_values` with event_field_display_id and this "
+                "error_id (insights toolset)."
+            )
     if ctx.latest is not None:
         received = when(ctx.latest.received_at)
         sections += [

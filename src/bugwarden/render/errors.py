@@ -10,7 +10,7 @@ from .bugport import bug_report_sections
 from .events import COMPACT, FULL, error_line, error_summary, event_sections, reopen_words
 from .outputs import BulkChangeOut, CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
 from .refs import error_ref, event_ref
-from .text import NOTICE, fence, plural
+from .text import NOTICE, fence, inline, plural
 
 CHANGED_FIELDS = (
     "status",
@@ -23,13 +23,32 @@ CHANGED_FIELDS = (
 )
 
 
-def error_list(page: Page[ErrorGroup], project_id: str, cursor: str | None, filtered: bool) -> Answer:
+def error_list(
+    page: Page[ErrorGroup],
+    project_id: str,
+    cursor: str | None,
+    filtered: bool,
+    release_stage: str | None = None,
+    stages: Sequence[str] | None = None,
+) -> Answer:
+    """A page of errors. With nothing found for a release stage the project does not have (`stages`: the ones it
+    has, when looked up), the answer says so instead of suggesting a wider search."""
+    if not page.items:
+        if release_stage is not None and stages is not None and release_stage not in stages:
+            text = f"# Errors in project {project_id}\nThis project has no release stage by that name"
+            if stages:
+                text += "; it has these (pass one as release_stage):\n" + NOTICE + "\n"
+                text += fence("release.stages", "\n".join(inline(s, 60) for s in stages))
+            else:
+                text += ", and none has reported yet."
+        else:
+            hint = " Try a wider 'since' or fewer filters." if filtered else ""
+            text = f"# Errors in project {project_id}\nNo errors match these filters.{hint}"
+        data = ErrorList(errors=[], total=page.total, next_cursor=cursor)
+        return Answer(text + (f"\n\nMore: call list_errors again with cursor={cursor}" if cursor else ""), data)
     shown = f"{len(page.items)}" + (f" of {page.total:,}" if page.total is not None else "")
     lines = [f"# Errors in project {project_id} ({shown})"]
-    if page.items:
-        lines += [NOTICE, fence("errors", "\n".join(error_line(e) for e in page.items))]
-    else:
-        lines.append("No errors match these filters." + (" Try a wider 'since' or fewer filters." if filtered else ""))
+    lines += [NOTICE, fence("errors", "\n".join(error_line(e) for e in page.items))]
     if cursor:
         lines.append(f"\nMore: call list_errors again with cursor={cursor}")
     else:

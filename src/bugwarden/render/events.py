@@ -355,6 +355,7 @@ def event_summary_line(event: Event) -> str:
     what = headline(first.error_class, first.message, 100) if first else "(no exception recorded)"
     facts = joined(
         event.id,
+        f"error {event.error_id}" if event.error_id else None,
         when(event.received_at),
         event.severity,
         inline(event.app.release_stage, 20) if event.app.release_stage else None,

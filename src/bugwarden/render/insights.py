@@ -142,6 +142,7 @@ def releases(page: Page[Release], cursor: str | None) -> Answer:
         )
         facts = joined(
             r.id,
+            f"group {r.release_group_id}" if r.release_group_id else None,
             f"released {when(r.release_time)}" if r.release_time else None,
             count(r.errors_introduced, "new error"),
             f"{count(r.errors_seen, 'error')} seen" if r.errors_seen is not None else None,
@@ -156,6 +157,8 @@ def releases(page: Page[Release], cursor: str | None) -> Answer:
         body.append(f"- {facts}\n  {label or '(no version recorded)'}")
     text = f"# Releases ({_shown(len(page.items), page.total)})"
     text += f"\n\n{NOTICE}\n\n{fence('releases', chr(10).join(body))}" if body else "\n\nNo releases."
+    if any(r.errors_introduced for r in page.items):
+        text += "\n\nThe errors a release introduced: `list_errors` with introduced_in set to its version."
     data = ReleaseList(
         releases=[
             ReleaseRef(

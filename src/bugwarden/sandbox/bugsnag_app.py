@@ -76,6 +76,8 @@ class BugsnagSim:
             return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
         if (oversized := faults.oversized()) is not None:
             return oversized
+        if (redirect := faults.redirected(request.method, str(request.url))) is not None:
+            return redirect
         user = self.world.users.get(token or "")
         if user is None:
             return JSONResponse({"errors": ["Unauthorized"]}, 401)
@@ -94,7 +96,7 @@ class BugsnagSim:
                 body["code"] = exc.code
             response = JSONResponse(body, exc.status)
         response.headers.update(limit_headers)
-        return response
+        return faults.relink(str(request.url), request.url.path, request.url.query, response)
 
     def project_view(self, project: dict[str, Any]) -> dict[str, Any]:
         """A project as the API shows it; its open-error count is counted now, so it always matches list_errors."""
@@ -165,8 +167,10 @@ class BugsnagSim:
         allowed = {"name", "auto_upgrade", "billing_emails", "invoice_address"}
         if unknown := set(data) - allowed:
             raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
-        if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
-            raise ApiError(400, "name must be a non-empty string")
+        if not isinstance(data.get("name"), str) or not data["name"].strip():
+            raise ApiError(400, "name is required and must be a non-empty string")
+        if not isinstance(data.get("auto_upgrade"), bool):
+            raise ApiError(400, "auto_upgrade is required and must be a boolean")
         org.update(data)
         org["updated_at"] = iso(NOW)
         return self.ok(org)
@@ -280,6 +284,13 @@ class BugsnagSim:
             "user.id": lambda e, v: any(ev["user"].get("id") == v for ev in events_of(e)),
             "user.email": lambda e, v: any(q.contains(ev["user"].get("email"), v) for ev in events_of(e)),
             "version.seen_in": lambda e, v: any(q.wildcard(ev["app"].get("version"), v) for ev in events_of(e)),
+            "release.seen_in": lambda e, v: any(q.wildcard(ev["app"].get("version"), v) for ev in events_of(e)),
+            "release.introduced_in": lambda e, v: any(
+                q.wildcard(r.get("build_label"), v) for r in e.get("introduced_in_releases", [])
+            ),
+            "version.introduced_in": lambda e, v: any(
+                q.wildcard(r.get("build_label"), v) for r in e.get("introduced_in_releases", [])
+            ),
             "os.name": lambda e, v: any(ev["device"].get("osName") == v for ev in events_of(e)),
             "browser.name": lambda e, v: any(ev["device"].get("browserName") == v for ev in events_of(e)),
             "event.unhandled": lambda e, v: any(str(ev["unhandled"]).lower() == v for ev in events_of(e)),
@@ -786,6 +797,43 @@ class BugsnagSim:
         self.world.saved_searches[sid] = search
         return self.ok(search, 201)
 
+    def saved_search_for(self, user: dict[str, Any], search_id: str) -> dict[str, Any]:
+        search = self.world.saved_searches.get(search_id)
+        if search is None:
+            raise ApiError(404, "Saved search not found")
+        try:
+            self.project_for(user, search["project_id"])
+        except ApiError:
+            raise ApiError(404, "Saved search not found") from None
+        return search
+
+    async def get_saved_search(self, request: Request, user: dict[str, Any]) -> Response:
+        return self.ok(self.saved_search_for(user, request.path_params["id"]))
+
+    async def update_saved_search(self, request: Request, user: dict[str, Any]) -> Response:
+        search = self.saved_search_for(user, request.path_params["id"])
+        data = await self.body(request)
+        allowed = {"name", "filters", "sort", "shared", "project_default"}
+        if unknown := set(data) - allowed:
+            raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        if "name" in data and (not isinstance(data["name"], str) or not data["name"].strip()):
+            raise ApiError(400, "name must not be blank")
+        if "filters" in data and not isinstance(data["filters"], dict):
+            raise ApiError(400, "filters must be an object")
+        if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
+            raise ApiError(400, "Invalid sort")
+        for flag in ("shared", "project_default"):
+            if flag in data and not isinstance(data[flag], bool):
+                raise ApiError(400, f"{flag} must be a boolean")
+        search.update(data)
+        search["updated_at"] = iso(NOW)
+        return self.ok(search)
+
+    async def delete_saved_search(self, request: Request, user: dict[str, Any]) -> Response:
+        search = self.saved_search_for(user, request.path_params["id"])
+        del self.world.saved_searches[search["id"]]
+        return Response(status_code=204)
+
     # -- root -------------------------------------------------------------------------------------
 
     async def root(self, request: Request, user: dict[str, Any]) -> Response:
@@ -892,6 +940,9 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route(P + "/event_fields", r(sim.event_fields)),
         Route(P + "/saved_searches", r(sim.list_saved_searches)),
         Route("/saved_searches", r(sim.create_saved_search), methods=["POST"]),
+        Route("/saved_searches/{id}", r(sim.get_saved_search), methods=["GET"]),
+        Route("/saved_searches/{id}", r(sim.update_saved_search), methods=["PATCH"]),
+        Route("/saved_searches/{id}", r(sim.delete_saved_search), methods=["DELETE"]),
         Route("/_sandbox/faults", _faults_endpoint, methods=["POST"]),
         Route("/_sandbox/requests", _requests_endpoint, methods=["GET"]),
         Route("/_sandbox/projects/{project_id}/raise", _raise_endpoint, methods=["POST"]),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit_facts import FACTS_INDEXES, FACTS_POSTGRES, FACTS_SQLITE, backfill
 from .database import Database, StoreError, Transaction
 
 GENESIS = "0" * 64
@@ -53,6 +54,23 @@ TOKENS = (
             "last_used_at TEXT, revoked_at TEXT)",
         ),
     ),
+    Migration(
+        2,
+        sqlite=(
+            "CREATE TABLE people (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, bundle TEXT NOT NULL, "
+            "projects TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL, password_changed_at TEXT)",
+            "CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, person TEXT NOT NULL, created_at REAL NOT NULL, "
+            "expires_at REAL NOT NULL)",
+            "CREATE INDEX web_sessions_person ON web_sessions (person)",
+        ),
+        postgres=(
+            "CREATE TABLE people (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, bundle TEXT NOT NULL, "
+            "projects TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL, password_changed_at TEXT)",
+            "CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, person TEXT NOT NULL, "
+            "created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX web_sessions_person ON web_sessions (person)",
+        ),
+    ),
 )
 AUDIT = (
     Migration(
@@ -76,6 +94,8 @@ AUDIT = (
         ),
         after=_seed_audit_head,
     ),
+    # The search index of the console and `audit tail` filters (store/audit_facts.py), filled from the records.
+    Migration(3, sqlite=FACTS_SQLITE + FACTS_INDEXES, postgres=FACTS_POSTGRES + FACTS_INDEXES, after=backfill),
 )
 STATE = (
     Migration(

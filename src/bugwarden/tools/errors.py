@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from ..backends.base import ErrorChange, ErrorQuery
+from ..backends.base import ErrorChange, ErrorQuery, Filter
 from ..backends.errors import InvalidArgument
+from ..backends.paths import check_id
 from ..guard.approval import Consented
 from ..guard.target import InProject, Target
 from ..render import confirm as render_confirm
 from ..render import errors as render
 from ..render.outputs import CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
+from .filters import FilterList, checked_filters, filter_rules
 from .params import (
     AdditionalOccurrences,
     AdditionalUsers,
@@ -34,7 +36,7 @@ from .params import (
     Status,
 )
 from .registry import tool
-from .support import backend_of, check_since, check_vocabulary, respond
+from .support import backend_of, check_since, check_vocabulary, insights, respond
 
 SNOOZE_COMPANIONS = {
     "occurs_after": ("seconds",),
@@ -44,18 +46,52 @@ SNOOZE_COMPANIONS = {
 }
 
 
+def _statuses(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
 def list_rules(args: dict[str, Any], target: Target) -> None:
-    capabilities = backend_of(target).capabilities
-    check_vocabulary(target, args, "status", "severity")
+    backend = backend_of(target)
+    capabilities = backend.capabilities
+    statuses = _statuses(args.get("status"))
+    for status in statuses:
+        check_vocabulary(target, {"status": status}, "status")
+    if len(statuses) > 1 and not capabilities.several_statuses:
+        raise InvalidArgument(f"{backend.label} filters by one status at a time")
+    check_vocabulary(target, args, "severity")
     check_since(args.get("since"))
-    given = [n for n in ("status", "severity", "release_stage", "since", "search") if args.get(n) is not None]
+    check_since(args.get("before"), "before")
+    given = [n for n in LIST_FILTERS if args.get(n) not in (None, [], "")]
+    given += ["extra"] if args.get("filters") or args.get("saved_search_id") else []
     if unsupported := [n for n in given if n not in capabilities.filters]:
+        words = [{"extra": "filters or saved_search_id"}.get(n, n) for n in unsupported]
         raise InvalidArgument(
-            f"{backend_of(target).label} cannot filter by {', '.join(unsupported)}; it filters by "
-            + ", ".join(capabilities.filters)
+            f"{backend.label} cannot filter by {', '.join(words)}; it filters by "
+            + ", ".join(n for n in capabilities.filters if n != "extra")
         )
     if args.get("sort") not in capabilities.sorts:
-        raise InvalidArgument(f"{backend_of(target).label} sorts only by {', '.join(capabilities.sorts)}")
+        raise InvalidArgument(f"{backend.label} sorts only by {', '.join(capabilities.sorts)}")
+    if args.get("saved_search_id") is not None:
+        check_id(args["saved_search_id"], "saved_search_id")
+    filter_rules(args, target)
+
+
+LIST_FILTERS = (
+    "status",
+    "severity",
+    "release_stage",
+    "since",
+    "search",
+    "before",
+    "user",
+    "assigned_to",
+    "introduced_in",
+    "app_version",
+    "error_class",
+    "os",
+    "direction",
+)
+Text = Annotated[str | None, Field(max_length=200)]
 
 
 @tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=("errors",), rules=list_rules)
@@ -63,10 +99,11 @@ async def list_errors(
     target: InProject,
     project_id: ProjectId = None,
     status: Annotated[
-        Status | None,
+        Annotated[list[Status], Field(max_length=6)] | None,
+        BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
         Field(
-            description="Only errors with this status (BugSnag: open, in progress, for_review, fixed, snoozed, "
-            "ignored; BugPort: open, in_progress, resolved, closed)."
+            description="Only errors with any of these statuses (BugSnag: open, in progress, for_review, fixed, "
+            "snoozed, ignored; BugPort, one only: open, in_progress, resolved, closed)."
         ),
     ] = None,
     severity: Annotated[
@@ -77,23 +114,94 @@ async def list_errors(
         str | None, Field(description="Only errors seen in this release stage, e.g. 'production'.", max_length=100)
     ] = None,
     since: Since = None,
+    before: Annotated[
+        str | None, Field(description="Only events before: '7d', '24h' or an ISO time ending in Z.", max_length=40)
+    ] = None,
     search: Annotated[
         str | None, Field(description="Free text matched against class, message and context.", max_length=200)
+    ] = None,
+    introduced_in: Annotated[
+        str | None,
+        Field(
+            description="BugSnag: errors this release introduced (first seen in it): a build label or app version, "
+            "'*' wildcards, e.g. '3.7.0'.",
+            max_length=100,
+        ),
+    ] = None,
+    app_version: Annotated[
+        str | None, Field(description="BugSnag: errors seen in this app version ('*' wildcards).", max_length=100)
+    ] = None,
+    user: Annotated[
+        str | None, Field(description="BugSnag: errors that hit this user (an id, or an email).", max_length=200)
+    ] = None,
+    assigned_to: Annotated[
+        str | None,
+        Field(description="BugSnag: 'me', 'anyone', a collaborator id or email (list_collaborators).", max_length=200),
+    ] = None,
+    error_class: Annotated[
+        str | None, Field(description="BugSnag: class contains this, e.g. 'TimeoutError'.", max_length=200)
+    ] = None,
+    os: Annotated[str | None, Field(description="BugSnag: OS name, e.g. 'Android', 'iOS'.", max_length=100)] = None,
+    filters: FilterList = None,
+    saved_search_id: Annotated[
+        str | None,
+        Field(
+            description="BugSnag: apply a saved search's filters (and its sort) from list_saved_searches.",
+            max_length=200,
+        ),
     ] = None,
     sort: Annotated[
         ErrorSort, Field(description="Order; 'unsorted' avoids BugSnag's sorted-results cap.")
     ] = "last_seen",
+    direction: Annotated[
+        Literal["asc", "desc"] | None, Field(description="BugSnag: 'asc' for oldest or fewest first.")
+    ] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, ErrorList]:
-    """List a project's errors, most recently seen first, one line each with counts and ids.
+    """List a project's errors, most recently seen first, one line each with counts and the error id the other
+    tools take.
 
-    Use it to find what is failing; then get_bug_context on one error id. Returns up to `limit` errors
-    and a next_cursor when there are more.
+    Use this when you need error ids: what is failing now (status=['open'], since='24h'); which errors a release
+    introduced (introduced_in='3.7.0'); what hit a user (user='ann@example.com'); what is assigned to someone
+    (assigned_to='me'); one class on one OS (error_class='TimeoutError', os='Android'). More conditions: filters
+    (['browser.name=Chrome']), or a saved search's (saved_search_id). Then get_bug_context on one error id.
+    Returns up to `limit` errors and a next_cursor when there are more.
     """
-    query = ErrorQuery(status, severity, release_stage, since, search, sort, limit)
+    extra: list[Filter] = []
+    order: str = sort
+    if filters or saved_search_id:
+        backend = insights(target)
+        extra = await checked_filters(backend, target.project_id, filters)
+        if saved_search_id:
+            saved = await backend.get_saved_search(target.project_id, saved_search_id)
+            extra += list(saved.conditions)
+            order = saved.sort if saved.sort in ("first_seen", "users", "events") and sort == "last_seen" else sort
+    query = ErrorQuery(
+        status=tuple(status or ()),
+        severity=severity,
+        release_stage=release_stage,
+        since=since,
+        search=search,
+        sort=order,
+        limit=limit,
+        before=before,
+        user=user,
+        assigned_to=assigned_to,
+        introduced_in=introduced_in,
+        app_version=app_version,
+        error_class=error_class,
+        os=os,
+        direction=direction,
+        extra=tuple(extra),
+    )
     page = await target.backend.list_errors(target.project_id, query, target.page)
-    return respond(render.error_list(page, target.project_id, target.cursor(page.next), bool(query.given())))
+    stages: tuple[str, ...] | None = None
+    if not page.items and release_stage and target.page is None:
+        stages = (await target.backend.get_project(target.project_id)).release_stages
+    return respond(
+        render.error_list(page, target.project_id, target.cursor(page.next), bool(query.given()), release_stage, stages)
+    )
 
 
 @tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
@@ -141,6 +249,52 @@ Operation = Literal[
 ]
 
 
+OPERATION_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "open": (),
+    "fix": (),
+    "ignore": (),
+    "snooze": ("reopen_if",),  # and the companions of the chosen reopen_if (SNOOZE_COMPANIONS)
+    "override_severity": ("severity",),
+    "assign": ("assigned_collaborator_id",),
+    "create_issue": ("issue_title",),
+    "link_issue": ("issue_url",),
+    "unlink_issue": (),
+    "discard": (),
+    "undiscard": (),
+}
+"""The arguments each BugSnag operation takes, beyond the error (or errors) and project it acts on."""
+OPERATION_FIELDS = tuple(
+    sorted(
+        {"severity", "status", *(n for c in SNOOZE_COMPANIONS.values() for n in c)}.union(*OPERATION_ARGUMENTS.values())
+    )
+)
+"""Every argument that belongs to one operation or another: given to any other operation it is refused."""
+BUGPORT_FIELDS = ("status", "severity")
+
+
+def refuse_foreign(args: dict[str, Any], takes: tuple[str, ...], what: str) -> None:
+    """Refuse operation arguments that `what` does not take (named in the message), so that nothing the
+    call carries is silently dropped and a confirmation binds to exactly what would be sent."""
+    foreign = [n for n in OPERATION_FIELDS if args.get(n) is not None and n not in takes]
+    if foreign:
+        verb = "does" if len(foreign) == 1 else "do"
+        raise InvalidArgument(
+            f"{', '.join(foreign)} {verb} not belong to {what}, which takes "
+            + (", ".join(takes) if takes else "no further arguments")
+            + ": leave "
+            + ("it" if len(foreign) == 1 else "them")
+            + " out"
+        )
+
+
+def operation_takes(operation: str, args: dict[str, Any]) -> tuple[str, ...]:
+    """The arguments `operation` takes given the others (snooze takes the companions of its reopen_if)."""
+    takes = OPERATION_ARGUMENTS.get(operation, ())
+    if operation == "snooze" and args.get("reopen_if") in SNOOZE_COMPANIONS:
+        takes = takes + SNOOZE_COMPANIONS[args["reopen_if"]]
+    return takes
+
+
 def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     """The change an update asks for, checked against what the target's backend accepts (raises InvalidArgument).
     Used by the checkpoint (before any intent is recorded) and by the tool itself."""
@@ -150,6 +304,7 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     if not capabilities.operations:
         if operation is not None:
             raise InvalidArgument(f"{backend.label} bug reports take status and/or severity, not an operation")
+        refuse_foreign(args, BUGPORT_FIELDS, f"a {backend.label} bug report update")
         check_vocabulary(target, args, "status", "severity")
         fields = {k: args[k] for k in ("status", "severity") if args.get(k) is not None}
         if not fields:
@@ -167,15 +322,22 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
 
 
 def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> ErrorChange:
-    """Check that each BugSnag operation has its companions before any request is made."""
+    """Check that each BugSnag operation has its companions, and nothing that belongs to another operation,
+    before any request is made."""
+    if args.get("severity") is not None and operation != "override_severity":
+        raise InvalidArgument("severity goes with operation override_severity only")
+    if operation == "snooze" and args.get("reopen_if") is None:
+        raise InvalidArgument(
+            "snooze needs reopen_if (occurs_after, n_occurrences_in_m_hours, n_additional_occurrences or "
+            "n_additional_users) and its companion values"
+        )
+    refuse_foreign(args, operation_takes(operation, args), f"operation {operation}")
     fields: dict[str, Any] = {}
     if operation == "override_severity":
         check_vocabulary(target, args, "severity")
         if args.get("severity") is None:
             raise InvalidArgument("override_severity needs severity: info, warning or error")
         fields["severity"] = args["severity"]
-    elif args.get("severity") is not None:
-        raise InvalidArgument("severity goes with operation override_severity only")
     if operation == "assign":
         fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
     elif operation == "link_issue":
@@ -186,12 +348,7 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
     elif operation == "create_issue" and args.get("issue_title"):
         fields["issue_title"] = args["issue_title"]
     elif operation == "snooze":
-        reopen_if = args.get("reopen_if")
-        if reopen_if is None:
-            raise InvalidArgument(
-                "snooze needs reopen_if (occurs_after, n_occurrences_in_m_hours, n_additional_occurrences or "
-                "n_additional_users) and its companion values"
-            )
+        reopen_if = args["reopen_if"]
         needed = SNOOZE_COMPANIONS[reopen_if]
         if missing := [k for k in needed if args.get(k) is None]:
             raise InvalidArgument(f"snooze with reopen_if={reopen_if} needs {', '.join(missing)}")
