@@ -117,6 +117,7 @@ class GuardedServer(MCPServer[Runtime]):
                     INVALID_PARAMS,
                     "cannot subscribe: only bugsnag://projects/{project_id}/signals of a project this agent may read",
                 )
+            await watch.prime()
             watch.add_session(str(params.uri), ctx.session)
             return EmptyResult()
 
@@ -128,6 +129,8 @@ class GuardedServer(MCPServer[Runtime]):
             wanted = list(params.notifications.resource_subscriptions or [])[:100]
             allowed = [uri for uri in wanted if await self._may_subscribe(ctx, uri)]
             notifications = params.notifications.model_copy(update={"resource_subscriptions": allowed or None})
+            if allowed:
+                await watch.prime()
             watch.listening(allowed, +1)
             try:
                 return await listen(ctx, params.model_copy(update={"notifications": notifications}))

@@ -115,7 +115,8 @@ class SignalWatch:
         self.listeners: dict[str, int] = {}
         """uri -> open subscriptions/listen streams honouring it."""
         self.watermark: int | None = None
-        self._wake = anyio.Event()
+        self._wake: anyio.Event | None = None
+        """Created by `run`, on its own event loop (a server may be run by several loops, one after another)."""
         self.announced = 0
 
     # -- subscribers ----------------------------------------------------------------------------------
@@ -137,11 +138,13 @@ class SignalWatch:
 
     def wake(self) -> None:
         """Look now (a signal was stored here, or someone subscribed)."""
-        self._wake.set()
+        if self._wake is not None:
+            self._wake.set()
 
     # -- the loop -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        self._wake = anyio.Event()
         while True:
             with anyio.move_on_after(self.interval):
                 await self._wake.wait()
@@ -156,13 +159,19 @@ class SignalWatch:
             except Exception as exc:  # the store being away must not end the loop
                 log.warning("cannot read new signals: %s", exc)
 
+    async def prime(self) -> None:
+        """Called before a subscription is registered: from here on, every change is announced to it."""
+        if self.watermark is None:
+            self.watermark = await anyio.to_thread.run_sync(self.signals.latest_seq)
+
     async def tick(self) -> int:
-        """Announce what changed since the last look; returns how many URIs were announced."""
-        if self.watermark is None or not self.subscribed():
-            # Nobody listens: only keep the watermark current (cheaply), so a new subscriber hears of what comes
-            # after it subscribed, not of the past.
-            if self.watermark is None or self.subscribed() is False:
-                self.watermark = await anyio.to_thread.run_sync(self.signals.latest_seq)
+        """Announce what changed since the last look; returns how many URIs were announced. Reads the store only
+        while someone is subscribed."""
+        if not self.subscribed():
+            self.watermark = None
+            return 0
+        if self.watermark is None:
+            await self.prime()
             return 0
         changes = await anyio.to_thread.run_sync(self.signals.changes_after, self.watermark)
         if not changes:
