@@ -182,7 +182,13 @@ class Receiver:
         }
         try:
             outcome, seq = await self._thread(
-                self.signals.record, delivery.dedup_key, fields, received, merge, self.options.keep_days * 86400
+                self.signals.record,
+                delivery.dedup_key,
+                fields,
+                received,
+                merge,
+                self.options.keep_days * 86400,
+                hook.id,
             )
         except StoreError as exc:
             log.error("cannot store a webhook delivery: %s", exc)
@@ -194,12 +200,10 @@ class Receiver:
                 hook, facts, "denied", f"a replay: signal {seq} already holds this delivery", outcome="duplicate",
                 targets=targets, count=False,
             )
-            await self._count(hook.id, accepted=False)
             return JSONResponse({"status": "duplicate", "signal": seq}, 200)
         self.on_signal()
         reason = ("test delivery " if delivery.test else "") + ("stored" if outcome == "new" else "merged into")
         await self._audit(self._record(hook, facts, "allowed", f"{reason} signal {seq}", outcome, targets))
-        await self._count(hook.id, accepted=True)
         return JSONResponse({"status": outcome, "signal": seq, "test": delivery.test}, 200)
 
     # -- the rate, the counters, the audit -----------------------------------------------------------
