@@ -203,7 +203,7 @@ class Receiver:
             return JSONResponse({"status": "duplicate", "signal": seq}, 200)
         self.on_signal()
         reason = ("test delivery " if delivery.test else "") + ("stored" if outcome == "new" else "merged into")
-        await self._audit(self._record(hook, facts, "allowed", f"{reason} signal {seq}", outcome, targets))
+        await self._audit(self._record(hook, facts, "allowed", f"{reason} signal {seq}", "ok", targets))
         return JSONResponse({"status": outcome, "signal": seq, "test": delivery.test}, 200)
 
     # -- the rate, the counters, the audit -----------------------------------------------------------
