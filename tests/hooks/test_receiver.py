@@ -175,9 +175,15 @@ async def test_a_wrong_or_removed_secret_answers_like_an_unknown_route_and_is_au
     other_source = await hooked.post(body, path="/hooks/github/" + hooked.secret)
     hooked.hooks.remove(hooked.hook.id)
     removed = await hooked.post(body)
-    for response in (wrong, malformed, removed, other_source):
-        assert (response.status_code, response.text) == (404, "Not Found")
-    assert unknown_route.status_code == 404
+    transport = httpx.ASGITransport(app=hooked.app, client=("203.0.113.7", 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
+        get = await http.get(f"/hooks/bugsnag/{hooked.secret}")
+    for response in (wrong, malformed, removed, other_source, get):
+        assert (
+            (response.status_code, response.text)
+            == (unknown_route.status_code, unknown_route.text)
+            == (404, "Not Found")
+        )
     assert hooked.signals.count() == 0
     await hooked.server.receiver.flush(everything=True)
     refusals = hooked.refusals()

@@ -2,8 +2,8 @@
 
 In this order, each refusal answering at once and audited (without the secret) with its reason:
 
-1. the source address, when an allow-list is set (`--hooks-from CIDR`): others get the 404 of an unknown route;
-2. the secret: looked up by hash, compared in constant time; unknown or removed -> the same 404;
+1. the source address, when an allow-list is set (`--hooks-from CIDR`): others get what an unknown route gets;
+2. the secret: looked up by hash, compared in constant time; unknown or removed -> the same;
 3. room: at most `max_in_flight` deliveries are worked on at once (503 beyond), in worker threads of their own,
    so a flood cannot take the threads or the store connections that MCP calls use;
 4. the hook's rate (per process, a token bucket: `rate` a minute, a minute's worth at once) -> 429;
@@ -47,9 +47,13 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{20,100}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+UNKNOWN_ROUTE = PlainTextResponse("Not Found", status_code=404)
+"""The receiver's answer for a delivery it does not recognise: the HTTP app then answers it as any unknown route
+(so a wrong secret looks like no route at all)."""
+
+
 def not_found() -> Response:
-    """What any unknown route answers (Starlette's own 404), so a wrong secret looks like no route at all."""
-    return PlainTextResponse("Not Found", status_code=404)
+    return UNKNOWN_ROUTE
 
 
 @dataclass(frozen=True, slots=True)
