@@ -92,6 +92,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
             if not base.startswith(("http://", "https://")):
                 raise HooksUsageError(f"--public-url {base!r} is not an http(s) URL")
+            if base.startswith("http://") and not _loopback(base):
+                print(
+                    "warning: the URL is plain HTTP, so its secret crosses the network in clear; serve bugwarden "
+                    "behind HTTPS in production and use an https:// public URL",
+                    file=sys.stderr,
+                )
             hook, secret = hooks.create(project)
             print(f"created {hook.id} for project {hook.project_id}")
             print("paste this URL into BugSnag: Project settings > Integrations > Data forwarding > Webhook;")
@@ -117,6 +123,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         store.close()
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def demo_project() -> str:

@@ -41,6 +41,9 @@ def test_add_uses_bugwarden_public_url_and_refuses_without_one(
     assert main(["hooks", "add", "--project", API_PROJECT]) == 2
     assert "--public-url" in capsys.readouterr().err
     assert main(["hooks", "add", "--project", "../x", "--public-url", "https://a.example"]) == 2
+    capsys.readouterr()
+    assert main(["hooks", "add", "--project", API_PROJECT, "--public-url", "http://bw.example.com"]) == 0
+    assert "plain HTTP" in capsys.readouterr().err
     monkeypatch.setenv("BUGWARDEN_PUBLIC_URL", "https://public.example")
     assert main(["hooks", "add", "--project", API_PROJECT]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("https://public.example/hooks/bugsnag/")

@@ -133,11 +133,12 @@ async def test_a_flood_of_deliveries_is_refused_past_the_rate_while_mcp_calls_go
             tg.start_soon(agent)
         await receiver.flush(everything=True)
     assert answered == [True] * 5
-    assert statuses.count(200) == 10 and set(statuses) <= {200, 429, 503}
+    assert statuses.count(200) == 10 and set(statuses) <= {200, 429}
     assert peak <= 4
     store = Store.open(make_settings(home))
     try:
         hook = HookStore(store.hooks).list()[0]
-        assert hook.accepted == 10 and hook.refused == statuses.count(429)  # 503s are turned away before the lookup
+        # Turned away for room, before the hook is looked up, a delivery is not counted on the hook.
+        assert hook.accepted == 10 and 0 < hook.refused <= statuses.count(429)
     finally:
         store.close()

@@ -256,6 +256,6 @@ async def test_concurrent_deliveries_past_the_in_flight_cap_are_turned_away(sand
         async with anyio.create_task_group() as tg:
             for _ in range(3):
                 tg.start_soon(one)
-        assert statuses == [503, 503, 503] and hooked.signals.count() == 0
+        assert statuses == [429, 429, 429] and hooked.signals.count() == 0
     finally:
         hooked.server.close()

@@ -4,7 +4,7 @@ In this order, each refusal answering at once and audited (without the secret) w
 
 1. the source address, when an allow-list is set (`--hooks-from CIDR`): others get what an unknown route gets;
 2. the secret: looked up by hash, compared in constant time; unknown or removed -> the same;
-3. room: at most `max_in_flight` deliveries are worked on at once (503 beyond), in worker threads of their own,
+3. room: at most `max_in_flight` deliveries are worked on at once (429 beyond), in worker threads of their own,
    so a flood cannot take the threads or the store connections that MCP calls use;
 4. the hook's rate (per process, a token bucket: `rate` a minute, a minute's worth at once) -> 429;
 5. `application/json` (415), at most 1 MiB (413, before the body is read whole), JSON of bounded depth (400),
@@ -149,7 +149,7 @@ class Receiver:
             return not_found()
         if self.in_flight >= self.options.max_in_flight:
             await self._refuse(None, facts, "denied", "too many deliveries at once", key="busy")
-            return JSONResponse({"error": "busy"}, 503, headers={"Retry-After": "1"})
+            return JSONResponse({"error": "busy"}, 429, headers={"Retry-After": "1"})
         self.in_flight += 1
         try:
             return await self._deliver(request, secret, facts)
