@@ -50,8 +50,9 @@ from .guard.cursors import CursorCodec
 from .guard.errors import Refusal
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
+from .guard.signals import StoredSignals
 from .guard.tokens import TokenError, TokenStore
-from .hooks.feed import SignalWatch, StoredSignals
+from .hooks.feed import SignalWatch
 from .runtime import Runtime
 from .store import Store
 from .store.buckets import CallBudgets

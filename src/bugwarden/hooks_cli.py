@@ -71,7 +71,7 @@ def add_parser(sub: Any, make: Callable[..., argparse.ArgumentParser], database_
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from .backends.errors import InvalidArgument
     from .backends.paths import check_id
-    from .hooks.feed import StoredSignals
+    from .guard.signals import StoredSignals
     from .store import Store
     from .store.hooks import HookError, HookStore
     from .store.signals import SignalStore

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..hooks.feed import StoredSignals
+from ..guard.signals import StoredSignals
 from ..model import Signal, SignalQuery
 from ..render.signals import summary, trigger_words
 from ..render.text import inline, when
