@@ -4,8 +4,7 @@
 every replica polls the store for signals newer than the last it saw (an indexed range read, only while
 someone is subscribed) every `interval` seconds, and at once when its own receiver stored one. A subscriber
 therefore hears of a delivery that landed on any replica within about `interval`, of one on its own replica at
-once (see
-bench/signals.py). Polling needs nothing PostgreSQL-specific, so SQLite processes sharing a directory (a stdio
+once (see bench/signals.py). Polling needs nothing PostgreSQL-specific, so SQLite processes sharing a directory (a stdio
 client beside an HTTP server) are told too.
 
 Subscribers come two ways: `subscriptions/listen` streams (2026-07-28) through the SDK's bus, and
