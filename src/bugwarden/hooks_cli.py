@@ -146,12 +146,12 @@ def demo_hook(store: Any, base_url: str) -> str:
     return f"{base_url}/hooks/bugsnag/{secret}"
 
 
-def raise_hint(sandbox_url: str) -> str:
+def raise_hint(sandbox_url: str, *, tail: bool = True) -> str:
     project = demo_project()
     return (
         f"raise a new error (fires the webhook): curl -X POST {sandbox_url}/_sandbox/projects/{project}/raise ; "
-        f"watch it arrive: subscribe to bugsnag://projects/{project}/signals, call list_signals, or "
-        "`bugwarden hooks tail --follow`"
+        f"watch it arrive: subscribe to bugsnag://projects/{project}/signals or call list_signals"
+        + (", or run `bugwarden hooks tail --follow` where the receiving server keeps its state" if tail else "")
     )
 
 
