@@ -142,3 +142,20 @@ async def test_a_flood_of_deliveries_is_refused_past_the_rate_while_mcp_calls_go
         assert hook.accepted == 10 and 0 < hook.refused <= statuses.count(429)
     finally:
         store.close()
+
+
+async def test_a_subscription_ends_when_its_token_is_revoked_and_hears_nothing_more(
+    sandbox: Starlette, home: Path
+) -> None:
+    from bugwarden.guard.tokens import TokenStore
+
+    token_id, secret = token(home, "read")
+    _, hook_secret = add_hook(home)
+    async with serving(sandbox, home) as (url, server), mcp_client(url, secret) as client:
+        sandbox.state.control.hooks = [f"{url}/hooks/bugsnag/{hook_secret}"]
+        async with client.listen(resource_subscriptions=[SIGNALS]) as subscription:
+            TokenStore(server.store.tokens).revoke(token_id)
+            await raise_in_sandbox(sandbox)
+            with anyio.fail_after(10), pytest.raises(StopAsyncIteration):
+                await subscription.__anext__()
+        assert server.watch is not None and server.watch.announced == 0
