@@ -9,6 +9,8 @@
 3. "What broke in the last hour?" asked both ways through the in-memory MCP client: `list_signals since=1h`
    against `list_errors since=1h` (read cache off, as when the question is asked now and again): time per call
    and upstream requests per call.
+4. `/mcp` under a flood of deliveries: an agent's `list_projects` (a cache hit) alone, then while 2 processes
+   POST deliveries to one hook as fast as they can (past its rate: refused).
 
     python bench/signals.py [--rounds 30] [--calls 50] [--no-postgres]
 """
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
 import sys
 import tempfile
@@ -121,6 +124,56 @@ async def same_question(home: Path, calls: int) -> dict[str, tuple[list[float], 
     return results
 
 
+async def mcp_under_flood(home: Path, calls: int) -> tuple[list[float], list[float], int]:
+    """`list_projects` (answered from the read cache) latency alone, then while 2 processes flood one hook's URL
+    with deliveries as fast as they can; and how many flood deliveries were sent meanwhile."""
+    sandbox = create_bugsnag_app(rate_limit=1_000_000)
+    _, secret = token(home, "read")
+    store = Store.open(make_settings(home))
+    _, hook_secret = HookStore(store.hooks).create(API_PROJECT)
+    store.close()
+    async with serving(sandbox, home, rate_limit=None) as (url, _), mcp_client(url, secret) as client:
+        await client.call_tool("list_projects", {})
+
+        async def timed() -> list[float]:
+            times = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                await client.call_tool("list_projects", {})
+                times.append(time.perf_counter() - started)
+            return times
+
+        alone = await timed()
+        stop = multiprocessing.Event()
+        count = multiprocessing.Value("i", 0)
+        target = f"{url}/hooks/bugsnag/{hook_secret}"
+        flooders = [multiprocessing.Process(target=_flood, args=(target, task, stop, count)) for task in range(2)]
+        for process in flooders:
+            process.start()
+        await anyio.sleep(1.0)  # the flood is on
+        try:
+            flooded = await timed()
+        finally:
+            stop.set()
+            for process in flooders:
+                process.join(timeout=10)
+        sent = count.value
+    return alone, flooded, sent
+
+
+def _flood(url: str, task: int, stop: Any, count: Any) -> None:
+    """A flooding client in a process of its own: POST deliveries back to back until told to stop."""
+    body = '{"project": {"id": "%s"}, "trigger": {"type": "projectSpiking", "rate": %d}}'
+    with httpx.Client(timeout=30) as http:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            payload = body % (API_PROJECT, task * 1_000_000 + n)
+            http.post(url, content=payload, headers={"Content-Type": "application/json"})
+            with count.get_lock():
+                count.value += 1
+
+
 def _store_signals(server: Any, n: int) -> None:
     from bugwarden.hooks.payload import merge, read_delivery
     from bugwarden.store.signals import SignalStore
@@ -163,6 +216,9 @@ async def main() -> None:
                 two = await notification_latency(Path(tmp) / "two", args.rounds, url)
             print(line("delivery -> notification, across replicas", two))
         asked = await same_question(Path(tmp) / "ask", args.calls)
+        alone, flooded, sent = await mcp_under_flood(Path(tmp) / "flood", args.calls)
+    print(line("/mcp list_projects, no flood", alone))
+    print(line(f"/mcp list_projects, 2 processes flooding ({sent} sent)", flooded))
     for tool, (times, upstream) in asked.items():
         print(line(f"{tool} since=1h ({upstream:.1f} upstream req/call)", times))
     ratio = pct(asked["list_errors"][0], 0.5) / pct(asked["list_signals"][0], 0.5)
