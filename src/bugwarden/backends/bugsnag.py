@@ -437,6 +437,7 @@ class BugsnagBackend:
             json_body={"operation": change.operation, **change.fields},
             not_found=self._nf_error(project_id, error_id),
             invalidate=self._counts_changed(project_id),
+            expect=(200, 204),
         )
         return parse.error_group(body, project_id) if isinstance(body, dict) else None
 
@@ -494,7 +495,11 @@ class BugsnagBackend:
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
         await self.http.send(
-            "DELETE", path, not_found=self._nf_error(project_id, error_id), invalidate=self._counts_changed(project_id)
+            "DELETE",
+            path,
+            not_found=self._nf_error(project_id, error_id),
+            invalidate=self._counts_changed(project_id),
+            expect=(204,),
         )
 
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
@@ -619,7 +624,9 @@ class BugsnagBackend:
 
     async def delete_event(self, project_id: str, event_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "events", ("event_id", event_id))
-        await self.http.send("DELETE", path, not_found=f"event {event_id!r} not found in project {project_id!r}")
+        await self.http.send(
+            "DELETE", path, not_found=f"event {event_id!r} not found in project {project_id!r}", expect=(204,)
+        )
 
     # -- pivots (19-21) ---------------------------------------------------------------------------
 

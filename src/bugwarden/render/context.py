@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from ..model import BugContext, Pivot, TrendBucket
+from . import vocab
 from .answer import Answer
 from .bugport import bug_report_sections, console_block, network_block, page_block, report_block
 from .events import COMPACT, breadcrumbs_block, context_block, error_summary, exceptions_block, frame_line
-from .outputs import BugContextOut, FixPromptOut
+from .outputs import BugContextOut, FixPromptOut, Untrusted
 from .refs import error_ref, event_ref, untrusted
 from .text import NOTICE, clean, count, fence, inline, joined, plural, when
 
@@ -18,9 +19,7 @@ def pivots_block(pivots: tuple[Pivot, ...]) -> tuple[str | None, list[str]]:
     for p in pivots:
         if not p.values:
             continue
-        top = ", ".join(
-            inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values
-        )
+        top = ", ".join(inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values)
         left = max(0, (p.cardinality or 0) - len(p.values))
         if left or p.other:
             words = plural(left, "more value") if left else "more values"
@@ -105,7 +104,10 @@ def bug_context(ctx: BugContext) -> Answer:
 def fix_prompt(ctx: BugContext, upstream_prompt: str | None) -> Answer:
     """A brief for a coding agent. Structure and instructions are ours; every quoted fact is fenced."""
     text = _bug_report_prompt(ctx, upstream_prompt) if ctx.report is not None else _error_prompt(ctx, upstream_prompt)
-    return Answer(text, FixPromptOut(error_id=ctx.error.id, project_id=ctx.error.project_id, prompt=text))
+    data = FixPromptOut(
+        error_id=ctx.error.id, project_id=ctx.error.project_id, untrusted=Untrusted.model_validate({"prompt": text})
+    )
+    return Answer(text, data)
 
 
 def _error_prompt(ctx: BugContext, upstream_prompt: str | None) -> str:
@@ -164,8 +166,8 @@ def _frequency(ctx: BugContext) -> str:
         joined(count(e.events, "event"), f"affecting {users}" if users else None, sep=" "),
         f"first seen {when(e.first_seen)}" if e.first_seen else None,
         f"last seen {when(e.last_seen)}" if e.last_seen else None,
-        f"status {e.status}" if e.status else None,
-        f"severity {e.severity}" if e.severity else None,
+        f"status {status}" if (status := vocab.word(e.status, vocab.STATUSES)) else None,
+        f"severity {severity}" if (severity := vocab.word(e.severity, vocab.SEVERITIES)) else None,
     ]
     said = joined(*parts, sep="; ")
     return (said[0].upper() + said[1:] + ".") if said else "The tracker recorded no counts or times for it."
@@ -176,10 +178,10 @@ def _bug_report_prompt(ctx: BugContext, upstream_prompt: str | None) -> str:
     assert ctx.report is not None
     e, report = ctx.error, ctx.report
     facts = joined(
-        f"status {e.status}" if e.status else None,
-        f"severity {e.severity}" if e.severity else None,
+        f"status {status}" if (status := vocab.word(e.status, vocab.STATUSES)) else None,
+        f"severity {severity}" if (severity := vocab.word(e.severity, vocab.SEVERITIES)) else None,
         f"reported {when(e.first_seen)}" if e.first_seen else None,
-        f"via {report.source}" if report.source else None,
+        f"via {source}" if (source := vocab.word(report.source, vocab.SOURCES)) else None,
         sep=", ",
     )
     lines = [

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
+from ..backends.call_context import caveat, failure_words
+from ..backends.errors import BackendError
 from ..guard.target import InProject
 from ..render import events as render
 from ..render.outputs import EventList, EventRef
@@ -15,8 +17,15 @@ from .support import respond
 
 
 async def dashboard(target: InProject, error_id: str | None) -> str | None:
-    """The error's dashboard page, where the backend has one (the project list is cached: no extra request)."""
-    return await target.backend.dashboard_url(target.project_id, error_id) if error_id else None
+    """The error's dashboard page, where the backend has one (the project list is cached: no extra request). The
+    link is an extra: when the project list cannot be read, the answer goes without it and says so."""
+    if not error_id:
+        return None
+    try:
+        return await target.backend.dashboard_url(target.project_id, error_id)
+    except BackendError as exc:
+        caveat(f"The dashboard link is left out: the project list could not be read ({failure_words(exc)}).")
+        return None
 
 
 @tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
