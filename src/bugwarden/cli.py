@@ -519,7 +519,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
-            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url, tail=False)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
                 demo_settings,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,11 +31,9 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -46,7 +45,7 @@ from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
 from .home import home_route
-from .hooks.receiver import HookOptions, Receiver, not_found
+from .hooks.receiver import UNKNOWN_ROUTE, HookOptions, Receiver
 from .model import Project
 from .store import Store, StoreError
 from .store.buckets import CallBudgets
@@ -528,28 +527,28 @@ def _wake(server: GuardedServer) -> Callable[[], None]:
 
 
 class WebhookRoutes:
-    """`/hooks/…` goes to the webhook receiver (which bounds, checks and audits its own requests, no bearer token:
-    the secret path is the credential); everything else to the MCP app. An unknown `/hooks/…` path answers the
-    same 404 as any unknown route."""
+    """`POST /hooks/bugsnag/<secret>` goes to the webhook receiver (which bounds, checks and audits its own
+    requests, no bearer token: the secret path is the credential); everything else to the app. A delivery the
+    receiver does not recognise (wrong or removed secret, a source off the allow-list) is handed to the app as
+    well, so it is answered exactly as any unknown route is."""
 
-    PREFIX = "/hooks/"
+    ROUTE = re.compile(r"^/hooks/bugsnag/([^/]*)$")
 
     def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
         self.app = app
-
-        async def unknown(request: Request, exc: Exception) -> Response:
-            return not_found()
-
-        self.hooks = Starlette(
-            routes=[Route("/hooks/bugsnag/{secret}", receiver.handle, methods=["POST"])],
-            exception_handlers={404: unknown},
-        )
+        self.receiver = receiver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.PREFIX):
-            await self.hooks(scope, receive, send)
+        matched = self.ROUTE.match(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if matched is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        scope = {**scope, "path_params": {"secret": matched.group(1)}}
+        response = await self.receiver.handle(Request(scope, receive))
+        if response is UNKNOWN_ROUTE:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
 
 
 async def _required_http_principal(ctx: Any) -> Principal:
