@@ -88,6 +88,9 @@ class AuditRecord:
     upstream_status: int | None = None
     duration_ms: float | None = None
     result_bytes: int | None = None
+    person: str | None = None
+    """Calls through an OAuth grant: the person who gave it, and the OAuth client it was given to."""
+    oauth_client: str | None = None
 
     @classmethod
     def start(
@@ -102,10 +105,18 @@ class AuditRecord:
             transport=transport,
             tool=tool[:100],
             arguments=redact(arguments) if isinstance(arguments, dict) else {"_": redact(arguments)},
+            person=principal.person,
+            oauth_client=principal.client_id,
         )
 
     def by(self, principal: Principal) -> AuditRecord:
-        return replace(self, principal_id=principal.id, principal_name=principal.name)
+        return replace(
+            self,
+            principal_id=principal.id,
+            principal_name=principal.name,
+            person=principal.person,
+            oauth_client=principal.client_id,
+        )
 
     def targeting(self, backend: str | None, targets: dict[str, str], arguments: dict[str, Any]) -> AuditRecord:
         """The record with the resolved targets (default project filled in, URLs unpacked) and their backend."""

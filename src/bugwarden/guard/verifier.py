@@ -29,7 +29,11 @@ class StoreTokenVerifier:
             client_id=info.id,
             scopes=sorted(info.scopes),
             expires_at=expires,
-            claims={"name": info.name, "projects": sorted(info.projects)},
+            claims={
+                "name": info.name,
+                "projects": sorted(info.projects),
+                **({"person": info.person, "oauth_client": info.client_id} if info.person else {}),
+            },
         )
 
 
@@ -45,4 +49,6 @@ def http_principal() -> Principal | None:
         scopes=frozenset(token.scopes),
         projects=frozenset(claims.get("projects", ())),
         transport="http",
+        person=claims.get("person"),
+        client_id=claims.get("oauth_client"),
     )
