@@ -1,0 +1,208 @@
+"""A hostile review of the web surface: each test is an attack tried for real over HTTP against a served
+bugwarden (sign-in, consent, the authorization server, the console), and what must hold against it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.web.helpers import PASSWORD, Site, sign_in, site
+from tests.web.oauth_flow import (
+    REDIRECT,
+    Client,
+    answer_consent,
+    authorize,
+    code_for,
+    consent_form,
+    exchange,
+    redirected_params,
+    refresh,
+    register,
+    registered,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def signed_in(s: Site, http: httpx.AsyncClient, name: str = "ada", **person: Any) -> None:
+    s.add_person(name, **person)
+    assert (await sign_in(http, name, PASSWORD)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "redirect",
+    [
+        "http://127.0.0.1.evil.example/cb",
+        "http://localhost.evil.example/cb",
+        "http://0.0.0.0:9/cb",
+        "HTTP://evil.example/cb",
+        "https://claude.ai@evil.example/cb",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+    ],
+)
+async def test_registration_refuses_look_alike_loopback_and_odd_redirects(
+    sandbox: Starlette, home: Path, redirect: str
+) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        assert (await register(http, redirect)).status_code == 400, redirect
+
+
+async def test_ipv6_loopback_forms_are_loopback(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        assert (await register(http, "http://[::1]:8080/cb")).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        REDIRECT + "?next=https://evil.example",
+        REDIRECT.replace("/callback", "/CALLBACK"),
+        REDIRECT.replace(":9/", ":10/"),
+        REDIRECT + "/../evil",
+        REDIRECT + "%2F..%2Fevil",
+        "http://localhost:9/callback",
+    ],
+)
+async def test_an_authorize_redirect_must_equal_the_registered_one(
+    sandbox: Starlette, home: Path, foreign: str
+) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        client = await registered(http)
+        answer = await authorize(http, client, redirect_uri=foreign)
+        assert answer.status_code == 400 and "location" not in answer.headers, foreign
+
+
+@pytest.mark.parametrize("next_path", ["//evil.example", "/\\evil.example", "https://evil.example", "/\t/evil.example"])
+async def test_sign_in_never_sends_the_browser_to_another_site(sandbox: Starlette, home: Path, next_path: str) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        s.add_person("ada")
+        answer = await sign_in(http, "ada", PASSWORD, next_path=next_path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+        page = await http.get("/signin", params={"next": next_path})
+        assert page.status_code == 200
+
+
+async def test_a_refresh_by_another_client_or_for_more_scopes_is_refused_and_the_grant_lives(
+    sandbox: Starlette, home: Path
+) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client, other = await registered(http), await registered(http)
+        tokens = (await exchange(http, client, await code_for(http, client))).json()
+        stolen = await refresh(http, other, tokens["refresh_token"])
+        assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+        wider = await http.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": client.client_id,
+                "scope": "errors:write",
+            },
+        )
+        assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+        again = await refresh(http, client, tokens["refresh_token"])
+        assert again.status_code == 200 and again.json()["scope"] == tokens["scope"]
+
+
+async def test_a_consent_answered_twice_gives_one_code(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        html, request_id = await consent_form(http, client)
+        assert "code" in redirected_params(await answer_consent(http, html, request_id))
+        replay = await answer_consent(http, html, request_id)
+        assert replay.status_code == 400 and "location" not in replay.headers
+
+
+async def test_a_consent_form_posted_from_another_site_is_refused(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        html, request_id = await consent_form(http, client)
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html)
+        assert csrf
+        forged = await http.post(
+            "/consent",
+            data={
+                "csrf": csrf.group(1),
+                "request": request_id,
+                "decision": "allow",
+                "access": "read",
+                "project": "x",
+                "expires": "86400",
+            },
+            headers={"Origin": "https://evil.example"},
+        )
+        assert forged.status_code == 403
+
+
+async def test_a_signed_out_session_cookie_is_dead_on_the_server(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        cookie = http.cookies.get("bw_session")
+        assert cookie
+        page = await http.get("/signin")
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert csrf
+        assert (await http.post("/signout", data={"csrf": csrf.group(1)})).status_code == 303
+        async with httpx.AsyncClient(base_url=s.url, cookies={"bw_session": cookie}) as replay:
+            assert "signed in as" not in (await replay.get("/signin")).text
+
+
+async def test_a_session_cookie_planted_before_sign_in_is_not_the_one_after(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        s.add_person("ada")
+        page = await http.get("/signin")
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+        assert csrf
+        answer = await http.post(
+            "/signin",
+            data={"csrf": csrf.group(1), "name": "ada", "password": PASSWORD},
+            headers={"Cookie": f"bw_csrf={http.cookies['bw_csrf']}; bw_session=planted"},
+        )
+        assert answer.status_code == 303
+        issued = re.search(r"bw_session=([^;]+)", answer.headers["set-cookie"])
+        assert issued and issued.group(1) != "planted"
+
+
+async def test_unknown_names_and_wrong_passwords_read_the_same(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        s.add_person("ada")
+        known = await sign_in(http, "ada", "wrong password here")
+        unknown = await sign_in(http, "nobody", "wrong password here")
+        assert known.status_code == unknown.status_code == 401
+        assert known.text.replace("ada", "NAME") == unknown.text.replace("nobody", "NAME")
+
+
+async def test_no_secret_reaches_the_audit_log(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        code = await code_for(http, client)
+        tokens = (await exchange(http, client, code)).json()
+        await exchange(http, client, code)  # reuse: revokes
+        await refresh(http, client, tokens["refresh_token"])
+        await sign_in(http, "ada", "a wrong password!")
+        text = repr(s.audit())
+        for secret in (code, tokens["access_token"], tokens["refresh_token"], PASSWORD, "a wrong password!"):
+            assert secret not in text
+        consents = [r for r in s.audit() if r.get("tool") == "consent" or r.get("action") == "consent"]
+        assert consents, "consent is audited"
+
+
+async def test_a_client_name_cannot_hide_or_reorder_text_on_the_consent_page(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        answer = await register(http, client_name="Claude\u202e\u200b <b>Official</b>\u2066")
+        client_id = answer.json()["client_id"]
+        html, _ = await consent_form(http, Client(client_id, REDIRECT))
+        for hidden in ("\u202e", "\u200b", "\u2066"):
+            assert hidden not in html
+        assert "[U+202E]" in html and "&lt;b&gt;" in html
