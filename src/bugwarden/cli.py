@@ -370,7 +370,9 @@ def _listen(host: str, port: int) -> socket.socket:
 def _uvicorn(app: Any, **config: Any) -> Any:
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
+    from .http_app import forwarded_options
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **forwarded_options(), **config))
 
 
 def _run_http(
@@ -380,7 +382,7 @@ def _run_http(
     import anyio
     import uvicorn
 
-    from .http_app import bounded_h11, build_http
+    from .http_app import bounded_h11, build_http, forwarded_options
 
     sock = sock or _listen(args.host, args.port)
     options = dataclasses.replace(_http_options(args, settings), port=sock.getsockname()[1])
@@ -391,6 +393,7 @@ def _run_http(
         timeout_graceful_shutdown=30,
         lifespan="on",
         http=bounded_h11(options.header_timeout),
+        **forwarded_options(),
     )
     server = uvicorn.Server(config)
     print(f"mcp: {options.base_url}{options.path}", flush=True)
@@ -598,9 +601,15 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
                 from .web.events import audit_event_sync
 
                 audit_event_sync(
-                    AuditLog(state.audit), "grant.revoked", person=info.person or "", decision="allowed",
-                    reason="revoked with `bugwarden token revoke`", outcome="ok", client=info.client_id,
-                    details={"grant": info.id}, transport="cli",
+                    AuditLog(state.audit),
+                    "grant.revoked",
+                    person=info.person or "",
+                    decision="allowed",
+                    reason="revoked with `bugwarden token revoke`",
+                    outcome="ok",
+                    client=info.client_id,
+                    details={"grant": info.id},
+                    transport="cli",
                 )
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0

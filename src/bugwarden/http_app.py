@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -407,6 +408,14 @@ class BoundedH11(H11Protocol):
 
 def bounded_h11(header_timeout: float) -> type[BoundedH11]:
     return type("BoundedH11", (BoundedH11,), {"header_timeout": header_timeout})
+
+
+def forwarded_options() -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For handling: believed only from the reverse proxies `FORWARDED_ALLOW_IPS` names,
+    never by default. (uvicorn's own default believes it from any loopback caller, so any local process could
+    pick the address that sign-in and registration limits count and that `--trusted-proxy-from` checks.)"""
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 async def healthz(request: Request) -> Response:

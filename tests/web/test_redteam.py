@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from bugwarden.http_app import forwarded_options
 from tests.web.helpers import PASSWORD, Site, sign_in, site
 from tests.web.oauth_flow import (
     REDIRECT,
@@ -206,3 +207,35 @@ async def test_a_client_name_cannot_hide_or_reorder_text_on_the_consent_page(san
         for hidden in ("\u202e", "\u200b", "\u2066"):
             assert hidden not in html
         assert "[U+202E]" in html and "&lt;b&gt;" in html
+
+
+async def test_x_forwarded_for_does_not_make_a_loopback_caller_the_sso_proxy(sandbox: Starlette, home: Path) -> None:
+    header = "X-Forwarded-User"
+    async with site(sandbox, home, trusted_proxy_header=header, trusted_proxy_from=("10.0.0.0/8",)) as s:
+        s.add_person("ada", admin=True)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            spoofed = await http.get("/signin", headers={header: "ada", "X-Forwarded-For": "10.0.0.5"})
+            assert spoofed.status_code == 403 and "signed in as" not in spoofed.text
+
+
+async def test_x_forwarded_for_does_not_reset_the_sign_in_limit_per_address(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        statuses = []
+        for n in range(25):
+            page = await http.get("/signin")
+            csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+            assert csrf
+            answer = await http.post(
+                "/signin",
+                data={"csrf": csrf.group(1), "name": f"name{n}", "password": "wrong password!!"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            )
+            statuses.append(answer.status_code)
+        assert 429 in statuses
+
+
+def test_x_forwarded_for_is_believed_only_from_the_proxies_the_operator_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert forwarded_options()["proxy_headers"] is False
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    assert forwarded_options() == {"proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
