@@ -239,3 +239,24 @@ def test_x_forwarded_for_is_believed_only_from_the_proxies_the_operator_names(mo
     assert forwarded_options()["proxy_headers"] is False
     monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
     assert forwarded_options() == {"proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::a00:5",  # NAT64 of 10.0.0.5
+        "64:ff9b:1::7f00:1",  # local-use NAT64 prefix
+        "2002:a00:5::1",  # 6to4 of 10.0.0.5
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo (client 10.0.0.1)
+        "::7f00:1",  # IPv4-compatible 127.0.0.1
+        "::ffff:169.254.169.254",
+    ],
+)
+def test_ipv6_forms_that_carry_a_private_ipv4_address_are_not_public(address: str) -> None:
+    from bugwarden.web.oauth.documents import DocumentError, check_url
+    from bugwarden.web.oauth.policy import public_address
+
+    assert not public_address(address)
+    with pytest.raises(DocumentError):
+        check_url(f"https://[{address}]/client.json")
