@@ -260,3 +260,57 @@ def test_ipv6_forms_that_carry_a_private_ipv4_address_are_not_public(address: st
     assert not public_address(address)
     with pytest.raises(DocumentError):
         check_url(f"https://[{address}]/client.json")
+
+
+async def test_a_person_cannot_reach_anothers_grant_or_a_static_token_by_its_id(sandbox: Starlette, home: Path) -> None:
+    from bugwarden.guard.tokens import TokenStore
+    from tests.web.helpers import csrf_of
+
+    async with site(sandbox, home) as s:
+        static, _ = TokenStore(s.store.tokens).create("ci", "read")
+        async with httpx.AsyncClient(base_url=s.url) as ada:
+            await signed_in(s, ada, "ada")
+            client = await registered(ada)
+            assert (await exchange(ada, client, await code_for(ada, client))).status_code == 200
+        grant = next(t for t in TokenStore(s.store.tokens).list() if t.person == "ada")
+        async with httpx.AsyncClient(base_url=s.url) as bob:
+            await signed_in(s, bob, "bob")
+            csrf = csrf_of((await bob.get("/console/agents")).text)
+            for agent_id in (grant.id, static.id):
+                assert (await bob.get(f"/console/agents/{agent_id}")).status_code == 404
+                assert (await bob.get(f"/console/agents/{agent_id}/revoke")).status_code == 404
+                revoked = await bob.post(f"/console/agents/{agent_id}/revoke", data={"csrf": csrf, "confirm": "yes"})
+                assert revoked.status_code == 404
+                grid = await bob.post(f"/console/agents/{agent_id}/access", data={"csrf": csrf})
+                assert grid.status_code == 403
+        assert TokenStore(s.store.tokens).get(grant.id).state() == "active"
+        assert TokenStore(s.store.tokens).get(static.id).state() == "active"
+
+
+async def test_the_consent_page_cannot_be_framed_or_cached(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        answer = await authorize(http, client)
+        page = await http.get(answer.headers["location"])
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "redirect", ["https://a.example;sandbox/cb", "https://a.example,x/cb", "https://a.example;x/cb"]
+)
+async def test_a_redirect_host_cannot_add_directives_to_the_consent_pages_csp(
+    sandbox: Starlette, home: Path, redirect: str
+) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        answer = await register(http, redirect)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_redirect_uri", answer.text
+
+
+def test_a_form_action_source_that_could_end_a_directive_is_left_out() -> None:
+    from bugwarden.web.site import content_security_policy
+
+    policy = content_security_policy(["https://a.example;sandbox", "https://b.example,c", "https://ok.example"])
+    assert "form-action 'self' https://ok.example;" in policy and "sandbox" not in policy and "," not in policy

@@ -243,8 +243,8 @@ async def check_csrf(request: Request) -> FormData:
 
 def content_security_policy(form_action: Sequence[str] = ()) -> str:
     """No inline script or style, nothing from elsewhere, never framed; forms post here (and, on the consent
-    page, redirect to the client's registered address)."""
-    actions = " ".join(["'self'", *form_action])
+    page, redirect to the client's registered address; a source that could end or add a directive is left out)."""
+    actions = " ".join(["'self'", *(a for a in form_action if not any(c in a for c in ";, '\"") and a.isprintable())])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         f"form-action {actions}; frame-ancestors 'none'; base-uri 'none'"

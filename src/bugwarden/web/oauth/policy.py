@@ -10,6 +10,7 @@ registered address.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -30,11 +31,25 @@ def redirect_problem(uri: str) -> str | None:
     host = (parts.hostname or "").lower()
     if not host:
         return "has no host"
+    if not _HOST.fullmatch(host) and not _ip_literal(host):
+        return "has a host that is not a DNS name or an IP address"
     if parts.scheme == "https":
         return None
     if parts.scheme == "http":
         return None if is_loopback(host) else "is http on a host other than loopback (use https)"
     return f"uses the scheme {parts.scheme!r} (only https, or http on loopback)"
+
+
+_HOST = re.compile(r"[a-z0-9_.-]+")
+"""A DNS name as a URL carries it (IDNs arrive as punycode): what may also appear in the consent page's CSP."""
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
