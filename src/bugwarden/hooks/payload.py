@@ -136,9 +136,11 @@ def read_delivery(data: dict[str, Any], hook_project: str, source: str = "bugsna
         "error_class": _text(error.get("exceptionClass"), TEXT_LIMITS["error_class"]),
         "message": _text(error.get("message"), TEXT_LIMITS["message"]),
         "context": _text(error.get("context"), TEXT_LIMITS["context"]),
-        "release_stage": _word(error.get("releaseStage")) or _word(app.get("releaseStage"))
+        "release_stage": _word(error.get("releaseStage"))
+        or _word(app.get("releaseStage"))
         or _word(release.get("releaseStage")),
-        "app_version": _text(error.get("appVersion"), 100) or _text(app.get("version"), 100)
+        "app_version": _text(error.get("appVersion"), 100)
+        or _text(app.get("version"), 100)
         or _text(release.get("version"), 100),
         "severity": _choice(error.get("severity"), ("error", "warning", "info")),
         "unhandled": _flag(error.get("unhandled")),
@@ -176,9 +178,7 @@ def merge(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
     return changes
 
 
-def _dedup_key(
-    source: str, project_id: str, kind: str, data: dict[str, Any], event_id: str | None, test: bool
-) -> str:
+def _dedup_key(source: str, project_id: str, kind: str, data: dict[str, Any], event_id: str | None, test: bool) -> str:
     """One event's triggers share a key; a release, a comment or a state change has its own; anything else is
     keyed by its content, so a replayed body is recognised."""
     base = f"{source}:{project_id}"

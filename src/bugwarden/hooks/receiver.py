@@ -191,8 +191,13 @@ class Receiver:
         targets.update({k: str(fields[k]) for k in ("error_id", "event_id") if fields.get(k)})
         if outcome == "duplicate":
             await self._refuse(
-                hook, facts, "denied", f"a replay: signal {seq} already holds this delivery", outcome="duplicate",
-                targets=targets, count=False,
+                hook,
+                facts,
+                "denied",
+                f"a replay: signal {seq} already holds this delivery",
+                outcome="duplicate",
+                targets=targets,
+                count=False,
             )
             await self._count(hook.id, accepted=False)
             return JSONResponse({"status": "duplicate", "signal": seq}, 200)

@@ -48,10 +48,21 @@ def raise_error(world: World, project_id: str, spec: dict[str, Any]) -> tuple[Se
     context = str(spec.get("context") or "POST /orders")
     version = str(spec.get("app_version") or "2.4.1")
     frames = [
-        {"file": "orders/views.py", "method": "create_order", "line_number": 88, "column_number": 12,
-         "in_project": True, "code": {"87": "for item in cart:", "88": "    sku = item['sku']"}},
-        {"file": "site-packages/django/core/handlers/base.py", "method": "_get_response", "line_number": 197,
-         "column_number": None, "in_project": False},
+        {
+            "file": "orders/views.py",
+            "method": "create_order",
+            "line_number": 88,
+            "column_number": 12,
+            "in_project": True,
+            "code": {"87": "for item in cart:", "88": "    sku = item['sku']"},
+        },
+        {
+            "file": "site-packages/django/core/handlers/base.py",
+            "method": "_get_response",
+            "line_number": 197,
+            "column_number": None,
+            "in_project": False,
+        },
     ]
     data: dict[str, Any] = {
         "id": error_id,
