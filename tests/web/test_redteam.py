@@ -314,3 +314,55 @@ def test_a_form_action_source_that_could_end_a_directive_is_left_out() -> None:
 
     policy = content_security_policy(["https://a.example;sandbox", "https://b.example,c", "https://ok.example"])
     assert "form-action 'self' https://ok.example;" in policy and "sandbox" not in policy and "," not in policy
+
+
+async def test_a_hostile_approval_is_shown_escaped_and_with_nothing_hidden(sandbox: Starlette, home: Path) -> None:
+    from bugwarden.store.approvals import ApprovalStore
+
+    hostile = "<script>window.pwned=1</script>\u202eeteled\u200b"
+    async with site(sandbox, home) as s:
+        ApprovalStore(s.store.state).request(
+            "d" * 64,
+            principal_id="tok_x",
+            principal_name=hostile,
+            tool="delete_error",
+            targets={"project_id": "p1", "error_id": hostile},
+            arguments={"error_id": hostile},
+            question=hostile,
+        )
+        s.add_person("lead", bundle="admin", admin=True)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "lead")
+            page = await http.get("/console/approvals")
+            assert page.status_code == 200 and "delete_error" in page.text
+            assert "<script>" not in page.text and "\u202e" not in page.text and "\u200b" not in page.text
+
+
+async def test_audit_rows_show_hidden_code_points_on_the_page_and_in_the_live_view(
+    sandbox: Starlette, home: Path
+) -> None:
+    from bugwarden.guard.audit import AuditLog
+
+    async with site(sandbox, home) as s:
+        s.add_person("lead", bundle="admin", admin=True)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "lead")
+            AuditLog(s.store.audit).append(
+                {
+                    "phase": "result",
+                    "transport": "http",
+                    "outcome": "ok",
+                    "tool": "get_error",
+                    "decision": "allowed",
+                    "principal_id": "tok_b",
+                    "principal_name": "ci\u202egnp.exe",
+                    "client_name": "agent\u200b",
+                    "reason": "ok\u2066",
+                    "targets": {"project_id": "p1", "error_id": "e\u202e2"},
+                }
+            )
+            page = await http.get("/console/audit")
+            poll = await http.get("/console/audit/poll", params={"after": "0"})
+            for text in (page.text, poll.json()["rows"]):
+                assert "[U+202E]" in text
+                assert not any(c in text for c in "\u202e\u200b\u2066")
