@@ -57,6 +57,9 @@ log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
 REGISTRATIONS_PER_MINUTE = 10
+AUTHORIZATIONS_PER_MINUTE = 60
+"""Authorization requests from one address a minute: each keeps a pending request in the store for 10 minutes
+and may fetch a client metadata document, so an unlimited stream would fill the store and send requests out."""
 """Anonymous client registrations (RFC 7591) a minute from one address."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
@@ -500,11 +503,17 @@ def build_http(
         async def registration_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
 
+        authorizations = CallBudgets(store.state, AUTHORIZATIONS_PER_MINUTE)
+
+        async def authorize_wait(address: str) -> float:
+            return await anyio.to_thread.run_sync(authorizations.take, f"authorize:{address}", clock(), 0.0)
+
         routes = oauth_routes(
             provider,
             options.path,
             registration=options.oauth_registration == "open",
             registration_wait=registration_wait,
+            authorize_wait=authorize_wait,
         )
         guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)

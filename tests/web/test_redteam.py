@@ -366,3 +366,17 @@ async def test_audit_rows_show_hidden_code_points_on_the_page_and_in_the_live_vi
             for text in (page.text, poll.json()["rows"]):
                 assert "[U+202E]" in text
                 assert not any(c in text for c in "\u202e\u200b\u2066")
+
+
+async def test_authorization_requests_are_limited_per_address(sandbox: Starlette, home: Path) -> None:
+    from bugwarden.http_app import AUTHORIZATIONS_PER_MINUTE
+
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        client = await registered(http)
+        statuses = [(await authorize(http, client)).status_code for _ in range(AUTHORIZATIONS_PER_MINUTE + 5)]
+        assert statuses[:AUTHORIZATIONS_PER_MINUTE] == [302] * AUTHORIZATIONS_PER_MINUTE
+        refused = await authorize(http, client)
+        assert refused.status_code == 429 and "retry-after" in refused.headers
+        assert "location" not in refused.headers
+        s.clock.now += 120
+        assert (await authorize(http, client)).status_code == 302
