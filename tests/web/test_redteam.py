@@ -380,3 +380,20 @@ async def test_authorization_requests_are_limited_per_address(sandbox: Starlette
         assert "location" not in refused.headers
         s.clock.now += 120
         assert (await authorize(http, client)).status_code == 302
+
+
+async def test_a_code_given_by_a_person_removed_before_the_exchange_opens_nothing(
+    sandbox: Starlette, home: Path
+) -> None:
+    from bugwarden.web.people import People
+    from tests.web.test_oauth_rules import INIT, MCP_HEADERS
+
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        await signed_in(s, http)
+        client = await registered(http)
+        code = await code_for(http, client)
+        People(s.store.tokens).remove("ada")
+        answer = await exchange(http, client, code)
+        if answer.status_code == 200:
+            bearer = {**MCP_HEADERS, "Authorization": f"Bearer {answer.json()['access_token']}"}
+            assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code in (401, 403)
