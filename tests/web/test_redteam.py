@@ -397,3 +397,20 @@ async def test_a_code_given_by_a_person_removed_before_the_exchange_opens_nothin
         if answer.status_code == 200:
             bearer = {**MCP_HEADERS, "Authorization": f"Bearer {answer.json()['access_token']}"}
             assert (await http.post("/mcp", json=INIT, headers=bearer)).status_code in (401, 403)
+
+
+async def test_a_client_id_url_with_control_characters_is_neither_fetched_nor_logged_raw(
+    sandbox: Starlette, home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return b"{}"
+
+    forged = "https://agent.example/client.json\n2026-12-03 WARNING bugwarden.oauth: all is well"
+    async with site(sandbox, home, metadata_fetch=fetch) as s, httpx.AsyncClient(base_url=s.url) as http:
+        answer = await authorize(http, Client(forged, REDIRECT))
+        assert answer.status_code == 400
+    assert fetched == []
+    assert not any("\n" in record.getMessage() for record in caplog.records)
