@@ -374,7 +374,9 @@ def _listen(host: str, port: int) -> socket.socket:
 def _uvicorn(app: Any, **config: Any) -> Any:
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
+    from .http_app import forwarded_options
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **forwarded_options(), **config))
 
 
 def _run_http(
@@ -384,7 +386,7 @@ def _run_http(
     import anyio
     import uvicorn
 
-    from .http_app import bounded_h11, build_http
+    from .http_app import bounded_h11, build_http, forwarded_options
 
     sock = sock or _listen(args.host, args.port)
     options = dataclasses.replace(_http_options(args, settings), port=sock.getsockname()[1])
@@ -395,6 +397,7 @@ def _run_http(
         timeout_graceful_shutdown=30,
         lifespan="on",
         http=bounded_h11(options.header_timeout),
+        **forwarded_options(),
     )
     server = uvicorn.Server(config)
     print(f"mcp: {options.base_url}{options.path}", flush=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,9 @@ log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
 REGISTRATIONS_PER_MINUTE = 10
+AUTHORIZATIONS_PER_MINUTE = 60
+"""Authorization requests from one address a minute: each keeps a pending request in the store for 10 minutes
+and may fetch a client metadata document, so an unlimited stream would fill the store and send requests out."""
 """Anonymous client registrations (RFC 7591) a minute from one address."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
@@ -414,6 +418,14 @@ def bounded_h11(header_timeout: float) -> type[BoundedH11]:
     return type("BoundedH11", (BoundedH11,), {"header_timeout": header_timeout})
 
 
+def forwarded_options() -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For handling: believed only from the reverse proxies `FORWARDED_ALLOW_IPS` names,
+    never by default. (uvicorn's own default believes it from any loopback caller, so any local process could
+    pick the address that sign-in and registration limits count and that `--trusted-proxy-from` checks.)"""
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 async def healthz(request: Request) -> Response:
     """Liveness for load balancers: no auth, and nothing about configuration or data."""
     return Response(json.dumps({"status": "ok"}), media_type="application/json")
@@ -501,11 +513,17 @@ def build_http(
         async def registration_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
 
+        authorizations = CallBudgets(store.state, AUTHORIZATIONS_PER_MINUTE)
+
+        async def authorize_wait(address: str) -> float:
+            return await anyio.to_thread.run_sync(authorizations.take, f"authorize:{address}", clock(), 0.0)
+
         routes = oauth_routes(
             provider,
             options.path,
             registration=options.oauth_registration == "open",
             registration_wait=registration_wait,
+            authorize_wait=authorize_wait,
         )
         guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
