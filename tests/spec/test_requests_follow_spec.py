@@ -125,6 +125,7 @@ async def drive_every_tool(sandbox: Starlette, home: Path) -> tuple[list[Sent], 
             await run("list_collaborators", {"organization_id": ACME, "collaborator_id": person})
             releases = await run("list_releases", p)
             await run("list_releases", {**p, "release_id": releases.structured_content["releases"][0]["id"]})
+            await run("list_signals", p)  # answers from the store: sends nothing upstream
             page = await run("list_errors", {**p, "limit": 2, "status": "open"})
             await run(
                 "list_errors", {**p, "limit": 2, "status": "open", "cursor": page.structured_content["next_cursor"]}

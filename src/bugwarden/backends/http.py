@@ -277,12 +277,15 @@ class UpstreamClient:
         key = self._key(path, params)
         if (hit := self._cache.fresh(key)) is not None:
             return hit.body, hit.response
-        if (flight := self._flights.get(key)) is not None:
+        while (flight := self._flights.get(key)) is not None:
             await flight.done.wait()
-            if flight.error is not None:
+            if flight.error is None:
+                assert flight.result is not None
+                return flight.result
+            if isinstance(flight.error, BackendError):
                 raise flight.error
-            assert flight.result is not None
-            return flight.result
+            # The first caller was stopped by something of its own (its token's budget, a cancellation), not by
+            # the upstream: this caller asks for itself.
         flight = self._flights[key] = _Flight()
         try:
             try:
