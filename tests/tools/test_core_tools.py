@@ -31,6 +31,8 @@ async def test_list_tools_names_the_ten_core_tools(client: Client) -> None:
         "update_error",
         "get_bug_context",
         "generate_fix_prompt",
+        "add_comment",  # BugSnag takes comments too
+        "list_comments",
     }
 
 

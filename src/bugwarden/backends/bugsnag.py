@@ -22,9 +22,11 @@ from ..model import (
     BugContext,
     Collaborator,
     Comment,
+    DataDeletion,
     ErrorGroup,
     Event,
     EventField,
+    FeatureFlag,
     Organization,
     Page,
     Pivot,
@@ -179,6 +181,10 @@ class BugsnagBackend:
         saved_searches=True,
         event_fields=True,
         delete=True,
+        comments=True,
+        comment_edits=True,
+        feature_flags=True,
+        data_deletion=True,
         statuses=("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
         severities=("info", "warning", "error"),
         operations=(
@@ -451,6 +457,9 @@ class BugsnagBackend:
             )
         except NotFound as exc:
             raise await self._which_unknown(project_id, error_ids, exc) from None
+        done = {"delete": "deleted", "discard": "discarded", "undiscard": "no longer discarded"}
+        if change.operation in done:
+            return {e: done[change.operation] for e in dict.fromkeys(error_ids)}
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
             if isinstance(value, dict) and (eid := ident(key)) is not None:
@@ -490,8 +499,85 @@ class BugsnagBackend:
             "DELETE", path, not_found=self._nf_error(project_id, error_id), invalidate=self._counts_changed(project_id)
         )
 
+    # -- comments -----------------------------------------------------------------------------------
+
+    def _comments_path(self, project_id: str, error_id: str) -> str:
+        return api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "comments")
+
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
-        raise InvalidArgument("BugSnag's Data Access API takes no comments; use update_error or the dashboard")
+        path = self._comments_path(project_id, error_id)
+        created, _ = await self.http.send(
+            "POST",
+            path,
+            json_body={"message": body},
+            not_found=self._nf_error(project_id, error_id),
+            invalidate=[path, *self._counts_changed(project_id)],
+        )
+        return parse.comment(obj(created)) or Comment(id="", author=None, body=body)
+
+    async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]:
+        """An error's comments, oldest first."""
+        path = self._comments_path(project_id, error_id)
+        page = await self._page(
+            path,
+            [("sort", "created_at"), ("direction", "asc"), ("per_page", _per_page(limit))],
+            None,
+            parse.comment,
+            not_found=self._nf_error(project_id, error_id),
+        )
+        return list(page.items)
+
+    async def update_comment(self, comment_id: str, body: str) -> Comment:
+        path = api_path("comments", ("comment_id", comment_id))
+        changed, _ = await self.http.send(
+            "PATCH",
+            path,
+            json_body={"message": body},
+            not_found=f"comment {comment_id!r} not found, or not one this token may edit (see list_comments)",
+            invalidate=["/projects/"],
+        )
+        return _one(parse.comment(obj(changed)), path)
+
+    async def delete_comment(self, comment_id: str) -> None:
+        await self.http.send(
+            "DELETE",
+            api_path("comments", ("comment_id", comment_id)),
+            not_found=f"comment {comment_id!r} not found, or not one this token may delete (see list_comments)",
+            invalidate=["/projects/"],
+        )
+
+    # -- feature flags and data deletion ----------------------------------------------------------------
+
+    async def list_feature_flags(
+        self,
+        project_id: str,
+        release_stage_name: str,
+        *,
+        q: str | None = None,
+        limit: int = 30,
+        page: str | None = None,
+    ) -> Page[FeatureFlag]:
+        path = api_path("projects", ("project_id", project_id), "feature_flags")
+        params = [("release_stage_name", release_stage_name)] + ([("q", q)] if q else [])
+        params.append(("per_page", _per_page(limit)))
+        return await self._page(path, params, page, parse.feature_flag, not_found=self._nf_project(project_id))
+
+    async def request_data_deletion(self, project_id: str, filters: Sequence[Filter]) -> DataDeletion:
+        """Ask BugSnag to delete every event matching `filters`, already confirmed (the person was asked here)."""
+        path = api_path("projects", ("project_id", project_id), "event_data_deletions")
+        body, _ = await self.http.send(
+            "POST",
+            path,
+            json_body={"filters": filters_object(filters), "skip_confirmation": True},
+            not_found=self._nf_project(project_id),
+            invalidate=[api_path("projects", ("project_id", project_id))],
+        )
+        return _one(parse.data_deletion(obj(body)), path)
+
+    async def get_data_deletion(self, project_id: str, deletion_id: str) -> DataDeletion:
+        path = api_path("projects", ("project_id", project_id), "event_data_deletions", ("deletion_id", deletion_id))
+        body = await self._object(path, not_found=f"data deletion {deletion_id!r} not found in project {project_id!r}")
+        return _one(parse.data_deletion(body), path)
 
     # -- composites -------------------------------------------------------------------------------
 
@@ -561,12 +647,20 @@ class BugsnagBackend:
     # -- events (14-18) ---------------------------------------------------------------------------
 
     async def list_events(
-        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+        self,
+        project_id: str,
+        error_id: str,
+        *,
+        limit: int = 10,
+        page: str | None = None,
+        filters: Sequence[Filter] = (),
+        direction: str | None = None,
     ) -> Page[Event]:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "events")
+        params = encode_filters(filters) + ([("direction", direction)] if direction else [])
         return await self._page(
             path,
-            [("per_page", _per_page(limit))],
+            [*params, ("per_page", _per_page(limit))],
             page,
             lambda d: parse.event(d, project_id),
             not_found=self._nf_error(project_id, error_id),
@@ -685,11 +779,32 @@ class BugsnagBackend:
     # -- releases and stability (24-28) -----------------------------------------------------------
 
     async def list_releases(
-        self, project_id: str, *, release_stage: str | None = None, limit: int = 5, page: str | None = None
+        self,
+        project_id: str,
+        *,
+        release_stage: str | None = None,
+        sort: str | None = None,
+        limit: int = 5,
+        page: str | None = None,
     ) -> Page[Release]:
         path = api_path("projects", ("project_id", project_id), "releases")
         params = [("per_page", _per_page(limit, 10))] + ([("release_stage", release_stage)] if release_stage else [])
+        params += [("sort", sort)] if sort else []
         return await self._page(path, params, page, parse.release, not_found=self._nf_project(project_id))
+
+    async def list_release_group_releases(
+        self, project_id: str, release_group_id: str, *, limit: int = 10, page: str | None = None
+    ) -> Page[Release]:
+        """The builds (releases) of one version (release group); the group must be this project's."""
+        path = api_path("release_groups", ("release_group_id", release_group_id), "releases")
+        nf = f"release group {release_group_id!r} not found in project {project_id!r} (see list_release_groups)"
+        found = await self.http.get_page(
+            path, [("per_page", _per_page(limit))], paging=self.http.link_paging, page=page, not_found=nf
+        )
+        raw = objs(found.items)
+        if any(ident(r.get("project_id")) != project_id for r in raw):
+            raise NotFound(nf, backend=self.label, method="GET", path=path, status=404)
+        return Page(tuple(x for x in (parse.release(r) for r in raw) if x is not None), found.next, found.total)
 
     async def get_release(self, project_id: str, release_id: str) -> Release:
         path = api_path("projects", ("project_id", project_id), "releases", ("release_id", release_id))

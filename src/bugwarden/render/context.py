@@ -18,9 +18,7 @@ def pivots_block(pivots: tuple[Pivot, ...]) -> tuple[str | None, list[str]]:
     for p in pivots:
         if not p.values:
             continue
-        top = ", ".join(
-            inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values
-        )
+        top = ", ".join(inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values)
         left = max(0, (p.cardinality or 0) - len(p.values))
         if left or p.other:
             words = plural(left, "more value") if left else "more values"

@@ -136,6 +136,25 @@ def bulk_change(project_id: str, operation: str, statuses: dict[str, str | None]
     return Answer("\n".join(lines), BulkChangeOut(project_id=project_id, operation=operation, statuses=statuses))
 
 
+def bulk_pending(project_id: str, operation: str, error_ids: Sequence[str], how: str, code: str | None) -> Answer:
+    """A bulk discard or delete that was not done (yet): declined, or waiting for its confirmation code."""
+    what = {"delete": "deleting", "discard": "discarding"}.get(operation, operation)
+    said = {"declined": "declined", "cancelled": "dismissed the question about"}.get(how)
+    if said:
+        text = f"Not done: the user {said} {what} {plural(len(error_ids), 'error')}."
+    else:
+        effect = "and all their events permanently" if operation == "delete" else "(their future events dropped)"
+        text = f"Not done yet: {what} these errors of project {project_id} {effect}:\n" + "\n".join(
+            f"- {e}" for e in error_ids
+        )
+        if code:
+            text += (
+                f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
+            )
+    return Answer(text, BulkChangeOut(project_id=project_id, operation=operation, statuses={}, confirm_code=code))
+
+
 def comment_added(project_id: str, error_id: str, comment: Comment) -> Answer:
-    text = f"Commented on bug report {error_id}" + (f" (comment {comment.id})." if comment.id else ".")
+    noun = "bug report" if error_id.startswith("bugport:") else "error"
+    text = f"Commented on {noun} {error_id}" + (f" (comment {comment.id})." if comment.id else ".")
     return Answer(text, CommentOut(error_id=error_id, project_id=project_id, comment_id=comment.id or None))

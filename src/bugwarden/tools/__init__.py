@@ -1,6 +1,17 @@
 """MCP tool definitions. Importing this package fills `registry.REGISTRY`."""
 
-from . import admin, context, destructive, errors, events, insights, projects
+from . import admin, context, destructive, errors, events, insights, projects, triage
 from .registry import REGISTRY, ToolSpec
 
-__all__ = ["REGISTRY", "ToolSpec", "admin", "context", "destructive", "errors", "events", "insights", "projects"]
+__all__ = [
+    "REGISTRY",
+    "ToolSpec",
+    "admin",
+    "context",
+    "destructive",
+    "errors",
+    "events",
+    "insights",
+    "projects",
+    "triage",
+]

@@ -27,6 +27,7 @@ from .params import (
     Full,
     Hours,
     Limit,
+    NotificationId,
     Occurrences,
     ProjectId,
     ReopenIf,
@@ -34,6 +35,7 @@ from .params import (
     Severity,
     Since,
     Status,
+    TeamId,
 )
 from .registry import tool
 from .support import backend_of, check_since, check_vocabulary, insights, respond
@@ -284,8 +286,20 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
         fields["severity"] = args["severity"]
     elif args.get("severity") is not None:
         raise InvalidArgument("severity goes with operation override_severity only")
+    if args.get("notification_id") is not None:
+        if operation not in ("create_issue", "link_issue"):
+            raise InvalidArgument("notification_id goes with create_issue or link_issue (which issue tracker to use)")
+        fields["notification_id"] = check_id(args["notification_id"], "notification_id")
+    if args.get("assigned_team_id") is not None and operation != "assign":
+        raise InvalidArgument("assigned_team_id goes with operation assign")
     if operation == "assign":
-        fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
+        team = args.get("assigned_team_id")
+        if team and args.get("assigned_collaborator_id"):
+            raise InvalidArgument("assign to a collaborator or to a team, not both")
+        if team:
+            fields["assigned_team_id"] = check_id(team, "assigned_team_id")
+        else:
+            fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
     elif operation == "link_issue":
         url = args.get("issue_url")
         if not url or not str(url).startswith(("https://", "http://")):
@@ -344,6 +358,8 @@ async def update_error(
         Field(description="BugSnag override_severity: info, warning, error. BugPort: low, medium, high, critical."),
     ] = None,
     assigned_collaborator_id: CollaboratorId = None,
+    assigned_team_id: TeamId = None,
+    notification_id: NotificationId = None,
     issue_url: Annotated[str | None, Field(description="For link_issue.", max_length=2000)] = None,
     issue_title: Annotated[str | None, Field(description="For create_issue.", max_length=200)] = None,
     reopen_if: Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")] = None,
@@ -354,9 +370,9 @@ async def update_error(
     additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
-    """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign, link or unlink
-    an issue, discard (asks first) or undiscard. For a BugPort bug report, set status and/or severity instead.
-    Answers with what changed. To mark fixed use resolve_error."""
+    """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign (to a collaborator or
+    a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
+    status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
     if not consent.given:
         return respond(render_confirm.discard_pending(error_id, target.project_id, consent.how, consent.code))
     args = {
@@ -364,6 +380,8 @@ async def update_error(
         "status": status,
         "severity": severity,
         "assigned_collaborator_id": assigned_collaborator_id,
+        "assigned_team_id": assigned_team_id,
+        "notification_id": notification_id,
         "issue_url": issue_url,
         "issue_title": issue_title,
         "reopen_if": reopen_if,
@@ -384,6 +402,7 @@ async def add_comment(
     body: Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")],
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, CommentOut]:
-    """Comment on a BugPort bug report, for example to record what was found or which release fixes it."""
+    """Comment on a BugSnag error or a BugPort bug report, for example to record what was found or which release
+    fixes it. list_comments shows the discussion."""
     comment = await target.backend.add_comment(target.project_id, error_id, body)
     return respond(render.comment_added(target.project_id, error_id, comment))

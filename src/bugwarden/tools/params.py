@@ -72,3 +72,12 @@ AdditionalUsers = Annotated[
 CollaboratorId = Annotated[
     str | None, Field(description="For assign: the collaborator; empty unassigns.", max_length=100)
 ]
+TeamId = Annotated[
+    str | None, Field(description="For assign: the team instead of a collaborator (BugSnag team id).", max_length=100)
+]
+NotificationId = Annotated[
+    str | None,
+    Field(
+        description="For create_issue or link_issue: which configured issue-tracker integration to use.", max_length=100
+    ),
+]
