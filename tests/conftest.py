@@ -20,6 +20,8 @@ from bugwarden.guard.scopes import BUNDLES
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
 from bugwarden.sandbox.bugsnag_seed import ADMIN_TOKEN, oid
 
+pytest_plugins = ["tests.browser"]  # the `chromium` fixture: one headless browser for page tests
+
 SANDBOX_URL = "http://sandbox.test"
 API_PROJECT = oid("project", "api-server")
 WEB_PROJECT = oid("project", "web-frontend")

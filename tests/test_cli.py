@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import re
 import socket
-import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +53,9 @@ def one_line_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> N
         (["audit", "tail", "-n", "-1"], ["0 or more"]),
         (["token", "revoke", "tok_nope"], ["no token with id 'tok_nope'"]),
         (["serve"], ["no tracker configured"]),
+        (["serve", "--toolsets", "foo"], ["argument --toolsets: 'foo': choose from core, insights"]),
+        (["demo", "--toolsets", "core,nope"], ["argument --toolsets: 'core,nope'"]),
+        (["token", "list", "--database-url", "mysql://u:pw@db/x"], ["--database-url: not a PostgreSQL URL"]),
     ],
 )
 def test_usage_mistakes_are_one_clear_line(
@@ -83,23 +89,17 @@ def test_a_state_directory_that_is_a_file(tmp_path: Path) -> None:
     one_line_failure(run("token", "list", home=home), "is not a directory", "BUGWARDEN_HOME")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_an_unwritable_state_directory(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
-    tmp_path.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    one_line_failure(run("token", "list", home=tmp_path / "home"), "cannot open")
+def test_an_unwritable_state_directory(tmp_path: Path) -> None:
+    """A BUGWARDEN_HOME that cannot be created, for root too: its parent is a regular file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    one_line_failure(run("token", "list", home=blocker / "home"), "cannot open", str(blocker / "home"))
 
 
 def test_an_unwritable_audit_database(tmp_path: Path) -> None:
     cli_home = tmp_path / "home"
-    assert (
-        cli(
-            ["token", "list"],
-        )
-        == 0
-        if False
-        else True
-    )  # the store is created by the next command
-    run("token", "list", home=cli_home)
+    created = run("token", "list", home=cli_home)  # creates the state files
+    assert created.returncode == 0, created.stderr
     (cli_home / "audit.sqlite3").unlink()
     (cli_home / "audit.sqlite3").mkdir()  # a directory where the database should be: unusable even for root
     one_line_failure(run("audit", "verify", home=cli_home), "audit.sqlite3")
@@ -142,8 +142,22 @@ def test_tokens_show_their_state_and_revoking_twice_says_so(tmp_path: Path, monk
     assert cli(["token", "revoke", gone]) == 0 and "revoked" in capsys.readouterr().out
     assert cli(["token", "revoke", gone]) == 0 and "was already revoked" in capsys.readouterr().out
     assert cli(["token", "list"]) == 0
-    listing = capsys.readouterr().out
-    assert f"{token_id}\tshort\texpired" in listing and f"{gone}\tgone\trevoked" in listing
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["ID", "NAME", "STATE", "SCOPES", "PROJECTS", "CREATED", "EXPIRES", "LAST", "USED"]
+    assert {tuple(row.split()[:3]) for row in rows} == {(token_id, "short", "expired"), (gone, "gone", "revoked")}
+    assert cli(["token", "list", "--json"]) == 0
+    listed = {t["id"]: t for t in json.loads(capsys.readouterr().out)}
+    assert listed[token_id]["state"] == "expired" and listed[token_id]["expires_at"].startswith("2000-01-01")
+    assert listed[gone] == {
+        "id": gone,
+        "name": "gone",
+        "state": "revoked",
+        "scopes": ["errors:read", "projects:read"],
+        "projects": [],
+        "created_at": listed[gone]["created_at"],
+        "expires_at": None,
+        "last_used_at": None,
+    }
 
 
 def test_audit_since_compares_times_not_strings(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -168,7 +182,9 @@ def test_audit_since_compares_times_not_strings(tmp_path: Path, monkeypatch, cap
         counts.append(len(capsys.readouterr().out.splitlines()))
     assert counts == [9, 9]
     assert cli(["audit", "tail", "-n", "0"]) == 0 and capsys.readouterr().out == ""
-    assert cli(["audit", "tail", "-n", "2"]) == 0 and len(capsys.readouterr().out.splitlines()) == 2
+    assert cli(["audit", "tail", "-n", "2"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["SEQ", "TIME", "WHO"] and len(rows) == 2
 
 
 def test_help_shows_defaults_and_every_subcommand_says_what_it_does(capsys) -> None:
@@ -184,6 +200,59 @@ def test_help_shows_defaults_and_every_subcommand_says_what_it_does(capsys) -> N
     with pytest.raises(SystemExit):
         cli(["token", "--help"])
     assert "issue a token" in capsys.readouterr().out
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+    """Every (sub)command's parser, by its words: ('token', 'list') -> the parser of `bugwarden token list`."""
+    found = {path: parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found |= subcommands(child, (*path, name))
+    return found
+
+
+def test_help_shows_the_defaults_the_code_uses_and_nothing_else() -> None:
+    """Generated from the parser: every option with a default shows it; switches, empty repeatables and options
+    without a default show none (no `--no-bugport (default: True)`); the text is the parser's own."""
+    from bugwarden.cli import _parser
+
+    for words, parser in subcommands(_parser()).items():
+        text = parser.format_help()
+        assert not re.search(r"\(default: (True|False|None|\[\])\)", text), (words, text)
+        for action in parser._actions:
+            shown = action.option_strings and action.nargs != 0 and action.default not in (None, [])
+            if shown and "default" not in (action.help or ""):
+                assert f"(default: {action.default})" in " ".join(text.split()), (words, action.dest)
+    demo = " ".join(subcommands(_parser())[("demo",)].format_help().split())
+    assert "--no-bugport serve only the BugSnag sandbox (without it: BugSnag and BugPort) --trust" in demo
+    assert "(default: core)" in demo and "BUGWARDEN_TOOLSETS" not in demo  # the demo ignores the variable
+
+
+def test_a_bad_toolsets_variable_is_still_blamed_on_the_variable(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BUGWARDEN_TOOLSETS", "foo")
+    monkeypatch.setenv("BUGSNAG_AUTH_TOKEN", "t")
+    assert cli(["serve"]) == 2
+    assert "Config 'BUGWARDEN_TOOLSETS' has value 'foo'" in capsys.readouterr().err
+
+
+def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path / "home"))
+    assert cli(["db", "status"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"SQLite files in {tmp_path / 'home'} (BUGWARDEN_HOME); each is created and migrated on first use",
+        "tokens: no tokens.sqlite3 yet (created on first use)",
+        "audit: no audit.sqlite3 yet (created on first use)",
+        "state: no state.sqlite3 yet (created on first use)",
+    ]
+    assert cli(["token", "list"]) == 0
+    capsys.readouterr()
+    assert cli(["db", "status"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state"]
+    assert all(re.fullmatch(r"\w+: version (\d+) of \1", line) for line in lines), lines
+    assert cli(["db", "migrate"]) == 0
+    assert "the schema is current" in capsys.readouterr().out
 
 
 def test_http_rate_limit_off_is_explicit(capsys) -> None:

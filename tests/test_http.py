@@ -231,7 +231,8 @@ async def test_the_per_token_budget_counts_tool_calls_not_protocol_messages(
     if deadline > 40:  # waiting 20 s leaves the call more than half its deadline: it waits, and succeeds
         assert not fourth.is_error and sum(clock.slept) == pytest.approx(20.0)
     else:  # it would not: refused at once, saying when to retry
-        assert fourth.is_error and "budget of 3 tool calls a minute: retry in 20s" in text_of(fourth)
+        assert fourth.is_error and "budget of 3 upstream requests a minute" in text_of(fourth)
+        assert "retry in 20s" in text_of(fourth)
         assert clock.slept == []
         assert len(limited) == 1 and limited[0]["decision"] == "denied"
 

@@ -4,9 +4,10 @@ model, config                     nothing of bugwarden
 render                            model
 store                             config (types only)
 backends                          model, config
-guard                             backends, store, model, config
+guard                             backends, store, render (the words of refusals and failures), model, config
 tools                             guard, render, backends, model
 runtime                           guard, backends, model, config
+web                               guard, store, render, model, config
 app, http_app, cli, doctor        anything
 sandbox                           nothing of bugwarden (a shared misunderstanding could not pass a test)
 """
@@ -25,9 +26,10 @@ ALLOWED = {
     "render": {"model"},
     "store": {"config"},
     "backends": {"model", "config", "__version__"},
-    "guard": {"backends", "store", "model", "config"},
+    "guard": {"backends", "store", "render", "model", "config"},
     "tools": {"guard", "render", "backends", "model"},
     "runtime": {"guard", "backends", "model", "config"},
+    "web": {"guard", "store", "render", "model", "config"},
     "sandbox": set(),
 }
 

@@ -19,7 +19,10 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     CallToolResult,
     CompleteRequestParams,
     EmptyResult,
@@ -27,6 +30,10 @@ from mcp.types import (
     ListResourceTemplatesResult,
     ListToolsResult,
     SetLevelRequestParams,
+    SubscribeRequestParams,
+    SubscriptionsListenRequestParams,
+    SubscriptionsListenResult,
+    UnsubscribeRequestParams,
 )
 
 from . import __version__
@@ -44,10 +51,13 @@ from .guard.errors import Refusal
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
 from .guard.tokens import TokenError, TokenStore
+from .hooks.feed import SignalWatch, StoredSignals
 from .runtime import Runtime
 from .store import Store
 from .store.buckets import CallBudgets
+from .store.hooks import HookStore
 from .store.keys import KeyRing
+from .store.signals import SignalStore
 from .tools import REGISTRY
 from .tools.completions import Completions
 from .tools.resources import RESOURCE_TOOLS
@@ -78,6 +88,9 @@ class GuardedServer(MCPServer[Runtime]):
         self.checkpoint = checkpoint
         self.store = store
         self.audit = checkpoint.audit
+        self.watch: SignalWatch | None = None
+        self.receiver: Any = None
+        """HTTP: the webhook receiver (hooks/receiver.py), when this server serves one."""
         self._listed: list[Any] = []
         super().__init__(**kwargs)
 
@@ -91,6 +104,55 @@ class GuardedServer(MCPServer[Runtime]):
             return EmptyResult()
 
         self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
+
+    def enable_signal_subscriptions(self, watch: SignalWatch, listen: ListenHandler) -> None:
+        """Serve `resources/subscribe` (2025-11-25 sessions) and `subscriptions/listen` (2026-07-28) for the signals
+        resources only, each URI authorised by the checkpoint as a read of that project's signals (and audited).
+        Updates then reach every subscribed session that may read the project, from `watch`."""
+        self.watch = watch
+
+        async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+            if not await self._may_subscribe(ctx, str(params.uri)):
+                raise MCPError(
+                    INVALID_PARAMS,
+                    "cannot subscribe: only bugsnag://projects/{project_id}/signals of a project this agent may read",
+                )
+            watch.add_session(str(params.uri), ctx.session)
+            return EmptyResult()
+
+        async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+            watch.remove_session(str(params.uri), ctx.session)
+            return EmptyResult()
+
+        async def listen_to(ctx: Any, params: SubscriptionsListenRequestParams) -> SubscriptionsListenResult:
+            wanted = list(params.notifications.resource_subscriptions or [])[:100]
+            allowed = [uri for uri in wanted if await self._may_subscribe(ctx, uri)]
+            notifications = params.notifications.model_copy(update={"resource_subscriptions": allowed or None})
+            watch.listening(allowed, +1)
+            try:
+                return await listen(ctx, params.model_copy(update={"notifications": notifications}))
+            finally:
+                watch.listening(allowed, -1)
+
+        self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+        self._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+        self._lowlevel_server.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_to)
+
+    async def _may_subscribe(self, ctx: Any, uri: str) -> bool:
+        """Whether the caller may follow `uri`: a signals resource of a project it may read (audited either way)."""
+        routed = resource_route(uri)
+        name, arguments = routed if routed is not None else ("", {"uri": uri[:300]})
+        if name != "list_signals":
+            return False
+
+        async def accept(args: dict[str, Any]) -> None:
+            return None
+
+        try:
+            await self.checkpoint.invoke("subscribe:list_signals", name, arguments, ctx, accept)
+        except ToolError:
+            return False
+        return True
 
     def close(self) -> None:
         """Close the state store (tests and short-lived servers; `serve` exits the process instead)."""
@@ -196,7 +258,13 @@ def build_server(
         backends.append(
             BugportBackend(settings, transport=bugport_transport or backend_transport, quota=ledger, **options)
         )
-    runtime = Runtime(settings=settings, backends=backends, clock=options.get("clock", time.monotonic))
+    signal_store = SignalStore(store.hooks)
+    runtime = Runtime(
+        settings=settings,
+        backends=backends,
+        clock=options.get("clock", time.monotonic),
+        signals=StoredSignals(signal_store, HookStore(store.hooks)),
+    )
     guard = Guard(toolsets=settings.toolsets, backends=lambda: runtime.backends)
     keys = KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None)
     if authenticate is None:
@@ -227,10 +295,18 @@ def build_server(
         wall=options.get("wall_clock", time.time),
     )
 
+    bus = InMemorySubscriptionBus()
+    watch = SignalWatch(signal_store, bus)
+
     @asynccontextmanager
     async def lifespan(server: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         try:
-            yield runtime
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(watch.run)
+                try:
+                    yield runtime
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             await runtime.aclose()
 
@@ -246,8 +322,10 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         tools=list(tools.values()),
+        subscriptions=bus,
         **server_kw,
     )
     register_resources(server)
     server.enable_protocol_utilities(Completions(checkpoint, clock=runtime.clock))
+    server.enable_signal_subscriptions(watch, ListenHandler(bus))
     return server

@@ -1,4 +1,4 @@
-"""`bugwarden serve|demo|sandbox|token|audit|db|doctor`: parse, build settings, build the server, run.
+"""`bugwarden serve|demo|sandbox|token|audit|db|doctor|connect`: parse, build settings, build the server, run.
 
 Logs go to stderr; in stdio mode stdout carries only JSON-RPC. Every failure the user can fix ends in one
 line on stderr saying what is wrong and what to do, and a non-zero exit: never a traceback.
@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from . import __version__
-from .config import ConfigError, Settings
+from . import __version__, hooks_cli
+from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
 
@@ -75,24 +74,53 @@ def count(value: str) -> int:
     return int(value)
 
 
-def since(value: str) -> str:
-    """An ISO time with a zone (or Z), as the audit log stores times: UTC, milliseconds."""
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL: use one like http://127.0.0.1:8000/mcp")
+    return value
+
+
+def toolsets(value: str) -> tuple[str, ...]:
+    """`core,insights` or `all`, checked here so that a mistake names the flag, not BUGWARDEN_TOOLSETS."""
+    from .config import parse_toolsets
+
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return parse_toolsets(value)
+    except ConfigError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a time: use ISO 8601 with a zone, like 2026-11-01T00:00:00Z or 2026-11-01T01:00+01:00"
+            f"{value!r}: choose from {', '.join(TOOLSETS)} (comma-separated) or 'all'"
         ) from None
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no time zone: add Z (UTC) or an offset like +01:00")
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def database_url(value: str) -> str:
+    """A PostgreSQL URL; the value is not echoed in the error (it may carry a password)."""
+    if not value.strip().startswith(("postgresql://", "postgres://")):
+        raise argparse.ArgumentTypeError(
+            "not a PostgreSQL URL: use postgresql://user@host:5432/db, or leave it out to keep state in SQLite "
+            "files under BUGWARDEN_HOME"
+        )
+    return value.strip()
 
 
 # -- the parser ------------------------------------------------------------------------------------------
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's real default, generated from the parser: only where there is one to show
+    (not for switches, repeatable options starting empty, or options whose help already says what applies)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.nargs == 0  # switches: --stateless, --no-bugport, --verbose
+            or default in (None, [], argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     _database_arg(serve)
 
     demo = _sub(sub, "demo", "start the sandbox APIs on loopback and serve MCP against them, with throw-away state")
-    _transport_args(demo)
+    _transport_args(demo, toolsets_from_env=False)
     demo.add_argument(
         "--bundle", choices=["read", "triage", "admin"], default="triage", help="what the demo agent may do"
     )
@@ -128,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-bugport",
         dest="bugport",
         action="store_false",
-        help="serve only the BugSnag sandbox (default: BugSnag and BugPort)",
+        help="serve only the BugSnag sandbox (without it: BugSnag and BugPort)",
     )
     demo.add_argument(
         "--trust-loopback",
@@ -143,6 +171,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--rate-limit", type=count, default=30, help="requests a minute per upstream token (0: no limit)"
     )
+    sandbox.add_argument(
+        "--hook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="fire BugSnag's webhook deliveries at this URL when an error is raised (repeatable)",
+    )
 
     token = _sub(sub, "token", "create, list or revoke agent tokens")
     tsub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -154,39 +189,53 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--project", action="append", default=[], help="limit to this project id (repeatable)")
     create.add_argument("--expires-in", help="lifetime like 30d, 12h, 45m or 2w (at most 3650d); default: never")
     _database_arg(create)
-    _database_arg(_sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets"))
+    listing = _sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets")
+    listing.add_argument("--json", action="store_true", help="print a JSON array (for scripts) instead of a table")
+    _database_arg(listing)
     revoke = _sub(tsub, "revoke", "revoke a token; takes effect at its next request or call")
     revoke.add_argument("id", help="the token id (tok_…) from `token list`")
     _database_arg(revoke)
 
     _database_arg(_sub(sub, "doctor", "check configuration, state, the agent token and each backend"))
 
-    audit = _sub(sub, "audit", "read and verify the audit log")
-    asub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tail = _sub(asub, "tail", "show the latest records")
-    tail.add_argument("-n", type=count, default=20, help="how many records")
-    _database_arg(tail)
-    export = _sub(asub, "export", "write records as JSON lines to stdout")
-    export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
-    export.add_argument("--since", type=since, help="only records at or after this time (ISO 8601 with a zone)")
-    _database_arg(export)
-    _database_arg(_sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    from . import cli_audit
 
-    db = _sub(sub, "db", "manage the PostgreSQL schema (BUGWARDEN_DATABASE_URL)")
+    cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
+
+    from .connect import NAMES as CLIENTS
+
+    connect = _sub(sub, "connect", "write a client's configuration for bugwarden (or print it), merged and backed up")
+    connect.add_argument("client", choices=CLIENTS, metavar="CLIENT", help=f"one of: {', '.join(CLIENTS)}")
+    connect.add_argument("--url", type=http_url, help="connect over Streamable HTTP to this MCP endpoint (else stdio)")
+    where = connect.add_mutually_exclusive_group()
+    where.add_argument("--file", type=Path, help="write this file instead of the client's own")
+    where.add_argument("--print", dest="print_only", action="store_true", help="print the configuration, write nothing")
+    connect.add_argument("--demo", action="store_true", help="stdio: launch `bugwarden demo` (sandbox, no account)")
+    connect.add_argument(
+        "--oauth", action="store_true", help="HTTP: no bearer header; the client signs in through the server's OAuth"
+    )
+
+    from . import cli_users
+
+    cli_users.register(sub, _sub, _database_arg)
+
+    db = _sub(sub, "db", "show or apply the state schema (SQLite files under BUGWARDEN_HOME, or PostgreSQL)")
     dsub = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     _database_arg(_sub(dsub, "migrate", "apply the schema migrations this bugwarden needs"))
     _database_arg(_sub(dsub, "status", "show each schema component's version"))
+    hooks_cli.add_parser(sub, _sub, _database_arg)
     return p
 
 
 def _database_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--database-url",
+        type=database_url,
         help="PostgreSQL URL for all state (default: BUGWARDEN_DATABASE_URL, or SQLite files under BUGWARDEN_HOME)",
     )
 
 
-def _transport_args(p: argparse.ArgumentParser) -> None:
+def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) -> None:
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="how clients connect")
     p.add_argument("--host", default="127.0.0.1", help="HTTP: address to listen on")
     p.add_argument("--port", type=port, default=8000, help="HTTP: port (0 picks a free one)")
@@ -201,9 +250,17 @@ def _transport_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--toolsets",
-        help="comma-separated: core, insights, admin, destructive, or all (default: core, or BUGWARDEN_TOOLSETS)",
+        type=toolsets,
+        help=f"comma-separated: {', '.join(TOOLSETS)}, or all (default: {','.join(DEFAULT_TOOLSETS)}"
+        + (", or BUGWARDEN_TOOLSETS)" if toolsets_from_env else ")"),
+    )
+    p.add_argument(
+        "--public-url",
+        help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
+        "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    hooks_cli.add_receiver_args(p)
 
 
 def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -220,6 +277,7 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        hooks=hooks_cli.receiver_options(args),
     )
 
 
@@ -234,17 +292,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "doctor": _doctor,
+        "connect": _connect,
+        "hooks": hooks_cli.run,
+        "user": _user,
     }[args.command]
     from .store import StoreError
 
     try:
         settings = Settings.from_env(
-            os.environ, toolsets=getattr(args, "toolsets", None), database_url=getattr(args, "database_url", None)
+            os.environ,
+            toolsets=getattr(args, "toolsets", None),
+            database_url=getattr(args, "database_url", None),
+            public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
         return handler(args, settings)
-    except (ConfigError, StoreError, UsageError) as exc:
+    except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `bugwarden audit export | head`: the reader left, which is fine
@@ -347,13 +411,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.transport == "http":
         return _run_http(settings, args)
+    from .stdio import serve_stdio
+
     _check_agent_token(settings)
     server = build_server(settings)
-    try:
-        server.run("stdio")
-    finally:
-        server.close()
-    return 0
+    return serve_stdio(server, cleanup=server.close, serving="serving MCP on stdio")
 
 
 def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
@@ -365,11 +427,14 @@ def _sandbox(args: argparse.Namespace, settings: Settings) -> int:
 
     sock = _listen(args.host, args.port)
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    server = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    app = create_sandbox(rate_limit=args.rate_limit)
+    app.state.bugsnag.state.control.hooks = list(args.hook)
+    server = _uvicorn(app)
     print(f"bugsnag: {base}", flush=True)
     print(f"bugport: {base}{BUGPORT_MOUNT}/v1", flush=True)
     print(f"# BUGSNAG_API_URL={base} BUGSNAG_AUTH_TOKEN={ADMIN_TOKEN}", file=sys.stderr)
     print(f"# BUGPORT_API_URL={base}{BUGPORT_MOUNT}/v1 BUGPORT_TOKEN={RW_TOKEN}", file=sys.stderr)
+    print(f"# {hooks_cli.raise_hint(base)}", file=sys.stderr)
     anyio.run(lambda: server.serve(sockets=[sock]))
     return 0
 
@@ -381,21 +446,22 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
     import tempfile
 
-    import anyio
-
     from .app import build_server
-    from .config import DEFAULT_TOOLSETS
     from .guard.principal import local_principal
     from .sandbox import BUGPORT_MOUNT, create_sandbox
     from .sandbox.bugport_seed import RW_TOKEN
     from .sandbox.bugsnag_seed import ADMIN_TOKEN
+    from .stdio import serve_stdio, stop_at_once
 
     if args.trust_loopback and args.transport != "http":
         raise UsageError("--trust-loopback applies to --transport http only")
     sock = _listen("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    sandbox = _uvicorn(create_sandbox(rate_limit=args.rate_limit))
+    sandbox_app = create_sandbox(rate_limit=args.rate_limit)
+    sandbox = _uvicorn(sandbox_app)
     home = Path(tempfile.mkdtemp(prefix="bugwarden-demo-"))
+    if args.transport == "stdio":
+        stop_at_once(lambda: shutil.rmtree(home, ignore_errors=True))
     demo_settings = Settings.from_env(
         {},
         bugsnag_token=ADMIN_TOKEN,
@@ -412,36 +478,52 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             from .guard.tokens import TokenStore
             from .store import Store
 
+            mcp_sock = _listen(args.host, args.port)
+            mcp_url = f"http://{args.host}:{mcp_sock.getsockname()[1]}"
             store = Store.open(demo_settings)
             _, secret = TokenStore(store.tokens).create("demo", args.bundle, expires_in="1d")
+            sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
-                demo_settings, args, extra=lambda: sandbox.serve(sockets=[sock]), loopback_principal=trusted
+                demo_settings,
+                args,
+                sock=mcp_sock,
+                extra=lambda: sandbox.serve(sockets=[sock]),
+                loopback_principal=trusted,
             )
         server = build_server(demo_settings, principal=principal)
-        log.info("demo: serving MCP on stdio as %s", principal.name)
 
-        def stop(signum: int, frame: Any) -> None:
-            # A host stopping the demo. stdin is read in a worker thread that nothing can interrupt, so leave at
-            # once; all there is to clean up is the throw-away state.
+        def cleanup() -> None:
+            server.close()
             shutil.rmtree(home, ignore_errors=True)
-            os._exit(0)
 
-        signal.signal(signal.SIGTERM, stop)
-
-        async def run() -> None:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(lambda: sandbox.serve(sockets=[sock]))
-                await server.run_stdio_async()
-                sandbox.should_exit = True
-
-        anyio.run(run)
-        server.close()
-        return 0
+        return serve_stdio(
+            server,
+            cleanup=cleanup,
+            serving=f"demo: serving MCP on stdio as {principal.name}",
+            beside=lambda: sandbox.serve(sockets=[sock]),
+        )
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _connect(args: argparse.Namespace, settings: Settings) -> int:
+    from . import connect
+
+    request = connect.Request(args.client, args.url, args.file, args.print_only, args.demo, args.oauth)
+    try:
+        return connect.run(
+            request,
+            os.environ,
+            Path.cwd(),
+            out=print,
+            note=lambda line: print(line, file=sys.stderr),
+        )
+    except connect.ConnectError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -473,15 +555,13 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             print("the secret is shown once; store it now:")
             print(secret)
         elif args.action == "list":
+            from .render import tokens as columns
+            from .render.table import table, to_json
+
             tokens = store.list()
-            if not tokens:
-                print("no tokens yet: create one with `bugwarden token create --name NAME --scopes read`")
-            for t in tokens:
-                print(
-                    f"{t.id}\t{t.name}\t{t.state()}\t{','.join(sorted(t.scopes)) or '-'}\t"
-                    f"{','.join(sorted(t.projects)) or 'all projects'}\texpires {t.expires_at or 'never'}\t"
-                    f"last used {t.last_used_at or 'never'}"
-                )
+            print(
+                to_json(tokens, columns.COLUMNS) if args.json else table(tokens, columns.COLUMNS, empty=columns.EMPTY)
+            )
         else:
             info, changed = store.revoke(args.id)
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
@@ -492,63 +572,57 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         state.close()
 
 
-def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from .guard.audit import AuditLog
-    from .store import Store
+def _user(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_users
 
-    path = Path(settings.home) / "audit.sqlite3"
-    if settings.database_url is None and not path.exists():
-        print(
-            f"bugwarden: no audit log at {path} yet (nothing has been served with this BUGWARDEN_HOME)", file=sys.stderr
-        )
-        return 1 if args.action == "verify" else 0
-    store = Store.open(settings)
-    audit = AuditLog(store.audit)
-    try:
-        if args.action == "verify":
-            ok, message = audit.verify()
-            print(message, file=sys.stdout if ok else sys.stderr)
-            return 0 if ok else 1
-        if args.action == "export":
-            for record in audit.records(args.since):
-                print(json.dumps(record, sort_keys=True))
-            sys.stdout.flush()
-            return 0
-        records = audit.last(args.n)
-        for r in records:
-            targets = " ".join(f"{k}={v}" for k, v in r.get("targets", {}).items())
-            who, tool = str(r.get("principal_name", ""))[:20], str(r.get("tool", ""))[:22]
-            print(
-                f"{r['seq']:>6} {r['ts']} {who:<20} {tool:<22} {r.get('decision', ''):<7} "
-                f"{r.get('phase', ''):<6} {r.get('outcome') or '':<16} {targets}"
-            )
-        return 0
-    finally:
-        store.close()
+    return cli_users.run(args, settings, UsageError)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from . import cli_audit
+
+    return cli_audit.run(args, settings)
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import Store
+    """Schema versions of each component, and (`migrate`) the migrations applied; PostgreSQL or the SQLite files."""
+    from .store import SQLITE_FILES, Store
+    from .store.database import Database, SqliteDatabase
     from .store.schema import Schema
 
+    databases: list[tuple[str, Database | None]] = []
     if settings.database_url is None:
-        raise UsageError(
-            "no database configured: set BUGWARDEN_DATABASE_URL or pass --database-url (SQLite files under "
-            "BUGWARDEN_HOME are migrated automatically)"
-        )
-    from .store.postgres import PostgresDatabase
+        home = Path(settings.home)
+        print(f"SQLite files in {home} (BUGWARDEN_HOME); each is created and migrated on first use")
+        for component, name in SQLITE_FILES.items():
+            path = home / name
+            exists = path.exists() or args.action == "migrate"
+            databases.append((component, SqliteDatabase(path, durable=True) if exists else None))
+    else:
+        from .store.postgres import PostgresDatabase, redacted
 
-    db = PostgresDatabase(settings.database_url.reveal())
+        print(f"PostgreSQL at {redacted(settings.database_url.reveal())}")
+        shared = PostgresDatabase(settings.database_url.reveal())
+        databases = [(component, shared) for component in Store.COMPONENTS]
     try:
-        schema = Schema(db, Store.COMPONENTS)
+        applied: list[str] = []
+        statuses = []
+        for component, db in databases:
+            if db is None:
+                print(f"{component}: no {SQLITE_FILES[component]} yet (created on first use)")
+                continue
+            schema = Schema(db, (component,), home=Path(settings.home) if db.dialect == "sqlite" else None)
+            if args.action == "migrate":
+                applied += schema.migrate()
+            statuses += schema.status()
         if args.action == "migrate":
-            applied = schema.migrate()
             print("applied: " + ", ".join(applied) if applied else "the schema is current")
-        for status in schema.status():
+        for status in statuses:
             print(
                 f"{status.component}: version {status.current} of {status.latest}"
                 + ("" if status.ok else " (run `bugwarden db migrate`)")
             )
         return 0
     finally:
-        db.close()
+        for db in {id(d): d for _, d in databases if d is not None}.values():
+            db.close()

@@ -1,15 +1,25 @@
-"""`bugwarden doctor`: check configuration, state, the agent token and each backend; say exactly what to fix."""
+"""`bugwarden doctor`: check configuration, state, the agent token, each backend and the clock; say exactly what
+to fix. Every check a user needs to pass fails loudly: a state directory that cannot be created or written, no
+tracker configured, an upstream that refuses its token, a clock far from the upstream's. `run` answers whether
+all passed; the command exits 1 when not."""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from .backends.bugsnag import BugsnagBackend
 from .backends.errors import BackendError, NotFound
 from .config import Settings
+from .render.failures import failure
 from .render.text import inline, plural
 
 
@@ -61,7 +71,12 @@ def state_checks(settings: Settings) -> list[Check]:
     home = settings.home
     out = [Check(True, f"state directory: {home}")]
     if not home.exists():
-        return [*out, Check(True, "state directory will be created on first use (owner-only permissions)")]
+        return [*out, _creatable(home)]
+    if not home.is_dir():
+        return [
+            *out,
+            Check(False, f"state directory {home} is not a directory", "point BUGWARDEN_HOME at a directory"),
+        ]
     mode = stat.S_IMODE(home.stat().st_mode)
     out.append(
         Check(
@@ -86,6 +101,21 @@ def state_checks(settings: Settings) -> list[Check]:
     if (home / "audit.sqlite3").exists():
         out.append(audit_check(settings))
     return out
+
+
+def _creatable(home: Path) -> Check:
+    """A missing state directory is fine if its nearest existing ancestor is a directory this user may write."""
+    ancestor = home.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.is_dir() and os.access(ancestor, os.W_OK | os.X_OK):
+        return Check(True, "state directory will be created on first use (owner-only permissions)")
+    why = "is not a directory" if ancestor.exists() and not ancestor.is_dir() else "is not writable by this user"
+    return Check(
+        False,
+        f"state directory {home} cannot be created: {ancestor} {why}",
+        f"point BUGWARDEN_HOME at a directory this user may create, or create it: mkdir -p -m 700 {home}",
+    )
 
 
 def audit_check(settings: Settings) -> Check:
@@ -149,7 +179,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
         out.append(
             Check(
                 status == "ok",
-                f"BugPort health: {status}, API version {version or 'unknown'}",
+                f"BugPort health: {status}, API version {inline(version, 40) if version else 'unknown'}",
                 "" if status == "ok" else "BugPort reports trouble: check its status page",
             )
         )
@@ -169,10 +199,10 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
         out.append(
             Check(
                 False,
-                f"BugPort: {exc}",
+                f"BugPort: {failure(exc)}",
                 "check BUGPORT_TOKEN (a scoped MCP token) and that BUGPORT_API_URL ends in /v1"
                 if "401" in str(exc) or isinstance(exc, NotFound)
-                else _fix_for(exc),
+                else _fix_for(exc, BUGPORT),
             )
         )
     finally:
@@ -182,15 +212,7 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
 
 async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
     if not settings.bugsnag_token:
-        if settings.bugport_token:
-            return []
-        return [
-            Check(
-                False,
-                "BugSnag: BUGSNAG_AUTH_TOKEN is not set",
-                "create a personal auth token in BugSnag (Settings > My account) and set BUGSNAG_AUTH_TOKEN",
-            )
-        ]
+        return []
     backend = BugsnagBackend(settings, **backend_kw)
     out = [Check(True, f"BugSnag API URL: {settings.bugsnag_api_url}")]
     try:
@@ -218,30 +240,106 @@ async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
             except BackendError as exc:
                 out.append(Check(False, f"BUGSNAG_PROJECT_ID: {exc}", "set it to a project id listed above"))
     except BackendError as exc:
-        out.append(Check(False, f"BugSnag: {exc}", _fix_for(exc)))
+        out.append(Check(False, f"BugSnag: {failure(exc)}", _fix_for(exc, BUGSNAG)))
     finally:
         await backend.aclose()
     return out
 
 
-def _fix_for(exc: BackendError) -> str:
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """What a fix line names for one backend."""
+
+    token: str
+    url: str
+    new_token: str
+    example_url: str
+
+
+BUGSNAG = Upstream(
+    "BUGSNAG_AUTH_TOKEN",
+    "BUGSNAG_API_URL",
+    "create a new personal auth token in BugSnag (Settings > My account > Personal auth tokens)",
+    "https://api.bugsnag.com",
+)
+BUGPORT = Upstream(
+    "BUGPORT_TOKEN",
+    "BUGPORT_API_URL",
+    "create a new scoped MCP token in BugPort",
+    "https://api.bugport.dev/v1",
+)
+
+
+def _fix_for(exc: BackendError, upstream: Upstream) -> str:
     from .backends import errors as e
 
     if isinstance(exc, e.Unauthorized):
-        return "BUGSNAG_AUTH_TOKEN is wrong or revoked: create a new personal auth token"
+        return f"{upstream.token} is wrong or revoked: {upstream.new_token} and set {upstream.token}"
+    if isinstance(exc, e.Forbidden | e.AccountRestricted):
+        return f"the account behind {upstream.token} may not use the API: check its role and plan, or use another"
     if isinstance(exc, e.TransportError):
-        return "check BUGSNAG_API_URL and that this machine can reach it"
+        return f"check {upstream.url} and that this machine can reach it"
     if isinstance(exc, e.MalformedResponse | e.NotFound):
-        return "BUGSNAG_API_URL does not look like the BugSnag Data Access API (expected e.g. https://api.bugsnag.com)"
+        return f"{upstream.url} does not look like the right API (expected e.g. {upstream.example_url})"
     return "see the message above"
 
 
-async def run(settings: Settings, bugport_transport: Any = None, **backend_kw: Any) -> tuple[bool, list[str]]:
-    """All checks; (every check passed, the report lines)."""
-    checks = [
-        Check(True, f"configured backends: {', '.join(settings.backends) or 'none'}"),
-        Check(True, f"toolsets: {', '.join(settings.toolsets)}"),
-    ]
+CLOCK_SKEW_LIMIT = 120.0
+"""Seconds between this machine's clock and the upstream's beyond which doctor fails: token lifetimes, audit
+times and `--since` all read this clock."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def clock_check(url: str, transport: Any = None, now: Callable[[], datetime] = _utcnow) -> Check:
+    """Compare this machine's clock with the `Date` header of an unauthenticated request to the upstream."""
+    try:
+        async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+            response = await client.get(url)
+        upstream = parsedate_to_datetime(response.headers["date"])
+    except (httpx.HTTPError, KeyError, TypeError, ValueError):
+        return Check(True, f"clock: not compared ({url} sent no usable Date header)")
+    if upstream.tzinfo is None:
+        upstream = upstream.replace(tzinfo=UTC)
+    skew = (now() - upstream).total_seconds()
+    if abs(skew) <= CLOCK_SKEW_LIMIT:
+        return Check(True, f"clock: within {CLOCK_SKEW_LIMIT:.0f} s of {url}")
+    direction = "ahead of" if skew > 0 else "behind"
+    return Check(
+        False,
+        f"clock: this machine is {_duration(abs(skew))} {direction} {url}",
+        "set the clock right (e.g. `timedatectl set-ntp true`): token expiry and audit times depend on it",
+    )
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def backends_check(settings: Settings) -> Check:
+    if settings.backends:
+        return Check(True, f"configured backends: {', '.join(settings.backends)}")
+    return Check(
+        False,
+        "configured backends: none",
+        "set BUGSNAG_AUTH_TOKEN (a BugSnag personal auth token) and/or BUGPORT_TOKEN (a BugPort scoped MCP token); "
+        "to try bugwarden without an account, run `bugwarden demo`",
+    )
+
+
+async def run(
+    settings: Settings,
+    bugport_transport: Any = None,
+    now: Callable[[], datetime] = _utcnow,
+    **backend_kw: Any,
+) -> tuple[bool, list[str]]:
+    """All checks; (every check passed, the report lines). `transport`/`bugport_transport` replace the network."""
+    checks = [backends_check(settings), Check(True, f"toolsets: {', '.join(settings.toolsets)}")]
     checks += state_checks(settings)
     checks += token_checks(settings)
     checks += await bugsnag_checks(settings, **backend_kw)
@@ -249,4 +347,8 @@ async def run(settings: Settings, bugport_transport: Any = None, **backend_kw: A
         checks += await bugport_checks(
             settings, **{k: v for k, v in backend_kw.items() if k != "transport"}, transport=bugport_transport
         )
+    if settings.bugsnag_token:
+        checks.append(await clock_check(settings.bugsnag_api_url, backend_kw.get("transport"), now))
+    elif settings.bugport_token:
+        checks.append(await clock_check(settings.bugport_api_url, bugport_transport, now))
     return all(c.ok for c in checks), [c.line() for c in checks]

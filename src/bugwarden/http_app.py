@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -29,9 +29,11 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -41,7 +43,11 @@ from .guard.errors import Refusal
 from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
+from .hooks.receiver import HookOptions, Receiver, not_found
 from .store import Store, StoreError
+from .store.hooks import HookStore
+from .store.keys import KeyRing
+from .store.signals import SignalStore
 
 log = logging.getLogger("bugwarden.http")
 
@@ -70,6 +76,8 @@ class HttpOptions:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     public_url: str | None = None
+    hooks: HookOptions = field(default_factory=HookOptions)
+    """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
 
     def security(self) -> TransportSecuritySettings:
         hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
@@ -347,9 +355,15 @@ async def healthz(request: Request) -> Response:
 
 
 def build_http(
-    settings: Settings, options: HttpOptions, loopback_principal: Principal | None = None, **build_kw: Any
+    settings: Settings,
+    options: HttpOptions,
+    loopback_principal: Principal | None = None,
+    web_clock: Callable[[], float] | None = None,
+    **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
-    """The MCP server and the ASGI app that serves it over Streamable HTTP."""
+    """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
+    (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
+    (tests)."""
     store = build_kw.pop("store", None) or Store.open(settings)
     server = build_server(
         settings,
@@ -372,8 +386,58 @@ def build_http(
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
     guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
+    if options.public_url:
+        from .web import Web, build_web
+
+        web = Web(
+            store=store,
+            public_url=options.public_url,
+            audit=server.audit,
+            keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
+            clock=web_clock or time.time,
+        )
+        guarded = build_web(web, guarded)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
-    return server, OneAuthorization(guarded)
+    receiver = Receiver(
+        HookStore(store.hooks), SignalStore(store.hooks), server.audit, options.hooks, on_signal=_wake(server)
+    )
+    if server.watch is not None:
+        server.watch.chores.append(receiver.flush)
+    server.receiver = receiver
+    return server, WebhookRoutes(OneAuthorization(guarded), receiver)
+
+
+def _wake(server: GuardedServer) -> Callable[[], None]:
+    def wake() -> None:
+        if server.watch is not None:
+            server.watch.wake()
+
+    return wake
+
+
+class WebhookRoutes:
+    """`/hooks/…` goes to the webhook receiver (which bounds, checks and audits its own requests, no bearer token:
+    the secret path is the credential); everything else to the MCP app. An unknown `/hooks/…` path answers the
+    same 404 as any unknown route."""
+
+    PREFIX = "/hooks/"
+
+    def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
+        self.app = app
+
+        async def unknown(request: Request, exc: Exception) -> Response:
+            return not_found()
+
+        self.hooks = Starlette(
+            routes=[Route("/hooks/bugsnag/{secret}", receiver.handle, methods=["POST"])],
+            exception_handlers={404: unknown},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.PREFIX):
+            await self.hooks(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def _required_http_principal(ctx: Any) -> Principal:

@@ -375,3 +375,48 @@ class BugContext:
     missing: tuple[str, ...] = ()
     report: BugReportDetail | None = None
     """BugPort: the bug report's console, network, page and discussion."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """What a tracker pushed about a project (a BugSnag webhook delivery), as stored: a hint that something
+    happened, to be confirmed by reading the error itself. Text fields are the sender's, verbatim."""
+
+    seq: int
+    project_id: str
+    trigger: str
+    """The most telling trigger merged into this signal (e.g. `firstException` over `exception`)."""
+    triggers: tuple[str, ...]
+    received_at: datetime
+    source: str = "bugsnag"
+    trigger_message: str | None = None
+    error_id: str | None = None
+    event_id: str | None = None
+    error_class: str | None = None
+    message: str | None = None
+    context: str | None = None
+    release_stage: str | None = None
+    app_version: str | None = None
+    severity: str | None = None
+    unhandled: bool | None = None
+    status: str | None = None
+    occurrences: int | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    dashboard_url: str | None = None
+    detail: dict[str, str] = field(default_factory=dict)
+    """Trigger-specific facts: release version, state change, comment, who acted."""
+    test: bool = False
+    """BugSnag's "Test error" delivery: placeholder ids that resolve to nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalQuery:
+    """Which signals to list: `projects` (non-empty) bounds what may be shown at all."""
+
+    projects: frozenset[str] = frozenset()
+    project_id: str | None = None
+    trigger: str | None = None
+    release_stage: str | None = None
+    since: datetime | None = None
+    limit: int = 20

@@ -20,7 +20,7 @@ from .backends.paths import check_id
 from .config import Settings
 from .guard.policy import ToolPolicy
 from .guard.principal import Principal
-from .guard.target import AccountTarget, Listing, ProjectTarget, Target
+from .guard.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target
 from .model import Project
 
 log = logging.getLogger("bugwarden")
@@ -36,6 +36,8 @@ class Runtime:
     settings: Settings
     backends: list[Backend] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
+    signals: SignalReader | None = None
+    """Where webhook signals are read (None: this server keeps none)."""
 
     def backend_named(self, name: str) -> Backend | None:
         return next((b for b in self.backends if b.name == name), None)
@@ -107,6 +109,11 @@ class Runtime:
     ) -> tuple[Target, dict[str, Any]]:
         """The one target of a call, from validated arguments; and the arguments with ids resolved."""
         args = dict(arguments)
+        if spec.reach == "feed":
+            project = args.get("project_id")
+            if project is not None:
+                check_id(project, "project_id")
+            return Feed(principal=principal, reader=self.signals, project_id=project), args
         if spec.reach == "listing":
             preset = self.settings.bugsnag_project_id
             default = preset if preset and self.backend_named("bugsnag") and principal.allows_project(preset) else None

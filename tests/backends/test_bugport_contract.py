@@ -137,8 +137,9 @@ async def test_not_found_and_validation_errors(bugport_sandbox: Starlette, home)
     with pytest.raises(E.NotFound, match="bug report 'nope' not found"):
         await b.get_error(SHOP, "nope")
     bugport_sandbox.state.sim.unwired = {"invoke"}
-    with pytest.raises(E.InvalidRequest, match=r"status: must be one of"):
+    with pytest.raises(E.InvalidRequest, match=r"rejected the request \(422\); its message follows") as refused:
         await b.update_error(SHOP, CHECKOUT, ErrorChange("set", {"status": "wontfix"}))
+    assert "status: must be one of" in (refused.value.quote or "")  # the upstream's words, as a fact
     with pytest.raises(E.Forbidden):
         await backend(bugport_sandbox, home, "bp_mcp_sandbox_ro").update_error(
             SHOP, CHECKOUT, ErrorChange("set", {"status": "closed"})

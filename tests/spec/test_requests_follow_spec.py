@@ -52,6 +52,7 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
     p = {"project_id": API_PROJECT}
     return [
         ("list_projects", {}),
+        ("list_signals", {}),
         ("get_project", p),
         ("list_errors", p),
         ("list_errors", {**p, "status": "open", "severity": "error", "release_stage": "production", "since": "7d"}),

@@ -18,9 +18,10 @@ INJECTED = oid("error", "web-frontend", "3")
 FENCE_BREAKER = oid("error", "web-frontend", "4")
 
 
-async def test_list_tools_names_the_ten_core_tools(client: Client) -> None:
+async def test_list_tools_names_the_ten_core_tools_and_the_signal_feed(client: Client) -> None:
     names = {t.name for t in (await client.list_tools()).tools}
     assert names == {
+        "list_signals",
         "list_projects",
         "list_errors",
         "get_error",
@@ -32,7 +33,6 @@ async def test_list_tools_names_the_ten_core_tools(client: Client) -> None:
         "get_bug_context",
         "generate_fix_prompt",
         "add_comment",  # BugSnag takes comments too
-        "list_comments",
     }
 
 

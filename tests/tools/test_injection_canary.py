@@ -118,17 +118,37 @@ async def test_no_canary_escapes_in_the_core_tools(client: Client, project_id: s
     assert seen, "the hostile data should be shown (inside fences), or this test proves nothing"
 
 
+def hostile_signal(server: Any, project: str) -> None:
+    """A webhook delivery from the hostile account (whoever holds a hook's URL can post one)."""
+    import time
+
+    from bugwarden.hooks.payload import merge, read_delivery
+    from bugwarden.sandbox.bugsnag_seed import FENCE_BREAKER, INJECTION, TAGS
+    from bugwarden.store.signals import SignalStore
+
+    body = {
+        "project": {"id": project},
+        "trigger": {"type": "firstException", "message": INJECTION},
+        "error": {"errorId": HOSTILE_ERRORS[0], "exceptionClass": FENCE_BREAKER, "message": INJECTION + TAGS},
+    }
+    delivery = read_delivery(body, project)
+    fields = {**delivery.fields, "hook_id": "hook_x", "received_at": "2026-12-03T10:00:00.000Z"}
+    SignalStore(server.store.hooks).record(delivery.dedup_key, fields, time.time(), merge, 86400)
+
+
 async def test_no_canary_escapes_in_any_tool_of_any_toolset(servers: Servers, home: Any) -> None:
     """A tracker account whose every name is an attack: organization, project, user, errors, code."""
     admin = Principal(id="admin", name="admin", scopes=BUNDLES["admin"])
     server = servers(admin, settings=make_settings(home, HOSTILE_TOKEN, toolsets="all"))
     p, e0, e1 = HOSTILE_PROJECT, *HOSTILE_ERRORS
     covered: set[str] = set()
+    hostile_signal(server, p)
     async with Client(server) as client:
         event = (await run(client, "get_latest_event", {"project_id": p, "error_id": e0})).structured_content["id"]
         groups = await run(client, "list_release_groups", {"project_id": p, "release_stage_name": "production"})
         for tool, args in [
             ("list_projects", {}),
+            ("list_signals", {"project_id": p}),
             ("list_organizations", {}),
             ("list_organizations", {"organization_id": HOSTILE_ORG}),
             ("get_project", {"project_id": p}),

@@ -92,7 +92,8 @@ async def test_an_unknown_id_in_a_bulk_update_names_the_errors_not_the_project(a
 async def test_an_unknown_event_field_is_named(admin: Any) -> None:
     async with Client(admin) as c:
         text = await answer(c, "list_pivot_values", {"project_id": API_PROJECT, "event_field_display_id": "no.such"})
-    assert "no values of event field 'no.such'" in text and "list_event_fields" in text
+    assert "no values of that event field" in text and "list_event_fields" in text
+    assert '<untrusted-data source="argument">\nno.such\n</untrusted-data>' in text  # named, inside a fence
 
 
 async def test_an_error_whose_latest_event_is_gone_is_still_shown(admin: Any, sandbox: Starlette) -> None:

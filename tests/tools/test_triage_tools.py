@@ -91,7 +91,7 @@ async def test_assign_to_a_team_and_pick_the_issue_tracker(sandbox: Starlette, h
             "update_error",
             {"project_id": API_PROJECT, "error_id": INTEGRITY, "operation": "open"} | {"notification_id": notification},
         )
-        assert stray.is_error and "notification_id goes with" in text_of(stray)
+        assert stray.is_error and "notification_id does not belong to operation open" in text_of(stray)
     server.close()
 
 
@@ -188,3 +188,16 @@ async def test_data_deletion_shows_what_it_would_delete_then_requests_it(
         assert done.structured_content["requested"] and deletion
         status = await ok(c, "get_event_data_deletion", deletion_id=deletion)
         assert "in_progress" in text_of(status)
+
+
+async def test_bugport_comments_are_listed_by_the_same_tool(
+    servers: Servers, bugport_sandbox: Starlette, home: Path
+) -> None:
+    from tests.conftest import bugport_settings
+    from tests.tools.test_bugport_tools import CHECKOUT
+
+    server = servers(settings=bugport_settings(home, toolsets="all"), bugport=bugport_sandbox)
+    async with Client(server) as c:
+        await c.call_tool("add_comment", {"error_id": CHECKOUT, "body": "Fixed in 2.4"})
+        listed = await c.call_tool("list_comments", {"error_id": CHECKOUT})
+    assert not listed.is_error and "Fixed in 2.4" in text_of(listed)

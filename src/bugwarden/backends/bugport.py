@@ -32,7 +32,7 @@ from ..model import (
 from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
 from .coerce import ident, integer, number, obj, objs, text, timestamp, word
 from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
-from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
+from .http import UpstreamClient, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -52,7 +52,7 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
             parts.append(f"{'.'.join(loc) or 'request'}: {item.get('msg', 'invalid')}")
         detail = "; ".join(parts)
     return error_for_status(
-        status, **where, detail=safe_detail(detail, 240), retry_after=parse_retry_after(headers.get("retry-after"))
+        status, **where, detail=text(detail), retry_after=parse_retry_after(headers.get("retry-after"))
     )
 
 
@@ -385,13 +385,13 @@ class BugportBackend:
             return None
         body = obj(body)
         if body.get("is_error"):
-            message = safe_detail(obj(body.get("result")).get("message"))
-            said = f'\n<untrusted-data source="upstream.error">\n{message}\n</untrusted-data>' if message else ""
+            message = text(obj(body.get("result")).get("message"))
             raise InvalidRequest(
-                f"the BugPort bridge refused this change; its message follows{said}",
+                "the BugPort bridge refused this change" + ("; its message follows" if message else ""),
                 backend=self.label,
                 method="POST",
                 path="/mcp/tools/invoke",
+                quote=message,
             )
         return body.get("result")
 
@@ -458,4 +458,4 @@ class BugportBackend:
         """(health status, API version) from `/v1/health` and `/v1/version`."""
         health, _ = await self.http.get_json("/health")
         version, _ = await self._optional(self.http.get_json("/version"))
-        return word(obj(health).get("status")) or "unknown", safe_detail(obj(version).get("version"), 40)
+        return word(obj(health).get("status")) or "unknown", text(obj(version).get("version"))

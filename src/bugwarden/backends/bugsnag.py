@@ -52,7 +52,7 @@ from .errors import (
     ResultsCapped,
     UpstreamError,
 )
-from .http import UpstreamClient, error_for_status, parse_retry_after, safe_detail
+from .http import UpstreamClient, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -94,7 +94,7 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
         status,
         **where,
         code=code,
-        detail=safe_detail(message),
+        detail=message,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
 
@@ -148,7 +148,13 @@ def query_filters(query: ErrorQuery) -> list[Filter]:
 
 def parse_dashboard_url(url: str) -> tuple[str, str, str, str | None] | None:
     """`https://app.bugsnag.com/ORG/PROJECT/errors/ID?event_id=E` -> (org slug, project slug, error id, event id)."""
-    split = urlsplit(url)
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        raise InvalidArgument(
+            "error_id looks like a URL but cannot be read as one: pass the error's id, or its dashboard URL "
+            "exactly as the browser shows it"
+        ) from None
     if split.scheme not in ("http", "https") or not (m := _DASHBOARD_ERROR.match(split.path)):
         return None
     event_id = dict(httpx.QueryParams(split.query)).get("event_id")
@@ -379,14 +385,15 @@ class BugsnagBackend:
             if (org_id := parse.organization(org)) is None:
                 continue
             path = api_path("organizations", ("organization_id", org_id.id), "projects")
-            found = await self.http.get_page(
-                path, [("per_page", "100")], paging=self.http.link_paging, cache=True, not_found="organization"
+            found = await self.http.follow(
+                path,
+                [("per_page", "100")],
+                paging=self.http.link_paging,
+                what="the project listing of one organization",
+                cache=True,
+                not_found="organization",
             )
-            while True:
-                projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
-                if not found.next or len(projects) >= 1000:
-                    break
-                found = await self.http.get_page(path, paging=self.http.link_paging, page=found.next)
+            projects.extend(p for p in (parse.project(i) for i in objs(found.items)) if p is not None)
         self._pages.update({p.id: p.html_url for p in projects if p.html_url})
         return projects
 
@@ -751,10 +758,13 @@ class BugsnagBackend:
         params = [("per_page", _per_page(limit))] + ([("sort", sort)] if sort else [])
         where = f"error {error_id!r}" if error_id else f"project {project_id!r}"
         nf = (
-            f"no values of event field {event_field_display_id!r} for {where}: the field may not exist there "
-            "(see list_event_fields), or the id is wrong"
+            f"no values of that event field for {where}: the field may not exist there (see list_event_fields), "
+            "or the id is wrong; the id given follows"
         )
-        return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        try:
+            return await self._page(path, params, page, parse.pivot_value, not_found=nf)
+        except NotFound as exc:
+            raise exc.quoting(event_field_display_id, "argument") from None
 
     # -- trends (22-23) ---------------------------------------------------------------------------
 

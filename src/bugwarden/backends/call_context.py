@@ -44,6 +44,31 @@ class Listener(Protocol):
 _deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
 _statuses: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bugwarden_statuses", default=None)
 _listener: contextvars.ContextVar[Listener | None] = contextvars.ContextVar("bugwarden_listener", default=None)
+_caveats: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("bugwarden_caveats", default=None)
+
+
+class Meter(Protocol):
+    """Draws one upstream request from the calling token's budget (raises when it is spent)."""
+
+    async def spend(self) -> None: ...
+
+
+_meter: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("bugwarden_meter", default=None)
+
+
+def set_meter(meter: Meter | None) -> contextvars.Token[Meter | None]:
+    """Charge every upstream request made in this context (target lookups included) to `meter`."""
+    return _meter.set(meter)
+
+
+def reset_meter(token: contextvars.Token[Meter | None]) -> None:
+    _meter.reset(token)
+
+
+async def spend() -> None:
+    """An upstream request is about to go: draw it from this call's budget, if the call has one."""
+    if (meter := _meter.get()) is not None:
+        await meter.spend()
 
 
 def set_deadline(deadline: Deadline) -> contextvars.Token[Deadline | None]:
@@ -69,6 +94,27 @@ def record_statuses() -> list[int]:
 def seen(status: int) -> None:
     if (statuses := _statuses.get()) is not None:
         statuses.append(status)
+
+
+def requests_made() -> int | None:
+    """How many upstream responses this context has seen so far (None outside a recorded call)."""
+    statuses = _statuses.get()
+    return None if statuses is None else len(statuses)
+
+
+def record_caveats() -> list[str]:
+    """Collect what an answer in this context leaves out or could not check (a listing cut short), in
+    bugwarden's own words, for the caller to append to the answer."""
+    caveats: list[str] = []
+    _caveats.set(caveats)
+    return caveats
+
+
+def caveat(message: str) -> None:
+    """Note something the answer of this call leaves out (said once per call); our words only, never upstream
+    text."""
+    if (caveats := _caveats.get()) is not None and message not in caveats:
+        caveats.append(message)
 
 
 def set_listener(listener: Listener | None) -> contextvars.Token[Listener | None]:

@@ -14,23 +14,31 @@
     │   ├── NotImplementedUpstream    501: route "not wired up yet" (BugPort)
     │   ├── UpstreamServerError       5xx
     │   ├── MalformedResponse         2xx whose body is not what the API promises
+    │   ├── UnexpectedStatus          a status the API does not document here (a redirect, a 2xx a write never
+    │   │                             sends): never taken for success
     │   └── ResponseTooLarge          a body past the size bugwarden accepts
     └── TransportError                no response came back
         ├── UpstreamTimeout
-        └── UpstreamUnreachable
+        ├── UpstreamUnreachable
+        └── AnswerCutShort            an answer began and its body broke off
 
-`agent_message` is built only from our own templates and the IDs the caller passed; where an
-upstream's own words help (a 400's reason), they are reduced to plain words and shown inside an
-`<untrusted-data>` fence. `path` never contains credentials or query strings.
+`agent_message` is built only from our own templates and the IDs the caller passed. Where words from
+outside help (a 400's reason as the upstream said it, a value the caller sent that is not an id), they
+travel as a fact, `quote` (labelled by `quote_source`), never inside the message: `render.failures`
+shows them, sanitised, inside an `<untrusted-data>` fence. Backends build no fences and sanitise
+nothing. `path` never contains credentials or query strings.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import httpx
+
+QUOTE_LIMIT = 2000
+"""The most of a quote an error keeps (render shows less)."""
 
 
 class BackendError(Exception):
@@ -47,14 +55,23 @@ class BackendError(Exception):
         path: str = "",
         status: int | None = None,
         code: int | None = None,
+        quote: str | None = None,
+        quote_source: str = "upstream.error",
     ) -> None:
         super().__init__(agent_message)
         self.agent_message = agent_message
+        self.quote = quote[:QUOTE_LIMIT] if quote else None
+        self.quote_source = quote_source
         self.backend = backend
         self.method = method
         self.path = path
         self.status = status
         self.code = code
+
+    def quoting(self, quote: str, source: str) -> Self:
+        """This error, with `quote` (outside words, shown only fenced) under the label `source`."""
+        self.quote, self.quote_source = quote[:QUOTE_LIMIT], source
+        return self
 
     def __repr__(self) -> str:
         return (
@@ -123,6 +140,11 @@ class MalformedResponse(UpstreamError):
     """A success status whose body is not the JSON shape the API documents."""
 
 
+class UnexpectedStatus(UpstreamError):
+    """A status the API does not document for this request (a redirect, an odd 2xx for a write): the request is
+    taken to have failed, never to have succeeded. Redirects are never followed."""
+
+
 class ResponseTooLarge(UpstreamError):
     """The upstream sent more than `Limits.max_response_bytes` (after decompression): refused, not read."""
 
@@ -139,6 +161,10 @@ class UpstreamTimeout(TransportError):
 
 class UpstreamUnreachable(TransportError):
     """The connection to the upstream could not be made or broke."""
+
+
+class AnswerCutShort(TransportError):
+    """The upstream began answering (status and headers came) but the body broke off before its end."""
 
 
 @contextlib.contextmanager

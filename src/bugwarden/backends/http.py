@@ -12,6 +12,7 @@ into the most specific error. It is the only code that talks HTTP to an upstream
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ import random
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -41,9 +42,10 @@ from ..config import (
     Timeouts,
 )
 from .cache import ResponseCache
-from .call_context import Deadline, failure_words, notice, seen, wait
+from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, spend, wait
 from .call_context import deadline as current_deadline
 from .errors import (
+    AnswerCutShort,
     BackendError,
     Forbidden,
     InvalidArgument,
@@ -56,6 +58,7 @@ from .errors import (
     ResponseTooLarge,
     TransportError,
     Unauthorized,
+    UnexpectedStatus,
     UpstreamError,
     UpstreamServerError,
     UpstreamTimeout,
@@ -70,6 +73,15 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
 PROGRESS_EVERY = 2.0
 _SIZE = "bugwarden.size"  # where a response carries the size of the body we read
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+)*)")
+MAX_TOTAL = 100_000_000
+"""The largest item count a listing's total may claim; a larger one is a lie and is not shown."""
+LISTING_PAGES = 20
+"""The most pages one listing follows in one call."""
+LISTING_REQUESTS = 32
+"""The most upstream requests one call may have spent when a listing asks for one more page (BugSnag allows a
+token about 30 a minute): a listing stops there and says what it left out."""
+EMPTY_PAGES = 2
+"""Consecutive empty pages that still name a next page after which a listing stops (an endless empty listing)."""
 
 
 # -- paging strategies -------------------------------------------------------------------------------
@@ -100,7 +112,8 @@ class LinkPaging:
     def page(self, body: Any, response: httpx.Response, request_path: str, params: Params) -> UpstreamPage | None:
         if not isinstance(body, list):
             return None
-        return UpstreamPage(body, self._next(response), _int_header(response.headers.get("x-total-count")))
+        total = plausible_total(_int_header(response.headers.get("x-total-count")), len(body))
+        return UpstreamPage(body, self._next(response), total)
 
     def _next(self, response: httpx.Response) -> str | None:
         header = ", ".join(response.headers.get_list("link"))
@@ -128,13 +141,29 @@ class BodyCursorPaging:
     def page(self, body: Any, response: httpx.Response, request_path: str, params: Params) -> UpstreamPage | None:
         if not isinstance(body, dict) or not isinstance(body.get(self.items_key), list):
             return None
-        total = body.get("total") if isinstance(body.get("total"), int) else None
+        raw_total = body.get("total")
+        total = plausible_total(raw_total if isinstance(raw_total, int) else None, len(body[self.items_key]))
         upstream_next = body.get(self.cursor_key)
         next_rel = None
         if isinstance(upstream_next, str) and upstream_next:
             query = [(k, v) for k, v in params if k != self.cursor_param] + [(self.cursor_param, upstream_next)]
             next_rel = self.base_path + request_path + "?" + urlencode(query)
         return UpstreamPage(body[self.items_key], next_rel, total)
+
+
+def plausible_total(total: int | None, on_page: int) -> int | None:
+    """A listing's claimed total, or None when it cannot be true (fewer than this page holds, or absurdly many)."""
+    if total is None or isinstance(total, bool) or total < on_page or total > MAX_TOTAL:
+        return None
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A listing followed page by page: its items, and why it stopped early (None when it reached the end)."""
+
+    items: list[Any]
+    stopped: str | None
 
 
 # -- the client --------------------------------------------------------------------------------------
@@ -306,6 +335,59 @@ class UpstreamClient:
             raise self._malformed("GET", path)
         return found
 
+    async def follow(
+        self,
+        path: str,
+        params: Params = (),
+        *,
+        paging: Paging,
+        what: str,
+        max_items: int = 1000,
+        max_pages: int = LISTING_PAGES,
+        not_found: str | None = None,
+        cache: bool = False,
+    ) -> Followed:
+        """Every page of a listing, within caps: at most `max_pages` pages and `max_items` items, and no new page
+        once the call has spent `LISTING_REQUESTS` upstream requests. It stops at a next link it has already
+        followed, at a page that repeats an earlier one, and after `EMPTY_PAGES` empty pages that still promise
+        more. When it stops early it says so as a caveat of the call (`what` names the listing: "the project
+        listing of organization X") and in `Followed.stopped`."""
+        found = await self.get_page(path, params, paging=paging, not_found=not_found, cache=cache)
+        items: list[Any] = list(found.items)
+        followed: set[str] = set()
+        pages_seen = {_page_key(found.items)}
+        pages, empty = 1, 0
+        stopped: str | None = None
+        while found.next and stopped is None:
+            spent = requests_made() or 0
+            if found.next in followed:
+                stopped = f"{self.label} sent a next link it had already sent (a loop)"
+            elif len(items) >= max_items:
+                stopped = f"it reached {max_items} items"
+            elif pages >= max_pages:
+                stopped = f"it reached {max_pages} pages and {self.label} still offered more"
+            elif spent >= LISTING_REQUESTS:
+                stopped = f"this call had made {spent} requests to {self.label}"
+            else:
+                followed.add(found.next)
+                found = await self.get_page(path, paging=paging, page=found.next, not_found=not_found)
+                pages += 1
+                key = _page_key(found.items)
+                empty = empty + 1 if not found.items else 0
+                if found.items and key in pages_seen:
+                    stopped = f"{self.label} repeated a page it had already sent"
+                    break
+                pages_seen.add(key)
+                items.extend(found.items)
+                if empty >= EMPTY_PAGES and found.next:
+                    stopped = f"{self.label} sent {empty} empty pages in a row that still promised more"
+        if stopped is not None:
+            words = f"{what} stopped after {pages} page{'s' * (pages != 1)} because {stopped}: it may be incomplete"
+            log.warning("%s %s", self.label, words)
+            caveat(words[0].upper() + words[1:] + ".")
+            await notice("warning", words)
+        return Followed(items[:max_items], stopped)
+
     async def send(
         self,
         method: str,
@@ -315,13 +397,26 @@ class UpstreamClient:
         json_body: Any = None,
         not_found: str | None = None,
         invalidate: Sequence[str] = (),
+        expect: Collection[int] | None = None,
     ) -> tuple[Any, httpx.Response]:
-        """A write. Retried only when no response came back for an idempotent method (or on 429); drops cache
+        """A write. Succeeds only on a 2xx status (of `expect` when given: the statuses the API documents for this
+        write); a redirect or any other status is a failure (`UnexpectedStatus`), never success, and is never
+        followed. Retried only when no response came back for an idempotent method (or on 429); drops cache
         entries whose path starts with any of `invalidate` (and the written path itself)."""
         try:
-            return await self.request(method, path, params, json_body=json_body, not_found=not_found)
+            body, response = await self.request(method, path, params, json_body=json_body, not_found=not_found)
         finally:
             self.invalidate(path, *invalidate)
+        if expect is not None and response.status_code not in expect:
+            raise UnexpectedStatus(
+                f"{self.label} answered {method} with status {response.status_code}, which its API does not "
+                "document for this change, so nothing confirms it was made: check before retrying",
+                backend=self.label,
+                method=method,
+                path=path,
+                status=response.status_code,
+            )
+        return body, response
 
     def invalidate(self, *prefixes: str) -> None:
         """Forget cached answers (fresh or stale) whose path starts with one of `prefixes`."""
@@ -348,11 +443,14 @@ class UpstreamClient:
         idempotent = method in IDEMPOTENT
         attempt = 0
         while True:
+            await spend()  # the calling token's budget counts every upstream request, retries included
             await self._admit(method, path, deadline)
             try:
                 response, content = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
                 body = self._parse(method, path, response, content)
-                if response.status_code >= 400:
+                if 300 <= response.status_code < 400:
+                    raise self._redirected(method, path, response.status_code)
+                if not 200 <= response.status_code < 300:
                     where: dict[str, Any] = {"backend": self.label, "method": method, "path": path}
                     error = self._classify(response.status_code, body, response.headers, where)
                     if isinstance(error, NotFound) and not_found:
@@ -463,7 +561,7 @@ class UpstreamClient:
         try:
             with map_transport_errors(self.label, method, path), anyio.fail_after(remaining):
                 async with self._http.stream(method, url, json=json_body) as response:
-                    content = await self._read_bounded(response, where)
+                    content = await self._read_body(method, response, where)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"{self.label} did not answer within this call's time budget; try again shortly", **where
@@ -472,6 +570,21 @@ class UpstreamClient:
         seen(response.status_code)
         response.extensions[_SIZE] = len(content)
         return response, content
+
+    async def _read_body(self, method: str, response: httpx.Response, where: dict[str, Any]) -> bytes:
+        """The body; a connection that breaks off after the answer began is said as such, not as unreachable."""
+        try:
+            return await self._read_bounded(response, where)
+        except httpx.TimeoutException:
+            raise
+        except (httpx.NetworkError, httpx.ProtocolError) as exc:
+            unknown = "" if method in ("GET", "HEAD") else ", so whether the change was made is unknown"
+            raise AnswerCutShort(
+                f"{self.label} began answering (status {response.status_code}) but its answer was cut short"
+                f"{unknown}; try again shortly",
+                **where,
+                status=response.status_code,
+            ) from exc
 
     async def _read_bounded(self, response: httpx.Response, where: dict[str, Any]) -> bytes:
         """The body, decompressed, refusing more than `limits.max_response_bytes` (compressed or not)."""
@@ -544,13 +657,28 @@ class UpstreamClient:
 
     # -- parsing ----------------------------------------------------------------------------------
 
+    def _redirected(self, method: str, path: str, status: int) -> UnexpectedStatus:
+        """A redirect is never followed (it would carry the credential elsewhere) and never read as an answer."""
+        where: dict[str, Any] = {"backend": self.label, "method": method, "path": path, "status": status}
+        if method in ("GET", "HEAD"):
+            return UnexpectedStatus(
+                f"{self.label} answered with a redirect ({status}) instead of the data; bugwarden follows no "
+                "redirects: check that the API URL points at the API itself",
+                **where,
+            )
+        return UnexpectedStatus(
+            f"{self.label} answered this change with a redirect ({status}) instead of its result, so nothing "
+            "confirms the change was made (bugwarden follows no redirects): check it before retrying",
+            **where,
+        )
+
     def _parse(self, method: str, path: str, response: httpx.Response, content: bytes) -> Any:
         if response.status_code == 204 or not content:
             return None
         try:
             return json.loads(content)
         except (ValueError, UnicodeDecodeError, RecursionError):
-            if response.status_code >= 400:
+            if not 200 <= response.status_code < 300:
                 return None
             raise self._malformed(method, path, response.status_code) from None
 
@@ -586,9 +714,11 @@ def error_for_status(
     retry_after: float | None = None,
 ) -> UpstreamError:
     """Map one failing status to the most specific error class. `backend` is the upstream's label; `detail` is
-    upstream text, already reduced by `safe_detail`, and is shown only inside a fence."""
+    the upstream's own message as it sent it: kept as the error's `quote`, for render to show fenced."""
+    detail = detail if isinstance(detail, str) and detail.strip() else None
     where: dict[str, Any] = dict(backend=backend, method=method, path=path, status=status, code=code)
-    said = f'\n<untrusted-data source="upstream.error">\n{detail}\n</untrusted-data>' if detail else ""
+    where |= {"quote": detail, "quote_source": "upstream.error"}
+    said = "; its message follows" if detail else ""
     if status == 401:
         return Unauthorized(
             f"{backend} rejected the configured credential (401): check that the token bugwarden runs with "
@@ -600,7 +730,7 @@ def error_for_status(
     if status == 404:
         return NotFound(f"not found on {backend}, or not visible to this token", **where)
     if status in (400, 409, 422):
-        return InvalidRequest(f"{backend} rejected the request ({status}); its message follows{said}", **where)
+        return InvalidRequest(f"{backend} rejected the request ({status}){said}", **where)
     if status == 429:
         wait = f" in about {retry_after:.0f}s" if retry_after is not None else " in a minute"
         return RateLimited(f"{backend}'s rate limit was reached: try again{wait}", retry_after=retry_after, **where)
@@ -608,7 +738,12 @@ def error_for_status(
         return NotImplementedUpstream(f"{backend} does not implement this route yet (501)", **where)
     if status >= 500:
         return UpstreamServerError(f"{backend} is having trouble ({status}); try again shortly", **where)
-    return UpstreamError(f"{backend} answered with unexpected status {status}", **where)
+    return UnexpectedStatus(f"{backend} answered with unexpected status {status}", **where)
+
+
+def _page_key(items: list[Any]) -> str:
+    """What identifies a page's content, to notice a page sent twice."""
+    return hashlib.sha256(json.dumps(items, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -623,16 +758,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return min(3600.0, max(0.0, when.timestamp() - time.time()))
-
-
-def safe_detail(text: object, limit: int = 160) -> str | None:
-    """Reduce an upstream error message to plain words on one line, capped: letters, digits, spaces and basic
-    punctuation survive. Upstream bodies can echo attacker-controlled input, so callers show it only in a fence."""
-    if not isinstance(text, str):
-        return None
-    cleaned = "".join(c if (c.isascii() and (c.isalnum() or c in " .,:;'_()[]=-")) else " " for c in text)
-    cleaned = " ".join(cleaned.split())
-    return (cleaned[:limit] + "…" if len(cleaned) > limit else cleaned) or None
 
 
 def _int_header(value: str | None, *, signed: bool = False) -> int | None:

@@ -20,10 +20,11 @@ def check_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgument(f"{what} is required")
     if not _SEGMENT.fullmatch(value) or ".." in value:
-        shown = value if len(value) <= 40 else value[:40] + "…"
         raise InvalidArgument(
-            f"{what} {shown!r} is not a valid identifier: use the id as shown by the list tools "
-            "(letters, digits, '.', '_', '-', ':')"
+            f"{what} is not a valid identifier: use the id as shown by the list tools "
+            "(letters, digits, '.', '_', '-', ':'); the value given follows",
+            quote=value,
+            quote_source="argument",
         )
     return value
 

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import anyio.to_thread
 
 WINDOW = 60.0
+MAX_BLOCK = 3600.0
+"""The longest a 429's Retry-After blocks a credential (longer ones are capped where they are read)."""
 
 
 class QuotaLedger(Protocol):
@@ -63,6 +65,11 @@ def decide(
     upstream's last `remaining` says was used beyond ours) are assumed to hold until a minute after that
     answer, the worst case.
     """
+    # Stored times are trusted only within their lifetimes: a row dated in the future (a replica's clock ahead, an
+    # edited store) counts as now, and a block lasts at most the longest Retry-After ever honoured.
+    blocked_until = min(blocked_until, now + MAX_BLOCK)
+    remaining_at = min(remaining_at, now)
+    sent = [min(t, now) for t in sent]
     if blocked_until > now:
         return blocked_until - now
     if not limit or limit <= 0:
@@ -175,6 +182,14 @@ class StoredQuota:
             if pending is not None:
                 self._write_word(tx, key, *pending, retry_until=None)
             tx.execute("DELETE FROM quota_sent WHERE key = ? AND at <= ?", (key, now - 2 * WINDOW))
+            # Rows dated beyond their lifetimes (a replica's clock ahead, an edited store) are held to them here, so
+            # they age out as usual instead of blocking the credential for as long as they claim.
+            tx.execute("UPDATE quota_sent SET at = ? WHERE key = ? AND at > ?", (now, key, now))
+            tx.execute(
+                "UPDATE quota_word SET blocked_until = ? WHERE key = ? AND blocked_until > ?",
+                (now + MAX_BLOCK, key, now + MAX_BLOCK),
+            )
+            tx.execute("UPDATE quota_word SET remaining_at = ? WHERE key = ? AND remaining_at > ?", (now, key, now))
             sent = [float(r[0]) for r in tx.execute("SELECT at FROM quota_sent WHERE key = ?", (key,)).fetchall()]
             word = tx.execute(
                 "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Database, StoreError
+from ..store.audit_facts import index_record
 from ..store.schema import GENESIS
 from .principal import Principal
 
@@ -37,14 +38,20 @@ _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?ke
 _SECRET_VALUE = re.compile(r"\bbw_[A-Za-z0-9_-]{16,}|\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{8,}")
 
 
-def redact(value: Any, key: str = "") -> Any:
-    """Arguments as they may be stored: secret-looking keys and values replaced, long strings capped."""
+MAX_DEPTH = 8
+
+
+def redact(value: Any, key: str = "", depth: int = 0) -> Any:
+    """Arguments as they may be stored: secret-looking keys and values replaced, long strings capped, nesting
+    deeper than MAX_DEPTH cut (JSON of any depth is recorded, never a recursion error)."""
     if key and _SECRET_KEY.search(key):
         return "[redacted]"
+    if isinstance(value, dict | list | tuple) and depth >= MAX_DEPTH:
+        return "[nested too deep]"
     if isinstance(value, dict):
-        return {str(k)[:100]: redact(v, str(k)) for k, v in list(value.items())[:50]}
+        return {str(k)[:100]: redact(v, str(k), depth + 1) for k, v in list(value.items())[:50]}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in list(value)[:50]]
+        return [redact(v, "", depth + 1) for v in list(value)[:50]]
     if isinstance(value, str):
         value = _SECRET_VALUE.sub("[redacted]", value)
         return value if len(value) <= 300 else value[:300] + "…"
@@ -134,19 +141,31 @@ class AuditLog:
 
     # -- writing ----------------------------------------------------------------------------------
 
-    def append(self, record: dict[str, Any]) -> int:
-        """Store one record durably and return its sequence number (raises AuditError)."""
-        ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def append(self, record: dict[str, Any], *, started: float | None = None) -> int:
+        """Store one record durably and return its sequence number (raises AuditError).
+
+        The record's time is taken under the write lock and never earlier than the record before it, so times
+        never run backwards in sequence order (a clock stepped back repeats the last time instead). With
+        `started` (on `clock`), `duration_ms` is measured under the lock too: it includes any wait for the store.
+        """
         try:
             with self.db.transaction(write=True) as tx:
                 head = tx.execute(HEAD_FOR_UPDATE[self.db.dialect]).fetchone()
                 seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
+                ts = _now()
+                if seq > 1:
+                    last = tx.execute("SELECT ts FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
+                    if last is not None and str(last[0]) > ts:
+                        ts = str(last[0])
+                if started is not None:
+                    record = {**record, "duration_ms": round((self._clock() - started) * 1000, 1)}
                 body = canonical({**record, "seq": seq, "ts": ts})
                 digest = chain_hash(prev, body)
                 tx.execute(
                     "INSERT INTO audit (seq, ts, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
                     (seq, ts, body, prev, digest),
                 )
+                index_record(tx, seq, ts, record)
                 tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
         except StoreError as exc:
             log.error("audit store failed: %s", exc)
@@ -157,17 +176,22 @@ class AuditLog:
         return self.append(asdict(replace(record, phase="intent", outcome="pending")))
 
     def finish(self, record: AuditRecord, started: float) -> int:
-        """Store the final record of an invocation (raises AuditError)."""
-        return self.append(asdict(replace(record, duration_ms=round((self._clock() - started) * 1000, 1))))
+        """Store the final record of an invocation, its duration including the wait for the store (raises
+        AuditError)."""
+        return self.append(asdict(record), started=started)
 
     # -- reading ----------------------------------------------------------------------------------
 
     def rows(self, since: str | None = None) -> Iterator[tuple[int, str, str, str, str]]:
-        """Rows in order, from one snapshot; `since` is an ISO UTC time in the stored format."""
+        """Rows in order, from one snapshot; `since` is an ISO UTC time in the stored format: every record from
+        the first one stored at or after it, to the end (a cut by sequence, so no later record is left out even
+        where an older log's times run backwards)."""
         query = "SELECT seq, ts, record, prev_hash, hash FROM audit"
         params: tuple[Any, ...] = ()
         if since:
-            query += " WHERE ts >= ?"
+            query += (
+                " WHERE seq >= (SELECT COALESCE(MIN(seq), (SELECT MAX(seq) + 1 FROM audit)) FROM audit WHERE ts >= ?)"
+            )
             params = (since,)
         with self.db.transaction() as tx:
             for seq, ts, body, prev, digest in tx.execute(query + " ORDER BY seq", params).fetchall():
@@ -228,6 +252,10 @@ class AuditLog:
         if head_hash != prev:
             return False, f"record {count}: does not match the chain head (records were replaced)"
         return True, f"ok: {count} records, chain intact"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def canonical(record: dict[str, Any]) -> str:

@@ -1,9 +1,11 @@
 """The one checkpoint every tool call and resource read passes, in this order:
 
-    authenticate -> grant (toolset, scope) -> available -> validate arguments -> resolve one target
-    -> limits -> check (the tool's own cross-field rules) -> audit intent (writes) -> run -> audit outcome
+    authenticate -> grant (toolset, scope) -> budget (the entry unit) -> available -> validate arguments
+    -> resolve one target -> limits -> check (the tool's own cross-field rules) -> audit intent (writes) -> run
+    -> audit outcome
 
-Nothing before `resolve` touches an upstream, so a principal without the scope causes no request
+Every upstream request the call causes from the budget step on, lookups included, draws from the token's budget
+(guard/budget.py). Nothing before `resolve` touches an upstream, so a principal without the scope causes no request
 and learns nothing. Every call ends in exactly one outcome record (writes also have an intent
 record before they run), labelled for what happened: `invalid` arguments, `denied` by policy, or
 `allowed` with the outcome of the run.
@@ -27,26 +29,30 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent
 
 from ..backends.call_context import (
     Deadline,
+    record_caveats,
     record_statuses,
     reset_deadline,
     reset_listener,
+    reset_meter,
     set_deadline,
     set_listener,
-    wait,
+    set_meter,
 )
 from ..backends.errors import BackendError, InvalidArgument
+from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
+from .budget import Meter
 from .consent import ConsentBook, call_digest
 from .cursors import CursorCodec, binding
 from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
-from .target import AccountTarget, Listing, ProjectTarget, Target
+from .target import AccountTarget, Feed, Listing, ProjectTarget, Target
 
 log = logging.getLogger("bugwarden")
 T = TypeVar("T")
@@ -165,6 +171,22 @@ class Checkpoint:
         run: Callable[[dict[str, Any]], Awaitable[T]],
     ) -> T:
         """Run one call through every step; raise ToolError (with the agent's message) when it does not run."""
+        meter = Meter(self.budgets, wall=self.wall, sleep=self.sleep)
+        metering = set_meter(meter)
+        try:
+            return await self._invoke(record_as, name, arguments, ctx, run, meter)
+        finally:
+            reset_meter(metering)
+
+    async def _invoke(
+        self,
+        record_as: str,
+        name: str,
+        arguments: Any,
+        ctx: Any,
+        run: Callable[[dict[str, Any]], Awaitable[T]],
+        meter: Meter,
+    ) -> T:
         started = self.clock()
         record = AuditRecord.start(
             principal=NOBODY, client=client_of(ctx), transport=self.transport, tool=record_as, arguments=arguments
@@ -178,6 +200,7 @@ class Checkpoint:
             if spec is None:
                 raise invalid(f"unknown tool {name[:60]!r}: see tools/list")
             self.guard.grant(principal, spec)
+            await meter.start(principal, deadline, notices)  # before any upstream request, lookups included
             await self.discover()
             self.guard.available(spec)
             args = validate(self.tools[name], arguments)
@@ -186,15 +209,14 @@ class Checkpoint:
             self.guard.limits(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
-            await self._within_budget(principal, deadline, notices)
         except Refusal as refusal:
             if refusal.principal is not None:
                 record = record.by(refusal.principal)
             await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
-            raise ToolError(refusal.message) from None
+            raise ToolError(words.said(refusal.message)) from None
         except InvalidArgument as exc:
             await self._record(record.refused("invalid", exc.agent_message), started)
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
         except StoreError as exc:
             log.error("state store failed before %s could run: %s", name, exc)
             await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
@@ -205,7 +227,16 @@ class Checkpoint:
                 record.refused("invalid", exc.agent_message).finished(type(exc).__name__, upstream_status=exc.status),
                 started,
             )
-            raise ToolError(exc.agent_message) from None
+            raise ToolError(words.failure(exc)) from None
+        except Exception:  # anything else that failed on the way in: refused in plain words, and recorded
+            reference = secrets.token_hex(4)
+            log.error("call of %s could not be checked (reference %s)", name[:60], reference, exc_info=True)
+            message = (
+                f"refused: bugwarden could not read this call's arguments (reference {reference}): check the ids, "
+                "URLs and cursors it carries, or ask the operator, whose log has the details"
+            )
+            await self._record(record.refused("invalid", message, f"internal_error:{reference}"), started)
+            raise ToolError(message) from None
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
@@ -219,8 +250,10 @@ class Checkpoint:
         digest = call_digest(principal.id, name, resolved)
         call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
         ran = await self._run(run, resolved, target, call, notices, deadline)
-        result, outcome, status, failure, protocol_error = ran
+        result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
+        if stopped is not None:  # refused at run time, after its intent: labelled for what happened
+            record = record.refused(stopped.decision, stopped.message, outcome)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
@@ -247,30 +280,6 @@ class Checkpoint:
             raise failure
         return result  # type: ignore[return-value]
 
-    async def _within_budget(self, principal: Principal, deadline: Deadline, notices: CallNotices) -> None:
-        """The per-token call budget (HTTP): wait briefly when the wait leaves the call most of its deadline;
-        otherwise refuse at once, saying when to retry."""
-        if self.budgets is None:
-            return
-        max_wait = deadline.remaining() / 2
-        wait_for = await anyio.to_thread.run_sync(self.budgets.take, f"calls:{principal.id}", self.wall(), max_wait)
-        if wait_for > max_wait:
-            seconds = max(1, int(wait_for + 0.999))
-            await notices.notice("warning", f"this token's call budget is used up: retry in {seconds}s")
-            raise Refusal(
-                "denied",
-                f"this agent's token has used its budget of {self.budgets.limit} tool calls a minute: retry in "
-                f"{seconds}s",
-                outcome="rate_limited",
-            )
-        if wait_for > 0:
-            await notices.notice("info", f"waiting {wait_for:.0f}s for this token's call budget")
-            listening = set_listener(notices)
-            try:
-                await wait(wait_for, "this token's call budget", self.sleep)
-            finally:
-                reset_listener(listening)
-
     def _with_cursor(self, principal: Principal, tool: str, target: Target, args: dict[str, Any]) -> Target:
         """The target with the caller's cursor decoded (refused unless it came from this very kind of call),
         and an encoder that binds the next cursors the same way."""
@@ -280,6 +289,8 @@ class Checkpoint:
             scope = target.project_id
         elif isinstance(target, AccountTarget):
             scope = target.organization_id or ""
+        elif isinstance(target, Feed):
+            scope = target.project_id or ""
         bound = binding(principal.id, tool, backend, scope)
         cursor = args.get("cursor")
         page = self.cursors.decode(cursor, bound) if isinstance(cursor, str) and cursor else None
@@ -293,23 +304,30 @@ class Checkpoint:
         call: Invocation,
         notices: CallNotices,
         until: Deadline,
-    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None]:
-        """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise)."""
+    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None, Refusal | None]:
+        """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise, the refusal
+        that stopped the run, if one did)."""
         deadline = set_deadline(until)
         listening = set_listener(notices)
         entered = current_target.enter(target)
         invoked = _invocation.set(call)
         statuses = record_statuses()
+        caveats = record_caveats()
         result: T | None = None
         outcome, failure, protocol_error, status = "ok", None, None, None
+        refusal: Refusal | None = None
         try:
             result = await run(args)
+            if isinstance(result, CallToolResult) and caveats:
+                _add_caveats(result, caveats)
             if isinstance(result, InputRequiredResult):
                 outcome = "input_required"
             elif isinstance(result, CallToolResult) and result.is_error:
                 outcome = "tool_error"
         except ToolError as exc:
             outcome, status, failure = _classify(call.tool, exc)
+            cause = _root_cause(exc.__cause__)
+            refusal = cause if isinstance(cause, Refusal) else None
         except MCPError as exc:
             outcome, protocol_error = "protocol_error", exc
         finally:
@@ -319,7 +337,7 @@ class Checkpoint:
             reset_listener(listening)
         if status is None and statuses:
             status = max(statuses)  # the worst upstream answer this call saw
-        return result, outcome, status, failure, protocol_error
+        return result, outcome, status, failure, protocol_error, refusal
 
     async def _record(self, record: AuditRecord, started: float, *, strict: bool = False) -> None:
         """Store an outcome record. Refusals are refused either way, so a failing store is only logged for them."""
@@ -329,6 +347,16 @@ class Checkpoint:
             if strict:
                 raise
             log.error("audit store failed while recording a refusal of %s", record.tool)
+
+
+def _add_caveats(result: CallToolResult, caveats: list[str]) -> None:
+    """Say what the answer leaves out at the end of its text (bugwarden answers with one text block)."""
+    notes = "\n".join(f"Note: {c}" for c in caveats)
+    first = result.content[0] if result.content else None
+    if isinstance(first, TextContent):
+        result.content[0] = TextContent(type="text", text=f"{first.text}\n\n{notes}")
+    else:
+        result.content.append(TextContent(type="text", text=notes))
 
 
 def _backend_name(target: Target) -> str | None:
@@ -352,10 +380,10 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         log.error("state store failed while %s ran: %s", tool, cause)
         return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
     if isinstance(cause, Refusal):
-        return ("denied" if cause.decision == "denied" else "invalid_argument"), None, ToolError(cause.message)
+        return cause.outcome, None, ToolError(words.said(cause.message))
     if isinstance(cause, BackendError):
         kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
-        return kind, cause.status, ToolError(cause.agent_message)
+        return kind, cause.status, ToolError(words.failure(cause))
     if cause is not None and type(exc).__name__ == "UnexpectedToolError":
         reference = secrets.token_hex(4)
         log.error("tool %s failed unexpectedly (reference %s)", tool, reference, exc_info=cause)
@@ -366,7 +394,7 @@ def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
         )
     message = str(exc)
     prefix = f"Error executing tool {tool}: "
-    return "tool_error", None, ToolError(message[len(prefix) :] if message.startswith(prefix) else message)
+    return "tool_error", None, ToolError(words.said(message[len(prefix) :] if message.startswith(prefix) else message))
 
 
 def _root_cause(exc: BaseException | None) -> BaseException | None:

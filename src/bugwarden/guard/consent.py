@@ -26,11 +26,15 @@ from .errors import invalid
 
 CODE_TTL = 300.0
 DECLINE_TTL = 24 * 3600.0
+CLOCK_SKEW = 30.0
+"""How far ahead a replica's clock may be when it issues a code that another replica redeems."""
 _CODE = re.compile(r"^cf_([0-9a-f]{1,12})_([0-9a-f]{12})_([0-9a-f]{32})$")
 
 
 def call_digest(principal_id: str, tool: str, arguments: dict[str, Any]) -> str:
-    """What a confirmation is bound to: who, which tool, and the validated arguments (without `confirm`)."""
+    """What a confirmation, a decline or an approval is bound to: who, which tool, and the validated arguments
+    (without `confirm`, and without arguments left unset). Multiplexed tools refuse any argument their operation
+    does not take before this is computed, so the digest covers exactly what would be sent."""
     body = {k: v for k, v in arguments.items() if k != "confirm" and v is not None}
     canonical = json.dumps([principal_id, tool, body], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -70,6 +74,12 @@ class ConsentBook:
         now = self._clock()
         if expires <= now:
             raise invalid("this confirmation code has expired: call again without confirm for a fresh preview")
+        if expires > now + CODE_TTL + CLOCK_SKEW:
+            # Only a clock far ahead (or a leaked key) makes a code that outlives its lifetime: never honour one.
+            raise invalid(
+                "this confirmation code claims to stay valid longer than any code does, so it is refused: call "
+                "again without confirm for a fresh preview"
+            )
         if self.declined(digest):
             raise invalid("the user declined this change when asked; it will not be made without asking again")
         with self.db.transaction(write=True) as tx:

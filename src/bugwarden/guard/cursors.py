@@ -39,19 +39,26 @@ class CursorCodec:
 
     def decode(self, cursor: str, bound_to: str) -> str:
         """The position inside `cursor`, or Refusal when it was edited, expired, or minted for another call."""
+        bad = invalid("cursor is not a bugwarden cursor: pass next_cursor from the previous page unchanged")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            tag, body = raw[:16], raw[16:]
-            data = json.loads(body) if len(raw) > 16 else None
         except (ValueError, TypeError):
-            data = None
-        if not isinstance(data, dict) or not isinstance(data.get("p"), str) or not isinstance(data.get("x"), int):
-            raise invalid("cursor is not a bugwarden cursor: pass next_cursor from the previous page unchanged")
+            raise bad from None
+        tag, body = raw[:16], raw[16:]
+        if len(raw) <= 16:
+            raise bad
+        # The signature is checked before anything of the body is parsed: a forged body is never read.
         if not hmac.compare_digest(tag, self._tag(body, bound_to)):
             raise invalid(
                 "this cursor came from another call (a different tool, project or agent token): start again "
                 "without a cursor"
             )
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            raise bad from None
+        if not isinstance(data, dict) or not isinstance(data.get("p"), str) or not isinstance(data.get("x"), int):
+            raise bad
         if data["x"] <= self._clock():
             raise invalid("this cursor has expired: start again without a cursor")
         return str(data["p"])

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from ..backends.base import Backend, Capabilities
 from .errors import Refusal, denied
 from .principal import Principal
-from .target import AccountTarget, ProjectTarget, Target
+from .target import AccountTarget, Feed, ProjectTarget, Target
 
 DELETE_OPERATIONS = frozenset({"discard", "delete"})
 WHAT_IS_MISSING = {
@@ -41,7 +41,8 @@ class ToolPolicy(Protocol):
 
     @property
     def reach(self) -> str:
-        """'project' (acts inside one project), 'account' (organization level), or 'listing' (lists across)."""
+        """'project' (acts inside one project), 'account' (organization level), 'listing' (lists across), or
+        'feed' (reads signals from the store: one project, or every project the caller may see)."""
         ...
 
     @property
@@ -102,6 +103,9 @@ class Guard:
                     else "denied: the project this refers to is outside this agent's project limits"
                 )
             self._serves(spec, target.backend)
+        elif isinstance(target, Feed):
+            if target.project_id is not None and not principal.allows_project(target.project_id):
+                raise denied(f"denied: project {target.project_id!r} is outside this agent's project limits")
         elif isinstance(target, AccountTarget):
             if principal.projects:
                 raise denied(

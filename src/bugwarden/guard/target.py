@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from mcp.server.mcpserver.resolve import Resolve
 
+from ..model import Page, Signal, SignalQuery
 from .principal import Principal
 
 if TYPE_CHECKING:
@@ -70,6 +71,35 @@ class Listing(Target):
     """The configured default project, when the principal may see it."""
 
 
+class SignalReader(Protocol):
+    """Where signals (webhook deliveries) are read from: the store, never an upstream."""
+
+    def signals(self, query: SignalQuery, before: int | None) -> Page[Signal]:
+        """Newest first; `Page.next` is the position of the next page (pass it back as `before`)."""
+        ...
+
+    def configured(self) -> bool:
+        """Whether any webhook feeds this store (so that an empty answer can say why)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feed(Target):
+    """The signals this principal may read: of one project (`project_id`), or of every project it may see."""
+
+    principal: Principal
+    reader: SignalReader | None
+    """None when this server keeps no signals."""
+    project_id: str | None = None
+
+    def ids(self) -> dict[str, str]:
+        return {"project_id": self.project_id} if self.project_id else {}
+
+    def query(self, **filters: Any) -> SignalQuery:
+        """The query for this principal: one project, or the projects its grant is limited to (if any)."""
+        return SignalQuery(projects=self.principal.projects, project_id=self.project_id, **filters)
+
+
 _current: contextvars.ContextVar[Target | None] = contextvars.ContextVar("bugwarden_target", default=None)
 
 
@@ -106,3 +136,4 @@ InProject = Annotated[ProjectTarget, Resolve(_of(ProjectTarget))]
 InAccount = Annotated[AccountTarget, Resolve(_of(AccountTarget))]
 InProjectOrAccount = Annotated[ProjectTarget | AccountTarget, Resolve(_of(ProjectTarget, AccountTarget))]
 InListing = Annotated[Listing, Resolve(_of(Listing))]
+InFeed = Annotated[Feed, Resolve(_of(Feed))]

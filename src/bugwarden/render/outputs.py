@@ -289,3 +289,29 @@ class DataDeletionOut(BaseModel):
     requested: bool
     how: str | None = None
     confirm_code: str | None = None
+
+
+class SignalRef(BaseModel):
+    """One signal: what a tracker pushed (a hint; read the error itself with get_error)."""
+
+    seq: int
+    project_id: str
+    trigger: str
+    triggers: list[str]
+    received_at: str
+    test: bool = False
+    error_id: str | None = None
+    event_id: str | None = None
+    release_stage: str | None = None
+    severity: str | None = None
+    unhandled: bool | None = None
+    status: str | None = None
+    occurrences: int | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    untrusted: Untrusted = Field(default_factory=Untrusted)
+
+
+class SignalList(BaseModel):
+    signals: list[SignalRef]
+    next_cursor: str | None = None

@@ -3,16 +3,24 @@
 Everything that came from an end user's device, a bug reporter or an upstream account (messages,
 breadcrumbs, metadata, project and organization names, upstream error messages) goes through
 `clean` (blocks) or `inline` (one-line fields), and is shown only inside `fence(...)` (text) or
-under an `untrusted` key (structured content). Content cannot close or imitate a fence: fence tags
-and backtick runs inside it are defanged, terminal escape sequences are removed, and every control,
-format, separator, surrogate and otherwise invisible code point (tag characters, bidi overrides,
-zero-width and blank-looking characters) is shown as `[U+XXXX]`.
+under an `untrusted` key (structured content). Content cannot close or imitate a fence: a fence tag
+is recognised however it is spelled (fullwidth or other compatibility forms, look-alike letters from other
+scripts, accents, zero-width or bidi characters between its letters, an HTML reference for its `<`; see
+`confusables`) and its `<` becomes `‹`; backtick runs are defanged, terminal escape sequences are removed,
+and every control, format, separator, surrogate and otherwise invisible code point (tag characters, bidi
+overrides, zero-width and blank-looking characters) is shown as `[U+XXXX]`.
+
+`clean` and `inline` are the one sanitiser: every channel that carries upstream text to a client (tool text,
+structured content, completion values, resource reads, error messages, log messages) uses them, and nothing
+outside this package builds a fence (tests/test_layers.py holds both).
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+
+from .confusables import OPENER, reads_as_fence_tag
 
 FENCE_TAG = "untrusted-data"
 NOTICE = (
@@ -30,8 +38,7 @@ _INVISIBLE = re.compile(
     "\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001345f\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
-_FENCE_LIKE = re.compile(r"<\s*(/?)\s*(untrusted[-_ ]?data)", re.IGNORECASE)
-_BACKTICKS = re.compile(r"`{3,}|~{3,}")
+_BACKTICKS = re.compile("[`\uff40\u1fef\u02cb]{3,}|[~\uff5e]{3,}")
 
 
 def clean(text: object) -> str:
@@ -39,9 +46,20 @@ def clean(text: object) -> str:
     s = text if isinstance(text, str) else str(text)
     s = _ANSI.sub("", s)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
+    s = _defang_fences(s)
     s = _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", s)
-    s = _FENCE_LIKE.sub(lambda m: f"‹{m.group(1)}{m.group(2)}", s)
     return _BACKTICKS.sub(lambda m: "ʼ" * len(m.group()), s)
+
+
+def _defang_fences(s: str) -> str:
+    """Every `<` (or look-alike, or HTML reference) that starts something reading as a fence tag becomes `‹`."""
+    pieces: list[str] = []
+    last = 0
+    for m in OPENER.finditer(s):
+        if reads_as_fence_tag(s, m.end()):
+            pieces += [s[last : m.start()], "‹"]
+            last = m.end()
+    return "".join(pieces) + s[last:] if pieces else s
 
 
 def inline(text: object, limit: int = 160) -> str:

@@ -98,6 +98,8 @@ class BugsnagSim:
             return Response("<html><body>502 Bad Gateway</body></html>", 200, media_type="application/json")
         if (oversized := faults.oversized()) is not None:
             return oversized
+        if (redirect := faults.redirected(request.method, str(request.url))) is not None:
+            return redirect
         user = self.world.users.get(token or "")
         if user is None:
             return JSONResponse({"errors": ["Unauthorized"]}, 401)
@@ -116,7 +118,7 @@ class BugsnagSim:
                 body["code"] = exc.code
             response = JSONResponse(body, exc.status)
         response.headers.update(limit_headers)
-        return response
+        return faults.relink(str(request.url), request.url.path, request.url.query, response)
 
     def project_view(self, project: dict[str, Any]) -> dict[str, Any]:
         """A project as the API shows it; its open-error count is counted now, so it always matches list_errors."""
@@ -1032,6 +1034,46 @@ async def _faults_endpoint(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def _raise_endpoint(request: Request) -> Response:
+    """Raise a new error in a project (as if an app had reported it) and fire the webhook deliveries BugSnag
+    would: `firstException` and `exception`. Body (all optional): error_class, message, context, release_stage,
+    severity, app_version, unhandled."""
+    from .webhook import delivery, fire, raise_error
+
+    sim: BugsnagSim = request.app.state.sim
+    control: Control = request.app.state.control
+    project_id = request.path_params["project_id"]
+    if project_id not in sim.world.projects:
+        return JSONResponse({"errors": ["Project not found"]}, 404)
+    try:
+        spec = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return JSONResponse({"errors": ["Bad request: body is not JSON"]}, 400)
+    if not isinstance(spec, dict):
+        return JSONResponse({"errors": ["Bad request"]}, 400)
+    seed, event = raise_error(sim.world, project_id, spec)
+    kind = "unhandled" if event["unhandled"] else "handled"
+    payloads = [
+        delivery(sim.world, seed, event, "firstException", f"New {kind} error"),
+        delivery(sim.world, seed, event, "exception", "New event"),
+    ]
+    statuses = await fire(control.hooks, payloads, control.hook_transport)
+    return JSONResponse({"error_id": seed.data["id"], "event_id": event["id"], "deliveries": statuses}, 201)
+
+
+async def _test_hook_endpoint(request: Request) -> Response:
+    """What the dashboard's "Test" button does: BugSnag's "Test error" delivery, placeholder ids and all."""
+    from .webhook import dashboard_test_delivery, fire
+
+    sim: BugsnagSim = request.app.state.sim
+    control: Control = request.app.state.control
+    project_id = request.path_params["project_id"]
+    if project_id not in sim.world.projects:
+        return JSONResponse({"errors": ["Project not found"]}, 404)
+    statuses = await fire(control.hooks, [dashboard_test_delivery(sim.world, project_id)], control.hook_transport)
+    return JSONResponse({"deliveries": statuses})
+
+
 def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control: Control | None = None) -> Starlette:
     """Build a fresh simulator with freshly seeded data. `app.state.control` holds faults and the request log."""
     control = control or Control(rate_limit=rate_limit)
@@ -1089,6 +1131,8 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route("/saved_searches/{id}", r(sim.delete_saved_search), methods=["DELETE"]),
         Route("/_sandbox/faults", _faults_endpoint, methods=["POST"]),
         Route("/_sandbox/requests", _requests_endpoint, methods=["GET"]),
+        Route("/_sandbox/projects/{project_id}/raise", _raise_endpoint, methods=["POST"]),
+        Route("/_sandbox/projects/{project_id}/test-hook", _test_hook_endpoint, methods=["POST"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:

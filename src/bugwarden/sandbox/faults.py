@@ -6,6 +6,7 @@ clients use `POST /_sandbox/faults` with the same fields.
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from collections import deque
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.responses import Response, StreamingResponse
 
@@ -48,6 +50,49 @@ class Faults:
     """Path suffix -> status: every matching request fails (until cleared)."""
     slow_paths: dict[str, float] = field(default_factory=dict)
     """Path suffix -> seconds: every matching request waits that long first (until cleared)."""
+    redirect_remaining: int = 0
+    redirect_status: int = 302
+    redirect_method: str | None = None
+    """The next `redirect_remaining` requests answer `redirect_status` with a Location and no body (a lying proxy)."""
+    loop_paths: set[str] = field(default_factory=set)
+    """Path suffixes whose listings always name themselves as the next page (a looping next link)."""
+    endless_paths: dict[str, bool] = field(default_factory=dict)
+    """Path suffix -> empty: listings that always have one more page (empty ones when True), without end."""
+
+    def redirect_next(self, count: int, status: int = 302, method: str | None = None) -> None:
+        """The next `count` requests (of `method` only, if given) answer `status` with no body."""
+        self.redirect_remaining, self.redirect_status, self.redirect_method = count, status, method
+
+    def redirected(self, method: str, url: str) -> Response | None:
+        """An injected redirect with no body (to a path that is not the API's), or None."""
+        if self.redirect_remaining <= 0 or self.redirect_method not in (None, method):
+            return None
+        self.redirect_remaining -= 1
+        return Response(b"", self.redirect_status, headers={"Location": url.split("/", 3)[0] + "//login.test/"})
+
+    def loop_links(self, suffix: str) -> None:
+        self.loop_paths.add(suffix)
+
+    def endless_links(self, suffix: str, *, empty: bool = False) -> None:
+        self.endless_paths[suffix] = empty
+
+    def relink(self, url: str, path: str, query: str, response: Response) -> Response:
+        """A listing answer with its next link rewritten by the looping and endless faults (others unchanged)."""
+        if response.status_code != 200:
+            return response
+        if any(path.endswith(s) for s in self.loop_paths):
+            response.headers["Link"] = f'<{url}>; rel="next"'
+        for suffix, empty in self.endless_paths.items():
+            if path.endswith(suffix):
+                params = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "endless"]
+                step = int(dict(parse_qsl(query)).get("endless", "0")) + 1
+                base = url.split("?", 1)[0]
+                response.headers["Link"] = f'<{base}?{urlencode([*params, ("endless", str(step))])}>; rel="next"'
+                if empty:
+                    body = json.dumps([]).encode()
+                    response.body = body
+                    response.headers["Content-Length"] = str(len(body))
+        return response
 
     def slow_path(self, suffix: str, seconds: float) -> None:
         self.slow_paths[suffix] = seconds
@@ -111,6 +156,9 @@ class Faults:
         self.oversize_remaining = 0
         self.fail_paths.clear()
         self.slow_paths.clear()
+        self.redirect_remaining = 0
+        self.loop_paths.clear()
+        self.endless_paths.clear()
 
     def update(self, data: dict[str, Any]) -> None:
         if "latency_ms" in data:
@@ -129,6 +177,12 @@ class Faults:
             self.garbage_next(int(data["garbage_next"]))
         if "hang_next" in data:
             self.hang_next(int(data["hang_next"]))
+        if "redirect_next" in data:
+            self.redirect_next(int(data["redirect_next"]), int(data.get("status", 302)), data.get("method"))
+        if "loop_links" in data:
+            self.loop_links(str(data["loop_links"]))
+        if "endless_links" in data:
+            self.endless_links(str(data["endless_links"]), empty=bool(data.get("empty")))
         if "fail_path" in data:
             self.fail_path(str(data["fail_path"]), int(data.get("status", 500)))
         if data.get("clear"):
@@ -177,6 +231,10 @@ class Control:
     faults: Faults = field(default_factory=Faults)
     log: list[LoggedRequest] = field(default_factory=list)
     limiter: RateLimiter = field(init=False)
+    hooks: list[str] = field(default_factory=list)
+    """Webhook URLs the simulated account's data forwarding POSTs to (`bugwarden sandbox --hook URL`)."""
+    hook_transport: Any = None
+    """In-process tests: the httpx transport deliveries go through (None: the network)."""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limit, clock=self.clock)

@@ -1,6 +1,6 @@
 """Where bugwarden keeps state: SQLite files under `BUGWARDEN_HOME` (default), or one PostgreSQL database.
 
-store = Store.open(settings)        # tokens, audit log, keys, confirmations, rate buckets, quota
+store = Store.open(settings)        # tokens, audit log, keys, confirmations, rate buckets, quota, hooks+signals
 store.close()
 """
 
@@ -16,19 +16,26 @@ from .schema import Schema
 if TYPE_CHECKING:
     from ..config import Settings
 
-SQLITE_FILES = {"tokens": "tokens.sqlite3", "audit": "audit.sqlite3", "state": "state.sqlite3"}
+SQLITE_FILES = {
+    "tokens": "tokens.sqlite3",
+    "audit": "audit.sqlite3",
+    "state": "state.sqlite3",
+    "hooks": "hooks.sqlite3",
+}
 
 
 @dataclass
 class Store:
-    """The three databases bugwarden uses; with PostgreSQL, three views of one database (each with its own write
-    lock) sharing one connection pool."""
+    """The databases bugwarden uses; with PostgreSQL, views of one database (each with its own write lock) sharing
+    one connection pool."""
 
     tokens: Database
     audit: Database
     state: Database
     kind: str
-    COMPONENTS = ("tokens", "audit", "state")
+    hooks: Database
+    """Webhook receivers and the signals they stored."""
+    COMPONENTS = ("tokens", "audit", "state", "hooks")
 
     @classmethod
     def open(cls, settings: Settings) -> Store:
@@ -50,6 +57,7 @@ class Store:
                 audit=db.view("audit", durable=True),
                 state=db.view("state", durable=False),
                 kind="postgres",
+                hooks=db.view("hooks", durable=True),
             )
         return cls.sqlite(settings.home)
 
@@ -58,17 +66,19 @@ class Store:
         opened: dict[str, Database] = {}
         try:
             for component, name in SQLITE_FILES.items():
-                db: Database = SqliteDatabase(Path(home) / name, durable=component in ("audit", "tokens"))
+                db: Database = SqliteDatabase(Path(home) / name, durable=component in ("audit", "tokens", "hooks"))
                 opened[component] = db
                 Schema(db, (component,), home=Path(home)).migrate()
         except BaseException:
             for db in opened.values():
                 db.close()
             raise
-        return cls(tokens=opened["tokens"], audit=opened["audit"], state=opened["state"], kind="sqlite")
+        return cls(
+            tokens=opened["tokens"], audit=opened["audit"], state=opened["state"], kind="sqlite", hooks=opened["hooks"]
+        )
 
     def close(self) -> None:
-        for db in {id(d): d for d in (self.tokens, self.audit, self.state)}.values():
+        for db in {id(d): d for d in (self.tokens, self.audit, self.state, self.hooks)}.values():
             db.close()
 
 

@@ -28,12 +28,21 @@ class CallBudgets:
         self.limit = limit
         self.burst = burst or limit
 
+    def ceiling(self, now: float) -> float:
+        """The latest arrival time a key can truly have: its whole burst spent, and a window of waits beyond."""
+        return now + self.burst * WINDOW / self.limit + WINDOW
+
     def take(self, key: str, now: float, max_wait: float) -> float:
         """Spend one call for `key`: returns the wait (0: go now) if it is at most `max_wait` (the call is then
         counted and must wait that long); otherwise counts nothing and returns the (longer) wait."""
         with self.db.transaction(write=True) as tx:
             row = tx.execute("SELECT tat FROM buckets WHERE key = ?", (key,)).fetchone()
-            wait, tat = gcra(float(row[0]) if row else None, now, self.limit, self.burst)
+            stored = float(row[0]) if row else None
+            if stored is not None and stored > (ceiling := self.ceiling(now)):
+                # Dated beyond its lifetime (a clock ahead, an edited store): held to it, so it ages out as usual.
+                stored = ceiling
+                tx.execute("UPDATE buckets SET tat = ? WHERE key = ?", (stored, key))
+            wait, tat = gcra(stored, now, self.limit, self.burst)
             if wait > max_wait:
                 return wait
             if row:

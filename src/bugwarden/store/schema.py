@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit_facts import FACTS_INDEXES, FACTS_POSTGRES, FACTS_SQLITE, backfill
 from .database import Database, StoreError, Transaction
 
 GENESIS = "0" * 64
@@ -53,6 +54,23 @@ TOKENS = (
             "last_used_at TEXT, revoked_at TEXT)",
         ),
     ),
+    Migration(
+        2,
+        sqlite=(
+            "CREATE TABLE people (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, bundle TEXT NOT NULL, "
+            "projects TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL, password_changed_at TEXT)",
+            "CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, person TEXT NOT NULL, created_at REAL NOT NULL, "
+            "expires_at REAL NOT NULL)",
+            "CREATE INDEX web_sessions_person ON web_sessions (person)",
+        ),
+        postgres=(
+            "CREATE TABLE people (name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, bundle TEXT NOT NULL, "
+            "projects TEXT NOT NULL, admin INTEGER NOT NULL, created_at TEXT NOT NULL, password_changed_at TEXT)",
+            "CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, person TEXT NOT NULL, "
+            "created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX web_sessions_person ON web_sessions (person)",
+        ),
+    ),
 )
 AUDIT = (
     Migration(
@@ -76,6 +94,8 @@ AUDIT = (
         ),
         after=_seed_audit_head,
     ),
+    # The search index of the console and `audit tail` filters (store/audit_facts.py), filled from the records.
+    Migration(3, sqlite=FACTS_SQLITE + FACTS_INDEXES, postgres=FACTS_POSTGRES + FACTS_INDEXES, after=backfill),
 )
 STATE = (
     Migration(
@@ -112,7 +132,38 @@ STATE = (
         ),
     ),
 )
-COMPONENTS: dict[str, tuple[Migration, ...]] = {"tokens": TOKENS, "audit": AUDIT, "state": STATE}
+_HOOKS_TABLE = (
+    "CREATE TABLE hooks (id TEXT PRIMARY KEY, source TEXT NOT NULL, secret_hash TEXT UNIQUE NOT NULL, "
+    "project_id TEXT NOT NULL, created_at TEXT NOT NULL, removed_at TEXT, last_delivery_at TEXT, "
+    "accepted INTEGER NOT NULL, refused INTEGER NOT NULL)"
+)
+_SIGNAL_COLUMNS = (
+    "dedup_key TEXT UNIQUE NOT NULL, hook_id TEXT NOT NULL, source TEXT NOT NULL, project_id TEXT NOT NULL, "
+    "trigger_type TEXT NOT NULL, triggers TEXT NOT NULL, trigger_message TEXT, error_id TEXT, event_id TEXT, "
+    "error_class TEXT, message TEXT, context TEXT, release_stage TEXT, app_version TEXT, severity TEXT, "
+    "unhandled INTEGER, status TEXT, occurrences INTEGER, first_seen TEXT, last_seen TEXT, dashboard_url TEXT, "
+    "detail TEXT, test INTEGER NOT NULL, received_at TEXT NOT NULL"
+)
+HOOKS = (
+    Migration(
+        1,
+        sqlite=(
+            _HOOKS_TABLE,
+            f"CREATE TABLE signals (seq INTEGER PRIMARY KEY, {_SIGNAL_COLUMNS}, received REAL NOT NULL)",
+            "CREATE INDEX signals_project_seq ON signals (project_id, seq)",
+            "CREATE INDEX signals_received ON signals (received)",
+        ),
+        postgres=(
+            _HOOKS_TABLE,
+            f"CREATE TABLE signals (seq BIGINT PRIMARY KEY, {_SIGNAL_COLUMNS}, received DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX signals_project_seq ON signals (project_id, seq)",
+            "CREATE INDEX signals_received ON signals (received)",
+        ),
+    ),
+)
+"""Webhook receivers (`bugwarden hooks`) and the signals their deliveries became (one component, so that a signal
+and its hook's counters move in one transaction)."""
+COMPONENTS: dict[str, tuple[Migration, ...]] = {"tokens": TOKENS, "audit": AUDIT, "state": STATE, "hooks": HOOKS}
 
 
 _VERSIONS_TABLE_EXISTS = {

@@ -1,6 +1,6 @@
 """MCP tool definitions. Importing this package fills `registry.REGISTRY`."""
 
-from . import admin, context, destructive, errors, events, insights, projects, triage
+from . import admin, context, destructive, errors, events, insights, projects, signals, triage
 from .registry import REGISTRY, ToolSpec
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "events",
     "insights",
     "projects",
+    "signals",
     "triage",
 ]

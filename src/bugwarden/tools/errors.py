@@ -251,6 +251,53 @@ Operation = Literal[
 ]
 
 
+OPERATION_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "open": (),
+    "fix": (),
+    "ignore": (),
+    "snooze": ("reopen_if",),  # and the companions of the chosen reopen_if (SNOOZE_COMPANIONS)
+    "override_severity": ("severity",),
+    "assign": ("assigned_collaborator_id", "assigned_team_id"),
+    "create_issue": ("issue_title", "notification_id"),
+    "link_issue": ("issue_url", "notification_id"),
+    "unlink_issue": (),
+    "discard": (),
+    "undiscard": (),
+    "delete": (),
+}
+"""The arguments each BugSnag operation takes, beyond the error (or errors) and project it acts on."""
+OPERATION_FIELDS = tuple(
+    sorted(
+        {"severity", "status", *(n for c in SNOOZE_COMPANIONS.values() for n in c)}.union(*OPERATION_ARGUMENTS.values())
+    )
+)
+"""Every argument that belongs to one operation or another: given to any other operation it is refused."""
+BUGPORT_FIELDS = ("status", "severity")
+
+
+def refuse_foreign(args: dict[str, Any], takes: tuple[str, ...], what: str) -> None:
+    """Refuse operation arguments that `what` does not take (named in the message), so that nothing the
+    call carries is silently dropped and a confirmation binds to exactly what would be sent."""
+    foreign = [n for n in OPERATION_FIELDS if args.get(n) is not None and n not in takes]
+    if foreign:
+        verb = "does" if len(foreign) == 1 else "do"
+        raise InvalidArgument(
+            f"{', '.join(foreign)} {verb} not belong to {what}, which takes "
+            + (", ".join(takes) if takes else "no further arguments")
+            + ": leave "
+            + ("it" if len(foreign) == 1 else "them")
+            + " out"
+        )
+
+
+def operation_takes(operation: str, args: dict[str, Any]) -> tuple[str, ...]:
+    """The arguments `operation` takes given the others (snooze takes the companions of its reopen_if)."""
+    takes = OPERATION_ARGUMENTS.get(operation, ())
+    if operation == "snooze" and args.get("reopen_if") in SNOOZE_COMPANIONS:
+        takes = takes + SNOOZE_COMPANIONS[args["reopen_if"]]
+    return takes
+
+
 def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     """The change an update asks for, checked against what the target's backend accepts (raises InvalidArgument).
     Used by the checkpoint (before any intent is recorded) and by the tool itself."""
@@ -260,6 +307,7 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     if not capabilities.operations:
         if operation is not None:
             raise InvalidArgument(f"{backend.label} bug reports take status and/or severity, not an operation")
+        refuse_foreign(args, BUGPORT_FIELDS, f"a {backend.label} bug report update")
         check_vocabulary(target, args, "status", "severity")
         fields = {k: args[k] for k in ("status", "severity") if args.get(k) is not None}
         if not fields:
@@ -277,21 +325,24 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
 
 
 def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> ErrorChange:
-    """Check that each BugSnag operation has its companions before any request is made."""
+    """Check that each BugSnag operation has its companions, and nothing that belongs to another operation,
+    before any request is made."""
+    if args.get("severity") is not None and operation != "override_severity":
+        raise InvalidArgument("severity goes with operation override_severity only")
+    if operation == "snooze" and args.get("reopen_if") is None:
+        raise InvalidArgument(
+            "snooze needs reopen_if (occurs_after, n_occurrences_in_m_hours, n_additional_occurrences or "
+            "n_additional_users) and its companion values"
+        )
+    refuse_foreign(args, operation_takes(operation, args), f"operation {operation}")
     fields: dict[str, Any] = {}
     if operation == "override_severity":
         check_vocabulary(target, args, "severity")
         if args.get("severity") is None:
             raise InvalidArgument("override_severity needs severity: info, warning or error")
         fields["severity"] = args["severity"]
-    elif args.get("severity") is not None:
-        raise InvalidArgument("severity goes with operation override_severity only")
     if args.get("notification_id") is not None:
-        if operation not in ("create_issue", "link_issue"):
-            raise InvalidArgument("notification_id goes with create_issue or link_issue (which issue tracker to use)")
         fields["notification_id"] = check_id(args["notification_id"], "notification_id")
-    if args.get("assigned_team_id") is not None and operation != "assign":
-        raise InvalidArgument("assigned_team_id goes with operation assign")
     if operation == "assign":
         team = args.get("assigned_team_id")
         if team and args.get("assigned_collaborator_id"):
@@ -308,12 +359,7 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
     elif operation == "create_issue" and args.get("issue_title"):
         fields["issue_title"] = args["issue_title"]
     elif operation == "snooze":
-        reopen_if = args.get("reopen_if")
-        if reopen_if is None:
-            raise InvalidArgument(
-                "snooze needs reopen_if (occurs_after, n_occurrences_in_m_hours, n_additional_occurrences or "
-                "n_additional_users) and its companion values"
-            )
+        reopen_if = args["reopen_if"]
         needed = SNOOZE_COMPANIONS[reopen_if]
         if missing := [k for k in needed if args.get(k) is None]:
             raise InvalidArgument(f"snooze with reopen_if={reopen_if} needs {', '.join(missing)}")

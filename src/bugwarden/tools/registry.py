@@ -16,7 +16,7 @@ from mcp.types import ToolAnnotations
 from ..guard.scopes import SCOPES
 from ..guard.target import Target
 
-REACHES = ("project", "account", "listing")
+REACHES = ("project", "account", "listing", "feed")
 Rules = Callable[[dict[str, Any], Target], None]
 Question = Callable[[dict[str, Any]], str | None]
 
@@ -35,7 +35,8 @@ class ToolSpec:
     needs: tuple[str, ...] = ()
     reach: str = "project"
     """'project': acts inside one project (takes project_id); 'account': organization level, or a project when
-    given project_id; 'listing': lists across every backend and shows only what the principal may see."""
+    given project_id; 'listing': lists across every backend and shows only what the principal may see; 'feed':
+    reads signals from the store (no upstream), of one project or of every project the principal may see."""
     rules: Rules | None = None
     ask: Question | None = None
 

@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import re
 
+import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 
-from ..guard.target import AccountTarget, ProjectTarget, current
+from ..guard.target import AccountTarget, Feed, ProjectTarget, current
+from ..model import SignalQuery
 from ..render.errors import error_detail
 from ..render.events import event_view
 from ..render.projects import organization_list
+from ..render.signals import signal_list
 from .support import insights
 
 ERROR_URI = "bugsnag://projects/{project_id}/errors/{error_id}"
 EVENT_URI = "bugsnag://projects/{project_id}/events/{event_id}"
 ORGANIZATION_URI = "bugsnag://organizations/{organization_id}"
+SIGNALS_URI = "bugsnag://projects/{project_id}/signals"
 # URI template -> the tool whose permission a read needs.
-RESOURCE_TOOLS = {ERROR_URI: "get_error", EVENT_URI: "get_event", ORGANIZATION_URI: "list_organizations"}
+RESOURCE_TOOLS = {
+    ERROR_URI: "get_error",
+    EVENT_URI: "get_event",
+    ORGANIZATION_URI: "list_organizations",
+    SIGNALS_URI: "list_signals",
+}
 _ROUTES = (
+    (re.compile(r"^bugsnag://projects/([^/?#]+)/signals$"), "list_signals", ("project_id",)),
     (re.compile(r"^bugsnag://projects/([^/?#]+)/errors/([^/?#]+)$"), "get_error", ("project_id", "error_id")),
     (re.compile(r"^bugsnag://projects/([^/?#]+)/events/([^/?#]+)$"), "get_event", ("project_id", "event_id")),
     (re.compile(r"^bugsnag://organizations/([^/?#]+)$"), "list_organizations", ("organization_id",)),
 )
+
+
+def signals_uri(project_id: str) -> str:
+    """The subscribable resource of a project's signals."""
+    return SIGNALS_URI.format(project_id=project_id)
 
 
 def route(uri: str) -> tuple[str, dict[str, str]] | None:
@@ -64,6 +79,17 @@ async def organization_resource(organization_id: str) -> str:
     return organization_list([organization]).text
 
 
+async def signals_resource(project_id: str) -> str:
+    """The project's latest signals (what BugSnag's webhook pushed), as list_signals shows them; subscribe to
+    hear when a new one lands."""
+    target = current()
+    assert isinstance(target, Feed)
+    if target.reader is None:
+        return signal_list((), f"in project {project_id}", None, False, False).text
+    page = await anyio.to_thread.run_sync(target.reader.signals, SignalQuery(project_id=target.project_id), None)
+    return signal_list(page.items, f"in project {project_id}", None, False, True).text
+
+
 def triage_project(project_id: str, release_stage: str = "") -> str:
     """Decide what to fix first in a project (optionally in one release stage, e.g. production), and why."""
     stage = f" with release_stage={release_stage}" if release_stage else ""
@@ -94,5 +120,6 @@ def register(server: MCPServer) -> None:
     server.resource(ORGANIZATION_URI, name="organization", title="Organization", mime_type="text/markdown")(
         organization_resource
     )
+    server.resource(SIGNALS_URI, name="signals", title="Signals", mime_type="text/markdown")(signals_resource)
     server.prompt(title="Triage a project")(triage_project)
     server.prompt(title="Fix an error")(fix_error)

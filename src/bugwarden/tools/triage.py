@@ -35,7 +35,14 @@ SavedSearchId = Annotated[
 Body = Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")]
 
 
-@tool(title="List comments", scope="errors:read", read_only=True, idempotent=True, needs=("comments",))
+@tool(
+    title="List comments",
+    scope="errors:read",
+    toolset="insights",
+    read_only=True,
+    idempotent=True,
+    needs=("comments",),
+)
 async def list_comments(
     error_id: ErrorId, target: InProject, project_id: ProjectId = None, limit: Limit = 30
 ) -> Annotated[CallToolResult, CommentList]:

@@ -1,0 +1,51 @@
+"""`bugwarden token list`: the columns of the token table (and of its `--json`).
+
+To show more about a token (who it belongs to, which client it was granted to), add a `Column` to `COLUMNS`
+(or build a list from it): the table and the JSON follow.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .table import Column
+
+
+class TokenRow(Protocol):
+    """What the table reads of a token (guard.tokens.TokenInfo has it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def scopes(self) -> frozenset[str]: ...
+    @property
+    def projects(self) -> frozenset[str]: ...
+    @property
+    def created_at(self) -> str: ...
+    @property
+    def expires_at(self) -> str | None: ...
+    @property
+    def last_used_at(self) -> str | None: ...
+    def state(self) -> str: ...
+
+
+def minute(iso: str | None) -> str:
+    """`2026-12-03T15:04:05.123+00:00` as `2026-12-03 15:04Z` (the JSON keeps the full time)."""
+    if not iso:
+        return ""
+    return iso[:10] + " " + iso[11:16] + ("Z" if iso.endswith(("+00:00", "Z")) else iso[-6:])
+
+
+COLUMNS: list[Column[TokenRow]] = [
+    Column("ID", lambda t: t.id, "id"),
+    Column("NAME", lambda t: t.name, "name", width=40),
+    Column("STATE", lambda t: t.state(), "state"),
+    Column("SCOPES", lambda t: ",".join(sorted(t.scopes)) or "none", "scopes", lambda t: sorted(t.scopes)),
+    Column("PROJECTS", lambda t: ",".join(sorted(t.projects)) or "all", "projects", lambda t: sorted(t.projects)),
+    Column("CREATED", lambda t: minute(t.created_at), "created_at", lambda t: t.created_at),
+    Column("EXPIRES", lambda t: minute(t.expires_at) or "never", "expires_at", lambda t: t.expires_at),
+    Column("LAST USED", lambda t: minute(t.last_used_at) or "never", "last_used_at", lambda t: t.last_used_at),
+]
+EMPTY = "no tokens yet: create one with `bugwarden token create --name NAME --scopes read`"
