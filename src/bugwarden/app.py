@@ -252,7 +252,7 @@ def build_server(
     store = store or Store.open(settings)
     ledger = quota or StoredQuota(store.state)  # shared by every process and replica using this store
     backends: list[Backend] = []
-    if settings.bugsnag_token:
+    if settings.bugsnag_auth:
         backends.append(BugsnagBackend(settings, transport=backend_transport, quota=ledger, **options))
     if settings.bugport_token:
         backends.append(

@@ -7,6 +7,7 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import re
@@ -97,6 +98,20 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
         detail=message,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
+
+
+def auth_headers(settings: Settings) -> tuple[dict[str, str], str]:
+    """The headers that sign requests in, and the credential that names the quota they share. A personal auth
+    token (`Authorization: token …`), or on-premise a user's email and password over HTTP Basic with
+    `X-Bugsnag-API: true`, as the vendor documents it."""
+    if settings.bugsnag_token:
+        token = settings.bugsnag_token.reveal()
+        return {"Authorization": f"token {token}"}, token
+    if settings.bugsnag_user_email and settings.bugsnag_password:
+        pair = f"{settings.bugsnag_user_email}:{settings.bugsnag_password.reveal()}"
+        basic = base64.b64encode(pair.encode()).decode()
+        return {"Authorization": f"Basic {basic}", "X-Bugsnag-API": "true"}, pair
+    raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN, or BUGSNAG_USER_EMAIL and BUGSNAG_PASSWORD")
 
 
 def encode_filters(filters: Sequence[Filter]) -> list[tuple[str, str]]:
@@ -218,20 +233,19 @@ class BugsnagBackend:
         quota: QuotaLedger | None = None,
         **client_kw: Any,
     ):
-        if not settings.bugsnag_token:
-            raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN")
-        token = settings.bugsnag_token.reveal()
+        headers, credential = auth_headers(settings)
+        self.auth = settings.bugsnag_auth
         self.http = UpstreamClient(
             self.label,
             settings.bugsnag_api_url,
-            headers={"Authorization": f"token {token}", "X-Version": "2"},
+            headers={**headers, "X-Version": "2"},
             timeouts=settings.timeouts,
             retries=settings.retries,
             caching=settings.caching,
             limits=settings.limits,
             classify=classify,
             quota=quota,
-            quota_key="bugsnag:" + hashlib.sha256(f"{settings.bugsnag_api_url}|{token}".encode()).hexdigest()[:32],
+            quota_key="bugsnag:" + hashlib.sha256(f"{settings.bugsnag_api_url}|{credential}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )

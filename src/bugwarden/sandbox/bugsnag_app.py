@@ -5,12 +5,15 @@
     app.state.control.log                           # every request seen
 
 Tokens: `sandbox-admin-token` (admin of both organizations), `sandbox-readonly-token` (Acme,
-read-only role: writes get 403 code 40000), `sandbox-globex-token` (Globex only).
+read-only role: writes get 403 code 40000), `sandbox-globex-token` (Globex only). Each user can also sign in
+as on-premise installs allow: its email and `SANDBOX_PASSWORD` over HTTP Basic, with `X-Bugsnag-API: true`.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -29,6 +32,8 @@ from .faults import Control, LoggedRequest
 
 Handler = Callable[[Request], Awaitable[Response]]
 ROLE_ERROR = "Insufficient Project Role for performing requested action"
+SANDBOX_PASSWORD = "sandbox-password"
+"""The password of every sandbox user, for on-premise sign-in (email and password over HTTP Basic)."""
 
 
 class BugsnagSim:
@@ -67,6 +72,8 @@ class BugsnagSim:
         async def endpoint(request: Request) -> Response:
             header = request.headers.get("authorization", "")
             token = header[6:].strip() if header.lower().startswith("token ") else None
+            if header.lower().startswith("basic "):
+                token = self.basic_user(header[6:].strip(), request.headers.get("x-bugsnag-api", ""))
             entry = LoggedRequest(request.method, request.url.path, request.url.query, token)
             self.control.log.append(entry)
             response = await self._guarded(request, token, handler)
@@ -74,6 +81,17 @@ class BugsnagSim:
             return response
 
         return endpoint
+
+    def basic_user(self, encoded: str, api_header: str) -> str | None:
+        """On-premise sign-in: a user's email and password over HTTP Basic, with `X-Bugsnag-API: true`; the token
+        key of the user they name (every sandbox user's password is SANDBOX_PASSWORD), or None."""
+        try:
+            email, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if api_header.strip().lower() != "true" or not hmac.compare_digest(password, SANDBOX_PASSWORD):
+            return None
+        return next((key for key, user in self.world.users.items() if user.get("email") == email), None)
 
     async def _guarded(
         self, request: Request, token: str | None, handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]
