@@ -568,7 +568,11 @@ class BugsnagSim:
         "os.name": ("Operating systems", lambda ev: ev["device"].get("osName")),
         "browser.name": ("Browsers", lambda ev: ev["device"].get("browserName")),
         "user.id": ("Users", lambda ev: ev["user"].get("id")),
+        "user.email": ("User emails", lambda ev: ev["user"].get("email")),
+        "event.severity": ("Severity", lambda ev: ev.get("severity")),
     }
+    """Every pivotable event field of the seeded projects (event_fields with pivot_options) that events carry: a
+    listing without `pivots[]` answers all of them, as BugSnag does."""
 
     def pivot_counts(self, events: list[dict[str, Any]], field: str, scale: float) -> tuple[dict[str, int], int]:
         _, get = self._PIVOT_FIELDS[field]
