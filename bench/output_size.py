@@ -32,7 +32,35 @@ async def raw_bytes(sandbox, paths: list[str]) -> int:  # type: ignore[no-untype
         return total
 
 
+async def smartbear_get_error(sandbox, project: str, error: str) -> int:  # type: ignore[no-untyped-def]
+    """The bytes SmartBear's `bugsnag_get_error` answers for the same error, rebuilt from the same upstream
+    answers as its source does (SmartBear/smartbear-mcp src/bugsnag/tool/error/get-error.ts): JSON.stringify of
+    the error, the latest full event with its threads removed, the error's pivots with summary_size=5, and the
+    dashboard URL."""
+    headers = {"Authorization": "token sandbox-admin-token", "X-Version": "2"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=URL, headers=headers) as c:
+        details = (await c.get(f"/projects/{project}/errors/{error}")).json()
+        events = f"/projects/{project}/errors/{error}/events"
+        latest = (await c.get(events, params={"per_page": "1", "full_reports": "true"})).json()[0]
+        latest.pop("threads", None)
+        pivots = (await c.get(f"/projects/{project}/errors/{error}/pivots", params={"summary_size": "5"})).json()
+    content = {
+        "error_details": details,
+        "latest_event": latest,
+        "pivots": pivots,
+        "url": f"https://app.bugsnag.com/acme/api-server/errors/{error}",
+    }
+    return len(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode())
+
+
 async def main() -> None:
+    print("# get_bug_context vs SmartBear's bugsnag_get_error on the same error (reference: IntegrityError)")
+    srv, sandbox = server()
+    async with Client(srv) as client:
+        result = await client.call_tool("get_bug_context", {"project_id": PROJECT, "error_id": ERROR})
+    ours = len(result.content[0].text.encode())
+    theirs = await smartbear_get_error(sandbox, PROJECT, ERROR)
+    print(f"get_bug_context {ours:,} bytes vs bugsnag_get_error {theirs:,} bytes ({ours / theirs:.2f}x)")
     print("# output size: text a model reads vs the raw API JSON behind it")
     for error in (ERROR, MONSTER):
         srv, sandbox = server()
