@@ -95,3 +95,12 @@ async def test_doctor_says_which_sign_in_is_in_use(sandbox: Starlette, home: Pat
 
     _, lines = await doctor.run(make_settings(home), transport=httpx.ASGITransport(app=sandbox))
     assert any("BugSnag sign-in: a personal auth token" in line for line in lines)
+
+
+def test_connect_carries_the_on_premise_sign_in_and_treats_the_password_as_a_secret() -> None:
+    from bugwarden import connect
+
+    env = {"BUGSNAG_USER_EMAIL": EMAIL, "BUGSNAG_PASSWORD": SANDBOX_PASSWORD, "BUGSNAG_API_URL": SANDBOX_URL}
+    launched = connect.launch(env, demo=False, command=["bugwarden"])
+    assert launched.env["BUGSNAG_USER_EMAIL"] == EMAIL and "BUGSNAG_PASSWORD" in launched.env
+    assert "BUGSNAG_PASSWORD" in connect.SECRETS
