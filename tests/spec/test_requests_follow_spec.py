@@ -218,3 +218,13 @@ def test_the_extract_matches_the_vendor_document() -> None:
 
     here = json.loads((Path(__file__).parent / "bugsnag_requests.json").read_text())
     assert extract(yaml.safe_load(REFERENCE.read_text())) == here
+
+
+async def test_the_sandbox_refuses_per_page_where_the_specification_declares_none(sandbox: Starlette) -> None:
+    headers = {"Authorization": "token sandbox-admin-token"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test") as c:
+        for path in ("event_fields", "pivots", "saved_searches", "stability_trend", "trend"):
+            response = await c.get(f"/projects/{API_PROJECT}/{path}?per_page=100", headers=headers)
+            assert response.status_code == 400, path
+        taken = await c.get(f"/projects/{API_PROJECT}/errors/{INTEGRITY}/pivots?per_page=100", headers=headers)
+        assert taken.status_code == 200

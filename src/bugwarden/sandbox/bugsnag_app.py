@@ -598,6 +598,8 @@ class BugsnagSim:
         return events, (total / len(events)) if events else 1.0
 
     async def list_pivots(self, request: Request, user: dict[str, Any]) -> Response:
+        if not request.path_params.get("error_id"):
+            q.refuse(request, "per_page")
         events, scale = self.scope_events(user, request)
         raw = request.query_params.get("summary_size", "5")
         if not raw.isdigit():
@@ -660,6 +662,7 @@ class BugsnagSim:
     # -- trends -----------------------------------------------------------------------------------
 
     async def trend(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         if error_id := request.path_params.get("error_id"):
             seeds = [self.error_for(user, pid, error_id)]
@@ -766,6 +769,7 @@ class BugsnagSim:
         return self.ok(group)
 
     async def stability_trend(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         self.project_for(user, pid)
         points = self.world.stability.get(pid)
@@ -803,10 +807,12 @@ class BugsnagSim:
     # -- event fields, saved searches -------------------------------------------------------------
 
     async def event_fields(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         self.project_for(user, request.path_params["project_id"])
         return self.ok(self.world.event_fields)
 
     async def list_saved_searches(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         self.project_for(user, pid)
         found = [s for s in self.world.saved_searches.values() if s["project_id"] == pid]
