@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..model import Comment, DataDeletion, FeatureFlag, Page, SavedSearch
@@ -9,6 +10,9 @@ from .answer import Answer
 from .outputs import CommentList, CommentOut, CommentRef, DataDeletionOut, FeatureFlagList, FeatureFlagRef
 from .refs import iso, untrusted
 from .text import NOTICE, fence, inline, joined, plural, when
+
+_TOKEN = re.compile(r"[a-z_]{1,30}")
+"""A status shown as a fact: one lower-case token (a sentence from upstream is never one)."""
 
 
 def _comment_line(c: Comment) -> str:
@@ -96,7 +100,7 @@ def deletion_pending(
 
 def deletion(project_id: str, found: DataDeletion, how: str | None = None) -> Answer:
     facts = joined(
-        f"status {inline(found.status, 30)}" if found.status else None,
+        f"status {found.status}" if found.status and _TOKEN.fullmatch(found.status) else None,
         plural(found.total, "event") if found.total is not None else None,
         f"requested {when(found.created_at)}" if found.created_at else None,
         f"completed {when(found.completed_at)}" if found.completed_at else None,
