@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from urllib.parse import urlencode
 
 import anyio
 import httpx
@@ -36,7 +37,7 @@ async def smartbear_get_error(sandbox, project: str, error: str) -> int:  # type
     """The bytes SmartBear's `bugsnag_get_error` answers for the same error, rebuilt from the same upstream
     answers as its source does (SmartBear/smartbear-mcp src/bugsnag/tool/error/get-error.ts): JSON.stringify of
     the error, the latest full event with its threads removed, the error's pivots with summary_size=5, and the
-    dashboard URL."""
+    dashboard URL with the filters it applied."""
     headers = {"Authorization": "token sandbox-admin-token", "X-Version": "2"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url=URL, headers=headers) as c:
         details = (await c.get(f"/projects/{project}/errors/{error}")).json()
@@ -44,11 +45,12 @@ async def smartbear_get_error(sandbox, project: str, error: str) -> int:  # type
         latest = (await c.get(events, params={"per_page": "1", "full_reports": "true"})).json()[0]
         latest.pop("threads", None)
         pivots = (await c.get(f"/projects/{project}/errors/{error}/pivots", params={"summary_size": "5"})).json()
+    query = urlencode([("filters[error][][type]", "eq"), ("filters[error][][value]", error)])
     content = {
         "error_details": details,
         "latest_event": latest,
         "pivots": pivots,
-        "url": f"https://app.bugsnag.com/acme/api-server/errors/{error}",
+        "url": f"https://app.bugsnag.com/acme/api-server/errors/{error}?{query}",  # its filters ride along
     }
     return len(json.dumps(content, separators=(",", ":"), ensure_ascii=False).encode())
 
