@@ -201,3 +201,15 @@ async def test_bugport_comments_are_listed_by_the_same_tool(
         await c.call_tool("add_comment", {"error_id": CHECKOUT, "body": "Fixed in 2.4"})
         listed = await c.call_tool("list_comments", {"error_id": CHECKOUT})
     assert not listed.is_error and "Fixed in 2.4" in text_of(listed)
+
+
+async def test_a_comment_is_changed_only_through_the_error_it_is_on(admin: GuardedServer, sandbox: Starlette) -> None:
+    """Comments are addressed by id alone upstream: a project-limited token must not reach another project's."""
+    other = oid("comment", KEYERROR, "0")  # a comment on KEYERROR, named through INTEGRITY
+    async with Client(admin) as c:
+        moved = await c.call_tool(
+            "update_comment",
+            {"project_id": API_PROJECT, "error_id": INTEGRITY, "comment_id": other, "body": "hijacked"},
+        )
+    assert moved.is_error and f"is not on error '{INTEGRITY}'" in text_of(moved)
+    assert not [r for r in sandbox.state.control.log if r.method == "PATCH" and other in r.path]

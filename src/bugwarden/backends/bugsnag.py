@@ -548,7 +548,20 @@ class BugsnagBackend:
         )
         return list(page.items)
 
-    async def update_comment(self, comment_id: str, body: str) -> Comment:
+    async def _own_comment(self, project_id: str, error_id: str, comment_id: str) -> None:
+        """Comments are addressed by id alone: make sure this one is on the error (so in the project) the caller
+        named, whose project the guard has checked, before changing it."""
+        if comment_id not in {c.id for c in await self.list_comments(project_id, error_id, limit=100)}:
+            raise NotFound(
+                f"comment {comment_id!r} is not on error {error_id!r} (see list_comments)",
+                backend=self.label,
+                method="GET",
+                path=self._comments_path(project_id, error_id),
+                status=404,
+            )
+
+    async def update_comment(self, project_id: str, error_id: str, comment_id: str, body: str) -> Comment:
+        await self._own_comment(project_id, error_id, comment_id)
         path = api_path("comments", ("comment_id", comment_id))
         changed, _ = await self.http.send(
             "PATCH",
@@ -559,7 +572,8 @@ class BugsnagBackend:
         )
         return _one(parse.comment(obj(changed)), path)
 
-    async def delete_comment(self, comment_id: str) -> None:
+    async def delete_comment(self, project_id: str, error_id: str, comment_id: str) -> None:
+        await self._own_comment(project_id, error_id, comment_id)
         await self.http.send(
             "DELETE",
             api_path("comments", ("comment_id", comment_id)),

@@ -65,7 +65,9 @@ async def update_comment(
     comment_id: CommentId, body: Body, error_id: ErrorId, target: InProject, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, CommentOut]:
     """Replace the text of a BugSnag comment (one this account wrote), e.g. to correct a finding."""
-    changed = await insights(target).update_comment(check_id(comment_id, "comment_id"), body)
+    changed = await insights(target).update_comment(
+        target.project_id, error_id, check_id(comment_id, "comment_id"), body
+    )
     return respond(render.comment_changed(target.project_id, error_id, changed))
 
 
@@ -95,7 +97,9 @@ async def delete_comment(
         shown = [c for c in await backend.list_comments(target.project_id, error_id, limit=100) if c.id == cid]
         return render.comment_preview(shown[0]) if shown else f"(comment {cid} is not among this error's)"
 
-    return await delete_after_consent("comment", cid, consent, preview, lambda: backend.delete_comment(cid))
+    return await delete_after_consent(
+        "comment", cid, consent, preview, lambda: backend.delete_comment(target.project_id, error_id, cid)
+    )
 
 
 @tool(
