@@ -142,6 +142,14 @@ async def what_came_before_the_crash(agent: Agent) -> bool:
     return all(c["name"] in agent.read for c in latest["breadcrumbs"][:6])
 
 
+async def assign_to_a_person(agent: Agent) -> bool:
+    error = oid("error", "api-server", "1")
+    await agent.call(
+        "update_error", error_id=error, project_id=PROJECT, operation="assign", assigned_collaborator_id="ada@acme.test"
+    )
+    return world(agent.sandbox).errors[error].data["assigned_collaborator_id"] == oid("user", "ada")
+
+
 TASKS: list[tuple[str, Callable[[Agent], Awaitable[bool]]]] = [
     ("What is failing in production now?", failing_in_production),
     ("Which browsers and OSes does this error hit?", browsers_and_oses),
@@ -151,6 +159,7 @@ TASKS: list[tuple[str, Callable[[Agent], Awaitable[bool]]]] = [
     ("Which errors hit user u-1001?", errors_hitting_a_user),
     ("Snooze every TimeoutError for a day", snooze_a_class),
     ("What happened just before the crash?", what_came_before_the_crash),
+    ("Assign an error to ada@acme.test", assign_to_a_person),
 ]
 """The first five are the fidelity review's (issue 26); the rest are our own."""
 

@@ -213,3 +213,22 @@ async def test_a_comment_is_changed_only_through_the_error_it_is_on(admin: Guard
         )
     assert moved.is_error and f"is not on error '{INTEGRITY}'" in text_of(moved)
     assert not [r for r in sandbox.state.control.log if r.method == "PATCH" and other in r.path]
+
+
+async def test_assign_by_email_in_the_default_toolset(servers: Servers, sandbox: Starlette) -> None:
+    """An agent with only the core tools cannot look up collaborator ids: it can name the person by email."""
+    from bugwarden.guard.principal import local_principal
+
+    server = servers(local_principal("triage"))
+    async with Client(server) as c:
+        done = await ok(
+            c, "update_error", error_id=INTEGRITY, operation="assign", assigned_collaborator_id="ADA@acme.test"
+        )
+        assert "assigned collaborator id" in text_of(done)
+        nobody = await c.call_tool(
+            "update_error",
+            {"project_id": API_PROJECT, "error_id": INTEGRITY, "operation": "assign"}
+            | {"assigned_collaborator_id": "nobody@acme.test"},
+        )
+    assert nobody.is_error and "no collaborator of project" in text_of(nobody)
+    assert sandbox.state.sim.world.errors[INTEGRITY].data["assigned_collaborator_id"] == oid("user", "ada")

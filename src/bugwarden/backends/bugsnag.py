@@ -449,8 +449,28 @@ class BugsnagBackend:
         body = await self._object(path, not_found=self._nf_error(project_id, error_id))
         return _one(parse.error_group(body, project_id), path)
 
+    async def _with_assignee_id(self, project_id: str, change: ErrorChange) -> ErrorChange:
+        """An assignment to a collaborator named by email, turned into the id BugSnag takes (one request: the
+        project's collaborators, which any member may read)."""
+        who = change.fields.get("assigned_collaborator_id")
+        if change.operation != "assign" or not isinstance(who, str) or "@" not in who:
+            return change
+        people = await self.list_project_collaborators(project_id, limit=100)
+        found = [p.id for p in people.items if (p.email or "").lower() == who.strip().lower()]
+        if not found:
+            raise NotFound(
+                f"no collaborator of project {project_id!r} has that email (see list_collaborators); nothing was "
+                "changed",
+                backend=self.label,
+                method="GET",
+                path=api_path("projects", ("project_id", project_id), "collaborators"),
+                status=404,
+            )
+        return ErrorChange(change.operation, {**change.fields, "assigned_collaborator_id": found[0]})
+
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
+        change = await self._with_assignee_id(project_id, change)
         body, _ = await self.http.send(
             "PATCH",
             path,
@@ -466,6 +486,7 @@ class BugsnagBackend:
         """One change to many errors; returns each error id's new status (None where BugSnag did not say)."""
         path = api_path("projects", ("project_id", project_id), "errors")
         params = [("error_ids[]", check_id(e, "error_id")) for e in error_ids]
+        change = await self._with_assignee_id(project_id, change)
         try:
             body, _ = await self.http.send(
                 "PATCH",
