@@ -20,8 +20,4 @@ async def test_every_task_is_answered_in_full_and_the_readme_shows_this_run() ->
     generated = agent_tasks.table(results)
     readme = (ROOT / "README.md").read_text()
     assert agent_tasks.splice(readme, generated) == readme, "run python bench/agent_tasks.py --readme"
-
-
-async def test_the_reviews_five_tasks_take_no_more_calls_than_they_did() -> None:
-    results = await agent_tasks.run_tasks()
-    assert sum(len(r.calls) for r in results[:5]) <= 7
+    assert sum(len(r.calls) for r in results[:5]) <= 7, "the review's five tasks took 7 calls"
