@@ -244,12 +244,13 @@ def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) ->
         "tokens: no tokens.sqlite3 yet (created on first use)",
         "audit: no audit.sqlite3 yet (created on first use)",
         "state: no state.sqlite3 yet (created on first use)",
+        "hooks: no hooks.sqlite3 yet (created on first use)",
     ]
     assert cli(["token", "list"]) == 0
     capsys.readouterr()
     assert cli(["db", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
-    assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state"]
+    assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state", "hooks"]
     assert all(re.fullmatch(r"\w+: version (\d+) of \1", line) for line in lines), lines
     assert cli(["db", "migrate"]) == 0
     assert "the schema is current" in capsys.readouterr().out

@@ -102,10 +102,19 @@ def test_the_compose_file_matches_the_code() -> None:
     for service in replicas.values():
         args = _parser().parse_args([re.sub(r"\$\{[^}]*\}", "mcp.example.com", a) for a in service["command"]])
         assert args.transport == "http" and args.stateless and args.host == "0.0.0.0"
+        assert args.public_url == f"https://{args.allowed_host[0]}", "OAuth on, at the name clients use"
+        assert args.oauth_registration == "open"
         assert [p.split(":")[1] for p in service["ports"]] == [str(args.port)] == [exposed.group(1)]
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # Caddy terminates TLS and reaches both replicas on the port they listen on.
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
+    upstreams = re.search(r"reverse_proxy ([^{]+)\{", caddyfile)
+    assert upstreams
+    assert sorted(upstreams.group(1).split()) == [f"{name}:{exposed.group(1)}" for name in sorted(replicas)]
+    assert "health_uri /healthz" in caddyfile
 
 
 def test_every_performance_figure_names_a_bench_script_and_every_script_is_reported() -> None:

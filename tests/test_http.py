@@ -498,3 +498,22 @@ async def test_replicas_with_a_shared_state_key_resume_each_others_confirmations
                     await client.call_tool("delete_error", args)
     assert asked and route.resumed_at_second >= 1
     assert any(r.method == "DELETE" for r in sandbox.state.control.log) == shared_key
+
+
+async def test_a_store_outage_reaches_the_client_as_a_json_rpc_error_with_the_reason(
+    sandbox: Starlette, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bugwarden.store import StoreError
+
+    _, secret = token(home, "read")
+    async with serving(sandbox, home) as (url, _), mcp_client(url, secret) as client:
+        assert (await client.list_tools()).tools
+
+        def down(self: TokenStore, presented: str) -> Any:
+            raise StoreError("the database went away")
+
+        monkeypatch.setattr(TokenStore, "check", down)
+        with pytest.raises(MCPError) as raised:
+            await client.call_tool("list_projects", {})
+    assert "state store is unavailable" in str(raised.value)
+    assert raised.value.error.code == -32000

@@ -10,11 +10,15 @@ runtime                           guard, backends, model, config
 web                               guard, store, render, model, config
 app, http_app, cli, doctor        anything
 sandbox                           nothing of bugwarden (a shared misunderstanding could not pass a test)
+
+And only render builds a fence or sanitises text: no other module (the simulators aside) names the fence tag
+in a string, calls `fence`, defines a sanitiser-like function or holds a pattern of invisible code points.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +83,63 @@ def test_a_module_imports_only_the_layers_below_it(path: Path) -> None:
 def test_the_rule_is_checked_on_something() -> None:
     assert len(MODULES) > 30 and {layer_of(p) for p in MODULES} == set(ALLOWED)
     assert imported_layers(SRC / "tools" / "errors.py") >= {"guard", "render", "backends"}
+
+
+# -- only render/ builds a fence or sanitises (issue 23: one fence, one sanitiser) ------------------------------
+
+OUTSIDE_RENDER = sorted(p for p in SRC.rglob("*.py") if layer_of(p) not in ("render", "sandbox"))
+"""Every module but render's own and the simulators' (whose seeds are hostile on purpose)."""
+SANITISER_NAME = re.compile(
+    r"(^|_)(clean|inline|saniti[sz]e?|scrub|safe_detail|defang|neutrali[sz]e?|verbatim|confusables?)($|_)"
+)
+INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e007f]|\\\\u20[026]|\\\\U000e")
+
+
+def strings_in(tree: ast.AST) -> list[str]:
+    """Every string constant of a module but docstrings (prose may name the fence)."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def fence_builders(path: Path) -> list[str]:
+    """What in a module builds a fence or sanitises text: a string naming the fence tag, a call of `fence`,
+    a function named like a sanitiser, a pattern of invisible code points."""
+    tree = ast.parse(path.read_text())
+    found = [f"string {s[:40]!r}" for s in strings_in(tree) if re.search(r"untrusted[-_ ]?data", s, re.I)]
+    found += [f"pattern {s[:40]!r}" for s in strings_in(tree) if INVISIBLE.search(s)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name == "fence":
+                found.append(f"a call of fence() on line {node.lineno}")
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and SANITISER_NAME.search(node.name):
+            found.append(f"a sanitiser-like function {node.name}() on line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("path", OUTSIDE_RENDER, ids=[str(p.relative_to(SRC)) for p in OUTSIDE_RENDER])
+def test_only_render_builds_a_fence_or_sanitises(path: Path) -> None:
+    assert fence_builders(path) == [], f"{path.relative_to(SRC)}: use render/ (text.clean, text.fence, failures)"
+
+
+def test_the_fence_rule_would_catch_a_second_fence(tmp_path: Path) -> None:
+    second = tmp_path / "second.py"
+    second.write_text(
+        'def safe_detail(t: str) -> str:\n    """Prose may say <untrusted-data>."""\n    return t\n\n'
+        "SAID = f'<untrusted-data source=\"x\">{1}</untrusted-data>'\n"
+        "ZW = '[\\u200b-\\u200f]'\n"
+        "fence('x', 'y')\n"
+    )
+    assert len(fence_builders(second)) == 5
+    assert len(OUTSIDE_RENDER) > 40 and fence_builders(SRC / "render" / "text.py") != []

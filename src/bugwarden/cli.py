@@ -259,6 +259,31 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
         help="HTTP: the address clients and browsers use (behind a proxy, its https URL); turns on sign-in, "
         "OAuth and the console (default: BUGWARDEN_PUBLIC_URL)",
     )
+    p.add_argument(
+        "--oauth-registration",
+        choices=["open", "closed"],
+        default="open",
+        help="HTTP with --public-url: whether clients may register themselves (RFC 7591); closed leaves clients "
+        "with a Client ID Metadata Document",
+    )
+    p.add_argument(
+        "--oauth-metadata-host",
+        action="append",
+        default=[],
+        help="HTTP with --public-url: a host whose client metadata documents may be fetched although it resolves "
+        "to a private address (repeatable)",
+    )
+    p.add_argument(
+        "--trusted-proxy-header",
+        help="HTTP with --public-url, behind an SSO proxy: a request header naming the signed-in person "
+        "(e.g. X-Forwarded-User); needs --trusted-proxy-from",
+    )
+    p.add_argument(
+        "--trusted-proxy-from",
+        action="append",
+        default=[],
+        help="the proxy's address or network (CIDR) that --trusted-proxy-header is believed from (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     hooks_cli.add_receiver_args(p)
 
@@ -277,6 +302,10 @@ def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
         public_url=settings.public_url,
+        oauth_registration=args.oauth_registration,
+        metadata_hosts=tuple(args.oauth_metadata_host),
+        trusted_proxy_header=args.trusted_proxy_header,
+        trusted_proxy_from=tuple(args.trusted_proxy_from),
         hooks=hooks_cli.receiver_options(args),
     )
 
@@ -307,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if getattr(args, "transport", None) == "http":
             _http_options(args, settings).security()
+            _http_options(args, settings).check_trusted_proxy()
         return handler(args, settings)
     except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
@@ -559,11 +589,25 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             from .render.table import table, to_json
 
             tokens = store.list()
-            print(
-                to_json(tokens, columns.COLUMNS) if args.json else table(tokens, columns.COLUMNS, empty=columns.EMPTY)
-            )
+            shown: list[Any] = [*columns.COLUMNS, *(columns.GRANT_COLUMNS if any(t.is_grant for t in tokens) else [])]
+            print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
             info, changed = store.revoke(args.id)
+            if changed and info.is_grant:
+                from .guard.audit import AuditLog
+                from .web.events import audit_event_sync
+
+                audit_event_sync(
+                    AuditLog(state.audit),
+                    "grant.revoked",
+                    person=info.person or "",
+                    decision="allowed",
+                    reason="revoked with `bugwarden token revoke`",
+                    outcome="ok",
+                    client=info.client_id,
+                    details={"grant": info.id},
+                    transport="cli",
+                )
             print(f"revoked {info.id} ({info.name})" if changed else f"{info.id} ({info.name}) was already revoked")
         return 0
     except (ScopeError, TokenError, ValueError) as exc:

@@ -86,5 +86,28 @@ def run(args: argparse.Namespace, settings: Settings, usage_error: type[Exceptio
 
 
 def _revoke_grants_of(state: Any, name: str) -> int:
-    """Revoke every OAuth grant a removed person gave (none before the authorization server exists)."""
-    return 0
+    """Revoke every OAuth grant a removed person gave, and audit each."""
+    import time
+
+    from .guard.audit import AuditLog
+    from .store.oauth import OAuthRepository
+    from .web.events import audit_event_sync
+
+    repo = OAuthRepository(state.tokens)
+    audit = AuditLog(state.audit)
+    revoked = 0
+    for grant in repo.grants_of(name):
+        if repo.revoke(grant.id, time.time()):
+            revoked += 1
+            audit_event_sync(
+                audit,
+                "grant.revoked",
+                person=name,
+                decision="allowed",
+                reason="the person was removed",
+                outcome="ok",
+                client=grant.client_id,
+                details={"grant": grant.id},
+                transport="cli",
+            )
+    return revoked

@@ -20,9 +20,10 @@ import ipaddress
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -44,7 +45,9 @@ from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
 from .hooks.receiver import HookOptions, Receiver, not_found
+from .model import Project
 from .store import Store, StoreError
+from .store.buckets import CallBudgets
 from .store.hooks import HookStore
 from .store.keys import KeyRing
 from .store.signals import SignalStore
@@ -52,10 +55,17 @@ from .store.signals import SignalStore
 log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
+REGISTRATIONS_PER_MINUTE = 10
+"""Anonymous client registrations (RFC 7591) a minute from one address."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
     "send a bugwarden agent token as 'Authorization: Bearer bw_…'; an operator creates one with "
     "`bugwarden token create --name NAME --scopes read` (bugwarden is not an OAuth authorization server)"
+)
+
+SIGNING_IN = (
+    "connect with OAuth (your MCP client opens a browser where a person signs in and consents), or send a "
+    "bugwarden agent token as 'Authorization: Bearer bw_…' (`bugwarden token create`)"
 )
 
 
@@ -76,11 +86,34 @@ class HttpOptions:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     public_url: str | None = None
+    oauth_registration: str = "open"
+    """With a public URL: `open` lets clients register themselves (RFC 7591); `closed` serves only clients with
+    a Client ID Metadata Document."""
+    metadata_hosts: tuple[str, ...] = ()
+    """Hosts whose client metadata documents may be fetched even though they resolve to private addresses."""
     hooks: HookOptions = field(default_factory=HookOptions)
     """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
+    trusted_proxy_header: str | None = None
+    """Behind an SSO proxy: a header naming the signed-in person, believed only from `trusted_proxy_from`."""
+    trusted_proxy_from: tuple[str, ...] = ()
+
+    def check_trusted_proxy(self) -> None:
+        if self.trusted_proxy_header and not self.trusted_proxy_from:
+            raise ConfigError("--trusted-proxy-header needs --trusted-proxy-from (the proxy's address or network)")
+        if self.trusted_proxy_header and not self.public_url:
+            raise ConfigError("--trusted-proxy-header applies to the pages, which need --public-url")
+        for cidr in self.trusted_proxy_from:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"--trusted-proxy-from {cidr!r} is not an address or network (CIDR)") from None
 
     def security(self) -> TransportSecuritySettings:
         hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
+        if self.public_url:  # the address clients use is, by definition, a Host and Origin they send
+            public = urlsplit(self.public_url)
+            hosts += [public.netloc, f"{public.hostname}:*"]
+            origins.append(f"{public.scheme}://{public.netloc}")
         if is_loopback(self.host):
             hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
             origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
@@ -112,6 +145,30 @@ def is_loopback(host: str) -> bool:
 
 def _json_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse({"error": error, "error_description": description}, status, headers=headers)
+
+
+STORE_DOWN = "bugwarden cannot check tokens right now (its state store is unavailable); try again shortly"
+
+
+async def store_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    """503 with a JSON-RPC error (answering the request's id when the body has one) that carries the reason, so an
+    MCP client shows the server's sentence instead of a bare HTTP status."""
+    request_id: str | int | None = None
+    if scope.get("method") == "POST":
+        message = await receive()
+        try:
+            parsed = json.loads(message.get("body", b"") or b"null")
+        except ValueError:
+            parsed = None
+        candidate = parsed.get("id") if isinstance(parsed, dict) else None
+        if isinstance(candidate, str | int) and not isinstance(candidate, bool):
+            request_id = candidate
+    body = {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": -32000, "message": STORE_DOWN, "data": {"error": "temporarily_unavailable"}},
+    }
+    await JSONResponse(body, 503, headers={"Retry-After": "5"})(scope, receive, send)
 
 
 class OneAuthorization:
@@ -186,12 +243,19 @@ class BearerAuth:
     """
 
     def __init__(
-        self, app: ASGIApp, verifier: StoreTokenVerifier, path: str, loopback: Principal | None = None
+        self,
+        app: ASGIApp,
+        verifier: StoreTokenVerifier,
+        path: str,
+        loopback: Principal | None = None,
+        resource_metadata: str | None = None,
     ) -> None:
         self.app = AuthContextMiddleware(app)
         self.verifier = verifier
         self.path = path.rstrip("/") or "/"
         self.loopback = loopback
+        self.resource_metadata = resource_metadata
+        """With the authorization server on: where clients discover it (RFC 9728), named in every 401."""
 
     def _protected(self, path: str) -> bool:
         return path == self.path or path.startswith(self.path + "/")
@@ -206,13 +270,7 @@ class BearerAuth:
             token = await self.verifier.verify_token(credential.strip()) if scheme.lower() == "bearer" else None
         except StoreError as exc:
             log.error("cannot check a bearer token: %s", exc)
-            unavailable = _json_error(
-                503,
-                "temporarily_unavailable",
-                "bugwarden cannot check tokens right now (its state store is unavailable); try again shortly",
-                {"Retry-After": "5"},
-            )
-            await unavailable(scope, receive, send)
+            await store_unavailable(scope, receive, send)
             return
         client = scope.get("client") or ("", 0)
         if token is None and not header and self.loopback is not None and is_loopback(client[0]):
@@ -227,9 +285,11 @@ class BearerAuth:
                 "missing or malformed Authorization header" if not credential else "unknown, expired or revoked token"
             )
             challenge = f'Bearer realm="bugwarden", error="invalid_token", error_description="{problem}"'
-            response = _json_error(
-                401, "invalid_token", f"{problem}: {GETTING_ACCESS}", {"WWW-Authenticate": challenge}
-            )
+            how = GETTING_ACCESS
+            if self.resource_metadata:
+                challenge += f', resource_metadata="{self.resource_metadata}"'
+                how = SIGNING_IN
+            response = _json_error(401, "invalid_token", f"{problem}: {how}", {"WWW-Authenticate": challenge})
             await response(scope, receive, send)
             return
         scope["user"] = AuthenticatedUser(token)
@@ -359,11 +419,13 @@ def build_http(
     options: HttpOptions,
     loopback_principal: Principal | None = None,
     web_clock: Callable[[], float] | None = None,
+    metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
     **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
     (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
-    (tests)."""
+    (tests), `metadata_fetch` the
+    network for client metadata documents (tests)."""
     store = build_kw.pop("store", None) or Store.open(settings)
     server = build_server(
         settings,
@@ -385,18 +447,57 @@ def build_http(
         host=options.host,
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
-    guarded = BearerAuth(guarded, StoreTokenVerifier(TokenStore(store.tokens)), options.path, loopback_principal)
-    if options.public_url:
+    options.check_trusted_proxy()
+    verifier = StoreTokenVerifier(TokenStore(store.tokens))
+    if not options.public_url:
+        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal)
+    else:
+        from .store.oauth import OAuthRepository
         from .web import Web, build_web
+        from .web.oauth.documents import network_fetch
+        from .web.oauth.provider import Provider
+        from .web.oauth.routes import oauth_routes, resource_metadata_url
 
+        public = options.public_url.rstrip("/")
+        metadata_url = resource_metadata_url(public, options.path)
+        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal, resource_metadata=metadata_url)
+
+        async def list_projects() -> list[Project]:
+            return (await server.runtime.all_projects())[0]
+
+        clock = web_clock or time.time
+        provider = Provider(
+            repo=OAuthRepository(store.tokens),
+            audit=server.audit,
+            issuer=public,
+            resource=public + options.path,
+            fetch=metadata_fetch or network_fetch(options.metadata_hosts),
+            clock=clock,
+            metadata_hosts=options.metadata_hosts,
+        )
         web = Web(
             store=store,
-            public_url=options.public_url,
+            public_url=public,
             audit=server.audit,
             keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
-            clock=web_clock or time.time,
+            clock=clock,
+            list_projects=list_projects,
+            oauth=provider,
+            trusted_header=options.trusted_proxy_header,
+            trusted_from=tuple(ipaddress.ip_network(c, strict=False) for c in options.trusted_proxy_from),
         )
-        guarded = build_web(web, guarded)
+        registrations = CallBudgets(store.state, REGISTRATIONS_PER_MINUTE)
+
+        async def registration_wait(address: str) -> float:
+            return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
+
+        routes = oauth_routes(
+            provider,
+            options.path,
+            registration=options.oauth_registration == "open",
+            registration_wait=registration_wait,
+        )
+        guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
     receiver = Receiver(
         HookStore(store.hooks), SignalStore(store.hooks), server.audit, options.hooks, on_signal=_wake(server)

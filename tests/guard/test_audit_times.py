@@ -41,6 +41,23 @@ def test_record_times_never_run_backwards_in_sequence_order(tmp_path: Path, monk
     log.close()
 
 
+def test_export_since_leaves_out_no_later_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock stepped back between two records: `audit export --since` still lists every record after the
+    first one at or after the time."""
+    clock = SteppedClock("2026-12-01T10:00:05Z", "2026-12-01T10:00:03Z", "2026-12-01T10:00:06Z")
+    monkeypatch.setattr(audit_module, "datetime", clock)
+    log = AuditLog(Store.sqlite(tmp_path).audit)
+    for i in range(3):
+        log.append({"tool": f"t{i}"})
+    log.close()
+    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
+    assert cli(["audit", "export", "--since", "2026-12-01T10:00:04Z"]) == 0
+    exported = [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()]
+    assert exported == [1, 2, 3]
+
+
 def test_the_time_is_taken_under_the_write_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that waited for the lock is stamped when it got it, not when it began to wait."""
     waiting = AuditLog(Store.sqlite(tmp_path).audit)
@@ -79,9 +96,7 @@ def test_the_time_is_taken_under_the_write_lock(tmp_path: Path, monkeypatch: pyt
     other.close()
 
 
-def test_since_is_exact_by_sequence(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_since_is_exact_by_sequence(tmp_path: Path) -> None:
     """An older log whose times run backwards: `--since` keeps every record after the first one at or after it."""
     log = AuditLog(Store.sqlite(tmp_path).audit)
     for i in range(4):
@@ -97,10 +112,6 @@ def test_since_is_exact_by_sequence(
     assert [seq for seq, *_ in log.rows("2026-12-01T10:00:04.000Z")] == [2, 3, 4]
     assert [seq for seq, *_ in log.rows("2026-12-01T11:00:00.000Z")] == []
     log.close()
-    monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path))
-    assert cli(["audit", "export", "--since", "2026-12-01T10:00:04Z"]) == 0
-    exported = [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()]
-    assert exported == [2, 3, 4]
 
 
 def test_duration_includes_the_wait_for_the_store(tmp_path: Path) -> None:

@@ -9,7 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bugwarden.render.confusables import LESS_THAN
-from bugwarden.render.text import cap_output, clean, code_line, count, dedent_lines, fence, inline, plural
+from bugwarden.render.text import (
+    NOTICE,
+    cap_output,
+    clean,
+    code_line,
+    count,
+    dedent_lines,
+    fence,
+    inline,
+    plural,
+    visible,
+)
 
 
 def test_fence_tags_inside_content_are_defanged() -> None:
@@ -162,3 +173,16 @@ def test_every_character_that_reads_as_less_than_opens_an_imitation() -> None:
 def test_angle_brackets_in_ordinary_text_are_left_alone() -> None:
     text = "if a<b and c < d: List<String> <div> <untrusted <untrusted-dat"
     assert clean(text) == text
+
+
+def test_visible_shows_invisible_characters_and_changes_nothing_else() -> None:
+    ours = '<untrusted-data source="x">\nGrüße\tok\n</untrusted-data>'
+    assert visible(ours) == ours
+    assert visible({"a": ["x\u202ey", 3], "b\u200b": None}) == {"a": ["x[U+202E]y", 3], "b[U+200B]": None}
+
+
+def test_cap_output_closes_only_a_fence_it_cut() -> None:
+    """The notice names the tag; a cut after every fence closed adds no stray closing tag."""
+    text = NOTICE + "\n" + fence("a", "x" * 10) + "\n" + "y" * 1000
+    capped = cap_output(text, 400)
+    assert capped.count("</untrusted-data>") == 1 and "truncated" in capped

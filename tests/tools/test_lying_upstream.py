@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 INTEGRITY = oid("error", "api-server", "0")
 KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
-LISTING_CAP = 40
+LISTING_CAP = 24 + 2
 """The most upstream requests one call may spend on a listing (BugSnag allows about 30 a minute)."""
 
 
@@ -139,3 +139,67 @@ async def test_a_body_cut_short_is_not_called_unreachable(home) -> None:
         server.close()
     assert result.is_error
     assert "could not reach" not in text_of(result) and "cut short" in text_of(result)
+
+
+async def test_a_write_answered_with_an_undocumented_success_status_is_a_failure(home) -> None:
+    """DELETE /projects/{id}/errors/{id} is documented as 204: a 200 (or 202) is not taken for success."""
+    from bugwarden.backends.bugsnag import BugsnagBackend
+    from bugwarden.backends.errors import UnexpectedStatus
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202 if request.method == "DELETE" else 200, json={})
+
+    backend = BugsnagBackend(make_settings(home), transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(UnexpectedStatus, match="does not document"):
+            await backend.delete_error(API_PROJECT, KEYERROR)
+    finally:
+        await backend.aclose()
+
+
+async def test_a_listing_of_endless_distinct_pages_stops_at_the_page_and_request_caps() -> None:
+    """5,000 pages of one item each: a listing follows at most LISTING_PAGES pages, and none once the call has
+    made LISTING_REQUESTS requests; the call's caveat says what was left out."""
+    from bugwarden.backends import http as upstream
+    from bugwarden.backends.call_context import record_caveats, record_statuses
+
+    sent: list[str] = []
+
+    async def pages(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        n = int(request.url.params.get("page", "1"))
+        link = f'<http://api.test/items?page={n + 1}>; rel="next"' if n < 5000 else ""
+        return httpx.Response(200, json=[{"n": n}], headers={"Link": link, "X-Total-Count": "5000"})
+
+    client = upstream.UpstreamClient("BugSnag", "http://api.test", headers={}, transport=httpx.MockTransport(pages))
+    try:
+        record_statuses()
+        caveats = record_caveats()
+        found = await client.follow("/items", paging=client.link_paging, what="the item listing")
+        assert len(sent) == upstream.LISTING_PAGES and len(found.items) == upstream.LISTING_PAGES
+        assert found.stopped is not None and "20 pages" in found.stopped
+        assert caveats and "may be incomplete" in caveats[0]
+        sent.clear()
+        found = await client.follow("/items", [("x", "1")], paging=client.link_paging, what="the item listing")
+        assert len(sent) == upstream.LISTING_REQUESTS - upstream.LISTING_PAGES  # the call's requests ran out
+        assert found.stopped is not None and "requests" in found.stopped
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("get_event", {"project_id": API_PROJECT, "event_id": EVENT}),
+        ("get_latest_event", {"project_id": API_PROJECT, "error_id": INTEGRITY}),
+    ],
+)
+async def test_an_event_arrives_without_its_dashboard_link_when_the_project_list_fails(
+    client: Client, sandbox: Starlette, tool: str, args: dict[str, str]
+) -> None:
+    """The link is an extra: the event's own data arrived, so the answer is the event, saying what it left out."""
+    sandbox.state.control.faults.fail_path("/projects", 503)
+    result = await client.call_tool(tool, args)
+    assert not result.is_error, text_of(result)
+    assert "Exception and stack trace" in text_of(result)
+    assert "dashboard link is left out" in text_of(result)

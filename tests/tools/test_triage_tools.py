@@ -105,7 +105,7 @@ async def test_bulk_assign_discard_and_delete(admin: GuardedServer, sandbox: Sta
         assert "Not done yet" in text_of(preview) and len(sent(sandbox, "PATCH", "/errors")) == before
         code = preview.structured_content["confirm_code"]
         done = await ok(c, "bulk_update_errors", error_ids=ids, operation="delete", confirm=code)
-        assert text_of(done).count("deleted") == 2
+        assert text_of(done).count("deleted") == 2, text_of(done)
     assert INTEGRITY not in sandbox.state.sim.world.errors and KEYERROR not in sandbox.state.sim.world.errors
 
 

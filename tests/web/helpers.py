@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,21 +51,28 @@ class Site:
 
 @asynccontextmanager
 async def site(
-    sandbox: Starlette, home: Path, settings: dict[str, Any] | None = None, **options: Any
+    sandbox: Starlette,
+    home: Path,
+    settings: dict[str, Any] | None = None,
+    metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
+    public_url: str | None = None,
+    **options: Any,
 ) -> AsyncIterator[Site]:
-    """bugwarden over HTTP on a loopback port, with `--public-url http://127.0.0.1:PORT`."""
+    """bugwarden over HTTP on a loopback port, with `--public-url http://127.0.0.1:PORT` (or `public_url`: the
+    address a load balancer in front of several replicas would have)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     clock = Clock()
-    opts = HttpOptions(host="127.0.0.1", port=port, public_url=url, **options)
+    opts = HttpOptions(host="127.0.0.1", port=port, public_url=public_url or url, **options)
     server, app = build_http(
-        make_settings(home, public_url=url, **(settings or {})),
+        make_settings(home, public_url=public_url or url, **(settings or {})),
         opts,
         backend_transport=httpx.ASGITransport(app=sandbox),
         web_clock=clock,
+        metadata_fetch=metadata_fetch,
     )
     uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", http=bounded_h11(10.0)))
     try:
@@ -93,6 +100,3 @@ async def sign_in(http: httpx.AsyncClient, name: str, password: str = PASSWORD, 
     return await http.post(
         "/signin", data={"csrf": csrf_of(page.text), "name": name, "password": password, "next": next_path}
     )
-
-
-Mover = Callable[[float], None]

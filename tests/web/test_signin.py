@@ -202,3 +202,49 @@ def test_the_user_commands_add_list_change_and_remove_people(
     assert run("user", "remove", "ada")[1] == "removed ada\n"
     assert "no person named 'ada'" in run("user", "remove", "ada")[2]
     assert run("user", "add", "x", "--password-stdin", stdin="")[0] == 2
+
+
+async def test_behind_an_sso_proxy_a_trusted_header_names_the_person(sandbox: Starlette, home: Path) -> None:
+    header = "X-Forwarded-User"
+    async with site(sandbox, home, trusted_proxy_header=header, trusted_proxy_from=("127.0.0.0/8",)) as s:
+        s.add_person("ada")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            page = await http.get("/signin", headers={"X-Forwarded-User": "ada"})
+            assert "signed in as ada" in page.text
+            assert "signed in as" not in (await http.get("/signin", headers={"X-Forwarded-User": "nobody"})).text
+    async with site(sandbox, home / "other", trusted_proxy_header=header, trusted_proxy_from=("10.0.0.0/8",)) as s:
+        s.add_person("ada")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            refused = await http.get("/signin", headers={"X-Forwarded-User": "ada"})
+            assert refused.status_code == 403, "the header is refused from any address but the proxy's"
+            assert "Sign in" in (await http.get("/signin")).text, "without the header, people sign in as usual"
+
+
+def test_a_trusted_proxy_header_needs_the_proxys_address(home: Path, monkeypatch, capsys) -> None:
+    from bugwarden.cli import main
+
+    monkeypatch.setenv("BUGSNAG_AUTH_TOKEN", "t")
+    argv = ["serve", "--transport", "http", "--public-url", "https://mcp.example.com"]
+    assert main([*argv, "--trusted-proxy-header", "X-Forwarded-User"]) == 2
+    assert "needs --trusted-proxy-from" in capsys.readouterr().err
+    assert main([*argv, "--trusted-proxy-header", "X-User", "--trusted-proxy-from", "nonsense"]) == 2
+    assert "is not an address or network" in capsys.readouterr().err
+
+
+async def test_on_https_cookies_are_secure_with_the_host_prefix(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home, public_url="https://mcp.example.com") as s:
+        s.add_person("ada")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            page = await http.get("/signin")
+            csrf_cookie = page.headers["set-cookie"]
+            assert csrf_cookie.startswith("__Host-bw_csrf=") and "Secure" in csrf_cookie and "HttpOnly" in csrf_cookie
+            seed = csrf_cookie.split(";")[0].split("=", 1)[1]
+            answer = await http.post(
+                "/signin",
+                data={"csrf": csrf_of(page.text), "name": "ada", "password": PASSWORD},
+                headers={"Cookie": f"__Host-bw_csrf={seed}", "Origin": "https://mcp.example.com"},
+            )
+            session = answer.headers["set-cookie"]
+            assert answer.status_code == 303 and session.startswith("__Host-bw_session=")
+            assert all(part in session for part in ("Secure", "HttpOnly", "SameSite=strict", "Path=/"))
+            assert "Domain" not in session

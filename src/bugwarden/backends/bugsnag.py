@@ -477,6 +477,7 @@ class BugsnagBackend:
             json_body={"operation": change.operation, **change.fields},
             not_found=self._nf_error(project_id, error_id),
             invalidate=self._counts_changed(project_id),
+            expect=(200, 204),
         )
         return parse.error_group(body, project_id) if isinstance(body, dict) else None
 
@@ -499,9 +500,8 @@ class BugsnagBackend:
             )
         except NotFound as exc:
             raise await self._which_unknown(project_id, error_ids, exc) from None
-        done = {"delete": "deleted", "discard": "discarded", "undiscard": "no longer discarded"}
-        if change.operation in done:
-            return {e: done[change.operation] for e in dict.fromkeys(error_ids)}
+        if change.operation in ("delete", "discard", "undiscard"):  # no status changes: each was done, or none
+            return dict.fromkeys(dict.fromkeys(error_ids))
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
             if isinstance(value, dict) and (eid := ident(key)) is not None:
@@ -538,7 +538,11 @@ class BugsnagBackend:
     async def delete_error(self, project_id: str, error_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
         await self.http.send(
-            "DELETE", path, not_found=self._nf_error(project_id, error_id), invalidate=self._counts_changed(project_id)
+            "DELETE",
+            path,
+            not_found=self._nf_error(project_id, error_id),
+            invalidate=self._counts_changed(project_id),
+            expect=(204,),
         )
 
     # -- comments -----------------------------------------------------------------------------------
@@ -762,7 +766,9 @@ class BugsnagBackend:
 
     async def delete_event(self, project_id: str, event_id: str) -> None:
         path = api_path("projects", ("project_id", project_id), "events", ("event_id", event_id))
-        await self.http.send("DELETE", path, not_found=f"event {event_id!r} not found in project {project_id!r}")
+        await self.http.send(
+            "DELETE", path, not_found=f"event {event_id!r} not found in project {project_id!r}", expect=(204,)
+        )
 
     # -- pivots (19-21) ---------------------------------------------------------------------------
 

@@ -77,7 +77,7 @@ MAX_TOTAL = 100_000_000
 """The largest item count a listing's total may claim; a larger one is a lie and is not shown."""
 LISTING_PAGES = 20
 """The most pages one listing follows in one call."""
-LISTING_REQUESTS = 32
+LISTING_REQUESTS = 24
 """The most upstream requests one call may have spent when a listing asks for one more page (BugSnag allows a
 token about 30 a minute): a listing stops there and says what it left out."""
 EMPTY_PAGES = 2

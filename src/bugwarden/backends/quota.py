@@ -15,7 +15,7 @@ import contextlib
 import functools
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -158,13 +158,16 @@ class StoredQuota:
     client turns that into a refusal to send, never into an unpaced send.
     """
 
-    def __init__(self, db: _Database) -> None:
+    def __init__(self, db: _Database, run: Callable[..., Awaitable[Any]] | None = None) -> None:
         self.db = db
+        self._run: Callable[..., Awaitable[Any]] = run or anyio.to_thread.run_sync
+        """How blocking store work is run (the server passes the store's own bounded worker threads)."""
         self._pending: dict[str, tuple[int | None, int | None, float]] = {}
         self._lock = threading.Lock()
 
     async def acquire(self, key: str, now: float) -> float:
-        return await anyio.to_thread.run_sync(self.reserve, key, now)
+        wait: float = await self._run(self.reserve, key, now)
+        return wait
 
     async def record(
         self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
@@ -173,7 +176,7 @@ class StoredQuota:
         if retry_after is None:
             observe()  # kept in memory until the next reserve: no I/O
         else:
-            await anyio.to_thread.run_sync(observe)
+            await self._run(observe)
 
     def reserve(self, key: str, now: float) -> float:
         with self._lock:

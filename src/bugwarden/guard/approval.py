@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import anyio.to_thread
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
+from ..store.waits import in_store_thread
 from .checkpoint import invocation
 from .errors import Refusal
 
@@ -55,9 +55,9 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
     confirm = call.arguments.get("confirm")
     try:
         if isinstance(confirm, str) and confirm:
-            await anyio.to_thread.run_sync(call.consent.redeem, confirm, call.digest)
+            await in_store_thread(call.consent.redeem, confirm, call.digest)
             return Consent(True, "confirmation code")
-        code = await anyio.to_thread.run_sync(call.consent.issue, call.digest)
+        code = await in_store_thread(call.consent.issue, call.digest)
     except Refusal as refusal:
         raise ToolError(refusal.message) from refusal
     return Consent(False, "preview", code)
@@ -77,7 +77,7 @@ async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -
     if getattr(answer, "action", "decline") == "cancel":
         call.notes["consent"] = "cancelled"
         return Consent(False, "cancelled")
-    await anyio.to_thread.run_sync(call.consent.decline, call.digest)
+    await in_store_thread(call.consent.decline, call.digest)
     call.notes["consent"] = "declined"
     return Consent(False, "declined")
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..store import Database, StoreError
 from ..store.audit_facts import index_record
+from ..store.journal import Journal
 from ..store.schema import GENESIS
 from .principal import Principal
 
@@ -87,6 +88,9 @@ class AuditRecord:
     upstream_status: int | None = None
     duration_ms: float | None = None
     result_bytes: int | None = None
+    person: str | None = None
+    """Calls through an OAuth grant: the person who gave it, and the OAuth client it was given to."""
+    oauth_client: str | None = None
 
     @classmethod
     def start(
@@ -101,10 +105,18 @@ class AuditRecord:
             transport=transport,
             tool=tool[:100],
             arguments=redact(arguments) if isinstance(arguments, dict) else {"_": redact(arguments)},
+            person=principal.person,
+            oauth_client=principal.client_id,
         )
 
     def by(self, principal: Principal) -> AuditRecord:
-        return replace(self, principal_id=principal.id, principal_name=principal.name)
+        return replace(
+            self,
+            principal_id=principal.id,
+            principal_name=principal.name,
+            person=principal.person,
+            oauth_client=principal.client_id,
+        )
 
     def targeting(self, backend: str | None, targets: dict[str, str], arguments: dict[str, Any]) -> AuditRecord:
         """The record with the resolved targets (default project filled in, URLs unpacked) and their backend."""
@@ -132,9 +144,13 @@ class AuditError(RuntimeError):
 class AuditLog:
     """Append-only, hash-chained records in one database (SQLite `audit.sqlite3`, or PostgreSQL)."""
 
-    def __init__(self, db: Database, clock: Any = time.monotonic) -> None:
+    def __init__(self, db: Database, clock: Any = time.monotonic, journal: Journal | None = None) -> None:
         self.db = db
         self._clock = clock
+        self.journal = journal
+        """Where records go while the store cannot take them (see store/journal.py); None: nowhere."""
+        self.healthy = True
+        """False since an append failed, until one succeeds: reads are then checked with `ready()` before they run."""
 
     def close(self) -> None:
         self.db.close()
@@ -149,6 +165,8 @@ class AuditLog:
         `started` (on `clock`), `duration_ms` is measured under the lock too: it includes any wait for the store.
         """
         try:
+            if self.journal is not None and not self.journal.draining and self.journal.pending():
+                self.journal.drain(self.append)  # what was refused during an outage goes first, in its order
             with self.db.transaction(write=True) as tx:
                 head = tx.execute(HEAD_FOR_UPDATE[self.db.dialect]).fetchone()
                 seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
@@ -167,10 +185,33 @@ class AuditLog:
                 )
                 index_record(tx, seq, ts, record)
                 tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
-        except StoreError as exc:
+        except (StoreError, AuditError) as exc:
+            self.healthy = False
             log.error("audit store failed: %s", exc)
             raise AuditError("the audit log could not record this call") from exc
+        self.healthy = True
         return seq
+
+    def keep(self, record: AuditRecord, started: float | None = None) -> bool:
+        """The store could not take `record`: keep it in the outage journal, to be appended when the store returns
+        (False when there is no journal or it could not keep it)."""
+        if self.journal is None:
+            return False
+        body = asdict(record)
+        if started is not None:
+            body["duration_ms"] = round((self._clock() - started) * 1000, 1)
+        return self.journal.keep(body)
+
+    def ready(self) -> bool:
+        """Whether the store takes writes now (a write transaction that changes nothing); sets `healthy`."""
+        try:
+            with self.db.transaction(write=True) as tx:
+                tx.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
+        except StoreError:
+            self.healthy = False
+            return False
+        self.healthy = True
+        return True
 
     def write_intent(self, record: AuditRecord) -> int:
         return self.append(asdict(replace(record, phase="intent", outcome="pending")))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import anyio.to_thread
-
 from ..backends.call_context import Deadline, reset_listener, set_listener, wait
 from ..store.buckets import CallBudgets
+from ..store.waits import in_store_thread
 from .errors import Refusal
 from .notices import CallNotices
 from .principal import Principal
@@ -59,7 +58,7 @@ class Meter:
         if self.budgets is None or self.key is None or self.deadline is None or self.notices is None:
             return
         max_wait = self.deadline.remaining() / 2
-        wait_for = await anyio.to_thread.run_sync(self.budgets.take, self.key, self.wall(), max_wait)
+        wait_for = await in_store_thread(self.budgets.take, self.key, self.wall(), max_wait)
         if wait_for > max_wait:
             seconds = max(1, int(wait_for + 0.999))
             await self.notices.notice("warning", f"this token's budget is used up: retry in {seconds}s")

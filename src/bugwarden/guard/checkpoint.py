@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -42,6 +43,7 @@ from ..backends.errors import BackendError, InvalidArgument
 from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
+from ..store.waits import bounded, in_store_thread
 from . import target as current_target
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
@@ -170,11 +172,13 @@ class Checkpoint:
         ctx: Any,
         run: Callable[[dict[str, Any]], Awaitable[T]],
     ) -> T:
-        """Run one call through every step; raise ToolError (with the agent's message) when it does not run."""
+        """Run one call through every step; raise ToolError (with the agent's message) when it does not run.
+        Store waits (locks, busy files, worker threads) end by the call's deadline."""
         meter = Meter(self.budgets, wall=self.wall, sleep=self.sleep)
         metering = set_meter(meter)
         try:
-            return await self._invoke(record_as, name, arguments, ctx, run, meter)
+            with bounded(time.monotonic() + self.deadline):
+                return await self._invoke(record_as, name, arguments, ctx, run, meter)
         finally:
             reset_meter(metering)
 
@@ -240,15 +244,27 @@ class Checkpoint:
         record = record.allowed(f"scope {spec.scope}")
         if not spec.read_only:
             try:
-                await anyio.to_thread.run_sync(self.audit.write_intent, record)
+                await in_store_thread(self.audit.write_intent, record)
             except AuditError:
                 log.error("audit store failed; refusing write %s", name)
-                raise ToolError(
+                message = (
                     "refused: the audit log could not record this change, so it was not made. "
                     "An operator must check the bugwarden state store."
-                ) from None
+                )
+                await self._keep(record.refused("denied", message, "store_unavailable"), started)
+                raise ToolError(message) from None
+        elif not self.audit.healthy and not await self._store_ready():
+            # The store failed lately and still does: refuse before any upstream request, rather than make it and
+            # then withhold its answer.
+            message = (
+                "refused: the audit log cannot record calls right now, so this read was not made. "
+                "An operator must check the bugwarden state store."
+            )
+            await self._keep(record.refused("denied", message, "store_unavailable"), started)
+            raise ToolError(message) from None
         digest = call_digest(principal.id, name, resolved)
-        call = Invocation(principal, name, resolved, digest, spec.question(resolved), self.consent)
+        question = spec.question(resolved)  # a person reads it (elicitation): it passes the sanitiser too
+        call = Invocation(principal, name, resolved, digest, words.said(question) if question else None, self.consent)
         ran = await self._run(run, resolved, target, call, notices, deadline)
         result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
@@ -260,6 +276,9 @@ class Checkpoint:
         try:
             await self._record(finished, started, strict=True)
         except AuditError:
+            if spec.read_only or outcome != "ok":
+                finished = replace(finished, reason=f"{finished.reason}; result withheld: the audit store failed")
+            await self._keep(finished, started)
             if not spec.read_only and outcome == "ok" and isinstance(result, CallToolResult):
                 log.error("audit store failed after a completed write of %s; reporting the write as done", name)
                 result.content.append(
@@ -340,13 +359,26 @@ class Checkpoint:
         return result, outcome, status, failure, protocol_error, refusal
 
     async def _record(self, record: AuditRecord, started: float, *, strict: bool = False) -> None:
-        """Store an outcome record. Refusals are refused either way, so a failing store is only logged for them."""
+        """Store an outcome record. Refusals are refused either way, so for them a failing store means the record
+        goes to the outage journal (appended to the chain when the store returns)."""
         try:
-            await anyio.to_thread.run_sync(self.audit.finish, record, started)
+            await in_store_thread(self.audit.finish, record, started)
         except AuditError:
             if strict:
                 raise
             log.error("audit store failed while recording a refusal of %s", record.tool)
+            await self._keep(record, started)
+
+    async def _keep(self, record: AuditRecord, started: float) -> None:
+        """Keep a record the store could not take in the outage journal (a local file: no store wait)."""
+        if not await anyio.to_thread.run_sync(self.audit.keep, record, started):
+            log.error("the outage journal could not keep the record of %s either", record.tool)
+
+    async def _store_ready(self) -> bool:
+        try:
+            return await in_store_thread(self.audit.ready)
+        except StoreError:
+            return False
 
 
 def _add_caveats(result: CallToolResult, caveats: list[str]) -> None:

@@ -4,7 +4,8 @@ request carried a progress token) and `notifications/message` log entries for no
 Log levels follow the protocol era. On handshake connections (2025-11-25 and before) the client
 sets a threshold with `logging/setLevel`, kept per connection (default: `info`). On 2026-07-28 the
 request itself opts in with its `_meta` log level and the SDK drops the rest. Every message is
-bugwarden's own words (see `backends.call_context.failure_words`): never a secret, never upstream text.
+bugwarden's own words (see `backends.call_context.failure_words`): never a secret, never upstream text; and
+each still passes the one sanitiser (`render.failures.log_line`) on its way out, as every outbound text does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from mcp.server.connection import allowed_log_levels
 from mcp.types import LoggingLevel, LoggingMessageNotification, LoggingMessageNotificationParams
 
 from ..backends.call_context import Level
+from ..render.failures import log_line
 
 log = logging.getLogger("bugwarden")
 LEVELS: tuple[LoggingLevel, ...] = get_args(LoggingLevel)  # least severe first
@@ -78,7 +80,9 @@ class CallNotices:
         if self._rc is None or not delivers(self._ctx, level):
             return
         entry = LoggingMessageNotification(
-            params=LoggingMessageNotificationParams(level=level, logger=LOGGER, data=f"{self._tool}: {message}")
+            params=LoggingMessageNotificationParams(
+                level=level, logger=LOGGER, data=log_line(f"{self._tool}: {message}")
+            )
         )
         try:
             await self._rc.session.send_notification(entry, related_request_id=self._rc.request_id)

@@ -16,6 +16,9 @@ class Principal:
     scopes: frozenset[str]
     projects: frozenset[str] = field(default_factory=frozenset)
     transport: str = "stdio"
+    person: str | None = None
+    """Through an OAuth grant: the person who gave it (`client_id` is then the OAuth client it was given to)."""
+    client_id: str | None = None
 
     def allows_project(self, project_id: str | None) -> bool:
         return not self.projects or (project_id is not None and project_id in self.projects)

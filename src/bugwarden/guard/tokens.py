@@ -11,13 +11,13 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store import Database
 from .principal import Principal
-from .scopes import parse_scopes
+from .scopes import BUNDLES, parse_scopes
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_LIFETIME = timedelta(days=3650)
@@ -38,6 +38,14 @@ class TokenInfo:
     expires_at: str | None
     last_used_at: str | None
     revoked_at: str | None
+    person: str | None = None
+    """For an OAuth grant (id `gr_…`): the person who gave it; `name` is then the client's name."""
+    client_id: str | None = None
+    """For an OAuth grant: the OAuth client it was given to."""
+
+    @property
+    def is_grant(self) -> bool:
+        return self.person is not None
 
     def state(self, now: datetime | None = None) -> str:
         """`active`, `expired` or `revoked`."""
@@ -70,9 +78,21 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_SELECT = "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, person, client_id"
+
+
 def _info(row: Any) -> TokenInfo:
     return TokenInfo(
-        row[0], row[1], frozenset(json.loads(row[2])), frozenset(json.loads(row[3])), row[4], row[5], row[6], row[7]
+        row[0],
+        row[1],
+        frozenset(json.loads(row[2])),
+        frozenset(json.loads(row[3])),
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
     )
 
 
@@ -118,21 +138,14 @@ class TokenStore:
 
     def get(self, token_id: str) -> TokenInfo:
         with self.db.transaction() as tx:
-            row = tx.execute(
-                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at FROM tokens "
-                "WHERE id = ?",
-                (token_id,),
-            ).fetchone()
+            row = tx.execute(_SELECT + " FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
         return _info(row)
 
     def list(self) -> list[TokenInfo]:
         with self.db.transaction() as tx:
-            rows = tx.execute(
-                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at FROM tokens "
-                "ORDER BY created_at"
-            ).fetchall()
+            rows = tx.execute(_SELECT + " FROM tokens ORDER BY created_at").fetchall()
         return [_info(r) for r in rows]
 
     def revoke(self, token_id: str) -> tuple[TokenInfo, bool]:
@@ -148,7 +161,28 @@ class TokenStore:
     def verify(self, secret: str, transport: str = "stdio") -> Principal:
         """The principal for a presented secret, or TokenError (unknown, expired or revoked)."""
         info = self.check(secret)
-        return Principal(id=info.id, name=info.name, scopes=info.scopes, projects=info.projects, transport=transport)
+        return Principal(
+            id=info.id,
+            name=info.name,
+            scopes=info.scopes,
+            projects=info.projects,
+            transport=transport,
+            person=info.person,
+            client_id=info.client_id,
+        )
+
+    def _within_person(self, info: TokenInfo) -> TokenInfo:
+        """A grant never gives more than the person who gave it may give now: their bundle and projects today
+        (`user add` again with less narrows every grant they gave; a removed person's grants stop)."""
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT bundle, projects FROM people WHERE name = ?", (info.person,)).fetchone()
+        if row is None or str(row[0]) not in BUNDLES:
+            raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant access")
+        allowed = frozenset(json.loads(row[1]))
+        projects = info.projects if not allowed else (info.projects & allowed if info.projects else allowed)
+        if allowed and not projects:
+            raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant its projects")
+        return replace(info, scopes=info.scopes & BUNDLES[str(row[0])], projects=projects)
 
     def check(self, secret: str) -> TokenInfo:
         """The token a presented secret belongs to, if it is usable now; else TokenError. Runs on every HTTP
@@ -156,11 +190,9 @@ class TokenStore:
         digest = _hash(secret)
         with self.db.transaction() as tx:
             row = tx.execute(
-                "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, secret_hash "
-                "FROM tokens WHERE secret_hash = ?",
-                (digest,),
+                _SELECT + ", secret_hash, access_expires_at FROM tokens WHERE secret_hash = ?", (digest,)
             ).fetchone()
-        if row is None or not hmac.compare_digest(row[8], digest):
+        if row is None or not hmac.compare_digest(row[10], digest):
             raise TokenError("unknown bugwarden token: create one with `bugwarden token create`")
         info = _info(row)
         if info.revoked_at:
@@ -168,6 +200,10 @@ class TokenStore:
         now = _now()
         if info.state(now) == "expired":
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
+        if row[11] is not None and float(row[11]) <= now.timestamp():
+            raise TokenError(f"the access token of grant {info.id} ({info.name}) expired: refresh it")
+        if info.person is not None:
+            info = self._within_person(info)
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
             with self.db.transaction(write=True) as tx:
                 tx.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))

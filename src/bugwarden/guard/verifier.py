@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import anyio.to_thread
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 
+from ..store.waits import in_token_thread
 from .principal import Principal
 from .tokens import TokenError, TokenStore
 
@@ -20,7 +20,7 @@ class StoreTokenVerifier:
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
-            info = await anyio.to_thread.run_sync(self.store.check, token)
+            info = await in_token_thread(self.store.check, token)
         except TokenError:
             return None
         expires = int(datetime.fromisoformat(info.expires_at).timestamp()) if info.expires_at else None
@@ -29,7 +29,11 @@ class StoreTokenVerifier:
             client_id=info.id,
             scopes=sorted(info.scopes),
             expires_at=expires,
-            claims={"name": info.name, "projects": sorted(info.projects)},
+            claims={
+                "name": info.name,
+                "projects": sorted(info.projects),
+                **({"person": info.person, "oauth_client": info.client_id} if info.person else {}),
+            },
         )
 
 
@@ -45,4 +49,6 @@ def http_principal() -> Principal | None:
         scopes=frozenset(token.scopes),
         projects=frozenset(claims.get("projects", ())),
         transport="http",
+        person=claims.get("person"),
+        client_id=claims.get("oauth_client"),
     )

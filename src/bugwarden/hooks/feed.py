@@ -142,6 +142,7 @@ class SignalWatch:
     # -- the loop -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        self._wake = anyio.Event()  # an event belongs to one event loop: each run (a server's lifespan) has its own
         while True:
             with anyio.move_on_after(self.interval):
                 await self._wake.wait()

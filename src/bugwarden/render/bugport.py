@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..model import BugReportDetail, ErrorGroup
+from . import vocab
 from .text import clean, fence, inline, joined, plural, truncate, when
 
 LEVEL_ORDER = {"error": 0, "warn": 1, "warning": 1, "info": 2, "log": 3, "debug": 4}
@@ -71,14 +72,17 @@ def discussion_block(report: BugReportDetail, limit: int = 10) -> str | None:
 
 def bug_facts(bug: ErrorGroup) -> str:
     """Ids, status and severity words, and times: nothing a reporter typed."""
+    status = vocab.word(bug.status, vocab.STATUSES)
+    severity = vocab.word(bug.severity, vocab.SEVERITIES)
+    source = vocab.word(bug.source, vocab.SOURCES)
     return "\n".join(
         line
         for line in (
             joined(f"**Bug report:** {bug.id}", f"**Project:** {bug.project_id}"),
             joined(
-                f"**Status:** {bug.status}" if bug.status else None,
-                f"**Severity:** {bug.severity}" if bug.severity else None,
-                f"**Source:** {bug.source}" if bug.source else None,
+                f"**Status:** {status}" if status else None,
+                f"**Severity:** {severity}" if severity else None,
+                f"**Source:** {source}" if source else None,
             ),
             joined(
                 f"**Reported:** {when(bug.first_seen)}" if bug.first_seen else None,

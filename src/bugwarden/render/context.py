@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..model import BugContext, ErrorGroup, Pivot, TrendBucket
+from . import vocab
 from .answer import Answer
 from .bugport import bug_report_sections, console_block, network_block, page_block, report_block
 from .events import (
@@ -19,7 +20,7 @@ from .events import (
     headline,
     reopen_words,
 )
-from .outputs import BugContextOut, FixPromptOut
+from .outputs import BugContextOut, FixPromptOut, Untrusted
 from .refs import error_ref, event_ref, untrusted
 from .text import NOTICE, clean, count, fence, inline, joined, plural, truncate, when
 
@@ -89,26 +90,21 @@ def compact_trend(trend: tuple[TrendBucket, ...]) -> str | None:
 _BLANK_CODE = re.compile(r"^\s*>?\s*\d+ \|$")
 _SNIPPET = re.compile(r"^      ([> ]) *(\d+) \| ")
 """A code line of the innermost in-project frame, as render.events.snippet pads it; bug_context indents less."""
-KNOWN_WORDS = frozenset(
-    {"open", "in progress", "for_review", "fixed", "snoozed", "ignored", "info", "warning", "error"}
-    | {"in_progress", "resolved", "closed", "low", "medium", "high", "critical"}
-)
-"""Statuses and severities the trackers document: shown as facts. Anything else an upstream sends is its own
-text, and stays in the error's fence."""
 
 
 def facts_line(error: ErrorGroup) -> str:
     """What bugwarden knows of an error's state and counts, on one line: ids, counts, times and the trackers'
-    documented words (any other status or severity string is shown in the error's fence instead)."""
-    severity = error.severity if error.severity in KNOWN_WORDS else None
-    if error.overridden_severity in KNOWN_WORDS and error.overridden_severity != severity:
-        severity = f"{severity or 'none'} (overridden to {error.overridden_severity})"
+    documented words (any other status or severity reads `unrecognised`; its text is in the error's fence)."""
+    severity = vocab.word(error.severity, vocab.SEVERITIES)
+    if error.overridden_severity and error.overridden_severity != error.severity:
+        overridden = vocab.word(error.overridden_severity, vocab.SEVERITIES)
+        severity = f"{severity or 'none'} (overridden to {overridden})"
     snoozed = None
     if error.reopen_rule is not None:
         words = reopen_words(error.reopen_rule)
         snoozed = f"snoozed {words}" if words else "snoozed"
     return joined(
-        error.status if error.status in KNOWN_WORDS else None,
+        vocab.word(error.status, vocab.STATUSES),
         f"severity {severity}" if severity else None,
         count(error.events, "event"),
         count(error.users, "user"),
@@ -132,8 +128,14 @@ def _only(pivot: Pivot) -> tuple[str, ...] | None:
 
 def _error_fence(error: ErrorGroup, also: list[str] | None = None) -> str:
     body = [headline_of(error)]
-    odd = [(n, v) for n, v in (("status", error.status), ("severity", error.severity)) if v and v not in KNOWN_WORDS]
-    body += [f"{name}: {inline(value, 40)}" for name, value in odd]
+    body += [
+        inline(line, 80)
+        for line in vocab.as_sent(
+            status=(error.status, vocab.STATUSES),
+            severity=(error.severity, vocab.SEVERITIES),
+            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
+        )
+    ]
     if error.context:
         body.append(f"context: {inline(error.context, 200)}")
     if error.release_stages:
@@ -220,7 +222,10 @@ def bug_context(ctx: BugContext) -> Answer:
 def fix_prompt(ctx: BugContext, upstream_prompt: str | None) -> Answer:
     """A brief for a coding agent. Structure and instructions are ours; every quoted fact is fenced."""
     text = _bug_report_prompt(ctx, upstream_prompt) if ctx.report is not None else _error_prompt(ctx, upstream_prompt)
-    return Answer(text, FixPromptOut(error_id=ctx.error.id, project_id=ctx.error.project_id, prompt=text))
+    data = FixPromptOut(
+        error_id=ctx.error.id, project_id=ctx.error.project_id, untrusted=Untrusted.model_validate({"prompt": text})
+    )
+    return Answer(text, data)
 
 
 def _error_prompt(ctx: BugContext, upstream_prompt: str | None) -> str:
@@ -279,8 +284,8 @@ def _frequency(ctx: BugContext) -> str:
         joined(count(e.events, "event"), f"affecting {users}" if users else None, sep=" "),
         f"first seen {when(e.first_seen)}" if e.first_seen else None,
         f"last seen {when(e.last_seen)}" if e.last_seen else None,
-        f"status {e.status}" if e.status else None,
-        f"severity {e.severity}" if e.severity else None,
+        f"status {status}" if (status := vocab.word(e.status, vocab.STATUSES)) else None,
+        f"severity {severity}" if (severity := vocab.word(e.severity, vocab.SEVERITIES)) else None,
     ]
     said = joined(*parts, sep="; ")
     return (said[0].upper() + said[1:] + ".") if said else "The tracker recorded no counts or times for it."
@@ -291,10 +296,10 @@ def _bug_report_prompt(ctx: BugContext, upstream_prompt: str | None) -> str:
     assert ctx.report is not None
     e, report = ctx.error, ctx.report
     facts = joined(
-        f"status {e.status}" if e.status else None,
-        f"severity {e.severity}" if e.severity else None,
+        f"status {status}" if (status := vocab.word(e.status, vocab.STATUSES)) else None,
+        f"severity {severity}" if (severity := vocab.word(e.severity, vocab.SEVERITIES)) else None,
         f"reported {when(e.first_seen)}" if e.first_seen else None,
-        f"via {report.source}" if report.source else None,
+        f"via {source}" if (source := vocab.word(report.source, vocab.SOURCES)) else None,
         sep=", ",
     )
     lines = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import BugContext, Comment, ErrorGroup, Page, ReopenRule
+from . import vocab
 from .answer import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, Answer
 from .bugport import bug_report_sections
 from .events import COMPACT, FULL, error_line, error_summary, event_sections, reopen_words
@@ -100,6 +101,16 @@ def _describe(value: object) -> str:
     return str(value)
 
 
+_VOCABULARIES = {"status": vocab.STATUSES, "severity": vocab.SEVERITIES, "overridden_severity": vocab.SEVERITIES}
+
+
+def _field_words(name: str, value: object) -> str:
+    """A changed field's value outside a fence: statuses and severities only as words we know."""
+    if name in _VOCABULARIES and isinstance(value, str):
+        return vocab.word(value, _VOCABULARIES[name]) or "none"
+    return _describe(value)
+
+
 def change_made(before: ErrorGroup, after: ErrorGroup | None, operation: str, what: str) -> Answer:
     """What `resolve_error`/`update_error` did, in words: the fields that changed, from and to."""
     if after is None:
@@ -109,7 +120,8 @@ def change_made(before: ErrorGroup, after: ErrorGroup | None, operation: str, wh
         changed = [name for name in CHANGED_FIELDS if getattr(before, name) != getattr(after, name)]
         if changed:
             rows = [
-                f"- {name.replace('_', ' ')}: {_describe(getattr(before, name))} → {_describe(getattr(after, name))}"
+                f"- {name.replace('_', ' ')}: {_field_words(name, getattr(before, name))} → "
+                f"{_field_words(name, getattr(after, name))}"
                 for name in changed
             ]
             text = f"{_noun(before)} {before.id} in project {before.project_id}: {what}.\n" + "\n".join(rows)
@@ -132,8 +144,11 @@ def _noun(error: ErrorGroup) -> str:
 
 def bulk_change(project_id: str, operation: str, statuses: dict[str, str | None]) -> Answer:
     lines = [f"{operation} applied to {plural(len(statuses), 'error')} in project {project_id}:"]
-    lines += [f"- {eid}: {f'now {status}' if status else 'done'}" for eid, status in statuses.items()]
-    return Answer("\n".join(lines), BulkChangeOut(project_id=project_id, operation=operation, statuses=statuses))
+    said = {eid: vocab.word(status, vocab.STATUSES) for eid, status in statuses.items()}
+    done = {"delete": "deleted", "discard": "discarded", "undiscard": "no longer discarded"}.get(operation, "done")
+    lines += [f"- {eid}: {f'now {status}' if status else done}" for eid, status in said.items()]
+    known = {eid: vocab.known(status, vocab.STATUSES) for eid, status in statuses.items()}
+    return Answer("\n".join(lines), BulkChangeOut(project_id=project_id, operation=operation, statuses=known))
 
 
 def bulk_pending(project_id: str, operation: str, error_ids: Sequence[str], how: str, code: str | None) -> Answer:

@@ -1,7 +1,7 @@
 """Errors and events as compact text for a model: in-project frames first, everything untrusted fenced.
 
 Outside a fence there are only our words and values we checked: ids, counts, times, and status
-and severity words. Everything else an upstream sends is inside `<untrusted-data>`.
+and severity words of a known vocabulary (`vocab`). Everything else an upstream sends is inside `<untrusted-data>`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import Breadcrumb, ErrorGroup, Event, ExceptionInfo, Frame, Page, ReopenRule
+from . import vocab
 from .answer import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, Answer
 from .outputs import EventList
 from .refs import event_ref
@@ -112,16 +113,16 @@ def _duration(seconds: int) -> str:
 
 def error_summary(error: ErrorGroup) -> str:
     """The facts of one error group (ours, checked), then what it says and where (untrusted, fenced)."""
-    severity = error.severity
-    if error.overridden_severity and error.overridden_severity != severity:
-        severity = f"{severity or 'none'} (overridden to {error.overridden_severity})"
+    severity = vocab.word(error.severity, vocab.SEVERITIES)
+    status = vocab.word(error.status, vocab.STATUSES)
+    if error.overridden_severity and error.overridden_severity != error.severity:
+        overridden = vocab.word(error.overridden_severity, vocab.SEVERITIES)
+        severity = f"{severity or 'none'} (overridden to {overridden})"
     users = count(error.users, "user")
     occurrences = joined(count(error.events, "event"), f"affecting {users}" if users else None, sep=" ")
     facts = [
         joined(f"**Error:** {error.id}", f"**Project:** {error.project_id}"),
-        joined(
-            f"**Status:** {error.status}" if error.status else None, f"**Severity:** {severity}" if severity else None
-        ),
+        joined(f"**Status:** {status}" if status else None, f"**Severity:** {severity}" if severity else None),
         f"**Occurrences:** {occurrences}" if occurrences else None,
         joined(
             f"**First seen:** {when(error.first_seen)}" if error.first_seen else None,
@@ -134,6 +135,14 @@ def error_summary(error: ErrorGroup) -> str:
         words = reopen_words(error.reopen_rule)
         facts.append(f"**Snoozed** {words}" if words else "**Snoozed**")
     body = [f"{clean(error.error_class)}: {clean(error.message)}" if error.error_class else clean(error.message)]
+    body += [
+        inline(line, 80)
+        for line in vocab.as_sent(
+            status=(error.status, vocab.STATUSES),
+            severity=(error.severity, vocab.SEVERITIES),
+            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
+        )
+    ]
     if error.context:
         body.append(f"context: {inline(error.context, 200)}")
     if error.release_stages:
@@ -350,7 +359,7 @@ def event_facts(event: Event) -> str:
         f"**Error:** {event.error_id}" if event.error_id else None,
         f"**Received:** {when(event.received_at)}" if event.received_at else None,
     )
-    severity = joined(event.severity, handled_word(event.unhandled), sep=", ")
+    severity = joined(vocab.word(event.severity, vocab.SEVERITIES), handled_word(event.unhandled), sep=", ")
     return ids + (f"\n**Severity:** {severity}" if severity else "")
 
 

@@ -118,8 +118,9 @@ class BugContextOut(BaseModel):
 class FixPromptOut(BaseModel):
     error_id: str
     project_id: str
-    prompt: str
-    """Ours, with every quoted fact inside an <untrusted-data> fence."""
+    untrusted: Untrusted = Field(default_factory=Untrusted)
+    """`prompt`: the brief. Its structure and instructions are ours, but it quotes upstream text (inside
+    <untrusted-data> fences), so as a whole it sits under `untrusted`, where a program sees the boundary."""
 
 
 class DeletionOut(BaseModel):
@@ -302,7 +303,6 @@ class SignalRef(BaseModel):
     test: bool = False
     error_id: str | None = None
     event_id: str | None = None
-    release_stage: str | None = None
     severity: str | None = None
     unhandled: bool | None = None
     status: str | None = None

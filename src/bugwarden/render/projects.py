@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import Organization, Project
+from . import vocab
 from .answer import Answer
 from .outputs import CreatedOut, OrganizationList, OrganizationRef, ProjectDetail, ProjectList
 from .refs import iso, project_ref, untrusted
@@ -42,8 +43,7 @@ def project_detail(p: Project, *, heading: str | None = None) -> Answer:
     facts = [
         joined(f"**Project:** {p.id}", f"**Organization:** {p.organization_id}" if p.organization_id else None),
         joined(
-            f"**Type:** {p.type}" if p.type else None,
-            f"**Language:** {p.language}" if p.language else None,
+            f"**Type:** {kind}" if (kind := vocab.word(p.type, vocab.PROJECT_TYPES)) else None,
             f"**Open errors:** {p.open_error_count:,}" if p.open_error_count is not None else None,
         ),
         joined(
@@ -52,6 +52,9 @@ def project_detail(p: Project, *, heading: str | None = None) -> Answer:
         ),
     ]
     body = [f"name: {inline(p.name, 100)}"]
+    body += [inline(line, 80) for line in vocab.as_sent(type=(p.type, vocab.PROJECT_TYPES))]
+    if p.language:
+        body.append(f"language: {inline(p.language, 40)}")
     if p.release_stages:
         body.append("release stages: " + ", ".join(inline(s, 30) for s in p.release_stages[:20]))
     text = "\n\n".join(

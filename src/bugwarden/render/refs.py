@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import ErrorGroup, Event, Project
+from . import vocab
 from .outputs import ErrorRef, EventRef, ProjectRef, Untrusted
 from .text import code_line, inline
 
@@ -34,9 +35,13 @@ def project_ref(project: Project) -> ProjectRef:
         id=project.id,
         backend=project.backend,
         organization_id=project.organization_id,
-        type=project.type,
+        type=vocab.known(project.type, vocab.PROJECT_TYPES),
         open_errors=project.open_error_count,
-        untrusted=untrusted(name=project.name, release_stages=list(project.release_stages)),
+        untrusted=untrusted(
+            name=project.name,
+            release_stages=list(project.release_stages),
+            **vocab.stray(type=(project.type, vocab.PROJECT_TYPES)),
+        ),
     )
 
 
@@ -45,8 +50,8 @@ def error_ref(error: ErrorGroup, dashboard_url: str | None = None) -> ErrorRef:
         id=error.id,
         project_id=error.project_id,
         kind=error.kind,
-        status=error.status,
-        severity=error.severity,
+        status=vocab.known(error.status, vocab.STATUSES),
+        severity=vocab.known(error.severity, vocab.SEVERITIES),
         events=error.events,
         users=error.users,
         first_seen=iso(error.first_seen),
@@ -57,6 +62,7 @@ def error_ref(error: ErrorGroup, dashboard_url: str | None = None) -> ErrorRef:
             message=error.message,
             context=error.context,
             release_stages=list(error.release_stages),
+            **vocab.stray(status=(error.status, vocab.STATUSES), severity=(error.severity, vocab.SEVERITIES)),
         ),
     )
 
@@ -70,7 +76,7 @@ def event_ref(event: Event) -> EventRef:
         error_id=event.error_id,
         project_id=event.project_id,
         received_at=iso(event.received_at),
-        severity=event.severity,
+        severity=vocab.known(event.severity, vocab.SEVERITIES),
         unhandled=event.unhandled,
         frames_total=len(frames),
         in_project_frames_total=len(in_project),
@@ -79,6 +85,7 @@ def event_ref(event: Event) -> EventRef:
             error_class=first.error_class if first else None,
             message=first.message if first else None,
             release_stage=event.app.release_stage,
+            **vocab.stray(severity=(event.severity, vocab.SEVERITIES)),
             app_version=event.app.version,
             in_project_frames=[
                 {

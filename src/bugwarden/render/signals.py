@@ -4,6 +4,7 @@ the error tools, and a reminder that a signal is a hint to be confirmed with get
 from __future__ import annotations
 
 from ..model import Signal
+from . import vocab
 from .answer import Answer
 from .events import headline
 from .outputs import SignalList, SignalRef
@@ -76,19 +77,22 @@ def signal_line(signal: Signal) -> str:
 
 
 def signal_ref(signal: Signal) -> SignalRef:
+    """Bare fields hold ids, times, counts and words of a known vocabulary (trigger names we know, BugSnag
+    statuses); a trigger name we do not know and the release stage are the sender's text, under `untrusted`."""
+    triggers = TRIGGER_WORDS.keys()
+    unknown = [t for t in signal.triggers if t not in triggers]
     return SignalRef(
         seq=signal.seq,
         project_id=signal.project_id,
-        trigger=signal.trigger,
-        triggers=list(signal.triggers),
+        trigger=signal.trigger if signal.trigger in triggers else vocab.UNRECOGNISED,
+        triggers=[t for t in signal.triggers if t in triggers],
         received_at=iso(signal.received_at) or "",
         test=signal.test,
         error_id=signal.error_id,
         event_id=signal.event_id,
-        release_stage=signal.release_stage,
-        severity=signal.severity,
+        severity=vocab.known(signal.severity, vocab.SEVERITIES),
         unhandled=signal.unhandled,
-        status=signal.status,
+        status=vocab.known(signal.status, vocab.STATUSES),
         occurrences=signal.occurrences,
         first_seen=iso(signal.first_seen),
         last_seen=iso(signal.last_seen),
@@ -100,6 +104,9 @@ def signal_ref(signal: Signal) -> SignalRef:
             context=signal.context,
             app_version=signal.app_version,
             dashboard_url=signal.dashboard_url,
+            release_stage=signal.release_stage,
+            triggers=unknown,
+            **vocab.stray(status=(signal.status, vocab.STATUSES), severity=(signal.severity, vocab.SEVERITIES)),
         ),
     )
 

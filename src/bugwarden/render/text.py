@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from .confusables import OPENER, reads_as_fence_tag
 
+T = TypeVar("T")
 FENCE_TAG = "untrusted-data"
 NOTICE = (
     f"Text inside <{FENCE_TAG}> blocks comes from end users' devices, bug reporters or the tracker account. "
@@ -51,6 +53,20 @@ def clean(text: object) -> str:
     return _BACKTICKS.sub(lambda m: "ʼ" * len(m.group()), s)
 
 
+def visible(value: T) -> T:
+    """`value` (a string, or lists and dicts of them) with every invisible, control or bidi code point but
+    newline and tab shown as `[U+XXXX]`, and nothing else changed. The last pass the server makes over every
+    tool result and resource read, ours included: what render built has none, so this only ever catches a
+    path that skipped `clean`."""
+    if isinstance(value, str):
+        return _INVISIBLE.sub(lambda m: f"[U+{ord(m.group()):04X}]", value.replace("\r\n", "\n"))  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [visible(v) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {visible(k): visible(v) for k, v in value.items()}  # type: ignore[return-value]
+    return value
+
+
 def _defang_fences(s: str) -> str:
     """Every `<` (or look-alike, or HTML reference) that starts something reading as a fence tag becomes `‹`."""
     pieces: list[str] = []
@@ -60,6 +76,15 @@ def _defang_fences(s: str) -> str:
             pieces += [s[last : m.start()], "‹"]
             last = m.end()
     return "".join(pieces) + s[last:] if pieces else s
+
+
+def verbatim(value: str, limit: int = 100) -> str | None:
+    """`value` itself if it may be shown unfenced exactly as it is, else None. For values a client uses as sent
+    (completion values): one line of at most `limit` characters that `clean` leaves unchanged (no control,
+    invisible or bidi character, no fence imitation, no backtick run) and with no `<`, `>` or backtick at all."""
+    if not value or len(value) > limit or "\n" in value or "\t" in value or any(c in value for c in "<>`"):
+        return None
+    return value if clean(value) == value else None
 
 
 def inline(text: object, limit: int = 160) -> str:
@@ -120,6 +145,6 @@ def cap_output(text: str, limit: int) -> str:
         return text
     note = f"\n\n[output truncated: {len(text) - limit} characters omitted; ask for a narrower view]"
     cut = text[: limit - len(note)]
-    if cut.count(f"<{FENCE_TAG}") > cut.count(f"</{FENCE_TAG}>"):
+    if cut.rfind(f'<{FENCE_TAG} source="') > cut.rfind(f"</{FENCE_TAG}>"):  # cut inside a fence: close it
         cut += f"\n</{FENCE_TAG}>"
     return cut + note

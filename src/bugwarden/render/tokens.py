@@ -31,6 +31,15 @@ class TokenRow(Protocol):
     def state(self) -> str: ...
 
 
+class GrantRow(TokenRow, Protocol):
+    """An OAuth grant in the token table: who gave it, to which client."""
+
+    @property
+    def person(self) -> str | None: ...
+    @property
+    def client_id(self) -> str | None: ...
+
+
 def minute(iso: str | None) -> str:
     """`2026-12-03T15:04:05.123+00:00` as `2026-12-03 15:04Z` (the JSON keeps the full time)."""
     if not iso:
@@ -49,3 +58,8 @@ COLUMNS: list[Column[TokenRow]] = [
     Column("LAST USED", lambda t: minute(t.last_used_at) or "never", "last_used_at", lambda t: t.last_used_at),
 ]
 EMPTY = "no tokens yet: create one with `bugwarden token create --name NAME --scopes read`"
+GRANT_COLUMNS: list[Column[GrantRow]] = [
+    Column("PERSON", lambda t: t.person or "", "person", lambda t: t.person),
+    Column("OAUTH CLIENT", lambda t: t.client_id or "", "oauth_client", lambda t: t.client_id),
+]
+"""Shown when some tokens are OAuth grants (ids `gr_…`): who gave each, and to which client (NAME is its name)."""

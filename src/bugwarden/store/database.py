@@ -12,10 +12,12 @@ told only that the audit log or token store could not be used.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +27,32 @@ log = logging.getLogger("bugwarden.store")
 
 class StoreError(RuntimeError):
     """The state store could not be used: unreachable, locked, unwritable, corrupt, or a schema mismatch."""
+
+
+DEFAULT_WAIT = 30.0
+"""The bound on a store wait outside any call (the CLI, start-up)."""
+MIN_WAIT = 1.0
+"""The least a store step may wait, even past its call's deadline."""
+_until: contextvars.ContextVar[float | None] = contextvars.ContextVar("bugwarden_store_until", default=None)
+
+
+@contextlib.contextmanager
+def bounded(until: float) -> Iterator[None]:
+    """Bound store waits in this context (worker threads started from it included) by `until` (time.monotonic):
+    a tool call's deadline."""
+    token = _until.set(until)
+    try:
+        yield
+    finally:
+        _until.reset(token)
+
+
+def wait_limit(default: float = DEFAULT_WAIT) -> float:
+    """Seconds a store wait may last now: to the bound in force (at least `MIN_WAIT`), or `default` outside one."""
+    until = _until.get()
+    if until is None:
+        return default
+    return max(MIN_WAIT, until - time.monotonic())
 
 
 class Cursor(Protocol):
@@ -87,8 +115,15 @@ class SqliteDatabase:
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Transaction]:
-        with self._lock:
+        """Waits for this process's connection and for the file's lock end by the bound in force (`wait_limit`)."""
+        limit = wait_limit()
+        started = time.monotonic()
+        if not self._lock.acquire(timeout=limit):
+            raise StoreError(f"{self.path}: still busy after {limit:.1f}s (this call's time for the store ran out)")
+        try:
+            left = max(0.001, limit - (time.monotonic() - started))
             try:
+                self._conn.execute(f"PRAGMA busy_timeout = {int(left * 1000)}")
                 self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
@@ -101,6 +136,8 @@ class SqliteDatabase:
                 if isinstance(exc, sqlite3.Error | OSError):
                     raise StoreError(f"{self.path}: {exc}") from exc
                 raise
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):

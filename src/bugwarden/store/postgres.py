@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .database import Cursor, StoreError, Transaction
+from .database import Cursor, StoreError, Transaction, wait_limit
 
 try:
     import psycopg
@@ -130,7 +130,7 @@ class PostgresDatabase:
         if time.monotonic() < self._pool.down_until:
             raise StoreError(f"PostgreSQL at {self.where} is unreachable (tried again within the last second)")
         try:
-            conn = self._pool.pool.getconn()
+            conn = self._pool.pool.getconn(timeout=min(CHECKOUT_TIMEOUT, wait_limit()))
         except PoolTimeout:
             if self._pool.pool.get_stats().get("pool_size", 0) == 0:  # no connection at all: the database is away
                 self._pool.down_until = time.monotonic() + RETRY_AFTER
@@ -147,9 +147,13 @@ class PostgresDatabase:
             conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
             with conn.transaction():
                 if write:
+                    # The wait for the component's lock, and the statements after it, end by the call's deadline
+                    # (`lock_timeout` is set first).
+                    bound = f"{min(STATEMENT_TIMEOUT_MS, int(wait_limit() * 1000))}ms"
                     conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s), set_config('synchronous_commit', %s, true)",
-                        (self._lock_key, "on" if self.durable else "off"),
+                        "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s), "
+                        "set_config('synchronous_commit', %s, true), set_config('statement_timeout', %s, true)",
+                        (bound, self._lock_key, "on" if self.durable else "off", bound),
                     )
                 yield _PostgresTransaction(conn)
         except psycopg.Error as exc:

@@ -71,6 +71,37 @@ TOKENS = (
             "CREATE INDEX web_sessions_person ON web_sessions (person)",
         ),
     ),
+    Migration(
+        3,
+        sqlite=(
+            "ALTER TABLE tokens ADD COLUMN person TEXT",
+            "ALTER TABLE tokens ADD COLUMN client_id TEXT",
+            "ALTER TABLE tokens ADD COLUMN access_expires_at REAL",
+            "CREATE TABLE oauth_clients (client_id TEXT PRIMARY KEY, info TEXT NOT NULL, kind TEXT NOT NULL, "
+            "created_at REAL NOT NULL)",
+            "CREATE TABLE oauth_requests (id_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, params TEXT NOT NULL, "
+            "expires_at REAL NOT NULL)",
+            "CREATE TABLE oauth_codes (code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, data TEXT NOT NULL, "
+            "expires_at REAL NOT NULL, used_at REAL, grant_id TEXT)",
+            "CREATE TABLE oauth_refresh (token_hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, "
+            "created_at REAL NOT NULL, spent_at REAL)",
+            "CREATE INDEX oauth_refresh_grant ON oauth_refresh (grant_id)",
+        ),
+        postgres=(
+            "ALTER TABLE tokens ADD COLUMN person TEXT",
+            "ALTER TABLE tokens ADD COLUMN client_id TEXT",
+            "ALTER TABLE tokens ADD COLUMN access_expires_at DOUBLE PRECISION",
+            "CREATE TABLE oauth_clients (client_id TEXT PRIMARY KEY, info TEXT NOT NULL, kind TEXT NOT NULL, "
+            "created_at DOUBLE PRECISION NOT NULL)",
+            "CREATE TABLE oauth_requests (id_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, params TEXT NOT NULL, "
+            "expires_at DOUBLE PRECISION NOT NULL)",
+            "CREATE TABLE oauth_codes (code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, data TEXT NOT NULL, "
+            "expires_at DOUBLE PRECISION NOT NULL, used_at DOUBLE PRECISION, grant_id TEXT)",
+            "CREATE TABLE oauth_refresh (token_hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, "
+            "created_at DOUBLE PRECISION NOT NULL, spent_at DOUBLE PRECISION)",
+            "CREATE INDEX oauth_refresh_grant ON oauth_refresh (grant_id)",
+        ),
+    ),
 )
 AUDIT = (
     Migration(

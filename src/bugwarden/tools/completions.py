@@ -8,14 +8,16 @@ respects the token's project limits, is audited (as `completion:<tool>`) and cou
 call budget. A refusal, an upstream failure or an argument we do not complete gives no values and
 no message: a completion never says more than the tool would.
 
-Values are ids (what the argument takes); the partial value also matches names, error classes and
+Values are ids (what the argument takes) and release stages, offered only where the one sanitiser
+(`render.text.verbatim`) says they can be shown exactly as they are: a value it would have to change (a
+bidi override, a zero-width character, a fence imitation) is left out, never altered, since a client
+sends a completion value back as it got it. The partial value also matches names, error classes and
 messages. Candidates are kept `CACHE_SECONDS` per token and scope, so typing costs no requests.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,13 +30,13 @@ from ..backends.base import ErrorQuery
 from ..backends.errors import BackendError
 from ..guard.checkpoint import Checkpoint, invocation
 from ..guard.target import AccountTarget, Listing, ProjectTarget, Target, current
+from ..render.text import verbatim
 from .resources import ERROR_URI, EVENT_URI, ORGANIZATION_URI
 from .support import insights
 
 log = logging.getLogger("bugwarden.tools")
 MAX_VALUES = 100  # the protocol's cap on one answer
 CACHE_SECONDS = 30.0
-_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f\u2028\u2029<>`]{1,100}$")
 
 Candidate = tuple[str, tuple[str, ...]]
 """A value to offer, and the words a partial value may match (the value itself, a name, a message)."""
@@ -103,7 +105,7 @@ def ranked(candidates: Sequence[Candidate], partial: str) -> list[str]:
     first: list[str] = []
     then: list[str] = []
     for value, words in candidates:
-        if not _SAFE_VALUE.fullmatch(value) or value in first or value in then:
+        if verbatim(value) is None or value in first or value in then:
             continue
         if value.lower().startswith(needle):
             first.append(value)

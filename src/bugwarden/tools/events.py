@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.call_context import caveat, failure_words
+from ..backends.errors import BackendError
 from ..guard.target import InProject, Target
 from ..render import events as render
 from ..render.outputs import EventList, EventRef
@@ -17,8 +19,15 @@ from .support import check_since, insights, respond
 
 
 async def dashboard(target: InProject, error_id: str | None) -> str | None:
-    """The error's dashboard page, where the backend has one (the project list is cached: no extra request)."""
-    return await target.backend.dashboard_url(target.project_id, error_id) if error_id else None
+    """The error's dashboard page, where the backend has one (the project list is cached: no extra request). The
+    link is an extra: when the project list cannot be read, the answer goes without it and says so."""
+    if not error_id:
+        return None
+    try:
+        return await target.backend.dashboard_url(target.project_id, error_id)
+    except BackendError as exc:
+        caveat(f"The dashboard link is left out: the project list could not be read ({failure_words(exc)}).")
+        return None
 
 
 def list_rules(args: dict[str, Any], target: Target) -> None:

@@ -12,8 +12,39 @@ from ..guard.audit import AuditLog, AuditRecord
 from ..guard.principal import Principal
 
 
-def person_principal(name: str) -> Principal:
-    return Principal(id=f"person:{name[:100]}", name=name[:100], scopes=frozenset(), transport="web")
+def person_principal(name: str, client_id: str | None = None) -> Principal:
+    """A person acting on the pages (`client_id`: the OAuth client their action concerns)."""
+    return Principal(
+        id=f"person:{name[:100]}",
+        name=name[:100],
+        scopes=frozenset(),
+        transport="web",
+        person=name[:100],
+        client_id=client_id[:300] if client_id else None,
+    )
+
+
+def audit_event_sync(
+    audit: AuditLog,
+    action: str,
+    *,
+    person: str,
+    decision: str,
+    reason: str,
+    outcome: str,
+    client: str | None = None,
+    details: dict[str, Any] | None = None,
+    transport: str = "web",
+) -> None:
+    """`audit_event` for code outside an event loop (the CLI: `transport` "cli")."""
+    record = AuditRecord.start(
+        principal=person_principal(person, client),
+        client=(None, None),
+        transport=transport,
+        tool=action,
+        arguments=details or {},
+    )
+    audit.append(asdict(replace(record, decision=decision, reason=reason, outcome=outcome)))
 
 
 async def audit_event(

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -39,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..guard.audit import AuditLog
+from ..model import Project
 from ..store import Store
 from ..store.buckets import CallBudgets
 from ..store.keys import KeyRing
@@ -68,6 +71,14 @@ class Web:
     """Sign-in attempts a minute for one name (that many may come at once after a quiet minute)."""
     signin_per_address: int = 20
     """Sign-in attempts a minute from one address."""
+    list_projects: Callable[[], Awaitable[list[Project]]] | None = None
+    """Every project the trackers show (the consent page offers those a person may grant)."""
+    oauth: Any = None
+    """The authorization server's provider (web/oauth/provider.py), when it is on."""
+    trusted_header: str | None = None
+    """Behind an SSO proxy: the request header that names the signed-in person (`--trusted-proxy-header`)..."""
+    trusted_from: tuple[IPv4Network | IPv6Network, ...] = ()
+    """...believed only from these addresses (`--trusted-proxy-from`); from anywhere else it is refused."""
     people: People = field(init=False)
     signin_budget_name: CallBudgets = field(init=False)
     signin_budget_address: CallBudgets = field(init=False)
@@ -130,12 +141,27 @@ async def current_person(request: Request) -> Person | None:
         found: Person | None = request.scope["bugwarden.person"]
         return found
     web = web_of(request)
+    if web.trusted_header is not None and web.trusted_header in request.headers:
+        person = await _proxied_person(request, web, request.headers[web.trusted_header])
+        request.scope["bugwarden.person"] = person
+        return person
     secret = request.cookies.get(web.cookie_name(SESSION_COOKIE), "")
     person = None
     if secret and len(secret) < 200:
         person = await anyio.to_thread.run_sync(web.people.repo.session_person, secret, web.clock())
     request.scope["bugwarden.person"] = person
     return person
+
+
+async def _proxied_person(request: Request, web: Web, name: str) -> Person | None:
+    """The person an SSO proxy names, if the request comes from the proxy (403 from anywhere else)."""
+    try:
+        address = ipaddress.ip_address(client_address(request))
+    except ValueError:
+        address = None
+    if address is None or not any(address in network for network in web.trusted_from):
+        raise HTTPException(403, f"the {web.trusted_header} header is accepted only from the trusted proxy")
+    return await anyio.to_thread.run_sync(web.people.get, name.strip()[:64])
 
 
 async def require_person(request: Request) -> Person:
