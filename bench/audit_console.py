@@ -7,13 +7,14 @@ on SQLite and (when PostgreSQL's server binaries are installed) on a throw-away 
 the console's own (`AuditQueries`), timed as the median of `--repeat` runs; ratios are large log / small log.
 The goal: a filtered page well under 100 ms at a million records.
 
-    python bench/audit_console.py [--records 1000000] [--baseline 1000] [--repeat 15] [--no-postgres]
+    python bench/audit_console.py [--records 1000000] [--baseline 1000] [--repeat 15] [--only sqlite|postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -220,6 +221,7 @@ def run(kind: str, sizes: tuple[int, int], repeat: int, pg: Any = None) -> None:
             results.append(measure(store, n, repeat))
         finally:
             store.close()
+            shutil.rmtree(settings.home, ignore_errors=True)
     small, large = results
     print(f"\n{kind}: {sizes[1]:,} records vs {sizes[0]:,} (median of {repeat}; ms)")
     print(f"  {'':38} {sizes[0]:>10,} {sizes[1]:>12,}   ratio")
@@ -232,11 +234,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--baseline", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one store only")
     args = parser.parse_args()
     sizes = (args.baseline, args.records)
-    run("sqlite", sizes, args.repeat)
-    if args.no_postgres:
+    if args.only != "postgres":
+        run("sqlite", sizes, args.repeat)
+    if args.only == "sqlite":
         return
     if binaries() is None:
         print("\npostgres: skipped (PostgreSQL server binaries are not installed)")

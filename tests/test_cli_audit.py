@@ -97,3 +97,27 @@ def test_a_bad_filter_is_one_line(home: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         cli(["audit", "tail", "--decision", "maybe"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_tail_follow_prints_new_matching_records_as_they_land(home: Path, capsys) -> None:
+    from bugwarden.cli_audit import follow, show
+    from bugwarden.store.audit_queries import AuditFilter, AuditQueries
+
+    store = Store.sqlite(home)
+    log, queries = AuditLog(store.audit), AuditQueries(store.audit)
+    filters = AuditFilter(tool="resolve_error")
+    widths = show(queries.page(filters).records, "table", header=True)
+    capsys.readouterr()
+    landing = iter([[{"tool": "resolve_error", "principal_name": "late-bot"}, {"tool": "list_errors"}], [], []])
+
+    def sleep(seconds: float) -> None:
+        for record in next(landing):
+            log.append({"decision": "allowed", "phase": "result", **record})
+
+    follow(queries, filters, 3, "table", widths, sleep=sleep, polls=3)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].split()[0] == "4" and "late-bot" in lines[0]
+    assert lines[0].index("20") == widths[0] + 2  # the columns of the table above
+    follow(queries, AuditFilter(), 4, "plain", [], sleep=lambda s: None, polls=1)
+    assert capsys.readouterr().out.startswith("5  ")
+    store.close()

@@ -145,7 +145,7 @@ async def test_a_confirmation_asked_at_one_replica_is_answered_at_the_other(
     sandbox: Starlette, home: Path, pg_url: str
 ) -> None:
     _, secret = issue(home, pg_url, "admin")
-    db = {"database_url": pg_url}
+    db = {"database_url": pg_url, "confirm": "code"}  # the operator chose codes: the model may confirm alone
     asked: list[str] = []
 
     async def approve(ctx, params):
@@ -251,3 +251,43 @@ async def test_the_database_stopped_and_restarted_mid_run(
     ok, message = AuditLog(store.audit).verify()
     store.close()
     assert ok, message
+
+
+async def test_a_stateless_replica_never_lets_the_model_confirm_alone_and_approvals_cross_replicas(
+    sandbox: Starlette, home: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A handshake-era client that declared elicitation, behind stateless replicas: no replica can ask its user
+    (there is no back channel), so the default HTTP policy asks a person. The approval is created at one replica,
+    approved from the shell, and made once at the other."""
+    _, secret = issue(home, pg_url, "admin")
+    db = {"database_url": pg_url}
+    asked: list[str] = []
+
+    async def would_answer(ctx, params):
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    args = {"project_id": API_PROJECT, "error_id": ERRORS[3]}
+    async with (
+        serving(sandbox, home, settings=db, stateless=True) as (url_a, _),
+        serving(sandbox, home, settings=db, stateless=True) as (url_b, _),
+    ):
+        async with mcp_client(url_a, secret, mode="legacy", elicitation_callback=would_answer) as a:
+            waiting = await a.call_tool("delete_error", args)
+            assert not waiting.is_error and "waits for a person's approval" in text_of(waiting), text_of(waiting)
+            approval_id = waiting.structured_content["approval_id"]
+            assert waiting.structured_content.get("confirm_code") is None  # nothing the model could send back
+        assert cli(["approvals", "list", "--database-url", pg_url]) == 0
+        assert approval_id in capsys.readouterr().out
+        assert cli(["approvals", "approve", approval_id, "--as", "alice", "--database-url", pg_url]) == 0
+        async with mcp_client(url_b, secret, mode="legacy", elicitation_callback=would_answer) as b:
+            done = await b.call_tool("delete_error", args)
+            again = await b.call_tool("delete_error", args)
+        assert "Deleted error" in text_of(done) and "approved by alice" in text_of(done)
+        assert again.structured_content["approval_id"] != approval_id  # used once
+    assert asked == []
+    assert [r.method for r in sandbox.state.control.log].count("DELETE") == 1
+    store = Store.open(make_settings(home, database_url=pg_url))
+    records = list(AuditLog(store.audit).records())
+    store.close()
+    assert any(r["tool"] == "approvals:approve" and r["principal_name"] == "alice" for r in records)

@@ -45,6 +45,7 @@ from .backends.bugsnag import BugsnagBackend
 from .backends.quota import QuotaLedger, StoredQuota
 from .config import Settings
 from .guard import notices
+from .guard.approvals import ApprovalDesk
 from .guard.audit import AuditLog
 from .guard.checkpoint import Checkpoint
 from .guard.consent import ConsentBook
@@ -57,6 +58,7 @@ from .hooks.feed import SignalWatch, StoredSignals
 from .render.text import FENCE_TAG, visible
 from .runtime import Runtime
 from .store import Store
+from .store.approvals import ApprovalStore
 from .store.buckets import CallBudgets
 from .store.hooks import HookStore
 from .store.journal import FILE_NAME as JOURNAL_FILE
@@ -293,9 +295,15 @@ def build_server(
                 return fixed
 
     tools = {name: sdk_tool(name) for name, spec in REGISTRY.items() if spec.toolset in settings.toolsets}
+    audit = AuditLog(
+        store.audit,
+        clock=runtime.clock,
+        head_key=lambda: keys.key("audit-head"),
+        journal=Journal(Path(settings.home) / JOURNAL_FILE),
+    )
     checkpoint = Checkpoint(
         guard=guard,
-        audit=AuditLog(store.audit, clock=runtime.clock, journal=Journal(Path(settings.home) / JOURNAL_FILE)),
+        audit=audit,
         specs=REGISTRY,
         tools=tools,
         authenticate=authenticate,
@@ -309,6 +317,9 @@ def build_server(
         budgets=CallBudgets(store.state, call_budget) if call_budget else None,
         sleep=options.get("sleep", anyio.sleep),
         wall=options.get("wall_clock", time.time),
+        confirm=settings.confirm_policy(transport),
+        approvals=ApprovalDesk(ApprovalStore(store.state, clock=options.get("wall_clock", time.time)), audit),
+        approve_at=f"{settings.public_url}/console/approvals" if settings.public_url else None,
     )
 
     bus = InMemorySubscriptionBus()

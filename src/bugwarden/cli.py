@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, hooks_cli
+from . import __version__, cli_approvals, hooks_cli
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -200,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from . import cli_audit
 
+    cli_approvals.add_parser(sub, _sub, _database_arg)
+
     cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
 
     from .connect import NAMES as CLIENTS
@@ -324,6 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "connect": _connect,
         "hooks": hooks_cli.run,
         "user": _user,
+        "approvals": cli_approvals.run,
     }[args.command]
     from .store import StoreError
 

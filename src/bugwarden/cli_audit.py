@@ -11,8 +11,10 @@ Every value shown at the terminal is cleaned of control characters (a hostile cl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ def add_parsers(audit: argparse.ArgumentParser, sub: Callable[..., argparse.Argu
     tail = sub(asub, "tail", "show the latest records (matching the filters) as a table, oldest first")
     tail.add_argument("-n", type=count, default=20, help="how many records")
     add_filters(tail)
+    tail.add_argument("-f", "--follow", action="store_true", help="keep printing matching records as they land")
     shape = tail.add_mutually_exclusive_group()
     shape.add_argument("--plain", action="store_true", help="one plain-English sentence per record")
     shape.add_argument("--json", action="store_true", help="JSON lines, as `audit export` writes them")
@@ -54,7 +57,13 @@ def add_parsers(audit: argparse.ArgumentParser, sub: Callable[..., argparse.Argu
     export.add_argument("--format", choices=["jsonl"], default="jsonl", help="output format")
     add_filters(export)
     database_arg(export)
-    database_arg(sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record"))
+    verify = sub(asub, "verify", "recompute the hash chain; exits 1 naming the first bad record")
+    verify.add_argument(
+        "--against",
+        metavar="EXPORT.jsonl",
+        help="an earlier `audit export` kept elsewhere: also prove the live log still holds it unchanged",
+    )
+    database_arg(verify)
 
 
 def filters_of(args: argparse.Namespace) -> AuditFilter:
@@ -76,7 +85,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     store = Store.open(settings)
     try:
         if args.action == "verify":
-            ok, message = AuditLog(store.audit).verify()
+            audit = AuditLog.for_store(store, settings.state_key.reveal() if settings.state_key else None)
+            ok, message = audit.verify(against=export_records(args.against) if args.against else None)
             print(message, file=sys.stdout if ok else sys.stderr)
             return 0 if ok else 1
         queries = AuditQueries(store.audit)
@@ -87,19 +97,66 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdout.flush()
             return 0
         records = _last(queries, filters, args.n)
-        if not records:
-            if args.n:
-                print("no records match" + ("" if filters.empty else " these filters"), file=sys.stderr)
-            return 0
-        if args.json:
-            print("\n".join(export_line(r) for r in records))
-        elif args.plain:
-            print("\n".join(f"{r.get('seq')}  {inline(r.get('ts'), 30)}  {sentence(r)}" for r in records))
-        else:
-            print(table(records))
+        if not records and args.n and not args.follow:
+            print("no records match" + ("" if filters.empty else " these filters"), file=sys.stderr)
+        shape = "json" if args.json else "plain" if args.plain else "table"
+        widths = show(records, shape, header=True)
+        if args.follow:
+            follow(queries, filters, records[-1]["seq"] if records else queries.head(), shape, widths)
         return 0
     finally:
         store.close()
+
+
+def show(records: list[dict[str, Any]], shape: str, *, header: bool, widths: list[int] | None = None) -> list[int]:
+    """Print records as a table (the widths used are returned, to keep later rows aligned), sentences or JSON."""
+    if not records:
+        return widths or []
+    if shape == "json":
+        lines = [export_line(r) for r in records]
+    elif shape == "plain":
+        lines = [f"{r.get('seq')}  {inline(r.get('ts'), 30)}  {sentence(r)}" for r in records]
+    else:
+        lines, widths = table_lines(records, header=header, widths=widths)
+    if lines:
+        print("\n".join(lines), flush=True)
+    return widths or []
+
+
+def follow(
+    queries: AuditQueries,
+    filters: AuditFilter,
+    after: int,
+    shape: str,
+    widths: list[int],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    polls: int | None = None,
+) -> None:
+    """Print matching records as they land, until interrupted (or after `polls` polls)."""
+    done = 0
+    while polls is None or done < polls:
+        sleep(1.0)
+        records, after = queries.newer(filters, after=after)
+        widths = show(records, shape, header=not widths, widths=widths or None) if records else widths
+        done += 1
+
+
+def export_records(path: str) -> Iterator[dict[str, Any]]:
+    """The records of an `audit export` file, one JSON object a line (UsageError when it cannot be read)."""
+    from .cli import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        raise UsageError(f"{path} line {number} is not JSON: pass a file from `audit export`") from None
+                    yield record if isinstance(record, dict) else {}
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def _last(queries: AuditQueries, filters: AuditFilter, n: int) -> list[dict[str, Any]]:
@@ -138,11 +195,19 @@ def target_text(record: dict[str, Any]) -> str:
     return " ".join(known + [f"{k}={v}" for k, v in targets.items() if k not in order])
 
 
-def table(records: list[dict[str, Any]]) -> str:
-    """The records under headers, columns aligned; every cell one clean line, '-' when empty."""
+def table_lines(
+    records: list[dict[str, Any]], *, header: bool = True, widths: list[int] | None = None
+) -> tuple[list[str], list[int]]:
+    """The records under headers, columns aligned; every cell one clean line, '-' when empty. With `widths`, rows
+    keep those columns (a following tail) and only the last column may run longer."""
     cells = [[inline(get(r), width) if get(r) not in (None, "") else "-" for _, get, width in COLUMNS] for r in records]
     headers = [name for name, _, _ in COLUMNS]
-    widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(COLUMNS))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [headers, *cells]
-    )
+    if widths is None:
+        widths = [max(len(row[i]) for row in [headers, *cells]) for i in range(len(COLUMNS))]
+    rows = [headers, *cells] if header else cells
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines, widths
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    return "\n".join(table_lines(records)[0])

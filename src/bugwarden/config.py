@@ -94,6 +94,7 @@ DEFAULT_BUGSNAG_API_URL = "https://api.bugsnag.com"
 DEFAULT_BUGPORT_API_URL = "https://api.bugport.dev/v1"
 TOOLSETS = ("core", "insights", "admin", "destructive")
 DEFAULT_TOOLSETS = ("core",)
+CONFIRM_POLICIES = ("approval", "code")
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
@@ -131,6 +132,9 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     public_url: str | None = None
     """HTTP: the URL clients use, when behind a proxy."""
+    confirm: str | None = None
+    """BUGWARDEN_CONFIRM: for destructive calls from clients that cannot ask their user, `approval` (a person
+    approves) or `code` (the model may confirm alone). Unset: `approval` over HTTP, `code` over stdio."""
     timeouts: Timeouts = DEFAULT_TIMEOUTS
     retries: Retries = DEFAULT_RETRIES
     caching: Caching = DEFAULT_CACHING
@@ -190,6 +194,8 @@ class Settings:
                 values[key] = tuple(items)
         if url := environ.get("BUGWARDEN_PUBLIC_URL", "").strip():
             values["public_url"] = url
+        if policy := environ.get("BUGWARDEN_CONFIRM", "").strip():
+            values["confirm"] = policy
         if sets := environ.get("BUGWARDEN_TOOLSETS", "").strip():
             values["toolsets"] = sets
         ttl = environ.get("BUGWARDEN_CACHE_TTL", "").strip()
@@ -243,11 +249,20 @@ class Settings:
             )
         if "toolsets" in values:
             values["toolsets"] = parse_toolsets(values["toolsets"])
+        if values.get("confirm") is not None and values["confirm"] not in CONFIRM_POLICIES:
+            raise ConfigError(
+                f"Config 'BUGWARDEN_CONFIRM' has value {values['confirm']!r}. Choose 'approval' (a person approves "
+                "changes from clients that cannot ask their user) or 'code' (the model may confirm them alone)."
+            )
         if values.get("public_url"):
             values["public_url"] = _check_url("BUGWARDEN_PUBLIC_URL", values["public_url"])
         if isinstance(values.get("home"), str):
             values["home"] = Path(values["home"]).expanduser()
         return cls(**values)
+
+    def confirm_policy(self, transport: str) -> str:
+        """The confirm policy in force: BUGWARDEN_CONFIRM, else `approval` over HTTP and `code` over stdio."""
+        return self.confirm or ("approval" if transport == "http" else "code")
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes` applied and validated."""

@@ -37,6 +37,7 @@ def database_checks(settings: Settings) -> list[Check]:
     """PostgreSQL: reachable, each schema component at the version this bugwarden needs, the audit chain intact."""
     from .guard.audit import AuditLog
     from .store import Store, StoreError
+    from .store.keys import KeyRing
     from .store.postgres import PostgresDatabase, redacted
     from .store.schema import Schema
 
@@ -58,7 +59,9 @@ def database_checks(settings: Settings) -> list[Check]:
             ]
         if any(s.current < s.latest for s in statuses):
             return [*out, Check(False, f"database schema is behind ({versions})", "run `bugwarden db migrate`")]
-        return [*out, Check(True, f"database schema current ({versions})"), _verdict(AuditLog(db).verify())]
+        keys = KeyRing(db.view("state", durable=False), _state_key(settings))
+        audit = AuditLog(db, head_key=lambda: keys.key("audit-head"))
+        return [*out, Check(True, f"database schema current ({versions})"), _verdict(audit.verify())]
     except StoreError as exc:
         return [Check(False, f"database {where}: {exc}", unreachable)]
     finally:
@@ -127,9 +130,13 @@ def audit_check(settings: Settings) -> Check:
     except StoreError as exc:
         return Check(False, f"state store: {exc}", "fix the state store first (see the message)")
     try:
-        return _verdict(AuditLog(store.audit).verify())
+        return _verdict(AuditLog.for_store(store, _state_key(settings)).verify())
     finally:
         store.close()
+
+
+def _state_key(settings: Settings) -> str | None:
+    return settings.state_key.reveal() if settings.state_key else None
 
 
 def _verdict(result: tuple[bool, str]) -> Check:
@@ -293,6 +300,28 @@ def _fix_for(exc: BackendError, upstream: Upstream) -> str:
     return "see the message above"
 
 
+CONFIRM_WORDS = {
+    "approval": "a person approves (`bugwarden approvals approve ID`, or the console)",
+    "code": "the model may confirm alone with the preview's code",
+}
+
+
+def confirm_checks(settings: Settings) -> list[Check]:
+    """The confirm policy in force for destructive calls from clients that cannot ask their user."""
+    source = "BUGWARDEN_CONFIRM" if settings.confirm else "default"
+    return [
+        Check(
+            True,
+            f"confirm policy ({source}): stdio {settings.confirm_policy('stdio')}, "
+            f"http {settings.confirm_policy('http')}; where a client cannot ask its user, "
+            + "; ".join(
+                f"{name}: {CONFIRM_WORDS[name]}"
+                for name in sorted({settings.confirm_policy("stdio"), settings.confirm_policy("http")})
+            ),
+        )
+    ]
+
+
 CLOCK_SKEW_LIMIT = 120.0
 """Seconds between this machine's clock and the upstream's beyond which doctor fails: token lifetimes, audit
 times and `--since` all read this clock."""
@@ -348,7 +377,11 @@ async def run(
     **backend_kw: Any,
 ) -> tuple[bool, list[str]]:
     """All checks; (every check passed, the report lines). `transport`/`bugport_transport` replace the network."""
-    checks = [backends_check(settings), Check(True, f"toolsets: {', '.join(settings.toolsets)}")]
+    checks = [
+        backends_check(settings),
+        Check(True, f"toolsets: {', '.join(settings.toolsets)}"),
+        *confirm_checks(settings),
+    ]
     checks += state_checks(settings)
     checks += token_checks(settings)
     checks += await bugsnag_checks(settings, **backend_kw)

@@ -1,11 +1,16 @@
 """Property-based attacks: random tools x arguments (extra, missing, wrongly typed, hostile) x principals.
 
 For every call, whatever was drawn:
-- the audit log gains exactly one outcome record, and an intent record only for an allowed write;
+- the audit log gains exactly one outcome record, and an intent record only for a write that passed every
+  check (one refused while it ran, after its intent, has an outcome saying so, with its reason);
 - a call that was not allowed caused no upstream write;
 - no upstream request touched a project outside a limited principal's projects (read from the simulators'
   request logs: BugSnag's project-scoped paths, BugPort's `project_id` parameters, account-level writes);
 - nothing crashed (no internal error outcome), and the server kept serving;
+- a multiplexed tool (update_error, bulk_update_errors) ran only with arguments its operation takes: anything
+  belonging to another operation was refused, so nothing the call carried was silently dropped;
+- on a replica serving as HTTP does (shared store, `BUGWARDEN_CONFIRM` default `approval`, its client unable to
+  be asked), no change that asks first was made: the model's word alone never confirms it.
 - every answer's fence tags alternate open and close as a reader sees them (look-alike tags in what was sent
   or echoed do not read as tags), and no raw invisible or control character reaches the client.
 
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +41,7 @@ from bugwarden.sandbox.bugport_seed import uid
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
+from bugwarden.tools.errors import OPERATION_FIELDS, operation_takes
 from tests.conftest import bugport_settings
 from tests.snapshot import text_of
 from tests.tools.test_injection_canary import RAW, balanced
@@ -87,6 +94,17 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "confirm": st.one_of(st.text(max_size=20), st.sampled_from(["cf_1_000000000000_" + "0" * 32])),
     "cursor": st.text(max_size=40),
     "limit": st.one_of(st.integers(-5, 500), st.text(max_size=3)),
+    # Arguments that belong to one operation or another, drawn for every operation (foreign ones included).
+    "severity": st.sampled_from(["info", "warning", "error", "critical", "bogus"]),
+    "issue_title": st.text(max_size=10),
+    "issue_url": st.sampled_from(["https://tracker.example/1", "javascript:alert(1)"]),
+    "reopen_if": st.sampled_from(["occurs_after", "n_additional_users", "never"]),
+    "seconds": st.integers(-1, 100),
+    "hours": st.integers(0, 5),
+    "occurrences": st.integers(0, 5),
+    "additional_users": st.integers(0, 5),
+    "additional_occurrences": st.integers(0, 5),
+    "assigned_collaborator_id": st.sampled_from([oid("collaborator", "ada"), "x"]),
 }
 ANY = st.one_of(
     st.none(),
@@ -140,12 +158,21 @@ class World:
                 backend_transport=httpx.ASGITransport(app=self.bugsnag),
                 bugport_transport=httpx.ASGITransport(app=self.bugport),
             )
+            # A second replica on the same store, serving as the HTTP transport does (stateless: its clients
+            # cannot be asked, so the default policy asks a person).
+            self.servers[f"{key}@replica"] = build_server(
+                settings,
+                authenticate=authenticate,
+                transport="http",
+                backend_transport=httpx.ASGITransport(app=self.bugsnag),
+                bugport_transport=httpx.ASGITransport(app=self.bugport),
+            )
 
     def logs(self) -> tuple[int, int]:
         return len(self.bugsnag.state.control.log), len(self.bugport.state.control.log)
 
-    async def run(self, key: str, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        server, principal = self.servers[key], PRINCIPALS[key]
+    async def run(self, key: str, replica: bool, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        server, principal = self.servers[f"{key}@replica" if replica else key], PRINCIPALS[key]
         async with Client(server) as client:
             for name, args in batch:
                 before_records = list(server.audit.records())
@@ -159,13 +186,28 @@ class World:
                 (outcome,) = outcomes
                 assert not str(outcome["outcome"]).startswith("internal_error"), (name, args, text_of(result))
                 assert balanced(text_of(result)) and not RAW.search(text_of(result)), (name, args, text_of(result))
-                assert len(intents) <= 1 and (not intents or outcome["decision"] == "allowed"), (name, args)
+                # An intent only for a call that passed every check; refused while it ran, its outcome says so.
+                assert len(intents) <= 1 and all(i["decision"] == "allowed" for i in intents), (name, args)
+                if intents and outcome["decision"] != "allowed":
+                    assert outcome["reason"], (name, args, outcome)  # and it wrote nothing upstream: below
                 snag = self.bugsnag.state.control.log[snag_before:]
                 port = self.bugport.state.control.log[port_before:]
                 if outcome["decision"] != "allowed":
                     assert all(r.method == "GET" for r in snag + port), (name, args, outcome)
                 if principal.projects:
                     self.within_limits(principal, name, args, outcome, snag, port)
+                if outcome["decision"] == "allowed" and name in ("update_error", "bulk_update_errors"):
+                    self.only_its_operations_arguments(name, args, outcome)
+                if replica and asks_first(name, args):
+                    assert all(r.method == "GET" for r in snag + port), (name, args, outcome)
+                    assert outcome.get("consent") != "confirmation code", (name, args, outcome)
+
+    def only_its_operations_arguments(self, name: str, args: dict[str, Any], outcome: dict[str, Any]) -> None:
+        given = {k for k in OPERATION_FIELDS if args.get(k) is not None}
+        if outcome.get("backend") == "bugport":
+            assert given <= {"status", "severity"}, (name, args)
+        else:
+            assert given <= set(operation_takes(str(args.get("operation")), args)), (name, args)
 
     def within_limits(
         self, principal: Principal, name: str, args: Any, outcome: Any, snag: list[Any], port: list[Any]
@@ -197,10 +239,24 @@ def test_no_drawn_call_gets_around_the_checkpoint(tmp_path: Path) -> None:
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
-    @given(key=st.sampled_from(sorted(PRINCIPALS)), batch=st.lists(calls(), min_size=1, max_size=3))
-    def check(key: str, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        anyio.run(world.run, key, batch)
+    @given(
+        key=st.sampled_from(sorted(PRINCIPALS)),
+        replica=st.booleans(),
+        batch=st.lists(calls(), min_size=1, max_size=3),
+    )
+    def check(key: str, replica: bool, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        portal.call(world.run, key, replica, batch)
 
-    check()
+    with anyio.from_thread.start_blocking_portal() as portal:  # one event loop for every example, as a server has
+        check()
     for server in world.servers.values():
         server.close()
+
+
+def asks_first(name: str, args: dict[str, Any]) -> bool:
+    """Whether the call is a change that asks first (a question for the user, or a person's approval)."""
+    spec = REGISTRY.get(name)
+    try:
+        return spec is not None and spec.question(args) is not None
+    except (KeyError, TypeError):
+        return spec is not None and spec.ask is not None

@@ -20,13 +20,19 @@ from mcp import Client
 from bugwarden.cli import main as cli
 from bugwarden.guard.audit import AuditError, AuditLog, redact
 from bugwarden.store import Store
+from bugwarden.store.keys import KeyRing
 from tests.conftest import API_PROJECT, Servers
 
 pytestmark = pytest.mark.anyio
 
 
 def filled_log(home: Path, n: int = 5) -> AuditLog:
-    log = AuditLog(Store.sqlite(home).audit)
+    """A log written as a server writes it: its head keyed with the store's key."""
+    store = Store.sqlite(home)
+    key = KeyRing(store.state).key("audit-head")
+    store.state.close()
+    store.tokens.close()
+    log = AuditLog(store.audit, head_key=lambda: key)
     for i in range(n):
         log.append({"tool": f"t{i}", "decision": "allowed", "phase": "result"})
     return log

@@ -103,9 +103,10 @@ def test_since_is_exact_by_sequence(tmp_path: Path) -> None:
         log.append({"tool": f"t{i}"})
     log.close()
     db = sqlite3.connect(tmp_path / "audit.sqlite3")
-    for seq, ts in [(1, "2026-12-01T09:00:00.000Z"), (2, "2026-12-01T10:00:05.000Z"), (3, "2026-12-01T10:00:03.000Z")]:
+    times = [(1, "2026-12-01T09:00:00.000Z"), (2, "2026-12-01T10:00:05.000Z"), (3, "2026-12-01T10:00:03.000Z")]
+    for seq, ts in [*times, (4, "2026-12-01T10:00:06.000Z")]:
         db.execute("UPDATE audit SET ts = ? WHERE seq = ?", (ts, seq))
-    db.execute("UPDATE audit SET ts = ? WHERE seq = 4", ("2026-12-01T10:00:06.000Z",))
+        db.execute("UPDATE audit_facts SET ts = ? WHERE seq = ?", (ts, seq))  # as the index of such a log has them
     db.commit()
     db.close()
     log = AuditLog(Store.sqlite(tmp_path).audit)

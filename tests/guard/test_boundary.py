@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from typing import Any
 
 import pytest
@@ -126,3 +127,19 @@ async def test_any_other_failure_on_the_way_in_is_refused_with_a_reference_and_a
     assert result.is_error and "reference" in text_of(result) and "/srv" not in text_of(result)
     (record,) = results(server)
     assert record["decision"] == "invalid" and record["outcome"].startswith("internal_error:")
+
+
+async def test_confirmation_codes_are_stored_hashed_in_the_audit_log(
+    servers: Servers, sandbox: Starlette, home: Any
+) -> None:
+    from bugwarden.guard.audit import code_fingerprint
+
+    server = servers(ADMIN, settings=make_settings(home, toolsets="all"))
+    args = {"project_id": API_PROJECT, "event_id": EVENT}
+    async with Client(server) as client:
+        code = (await client.call_tool("delete_event", args)).structured_content["confirm_code"]
+        done = await client.call_tool("delete_event", {**args, "confirm": code})
+    assert "Deleted event" in text_of(done)
+    stored = [json.dumps(r) for r in server.audit.records()]
+    assert not any(code in line for line in stored)
+    assert any(code_fingerprint(code) in line for line in stored)

@@ -6,8 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mcp import Client
 
-from bugwarden.render.audit import parts, sentence
+from bugwarden.render.audit import parts, quoted, sentence
+from tests.conftest import API_PROJECT, Servers
+
+INTEGRITY = "ec0d6c73fe01b5443e71589e"
 
 GRANT = {"principal_id": "grant_1", "principal_name": "triage-bot", "person": "alice", "client_name": "claude-code"}
 TOKEN = {"principal_id": "tok_abc", "principal_name": "ci-bot", "client_name": "cursor-vscode"}
@@ -149,3 +153,35 @@ def test_a_record_missing_every_field_still_reads() -> None:
     assert sentence({"tool": 3, "targets": "x", "arguments": None, "labels": []}) == (
         'someone called the tool 3 — "no decision"'
     )
+
+
+def test_a_decision_on_an_approval_names_the_call_it_was_for() -> None:
+    record = rec(
+        tool="approvals:approve",
+        principal_id="person:alice",
+        principal_name="alice",
+        client_name="console",
+        transport="console",
+        consent="approved by alice",
+        arguments={"approval_id": "apv_1", "for_tool": "delete_event", "for_principal": "triage-bot"},
+        targets={"project_id": "p1", "event_id": "ev1"},
+    )
+    assert sentence(record) == (
+        "alice (via console) approved the pending delete_event of triage-bot in project p1 — allowed, approved by alice"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_change_records_what_the_tracker_calls_the_error(servers: Servers) -> None:
+    server = servers()
+    async with Client(server) as client:
+        await client.call_tool("resolve_error", {"project_id": API_PROJECT, "error_id": INTEGRITY})
+        await client.call_tool("list_errors", {"project_id": API_PROJECT})
+    intent, result, listing = list(server.audit.records())
+    assert intent["labels"] == {} and listing["labels"] == {}
+    title = result["labels"]["error"]
+    assert title and "\n" not in title and len(title) <= 160
+    said = sentence(result)
+    assert said.startswith(f"the local stdio agent (via mcp) resolved error {quoted(title)} in project {API_PROJECT}")
+    assert 'IntegrityError: duplicate key value violates unique constraint \\"orders_order_ref_key\\""' in said
+    assert said.endswith("— allowed")

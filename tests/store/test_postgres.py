@@ -55,7 +55,7 @@ def test_a_server_refuses_a_database_that_was_never_migrated(pg_cluster: Any, tm
     assert "(run `bugwarden db migrate`)" in capsys.readouterr().out
     assert cli(["db", "migrate", "--database-url", url]) == 0
     out = capsys.readouterr().out
-    assert "applied: tokens 1, tokens 2, tokens 3, audit 1, audit 2" in out and "(run" not in out
+    assert "applied: tokens 1, tokens 2, tokens 3, audit 1, audit 2, audit 3, audit 4" in out and "(run" not in out
     assert cli(["db", "migrate", "--database-url", url]) == 0
     assert "\nthe schema is current\n" in capsys.readouterr().out
     Store.open(settings_for(url, tmp_path)).close()
@@ -77,7 +77,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
 
 def test_doctor_checks_the_database(pg_url: str, tmp_path: Path, monkeypatch, capsys) -> None:
     store = Store.open(settings_for(pg_url, tmp_path))
-    AuditLog(store.audit).append({"tool": "x"})
+    AuditLog.for_store(store).append({"tool": "x"})
     store.close()
     monkeypatch.setenv("BUGWARDEN_DATABASE_URL", pg_url)
     cli(["doctor"])

@@ -7,6 +7,7 @@ import html
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from bugwarden.cli import main as cli
 from bugwarden.guard.audit import AuditLog
 from bugwarden.guard.tokens import TokenStore
+from bugwarden.store.oauth import OAuthRepository
 from bugwarden.web.chain_watch import watch_for
 from tests.web.helpers import Site, csrf_of, sign_in, site
 
@@ -244,3 +246,67 @@ async def test_a_person_without_admin_gets_no_team_pages(sandbox: Starlette, hom
         async with httpx.AsyncClient(base_url=s.url) as anonymous:
             answer = await anonymous.get("/console/audit")
             assert answer.status_code == 303 and answer.headers["location"].startswith("/signin?next=")
+
+
+def grant_for(s: Site, person: str, client: str = "Claude Code") -> tuple[str, str]:
+    """An OAuth grant as the authorization server makes one: (grant id, access token)."""
+    repo = OAuthRepository(s.store.tokens)
+    now = time.time()
+    code = repo.save_code("client-1", {}, now, 60)
+    issued = repo.issue(
+        code,
+        person=person,
+        client_id="client-1",
+        client_name=client,
+        scopes=frozenset({"errors:read"}),
+        projects=frozenset(),
+        expires_at=now + 3600,
+        access_lifetime=3600,
+        now=now,
+    )
+    return issued.grant.id, issued.access_token
+
+
+async def test_a_person_sees_and_revokes_only_their_own_grants(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s:
+        mine, access = grant_for(s, "dev")
+        theirs, _ = grant_for(s, "someone", client="Cursor")
+        s.add_person("dev", bundle="triage")
+        s.add_person("someone")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "dev")
+            listing = visible((await http.get("/console/agents")).text)
+            assert "Claude Code" in listing and "OAuth grant" in listing and "Cursor" not in listing
+            assert (await http.get(f"/console/agents/{theirs}")).status_code == 404
+            page = await http.get(f"/console/agents/{mine}/revoke")
+            assert (
+                await http.post(f"/console/agents/{theirs}/revoke", data={"csrf": csrf_of(page.text), "confirm": "yes"})
+            ).status_code == 404
+            done = await http.post(
+                f"/console/agents/{mine}/revoke", data={"csrf": csrf_of(page.text), "confirm": "yes"}
+            )
+            assert done.status_code == 303
+            grid = await http.post(f"/console/agents/{mine}/access", data={"csrf": csrf_of(page.text)})
+            assert grid.status_code == 403, "changing access is for admins"
+        assert TokenStore(s.store.tokens).get(mine).state() == "revoked"
+        assert TokenStore(s.store.tokens).get(theirs).state() == "active"
+        record = s.audit()[-1]
+        assert record["tool"] == "console.revoke" and record["reason"] == "own grant"
+        async with httpx.AsyncClient(base_url=s.url) as mcp:
+            refused = await mcp.post("/mcp", headers={"Authorization": f"Bearer {access}"}, json={})
+            assert refused.status_code == 401
+
+
+async def test_the_approvals_page_is_for_admins_and_checks_csrf(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s:
+        s.add_person("dev")
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "dev")
+            assert (await http.get("/console/approvals")).status_code == 403
+        http = await admin_client(s)
+        page = await http.get("/console/approvals")
+        assert page.status_code == 200 and "Nothing is waiting." in page.text
+        assert (await http.post("/console/approvals/apv_nope/approve")).status_code == 403
+        unknown = await http.post("/console/approvals/apv_nope/approve", data={"csrf": csrf_of(page.text)})
+        assert unknown.status_code == 409 and "apv_nope" in unknown.text
+        await http.aclose()

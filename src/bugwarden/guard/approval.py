@@ -14,9 +14,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
+from ..store.approvals import ApprovalError
 from ..store.waits import in_store_thread
-from .checkpoint import invocation
-from .errors import Refusal
+from .audit import redact
+from .checkpoint import Invocation, invocation
+from .errors import Refusal, invalid
+
+INPUT_REQUIRED_VERSION = "2026-07-28"
 
 
 class Approval(BaseModel):
@@ -27,16 +31,20 @@ class Approval(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Consent:
-    """`given`, or not: `how` is 'not needed', 'user approved', 'confirmation code', 'preview' or 'declined';
-    a preview carries the `code` that confirms exactly this call."""
+    """`given`, or not: `how` is 'not needed', 'user approved', 'confirmation code', 'approved by <person>',
+    'preview', 'awaiting approval' or 'declined'; a preview carries the `code` that confirms exactly this call,
+    a change awaiting approval its `approval` id and where a person decides it (`approve_at`)."""
 
     given: bool
     how: str
     code: str | None = None
+    approval: str | None = None
+    approve_at: str | None = None
 
 
-def can_elicit(ctx: Any) -> bool:
-    """Whether the client declared form elicitation (so its user can be asked)."""
+def declared_elicitation(ctx: Any) -> bool:
+    """Whether the client declared form elicitation: on the connection (handshake era) or on this very request
+    (2026-07-28, per-request capabilities)."""
     try:
         capabilities = ctx.client_capabilities
     except (AttributeError, LookupError):
@@ -45,15 +53,33 @@ def can_elicit(ctx: Any) -> bool:
     return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
 
 
+def can_elicit(ctx: Any) -> bool:
+    """Whether the client's user can be asked on this request: it declared form elicitation, and there is a way
+    to ask (a back channel on this connection, or the 2026-07-28 input-required round trip, which works on any
+    replica). A handshake-era client on a stateless replica has neither, whatever it declared."""
+    if not declared_elicitation(ctx):
+        return False
+    try:
+        if ctx.session.can_send_request:
+            return True
+        version = ctx.protocol_version
+    except (AttributeError, LookupError, RuntimeError):
+        return False
+    return isinstance(version, str) and version >= INPUT_REQUIRED_VERSION  # revisions are dates: YYYY-MM-DD
+
+
 async def ask(ctx: Context) -> Consent | Elicit[Approval]:
-    """The user decides when they can be asked; `confirm` counts only for clients that cannot ask."""
+    """The user decides when they can be asked; otherwise the operator's policy: a person's approval, or the
+    confirmation code (which the model can send back on its own)."""
     call = invocation()
     if call.question is None:
         return Consent(True, "not needed")
     if can_elicit(ctx):
         return Elicit(call.question, Approval)
-    confirm = call.arguments.get("confirm")
     try:
+        if call.policy == "approval" and call.approvals is not None:
+            return await in_store_thread(_by_approval, call)
+        confirm = call.arguments.get("confirm")
         if isinstance(confirm, str) and confirm:
             await in_store_thread(call.consent.redeem, confirm, call.digest)
             return Consent(True, "confirmation code")
@@ -63,13 +89,43 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
     return Consent(False, "preview", code)
 
 
+def _by_approval(call: Invocation) -> Consent:
+    """A person's approval: redeem an approved one for this exact call (once), or create (or find) the pending
+    one and say where it is decided. A rejection binds like a decline."""
+    assert call.approvals is not None
+    if call.consent.declined(call.digest):
+        rejected = call.approvals.store.rejected(call.digest)
+        if rejected is not None:
+            raise invalid(
+                f"a person ({rejected.decided_by}) rejected this change (approval {rejected.id}): it will not be "
+                "made; ask them before trying again"
+            )
+        raise invalid("the user declined this change when asked; it will not be made without asking again")
+    used = call.approvals.store.redeem(call.digest)
+    if used is not None:
+        return Consent(True, f"approved by {used.decided_by}", approval=used.id)
+    try:
+        pending = call.approvals.store.request(
+            call.digest,
+            principal_id=call.principal.id,
+            principal_name=call.principal.name,
+            tool=call.tool,
+            targets=call.targets,
+            arguments=redact({k: v for k, v in call.arguments.items() if k != "confirm" and v is not None}),
+            question=call.question or call.tool,
+        )
+    except ApprovalError as exc:
+        raise invalid(str(exc)) from None
+    return Consent(False, "awaiting approval", approval=pending.id, approve_at=call.approve_at)
+
+
 async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -> Consent:
     """Normalise the outcome, and remember a user's no so that no confirmation code can override it."""
     call = invocation()
     if isinstance(answer, AcceptedElicitation):
         data = answer.data
         if isinstance(data, Consent):
-            call.notes["consent"] = data.how
+            call.notes["consent"] = data.how + (f" ({data.approval})" if data.approval else "")
             return data
         if isinstance(data, Approval) and data.approve:
             call.notes["consent"] = "user approved"

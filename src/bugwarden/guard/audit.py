@@ -14,19 +14,21 @@ not happen.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..store import Database, StoreError
+from ..store import Database, Store, StoreError
 from ..store.audit_facts import index_record
 from ..store.journal import Journal
+from ..store.keys import KeyRing
 from ..store.schema import GENESIS
 from .principal import Principal
 
@@ -36,10 +38,17 @@ HEAD_FOR_UPDATE = {
     "postgres": "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
 }
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|cookie|credential", re.I)
+_CONFIRM_CODE = re.compile(r"cf_[0-9a-f]{1,12}_[0-9a-f]{12}_[0-9a-f]{32}")
 _SECRET_VALUE = re.compile(r"\bbw_[A-Za-z0-9_-]{16,}|\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{8,}")
 
 
 MAX_DEPTH = 8
+
+
+def code_fingerprint(code: str) -> str:
+    """How a confirmation code is stored in the audit log: its hash, which matches the code an operator holds but
+    cannot be sent back as one."""
+    return "cf-sha256:" + hashlib.sha256(code.encode()).hexdigest()[:32]
 
 
 def redact(value: Any, key: str = "", depth: int = 0) -> Any:
@@ -54,6 +63,7 @@ def redact(value: Any, key: str = "", depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v, "", depth + 1) for v in list(value)[:50]]
     if isinstance(value, str):
+        value = _CONFIRM_CODE.sub(lambda m: code_fingerprint(m.group(0)), value)
         value = _SECRET_VALUE.sub("[redacted]", value)
         return value if len(value) <= 300 else value[:300] + "…"
     if value is None or isinstance(value, bool | int | float):
@@ -91,6 +101,9 @@ class AuditRecord:
     person: str | None = None
     """Calls through an OAuth grant: the person who gave it, and the OAuth client it was given to."""
     oauth_client: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    """What the tracker calls the targets (`error`: an error's class and message), for people reading the log.
+    Upstream text: shown only as data."""
 
     @classmethod
     def start(
@@ -144,13 +157,34 @@ class AuditError(RuntimeError):
 class AuditLog:
     """Append-only, hash-chained records in one database (SQLite `audit.sqlite3`, or PostgreSQL)."""
 
-    def __init__(self, db: Database, clock: Any = time.monotonic, journal: Journal | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Any = time.monotonic,
+        head_key: Callable[[], bytes] | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         self.db = db
         self._clock = clock
+        self._head_key = head_key
+        """Keys the chain head (HMAC over its seq and hash) so that moving it back is noticed; every writer of a
+        served log has it (`for_store`). Without it, writes leave the head unkeyed and `verify` cannot check it."""
         self.journal = journal
         """Where records go while the store cannot take them (see store/journal.py); None: nowhere."""
         self.healthy = True
         """False since an append failed, until one succeeds: reads are then checked with `ready()` before they run."""
+
+    @classmethod
+    def for_store(cls, store: Store, state_key: str | None = None, clock: Any = time.monotonic) -> AuditLog:
+        """The audit log of `store`, its head keyed with the store's key (or one derived from BUGWARDEN_STATE_KEY)."""
+        keys = KeyRing(store.state, state_key)
+        return cls(store.audit, clock=clock, head_key=lambda: keys.key("audit-head"))
+
+    def _head_mac(self, seq: int, digest: str, key: bytes | None = None) -> str | None:
+        key = key if key is not None else (self._head_key() if self._head_key is not None else None)
+        if key is None:
+            return None
+        return hmac.new(key, f"audit-head|{seq}|{digest}".encode(), hashlib.sha256).hexdigest()
 
     def close(self) -> None:
         self.db.close()
@@ -167,6 +201,7 @@ class AuditLog:
         try:
             if self.journal is not None and not self.journal.draining and self.journal.pending():
                 self.journal.drain(self.append)  # what was refused during an outage goes first, in its order
+            key = self._head_key() if self._head_key is not None else None  # read before the head is locked
             with self.db.transaction(write=True) as tx:
                 head = tx.execute(HEAD_FOR_UPDATE[self.db.dialect]).fetchone()
                 seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
@@ -184,7 +219,8 @@ class AuditLog:
                     (seq, ts, body, prev, digest),
                 )
                 index_record(tx, seq, ts, record)
-                tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+                mac = self._head_mac(seq, digest, key)
+                tx.execute("UPDATE audit_head SET seq = ?, hash = ?, mac = ? WHERE id = 1", (seq, digest, mac))
         except (StoreError, AuditError) as exc:
             self.healthy = False
             log.error("audit store failed: %s", exc)
@@ -260,11 +296,35 @@ class AuditLog:
             row = tx.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
 
-    def verify(self) -> tuple[bool, str]:
-        """Recompute the chain from one snapshot. Returns (ok, message naming the first bad record)."""
+    def verify(self, against: Iterable[dict[str, Any]] | None = None) -> tuple[bool, str]:
+        """Recompute the chain from one snapshot. Returns (ok, message naming the first bad record).
+
+        With a head key, the head must carry its keyed MAC (a head moved back, with records cut from the end,
+        does not). `against` is an earlier export (records with `seq` and `hash`): the live log must still hold
+        it unchanged, as its prefix."""
         with self.db.transaction() as tx:
-            head = tx.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            head = tx.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
             rows = tx.execute("SELECT seq, ts, record, prev_hash, hash FROM audit ORDER BY seq").fetchall()
+        ok, message = self._verify_rows(head, rows)
+        if not ok:
+            return ok, message
+        if self._head_key is not None and head is not None and int(head[0]) > 0:
+            expected_mac = self._head_mac(int(head[0]), str(head[1]))
+            if head[2] is None:
+                return False, (
+                    f"record {int(head[0])}: the chain head carries no key, so records may have been cut from the "
+                    "end (right after an upgrade, the next call keys it: verify again after one call)"
+                )
+            if not hmac.compare_digest(str(head[2]), str(expected_mac)):
+                return False, (
+                    f"record {int(head[0])}: the chain head was not written by bugwarden (moved back after records "
+                    "were cut from the end, or forged)"
+                )
+        if against is not None:
+            return _contains(rows, against, message)
+        return ok, message
+
+    def _verify_rows(self, head: Any, rows: list[Any]) -> tuple[bool, str]:
         prev, expected = GENESIS, 1
         for seq, ts, body, prev_hash, digest in rows:
             try:
@@ -305,3 +365,27 @@ def canonical(record: dict[str, Any]) -> str:
 
 def chain_hash(prev: str, body: str) -> str:
     return hashlib.sha256((prev + "\n" + body).encode()).hexdigest()
+
+
+def _contains(rows: list[Any], export: Iterable[dict[str, Any]], verdict: str) -> tuple[bool, str]:
+    """Whether the live rows (already verified as one chain) hold the exported records unchanged, in place: the
+    same hash at the same seq proves everything up to it is unchanged, because each hash covers all before it."""
+    live = {int(seq): str(digest) for seq, _ts, _body, _prev, digest in rows}
+    last = max(live, default=0)
+    seen, first, final = 0, 0, 0
+    for number, record in enumerate(export, 1):
+        seq, digest = record.get("seq"), record.get("hash")
+        if not isinstance(seq, int) or not isinstance(digest, str):
+            return False, f"export line {number}: not an audit record (no seq or hash): pass an `audit export` file"
+        first, final = first or seq, seq
+        if seq > last:
+            return False, (
+                f"record {seq}: in the export but not in the live log, which ends at {last} "
+                "(records were cut from the end)"
+            )
+        if live.get(seq) != digest:
+            return False, f"record {seq}: differs from the export (the live log was rewritten)"
+        seen += 1
+    if seen == 0:
+        return False, "the export holds no records: nothing to compare"
+    return True, f"{verdict}; it still holds the export's {seen} records ({first}..{final}) unchanged"

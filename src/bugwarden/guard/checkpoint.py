@@ -45,6 +45,7 @@ from ..store import StoreError
 from ..store.buckets import CallBudgets
 from ..store.waits import bounded, in_store_thread
 from . import target as current_target
+from .approvals import ApprovalDesk
 from .arguments import validate
 from .audit import AuditError, AuditLog, AuditRecord
 from .budget import Meter
@@ -88,6 +89,12 @@ class Invocation:
     question: str | None
     consent: ConsentBook
     notes: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)
+    policy: str = "code"
+    """Where the client cannot ask its user: `approval` (a person approves) or `code` (the model may confirm)."""
+    approvals: ApprovalDesk | None = None
+    approve_at: str | None = None
+    """Where a person approves: the console's Approvals page, when the server has a public URL."""
 
 
 _invocation: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("bugwarden_invocation", default=None)
@@ -99,6 +106,14 @@ def invocation() -> Invocation:
     if value is None:
         raise RuntimeError("no call is being run through the checkpoint")
     return value
+
+
+def name_target(kind: str, name: str) -> None:
+    """Record what the tracker calls the call's target (e.g. `error`: "TypeError: x is undefined"), so the audit
+    log can say it in words; outside a call, nothing happens."""
+    call = _invocation.get()
+    if call is not None:
+        call.notes[f"label:{kind[:20]}"] = " ".join(str(name).split())[:160]
 
 
 def client_of(ctx: Any) -> tuple[str | None, str | None]:
@@ -129,6 +144,9 @@ class Checkpoint:
         budgets: CallBudgets | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         wall: Callable[[], float] = time.time,
+        confirm: str = "code",
+        approvals: ApprovalDesk | None = None,
+        approve_at: str | None = None,
     ) -> None:
         self.guard = guard
         self.audit = audit
@@ -145,6 +163,9 @@ class Checkpoint:
         self.budgets = budgets
         self.sleep = sleep
         self.wall = wall
+        self.confirm = confirm
+        self.approvals = approvals
+        self.approve_at = approve_at
 
     async def visible_tools(self, ctx: Any) -> set[str]:
         """The tools this caller may see (none when it cannot be authenticated)."""
@@ -264,7 +285,18 @@ class Checkpoint:
             raise ToolError(message) from None
         digest = call_digest(principal.id, name, resolved)
         question = spec.question(resolved)  # a person reads it (elicitation): it passes the sanitiser too
-        call = Invocation(principal, name, resolved, digest, words.said(question) if question else None, self.consent)
+        call = Invocation(
+            principal,
+            name,
+            resolved,
+            digest,
+            words.said(question) if question else None,
+            self.consent,
+            targets=dict(record.targets),
+            policy=self.confirm,
+            approvals=self.approvals,
+            approve_at=self.approve_at,
+        )
         ran = await self._run(run, resolved, target, call, notices, deadline)
         result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
@@ -273,6 +305,9 @@ class Checkpoint:
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
+        labels = {key[6:]: value for key, value in call.notes.items() if key.startswith("label:")}
+        if labels:
+            finished = replace(finished, labels=labels)
         try:
             await self._record(finished, started, strict=True)
         except AuditError:

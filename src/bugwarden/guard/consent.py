@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..store import Database
+from ..store.approvals import DECLINE_TTL, decline_key
 from .errors import invalid
 
 CODE_TTL = 300.0
-DECLINE_TTL = 24 * 3600.0
 CLOCK_SKEW = 30.0
 """How far ahead a replica's clock may be when it issues a code that another replica redeems."""
 _CODE = re.compile(r"^cf_([0-9a-f]{1,12})_([0-9a-f]{12})_([0-9a-f]{32})$")
@@ -90,7 +90,7 @@ class ConsentBook:
 
     def decline(self, digest: str) -> None:
         """Record that a user said no to the call `digest`: no code will be issued or accepted for it."""
-        key = hashlib.sha256(f"decline|{digest}".encode()).hexdigest()
+        key = decline_key(digest)
         now = self._clock()
         with self.db.transaction(write=True) as tx:
             tx.execute("DELETE FROM declines WHERE expires_at < ?", (now,))
@@ -98,7 +98,7 @@ class ConsentBook:
             tx.execute("INSERT INTO declines (digest, expires_at) VALUES (?, ?)", (key, now + DECLINE_TTL))
 
     def declined(self, digest: str) -> bool:
-        key = hashlib.sha256(f"decline|{digest}".encode()).hexdigest()
+        key = decline_key(digest)
         with self.db.transaction() as tx:
             row = tx.execute("SELECT expires_at FROM declines WHERE digest = ?", (key,)).fetchone()
         return row is not None and float(row[0]) > self._clock()

@@ -64,8 +64,8 @@ _ACTIONS: dict[str, tuple[str, str, str]] = {
     "console.access": ("change", "changed", "the access of {agent}"),
     "console.revoke": ("revoke", "revoked", "{agent}"),
     "console.token_create": ("create", "created", "the token {agent}"),
-    "approvals.approve": ("approve", "approved", "a pending change"),
-    "approvals.reject": ("reject", "rejected", "a pending change"),
+    "approvals:approve": ("approve", "approved", "the pending {for_tool} of {for_principal}"),
+    "approvals:reject": ("reject", "rejected", "the pending {for_tool} of {for_principal}"),
 }
 _SCOPE_WORDS = {
     "errors:read": "read errors",
@@ -101,6 +101,7 @@ _OUTCOMES = {
     "ResponseTooLarge": "an answer too large to read",
     "QuotaUnavailable": "the rate limit leaves no room",
 }
+_TARGET_KINDS = ("error", "event", "project", "organization")
 _NEEDS_SCOPE = re.compile(r"needs the ([a-z]+:[a-z]+) scope")
 
 
@@ -171,17 +172,17 @@ def _actor(record: Mapping[str, Any]) -> list[Part]:
 
 def _object(record: Mapping[str, Any], template: str) -> list[Part]:
     out: list[Part] = []
-    for chunk in re.split(r"(\{[a-z]+\})", template):
+    for chunk in re.split(r"(\{[a-z_]+\})", template):
         if not chunk:
             continue
         if chunk.startswith("{"):
             kind = chunk[1:-1]
-            if kind == "agent":
-                arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
-                agent = (arguments or {}).get("agent") or (arguments or {}).get("id") or "an agent"
-                out.append((data(agent), True))
-            else:
+            if kind in _TARGET_KINDS:
                 out += _target(record, kind)
+            else:  # a value the record's arguments carry (an agent's name, the tool an approval was for)
+                arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
+                value = (arguments or {}).get(kind) or (arguments or {}).get("id" if kind == "agent" else kind)
+                out.append((data(value), True) if value else ("an agent" if kind == "agent" else "a call", False))
         else:
             out.append((chunk, False))
     return out

@@ -18,6 +18,15 @@ def _how_to_confirm(code: str | None) -> str:
     return f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
 
 
+def _awaiting(what: str, approval: str, approve_at: str | None) -> str:
+    where = f"on the Approvals page at {approve_at} or " if approve_at else ""
+    return (
+        f"Not done yet: {what} waits for a person's approval (approval {approval}, valid for 15 minutes), "
+        f"{where}with `bugwarden approvals approve {approval}`. Tell the user; call again with the same "
+        "arguments once it is approved. The model cannot approve it."
+    )
+
+
 def _declined(how: str, what: str) -> str | None:
     if how == "declined":
         return f"Not done: the user declined {what}."
@@ -26,7 +35,18 @@ def _declined(how: str, what: str) -> str | None:
     return None
 
 
-def deletion_pending(kind: str, target: str, preview: str, how: str, code: str | None) -> Answer:
+def deletion_pending(
+    kind: str,
+    target: str,
+    preview: str,
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
+) -> Answer:
+    if approval is not None:
+        text = _awaiting(f"deleting {kind} {target}", approval, approve_at)
+        return Answer(text, DeletionOut(target=target, kind=kind, deleted=False, how=how, approval_id=approval))
     text = _declined(how, f"deleting {kind} {target}") or (
         f"Not deleted yet. This would permanently delete {kind} {target}:\n\n{NOTICE}\n\n{preview}"
         + _how_to_confirm(code)
@@ -54,7 +74,20 @@ def organization_preview(org: Organization, projects: list[Project], total: int 
     )
 
 
-def discard_pending(error_id: str, project_id: str, how: str, code: str | None) -> Answer:
+def discard_pending(
+    error_id: str,
+    project_id: str,
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
+) -> Answer:
+    if approval is not None:
+        text = _awaiting(f"discarding error {error_id}", approval, approve_at)
+        data = ErrorChangeOut(
+            error_id=error_id, project_id=project_id, operation="discard", applied=False, approval_id=approval
+        )
+        return Answer(text, data)
     text = _declined(how, f"discarding error {error_id}") or (
         f"Not discarded yet: discarding error {error_id} drops all its future events." + _how_to_confirm(code)
     )
@@ -65,8 +98,21 @@ def discard_pending(error_id: str, project_id: str, how: str, code: str | None) 
 
 
 def settings_pending(
-    kind: str, target: str, name: str, fields: Mapping[str, Any], how: str, code: str | None
+    kind: str,
+    target: str,
+    name: str,
+    fields: Mapping[str, Any],
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
 ) -> Answer:
+    if approval is not None:
+        text = _awaiting(f"changing {kind} {target} ({', '.join(fields)})", approval, approve_at)
+        data = SettingsChangeOut(
+            target=target, kind=kind, applied=False, how=how, changed=list(fields), approval_id=approval
+        )
+        return Answer(text, data)
     changes = "\n".join(f"{key}: {inline(value, 200)}" for key, value in fields.items())
     text = _declined(how, f"changing {kind} {target}") or (
         f"Not changed yet. {kind.capitalize()} {target} would get these settings:\n\n{NOTICE}\n\n"

@@ -91,6 +91,8 @@ class ErrorChangeOut(BaseModel):
     """Names of the fields that changed (status, severity, ...)."""
     error: ErrorRef | None = None
     confirm_code: str | None = None
+    approval_id: str | None = None
+    """A change waiting for a person's approval: its id (`bugwarden approvals approve ID`)."""
 
 
 class BulkChangeOut(BaseModel):
@@ -129,6 +131,8 @@ class DeletionOut(BaseModel):
     deleted: bool
     how: str
     confirm_code: str | None = None
+    approval_id: str | None = None
+    """A change waiting for a person's approval: its id (`bugwarden approvals approve ID`)."""
 
 
 class SettingsChangeOut(BaseModel):
@@ -138,6 +142,8 @@ class SettingsChangeOut(BaseModel):
     how: str
     changed: list[str] = []
     confirm_code: str | None = None
+    approval_id: str | None = None
+    """A change waiting for a person's approval: its id (`bugwarden approvals approve ID`)."""
 
 
 class OrganizationRef(BaseModel):

@@ -103,7 +103,7 @@ TOKENS = (
         ),
     ),
 )
-AUDIT = (
+AUDIT: tuple[Migration, ...] = (
     Migration(
         1,
         sqlite=(
@@ -127,8 +127,13 @@ AUDIT = (
     ),
     # The search index of the console and `audit tail` filters (store/audit_facts.py), filled from the records.
     Migration(3, sqlite=FACTS_SQLITE + FACTS_INDEXES, postgres=FACTS_POSTGRES + FACTS_INDEXES, after=backfill),
+    Migration(
+        4,
+        sqlite=("ALTER TABLE audit_head ADD COLUMN mac TEXT",),
+        postgres=("ALTER TABLE audit_head ADD COLUMN mac TEXT",),
+    ),
 )
-STATE = (
+STATE: tuple[Migration, ...] = (
     Migration(
         1,
         sqlite=(
@@ -160,6 +165,27 @@ STATE = (
             "CREATE INDEX quota_sent_key_at ON quota_sent (key, at)",
             "CREATE TABLE quota_word (key TEXT PRIMARY KEY, lim INTEGER, remaining INTEGER, "
             "remaining_at DOUBLE PRECISION NOT NULL, blocked_until DOUBLE PRECISION NOT NULL)",
+        ),
+    ),
+)
+APPROVALS_TABLE = (
+    "CREATE TABLE approvals (id TEXT PRIMARY KEY, digest TEXT NOT NULL, principal_id TEXT NOT NULL, "
+    "principal_name TEXT NOT NULL, tool TEXT NOT NULL, targets TEXT NOT NULL, arguments TEXT NOT NULL, "
+    "question TEXT NOT NULL, created_at {real} NOT NULL, expires_at {real} NOT NULL, status TEXT NOT NULL, "
+    "decided_by TEXT, decided_at {real}, used_at {real})"
+)
+STATE += (
+    Migration(
+        4,
+        sqlite=(
+            APPROVALS_TABLE.format(real="REAL"),
+            "CREATE INDEX approvals_digest ON approvals (digest, status)",
+            "CREATE INDEX approvals_status ON approvals (status, created_at)",
+        ),
+        postgres=(
+            APPROVALS_TABLE.format(real="DOUBLE PRECISION"),
+            "CREATE INDEX approvals_digest ON approvals (digest, status)",
+            "CREATE INDEX approvals_status ON approvals (status, created_at)",
         ),
     ),
 )

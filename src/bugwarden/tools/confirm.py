@@ -28,7 +28,11 @@ async def change_settings(
     """Preview (or report a decline) until consent is given; then apply and say what changed."""
     if not consent.given:
         name = await current_name()
-        return respond(render.settings_pending(kind, target_id, name, fields, consent.how, consent.code))
+        return respond(
+            render.settings_pending(
+                kind, target_id, name, fields, consent.how, consent.code, consent.approval, consent.approve_at
+            )
+        )
     await apply()
     return respond(render.settings_changed(kind, target_id, fields, consent.how))
 
@@ -43,6 +47,10 @@ async def delete_after_consent(
     """Show what would go (or report a decline) until consent is given; then delete."""
     if not consent.given:
         shown = await preview() if consent.how == "preview" else ""
-        return respond(render.deletion_pending(kind, target_id, shown, consent.how, consent.code))
+        return respond(
+            render.deletion_pending(
+                kind, target_id, shown, consent.how, consent.code, consent.approval, consent.approve_at
+            )
+        )
     await delete()
     return respond(render.deleted(kind, target_id, consent.how))

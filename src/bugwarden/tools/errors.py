@@ -11,6 +11,7 @@ from ..backends.base import ErrorChange, ErrorQuery, Filter
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
 from ..guard.approval import Consented
+from ..guard.checkpoint import name_target
 from ..guard.target import InProject, Target
 from ..render import confirm as render_confirm
 from ..render import errors as render
@@ -217,6 +218,7 @@ async def get_error(
 
 async def apply_change(target: InProject, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
     before = await target.backend.get_error(target.project_id, error_id)
+    name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
     after = await target.backend.update_error(target.project_id, error_id, change)
     return respond(render.change_made(before, after, change.operation, what))
 
@@ -420,7 +422,11 @@ async def update_error(
     a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
     status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
     if not consent.given:
-        return respond(render_confirm.discard_pending(error_id, target.project_id, consent.how, consent.code))
+        return respond(
+            render_confirm.discard_pending(
+                error_id, target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
+            )
+        )
     args = {
         "operation": operation,
         "status": status,

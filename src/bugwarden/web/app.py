@@ -18,10 +18,15 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import console_agents, console_audit, signin
+from . import console_agents, console_approvals, console_audit, signin
 from .site import STATIC, Web, security_headers
 
-PAGES: list[Callable[[], Sequence[BaseRoute]]] = [signin.routes, console_audit.routes, console_agents.routes]
+PAGES: list[Callable[[], Sequence[BaseRoute]]] = [
+    signin.routes,
+    console_audit.routes,
+    console_agents.routes,
+    console_approvals.routes,
+]
 """Modules whose routes make up the pages (each a function returning Starlette routes)."""
 
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}

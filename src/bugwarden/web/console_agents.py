@@ -13,6 +13,7 @@ agents they granted. Every change is audited with who made it and what changed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -25,6 +26,7 @@ from ..guard.audit import AuditError
 from ..guard.scopes import BUNDLES, ScopeError
 from ..guard.tokens import TokenError, TokenInfo, TokenStore
 from ..store.agents import AgentAccess
+from ..store.oauth import OAuthRepository
 from ..store.people import Person
 from .access_grid import ROWS, GridError, changes, grid, scopes_for
 from .events import audit_event
@@ -53,15 +55,12 @@ class Agent:
 
 
 def _agent(info: TokenInfo) -> Agent:
-    person = getattr(info, "person", None)
-    client = getattr(info, "client", None)
-    kind = "grant" if person or info.id.startswith("grant") else "token"
     return Agent(
         info.id,
         info.name,
-        kind,
-        person,
-        client,
+        "grant" if info.is_grant else "token",
+        info.person,
+        info.client_id,
         info.scopes,
         info.projects,
         info.created_at,
@@ -197,7 +196,10 @@ async def revoke(request: Request) -> Response:
         return _agent_view(
             request, agent, problem="The audit log cannot record this, so nothing was revoked.", status=503
         )
-    await anyio.to_thread.run_sync(TokenStore(web.store.tokens).revoke, agent.id)
+    if agent.kind == "grant":  # with every refresh token, so the client cannot get a new access token
+        await anyio.to_thread.run_sync(OAuthRepository(web.store.tokens).revoke, agent.id, time.time())
+    else:
+        await anyio.to_thread.run_sync(TokenStore(web.store.tokens).revoke, agent.id)
     return redirect(request, f"/console/agents/{agent.id}")
 
 

@@ -39,18 +39,29 @@ def _filters(request: Request) -> tuple[AuditFilter, dict[str, str], str]:
         return AuditFilter(), raw, str(exc)
 
 
+_SHORT = {"organization_id": "organization", "project_id": "project", "error_id": "error", "event_id": "event"}
+
+
+def _target_order(item: tuple[Any, Any]) -> int:
+    order = list(_SHORT)
+    return order.index(item[0]) if item[0] in order else len(order)
+
+
 def row_view(record: dict[str, Any]) -> dict[str, Any]:
     """What a table row shows; every value is escaped by the template."""
     targets = record.get("targets") if isinstance(record.get("targets"), dict) else {}
+    is_person = str(record.get("principal_id") or "").startswith("person:")
+    ts = str(record.get("ts") or "")
     return {
         "seq": record.get("seq"),
-        "ts": record.get("ts"),
+        "ts": ts,
+        "when": ts[:19].replace("T", " "),
         "who": record.get("principal_name") or record.get("principal_id") or "",
-        "person": record.get("person") or "",
+        "person": "" if is_person else record.get("person") or "",
         "client": record.get("client_name") or "",
         "tool": record.get("tool") or "",
         "phase": record.get("phase") or "",
-        "targets": [(k, v) for k, v in (targets or {}).items()],
+        "targets": [(_SHORT.get(str(k), str(k)), v) for k, v in sorted((targets or {}).items(), key=_target_order)],
         "decision": record.get("decision") or "",
         "reason": record.get("reason") or "",
         "outcome": record.get("outcome") or "",
