@@ -232,3 +232,24 @@ async def test_assign_by_email_in_the_default_toolset(servers: Servers, sandbox:
         )
     assert nobody.is_error and "no collaborator of project" in text_of(nobody)
     assert sandbox.state.sim.world.errors[INTEGRITY].data["assigned_collaborator_id"] == oid("user", "ada")
+
+
+async def test_bulk_delete_and_data_deletion_wait_for_a_persons_approval(
+    servers: Servers, sandbox: Starlette, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bugwarden.cli import main as cli
+
+    monkeypatch.setenv("BUGWARDEN_HOME", str(home))
+    server = servers(admin_principal(), settings=make_settings(home, toolsets="all", confirm="approval"))
+    bulk = {"project_id": API_PROJECT, "error_ids": [INTEGRITY, KEYERROR], "operation": "delete"}
+    purge = {"project_id": API_PROJECT, "filters": ["user.id=u-1001"]}
+    async with Client(server) as c:
+        waiting = await c.call_tool("bulk_update_errors", bulk)
+        approval = waiting.structured_content["approval_id"]
+        assert approval and "waits for a person's approval" in text_of(waiting)
+        held = await c.call_tool("delete_event_data", purge)
+        assert held.structured_content["approval_id"] and "waits for a person's approval" in text_of(held)
+        assert not sent(sandbox, "PATCH", "/errors") and not sent(sandbox, "POST", "/event_data_deletions")
+        assert cli(["approvals", "approve", approval, "--as", "alice"]) == 0
+        done = await c.call_tool("bulk_update_errors", bulk)
+    assert text_of(done).count("deleted") == 2 and INTEGRITY not in sandbox.state.sim.world.errors

@@ -8,6 +8,7 @@ from ..model import BugContext, Comment, ErrorGroup, Page, ReopenRule
 from . import vocab
 from .answer import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, Answer
 from .bugport import bug_report_sections
+from .confirm import awaiting
 from .events import COMPACT, FULL, error_line, error_summary, event_sections, reopen_words
 from .outputs import BulkChangeOut, CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
 from .refs import error_ref, event_ref
@@ -151,11 +152,22 @@ def bulk_change(project_id: str, operation: str, statuses: dict[str, str | None]
     return Answer("\n".join(lines), BulkChangeOut(project_id=project_id, operation=operation, statuses=known))
 
 
-def bulk_pending(project_id: str, operation: str, error_ids: Sequence[str], how: str, code: str | None) -> Answer:
-    """A bulk discard or delete that was not done (yet): declined, or waiting for its confirmation code."""
+def bulk_pending(
+    project_id: str,
+    operation: str,
+    error_ids: Sequence[str],
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
+) -> Answer:
+    """A bulk discard or delete that was not done (yet): declined, or waiting for its confirmation code or for a
+    person's approval."""
     what = {"delete": "deleting", "discard": "discarding"}.get(operation, operation)
     said = {"declined": "declined", "cancelled": "dismissed the question about"}.get(how)
-    if said:
+    if approval is not None:
+        text = awaiting(f"{what} {plural(len(error_ids), 'error')} of project {project_id}", approval, approve_at)
+    elif said:
         text = f"Not done: the user {said} {what} {plural(len(error_ids), 'error')}."
     else:
         effect = "and all their events permanently" if operation == "delete" else "(their future events dropped)"
@@ -166,7 +178,10 @@ def bulk_pending(project_id: str, operation: str, error_ids: Sequence[str], how:
             text += (
                 f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
             )
-    return Answer(text, BulkChangeOut(project_id=project_id, operation=operation, statuses={}, confirm_code=code))
+    data = BulkChangeOut(
+        project_id=project_id, operation=operation, statuses={}, confirm_code=code, approval_id=approval
+    )
+    return Answer(text, data)
 
 
 def comment_added(project_id: str, error_id: str, comment: Comment) -> Answer:

@@ -101,6 +101,7 @@ class BulkChangeOut(BaseModel):
     statuses: dict[str, str | None]
     """Error id -> its status after the change."""
     confirm_code: str | None = None
+    approval_id: str | None = None
 
 
 class CommentOut(BaseModel):
@@ -296,6 +297,7 @@ class DataDeletionOut(BaseModel):
     requested: bool
     how: str | None = None
     confirm_code: str | None = None
+    approval_id: str | None = None
 
 
 class SignalRef(BaseModel):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..model import Comment, DataDeletion, FeatureFlag, Page, SavedSearch
 from .answer import Answer
+from .confirm import awaiting
 from .outputs import CommentList, CommentOut, CommentRef, DataDeletionOut, FeatureFlagList, FeatureFlagRef
 from .refs import iso, untrusted
 from .text import NOTICE, fence, inline, joined, plural, when
@@ -78,10 +79,18 @@ def feature_flags(page: Page[FeatureFlag], stage: str, cursor: str | None) -> An
 
 
 def deletion_pending(
-    project_id: str, conditions: Sequence[str], events: int | None, how: str, code: str | None
+    project_id: str,
+    conditions: Sequence[str],
+    events: int | None,
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
 ) -> Answer:
     said = {"declined": "declined", "cancelled": "dismissed the question about"}.get(how)
-    if said:
+    if approval is not None:
+        text = awaiting(f"deleting the events of project {project_id} that match those filters", approval, approve_at)
+    elif said:
         text = f"Not requested: the user {said} deleting those events."
     else:
         n = plural(events, "event") if events is not None else "every event"
@@ -94,7 +103,9 @@ def deletion_pending(
             )
     return Answer(
         text,
-        DataDeletionOut(project_id=project_id, events=events, requested=False, how=how, confirm_code=code),
+        DataDeletionOut(
+            project_id=project_id, events=events, requested=False, how=how, confirm_code=code, approval_id=approval
+        ),
     )
 
 

@@ -317,7 +317,17 @@ async def bulk_update_errors(
     collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
     (errors:delete) ask first."""
     if not consent.given:
-        return respond(render_errors.bulk_pending(target.project_id, operation, error_ids, consent.how, consent.code))
+        return respond(
+            render_errors.bulk_pending(
+                target.project_id,
+                operation,
+                error_ids,
+                consent.how,
+                consent.code,
+                consent.approval,
+                consent.approve_at,
+            )
+        )
     change = bugsnag_change(
         target,
         operation,

@@ -235,7 +235,11 @@ async def delete_event_data(
         if consent.how == "preview":
             matching = (await backend.list_project_events(target.project_id, limit=1, filters=parsed)).total
         words = [f"{f} {'is' if k == 'eq' else 'is not'} {v}" for f, k, v in (parse_filter(t) for t in filters or [])]
-        return respond(render.deletion_pending(target.project_id, words, matching, consent.how, consent.code))
+        return respond(
+            render.deletion_pending(
+                target.project_id, words, matching, consent.how, consent.code, consent.approval, consent.approve_at
+            )
+        )
     found = await backend.request_data_deletion(target.project_id, parsed)
     return respond(render.deletion(target.project_id, found, consent.how))
 
