@@ -27,9 +27,9 @@ ENV PATH="/opt/bugwarden/bin:$PATH" \
 VOLUME ["/data"]
 USER bugwarden
 EXPOSE 8000
-# Probes HTTP mode (serve --transport http). A stdio container lives for one client session (docker run -i --rm),
-# where Docker health status is not consulted.
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-  CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+# Matched to the transport: with `serve|demo --transport http` it asks /healthz on the port given; a stdio
+# container (one client on its stdin) or a one-off command is healthy while it runs (src/bugwarden/health.py).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["python", "-m", "bugwarden.health"]
 ENTRYPOINT ["bugwarden"]
 CMD ["serve"]

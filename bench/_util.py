@@ -9,6 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+README_ROW = "README\t"
+"""Prefix of the lines `readme_row` prints; `bench/report` collects them into the README's performance table."""
+
+
+def readme_row(benchmark: str, result: str) -> None:
+    """Print this run's row of the README's performance table (`bench/report` rewrites the table from these).
+    `benchmark` names the script in backticks, e.g. "fan-out (`fanout.py`)"."""
+    script = Path(sys.argv[0]).name
+    if f"`{script}`" not in benchmark:
+        raise ValueError(f"a README row names its script: add `{script}` to {benchmark!r}")
+    print(f"{README_ROW}{benchmark}\t{result}", flush=True)
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import PROJECT, server
+from _util import readme_row
 
 from bugwarden.sandbox.bugsnag_seed import oid
 
@@ -205,8 +206,15 @@ def splice(readme: str, generated: str) -> str:
 
 
 async def main() -> None:
-    generated = table(await run_tasks())
+    results = await run_tasks()
+    generated = table(results)
     print(generated)
+    readme_row(
+        "agent tasks, default toolset, triage token (`agent_tasks.py`)",
+        f"{len(results)} triage tasks in {sum(len(r.calls) for r in results)} calls, "
+        f"{sum(r.bytes for r in results) / 1000:.1f} KB read, {sum(r.upstream for r in results)} upstream requests, "
+        f'{sum(r.answered for r in results)} of {len(results)} answered in full (per task under "Agent tasks")',
+    )
     if "--readme" in sys.argv:
         README.write_text(splice(README.read_text(), generated))
         print("README.md updated", file=sys.stderr)

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import readme_row
 from tests.postgres import binaries, cluster
 
 from bugwarden.config import Settings
@@ -203,7 +205,8 @@ def measure(store: Store, n: int, repeat: int) -> dict[str, float]:
     return out
 
 
-def run(kind: str, sizes: tuple[int, int], repeat: int, pg: Any = None) -> None:
+def run(kind: str, sizes: tuple[int, int], repeat: int, pg: Any = None) -> str:
+    """Measure one store kind at both sizes; print the table and return its README cell."""
     results: list[dict[str, float]] = []
     for n in sizes:
         started = time.perf_counter()
@@ -227,6 +230,9 @@ def run(kind: str, sizes: tuple[int, int], repeat: int, pg: Any = None) -> None:
     print(f"  {'':38} {sizes[0]:>10,} {sizes[1]:>12,}   ratio")
     for label in small:
         print(f"  {label:38} {small[label]:10.2f} {large[label]:12.2f}   {large[label] / small[label]:5.2f}x")
+    return f"{kind}: " + ", ".join(
+        f"{label} {large[label]:.1f} ms ({large[label] / small[label]:.2f}x)" for label in small
+    )
 
 
 def main() -> None:
@@ -237,15 +243,21 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one store only")
     args = parser.parse_args()
     sizes = (args.baseline, args.records)
+    cells: list[str] = []
     if args.only != "postgres":
-        run("sqlite", sizes, args.repeat)
+        cells.append(run("sqlite", sizes, args.repeat))
     if args.only == "sqlite":
-        return
-    if binaries() is None:
+        pass
+    elif binaries() is None:
         print("\npostgres: skipped (PostgreSQL server binaries are not installed)")
-        return
-    with cluster(durable=False) as pg:
-        run("postgres", sizes, args.repeat, pg)
+    else:
+        with cluster(durable=False) as pg:
+            cells.append(run("postgres", sizes, args.repeat, pg))
+    readme_row(
+        f"audit log queries, {args.records:,} records vs {args.baseline:,} "
+        f"(`audit_console.py`, median of {args.repeat})",
+        "; ".join(cells),
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import readme_row
 
 CASES = [("50 MB JSON body", False, 50), ("gzip bomb, 256 MB inflated", True, 256)]
 
@@ -62,6 +66,7 @@ def main() -> None:
     assert sandbox.stdout is not None
     url = sandbox.stdout.readline().split(": ", 1)[1].strip()
     print("# peak RSS growth while reading a hostile response (each in a fresh process; sandbox over loopback)")
+    cells: list[str] = []
     try:
         for label, gzip, megabytes in CASES:
             row = {}
@@ -82,6 +87,11 @@ def main() -> None:
                 f"{label:28s} bugwarden +{ours:6.1f} MB ({our_outcome}); naive +{theirs:6.1f} MB ({their_outcome}); "
                 f"ratio {ours / theirs if theirs else float('nan'):.3f}x"
             )
+            cells.append(
+                f"{label}: +{ours:.1f} MB peak RSS, {our_outcome} (a naive read: +{theirs:.0f} MB, {their_outcome}, "
+                f"{ours / theirs if theirs else float('nan'):.3f}x)"
+            )
+        readme_row("hostile bodies (`bounded_bodies.py`)", "; ".join(cells))
     finally:
         sandbox.terminate()
         sandbox.wait(10)

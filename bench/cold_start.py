@@ -17,6 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _util import readme_row
+
 HANDSHAKE = "".join(
     json.dumps(m) + "\n"
     for m in [
@@ -83,6 +86,11 @@ def main() -> None:
     print(f"bare MCPServer (1 tool):  {statistics.median(b) * 1000:6.0f} ms  (min {min(b) * 1000:.0f})")
     print(f"bugwarden serve:          {statistics.median(o) * 1000:6.0f} ms  (min {min(o) * 1000:.0f})")
     print(f"ratio bugwarden/bare:     {statistics.median(o) / statistics.median(b):.2f}x (target <= 1.25x)")
+    bare_ms, ours_ms = statistics.median(b) * 1000, statistics.median(o) * 1000
+    readme_row(
+        "cold start, spawn to first `tools/list` over stdio (`cold_start.py`)",
+        f"{ours_ms:.0f} ms vs {bare_ms:.0f} ms for a bare `MCPServer` with one tool: **{ours_ms / bare_ms:.2f}x**",
+    )
 
 
 if __name__ == "__main__":

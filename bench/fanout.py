@@ -1,5 +1,5 @@
-"""Fan-out: get_bug_context (five upstream requests, run concurrently) with 100 ms of injected upstream latency,
-vs one upstream request with the same latency. Target: at most 1.5x.
+"""Fan-out: get_bug_context (four upstream requests once the project listing is cached, run concurrently) with
+100 ms of injected upstream latency, vs one upstream request with the same latency. Target: at most 1.5x.
 
     python bench/fanout.py [--runs 10]
 """
@@ -17,6 +17,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import ERROR, PROJECT, server
+from _util import readme_row
 
 from bugwarden.config import Caching
 
@@ -43,6 +44,11 @@ async def main(runs: int) -> None:
     print(f"one upstream request:          {s * 1000:7.1f} ms")
     print(f"get_bug_context ({requests} requests): {c * 1000:7.1f} ms")
     print(f"ratio: {c / s:.2f}x (target <= 1.5x; sequential calls would take about {requests}x)")
+    readme_row(
+        "fan-out, `get_bug_context` with 100 ms upstream latency (`fanout.py`)",
+        f"{c * 1000:.0f} ms vs {s * 1000:.0f} ms for one request: **{c / s:.2f}x** "
+        f"(its {requests} requests run concurrently)",
+    )
 
 
 if __name__ == "__main__":

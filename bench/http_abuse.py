@@ -23,7 +23,7 @@ import anyio
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import rss_mb, start_demo
+from _util import readme_row, rss_mb, start_demo
 
 INIT = {
     "jsonrpc": "2.0",
@@ -61,6 +61,7 @@ def main() -> None:
         started = time.perf_counter()
         statuses = anyio.run(flood, url, args.requests, lambda: {"Authorization": f"Bearer bw_{secrets.token_hex(16)}"})
         after = rss_mb(proc.pid)
+        random_delta, random_statuses = after - before, statuses
         print(
             f"random tokens: {args.requests:,} requests in {time.perf_counter() - started:.1f}s, statuses {statuses}; "
             f"RSS {before:.0f} -> {after:.0f} MB ({after - before:+.1f} MB)"
@@ -74,6 +75,15 @@ def main() -> None:
         )
         other = anyio.run(flood, url, 16, dict, 1)
         print(f"another principal, meanwhile: statuses {other}")
+        refused = ", ".join(f"{code}" for code in sorted(statuses) if code != 200) or "none"
+        readme_row(
+            "HTTP abuse (`http_abuse.py`)",
+            f"{args.requests:,} requests with random tokens: "
+            + ("all 401" if set(random_statuses) == {401} else f"statuses {random_statuses}")
+            + f", RSS {random_delta:+.1f} MB; one token opening {args.sessions:,} sessions: {statuses.get(200, 0)} "
+            f"opened, the rest {refused}, RSS {after - before:+.1f} MB, and another principal still opens its "
+            f"{other.get(200, 0)}",
+        )
     finally:
         proc.terminate()
         proc.wait(10)

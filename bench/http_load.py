@@ -25,7 +25,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _util import free_port, rss_mb, start_demo, summary
+from _util import free_port, pct, readme_row, rss_mb, start_demo, summary
 
 PROJECT = "a7ab71b6e3e6ede0968e4209"
 
@@ -81,6 +81,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     wait_port(port)
+    start_rss = rss_mb(bw.pid)
     try:
         print(
             f"# http_load: {args.calls} list_errors per client, one token, demo defaults; server pid {bw.pid}; "
@@ -99,6 +100,15 @@ def main() -> None:
             )
             print(f"N={n:>2} bare MCPServer ping:   {summary(base)}  errors {base_err}/{total}")
             print(f"N={n:>2} ratio p50 bugwarden/bare: {ratio:.2f}x")
+        p95 = pct(lat, 0.95)
+        readme_row(
+            f"HTTP load, {n} clients x {args.calls} `list_errors` on one token, demo defaults (`http_load.py`)",
+            f"{err} failures of {total}; p50 {pct(lat, 0.5) * 1000:.0f} ms, p95 "
+            + (f"{p95:.1f} s" if p95 >= 1 else f"{p95 * 1000:.0f} ms")
+            + " (the sandbox's 30 upstream requests a minute: calls wait for the quota, with progress); "
+            f"RSS {start_rss:.0f} → {rss_mb(bw.pid):.0f} MB; p50 {ratio:.1f}x a bare `MCPServer` ping under the "
+            "same load",
+        )
     finally:
         bw.terminate()
         bare.terminate()

@@ -16,6 +16,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import ERROR, PROJECT, URL, server
+from _util import readme_row
 
 from bugwarden.guard.principal import Principal
 from bugwarden.guard.scopes import BUNDLES
@@ -64,6 +65,7 @@ async def main() -> None:
     theirs = await smartbear_get_error(sandbox, PROJECT, ERROR)
     print(f"get_bug_context {ours:,} bytes vs bugsnag_get_error {theirs:,} bytes ({ours / theirs:.2f}x)")
     print("# output size: text a model reads vs the raw API JSON behind it")
+    sizes: dict[str, tuple[int, int]] = {}
     for error in (ERROR, MONSTER):
         srv, sandbox = server()
         async with Client(srv) as client:
@@ -80,13 +82,29 @@ async def main() -> None:
         )
         label = "hostile 500-frame/200 KB event" if error == MONSTER else "typical error"
         print(f"get_bug_context, {label:31s} {text:>8,} bytes of text vs {raw:>9,} raw JSON  ({text / raw:.3f}x)")
+        sizes[error] = (text, raw)
     print("# tools/list bytes (JSON as sent), admin token")
+    (text, raw), (hostile, hostile_raw) = sizes[ERROR], sizes[MONSTER]
+    readme_row(
+        "output size (`output_size.py`)",
+        f"`get_bug_context` on the reference error: {ours / 1000:.1f} KB vs {theirs / 1000:.1f} KB for SmartBear's "
+        f"`bugsnag_get_error` on the same error, rebuilt from the same upstream answers (**{ours / theirs:.2f}x**); "
+        f"{text / 1000:.1f} KB of text for {raw / 1000:.1f} KB of API JSON ({text / raw:.2f}x); for "
+        f"the hostile 500-frame, 200 KB-metadata event {hostile / 1000:.1f} KB for {hostile_raw / 1000:.0f} KB "
+        f"({hostile / hostile_raw:.3f}x)",
+    )
+    listed: list[str] = []
     for toolsets in ("core", "core,insights", "all"):
         srv, _ = server(toolsets=toolsets, principal=Principal(id="b", name="bench", scopes=BUNDLES["admin"]))
         async with Client(srv) as client:
             tools = (await client.list_tools()).tools
         size = len(json.dumps([t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]))
         print(f"toolsets={toolsets:15s} {len(tools):>3} tools  {size:>7,} bytes  ({size / len(tools):,.0f} per tool)")
+        listed.append(f"`{toolsets}` {len(tools)} tools {size / 1000:.1f} KB")
+    readme_row(
+        "`tools/list`, BugSnag only, admin token (`output_size.py`)",
+        "; ".join(listed) + f" ({size / len(tools) / 1000:.1f} KB per tool)",
+    )
 
 
 if __name__ == "__main__":

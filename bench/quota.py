@@ -32,7 +32,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _inproc import PROJECT, server
-from _util import pct
+from _util import pct, readme_row
 
 from bugwarden.config import Caching, Retries
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
@@ -167,14 +167,32 @@ async def main() -> None:
         ("35 distinct list_errors, 1 s apart", distinct(35), 1.0),
         ("a burst of 60 distinct list_errors, back to back", distinct(60), 0.0),
     ]
+    measured: list[tuple[dict[str, float], dict[str, float]]] = []
     for title, calls, think in workloads:
         ours, naive = await run(calls, naive=False, think=think), await run(calls, naive=True, think=think)
+        measured.append((ours, naive))
         print(f"# quota: {title}; sandbox limited to 30 requests/minute per token")
         print(f"{'':30s}{'bugwarden':>12s}{'naive client':>14s}")
         for key, label, fmt in ROWS:
             print(f"{label:30s}{ours[key]:>12{fmt}}{naive[key]:>14{fmt}}")
         ratio = ours["requests_per_call"] / naive["requests_per_call"]
         print(f"ratio upstream requests bugwarden/naive: {ratio:.2f}x\n")
+    (s, s_naive), (paced, _), (burst, _) = measured
+
+    def answered(r: dict[str, float]) -> int:
+        return int(r["ok"] + r["ok_on_retry"])
+
+    readme_row(
+        "quota at 30 requests/minute (`quota.py`), same retrying agent for both",
+        f"triage session (30 calls, 2 s apart): **{answered(s)} answered, {s['failed_after_wait']:.0f} failed after "
+        f"waiting**, {s['upstream_429']:.0f} upstream 429s, p99 wait {s['wait_p99']:.0f} s; a naive client (no cache, "
+        f"ledger or retries): {answered(s_naive)} answered, {s_naive['upstream_429']:.0f} upstream 429s, "
+        f"{s_naive['requests_per_call'] / s['requests_per_call']:.2f}x the requests per call. 35 distinct calls 1 s "
+        f"apart (the review's repro): {answered(paced)} answered, {paced['failed_after_wait']:.0f} failed after "
+        f"waiting. 60 back to back: {burst['ok']:.0f} answered at once, {burst['failed_fast']:.0f} failed at once with "
+        f"a retry time, {burst['ok_on_retry']:.0f} answered when retried then, {burst['failed_after_wait']:.0f} failed "
+        "after waiting",
+    )
 
 
 if __name__ == "__main__":

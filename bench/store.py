@@ -29,7 +29,7 @@ from mcp import Client
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from _inproc import PROJECT, URL
-from _util import pct
+from _util import pct, readme_row
 from tests.postgres import cluster
 
 from bugwarden.app import build_server
@@ -123,6 +123,7 @@ async def main(calls: int, appends: int) -> None:
         Schema(db, Store.COMPONENTS).migrate()
         db.close()
         print("# store: per-call cost of list_errors through MCP in memory (read cache off), SQLite vs PostgreSQL")
+        cells: list[str] = []
         for clients in (1, 16):
             lite = await per_call(None, calls, clients)
             post = await per_call(url, calls, clients)
@@ -131,6 +132,11 @@ async def main(calls: int, appends: int) -> None:
             print(
                 f"ratio PostgreSQL/SQLite at {clients} client(s): p50 {pct(post, 0.5) / pct(lite, 0.5):.2f}x, "
                 f"p99 {pct(post, 0.99) / pct(lite, 0.99):.2f}x"
+            )
+            ms = [pct(xs, q) * 1000 for xs in (lite, post) for q in (0.5, 0.99)]
+            cells.append(
+                f"{clients} client{'s' if clients > 1 else ''} SQLite p50 {ms[0]:.1f} ms / p99 {ms[1]:.1f} ms vs "
+                f"PostgreSQL {ms[2]:.1f} / {ms[3]:.1f} ms ({ms[2] / ms[0]:.2f}x / {ms[3] / ms[1]:.2f}x)"
             )
         print(f"# audit appends, 2 replica processes x {appends // 2} records on one chain")
         chain = pg.create_database("appends")
@@ -142,6 +148,16 @@ async def main(calls: int, appends: int) -> None:
         print(f"SQLite (one BUGWARDEN_HOME)        {lite_rate:7.0f} appends/s   verify: {lite_ok}")
         print(f"PostgreSQL (one database)          {post_rate:7.0f} appends/s   verify: {post_ok}")
         print(f"ratio PostgreSQL/SQLite: {post_rate / lite_rate:.2f}x")
+        verified = (
+            "chain verified after each" if lite_ok.startswith("ok") and post_ok.startswith("ok") else "CHAIN BROKEN"
+        )
+        readme_row(
+            "store (`store.py`, PostgreSQL 15 on loopback, fsync on)",
+            "per call through MCP, cache off: "
+            + "; ".join(cells)
+            + f"; audit appends from 2 replica processes on one chain: SQLite {lite_rate:,.0f}/s, "
+            f"PostgreSQL {post_rate:,.0f}/s ({post_rate / lite_rate:.2f}x), {verified}",
+        )
 
 
 if __name__ == "__main__":

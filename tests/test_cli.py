@@ -195,7 +195,7 @@ def test_help_shows_defaults_and_every_subcommand_says_what_it_does(capsys) -> N
     with pytest.raises(SystemExit):
         cli(["--help"])
     top = capsys.readouterr().out
-    for command in ("serve", "demo", "sandbox", "token", "audit", "db", "doctor"):
+    for command in ("serve", "demo", "sandbox", "token", "audit", "db", "doctor", "connect"):
         assert command in top
     with pytest.raises(SystemExit):
         cli(["token", "--help"])
@@ -237,20 +237,19 @@ def test_a_bad_toolsets_variable_is_still_blamed_on_the_variable(monkeypatch, ca
 
 
 def test_db_status_and_migrate_on_sqlite(tmp_path: Path, monkeypatch, capsys) -> None:
+    from bugwarden.store import SQLITE_FILES
+
     monkeypatch.setenv("BUGWARDEN_HOME", str(tmp_path / "home"))
     assert cli(["db", "status"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         f"SQLite files in {tmp_path / 'home'} (BUGWARDEN_HOME); each is created and migrated on first use",
-        "tokens: no tokens.sqlite3 yet (created on first use)",
-        "audit: no audit.sqlite3 yet (created on first use)",
-        "state: no state.sqlite3 yet (created on first use)",
-        "hooks: no hooks.sqlite3 yet (created on first use)",
+        *(f"{component}: no {name} yet (created on first use)" for component, name in SQLITE_FILES.items()),
     ]
     assert cli(["token", "list"]) == 0
     capsys.readouterr()
     assert cli(["db", "status"]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
-    assert [line.split(":")[0] for line in lines] == ["tokens", "audit", "state", "hooks"]
+    assert [line.split(":")[0] for line in lines] == list(SQLITE_FILES) and "tokens" in SQLITE_FILES
     assert all(re.fullmatch(r"\w+: version (\d+) of \1", line) for line in lines), lines
     assert cli(["db", "migrate"]) == 0
     assert "the schema is current" in capsys.readouterr().out

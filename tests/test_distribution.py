@@ -16,8 +16,8 @@ import pytest
 from starlette.applications import Starlette
 
 from bugwarden import __version__, doctor
-from bugwarden.tools.docs import splice
 from tests.conftest import make_settings
+from tests.readme_tools import splice
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.anyio
@@ -46,6 +46,35 @@ def test_server_json_is_valid_and_versions_agree() -> None:
     assert project["scripts"] == {"bugwarden": "bugwarden.cli:main"}  # uvx runs the script named like the package
 
 
+def test_server_json_names_every_variable_and_requires_none() -> None:
+    """Every variable config.py reads (but the HTTP server's own) is listed; none is required (a BugSnag-only or a
+    BugPort-only setup is valid, and the rest have defaults); credentials are secret; the container gets each."""
+    from bugwarden.config import DEFAULT_BUGPORT_API_URL, DEFAULT_BUGSNAG_API_URL, DEFAULT_CACHING, DEFAULT_TOOLSETS
+
+    doc = json.loads((ROOT / "server.json").read_text())
+    config = (ROOT / "src" / "bugwarden" / "config.py").read_text()
+    read = set(re.findall(r'"((?:BUGSNAG|BUGPORT|BUGWARDEN)_[A-Z_]+)"', config))
+    http_only = {"BUGWARDEN_PUBLIC_URL", "BUGWARDEN_ALLOWED_HOSTS", "BUGWARDEN_ALLOWED_ORIGINS"}
+    for package in doc["packages"]:
+        variables = {v["name"]: v for v in package["environmentVariables"]}
+        wanted = read - http_only - ({"BUGWARDEN_HOME"} if package["registryType"] == "oci" else set())
+        assert wanted <= set(variables), f"{package['registryType']}: add {sorted(wanted - set(variables))}"
+        assert not [n for n, v in variables.items() if v["isRequired"]], "nothing is required on its own"
+        secret = {n for n in variables if n.endswith(("_TOKEN", "_KEY", "_DATABASE_URL"))}
+        assert {n for n, v in variables.items() if v["isSecret"]} == secret
+        defaults = {n: v["default"] for n, v in variables.items() if "default" in v}
+        assert defaults == {
+            "BUGSNAG_API_URL": DEFAULT_BUGSNAG_API_URL,
+            "BUGPORT_API_URL": DEFAULT_BUGPORT_API_URL,
+            "BUGWARDEN_TOOLSETS": ",".join(DEFAULT_TOOLSETS),
+            "BUGWARDEN_CACHE_TTL": f"{DEFAULT_CACHING.ttl:g}",
+            "BUGWARDEN_CACHE_FRESH": f"{DEFAULT_CACHING.fresh:g}",
+        }
+    oci = next(p for p in doc["packages"] if p["registryType"] == "oci")
+    passed = [a["value"] for a in oci["runtimeArguments"] if a["name"] == "-e"]
+    assert passed == [v["name"] for v in oci["environmentVariables"]], "docker run -e for each variable"
+
+
 def test_readme_carries_the_mcp_name_marker() -> None:
     name = json.loads((ROOT / "server.json").read_text())["name"]
     assert re.search(rf"mcp-name: {re.escape(name)}(\s|-->)", (ROOT / "README.md").read_text())
@@ -66,7 +95,9 @@ def test_dockerfile_properties() -> None:
     final = text.rsplit("\nFROM ", 1)[1]
     assert re.search(r"^USER (?!root|0\b)\S+", final, re.M), "runs as a non-root user"
     assert 'io.modelcontextprotocol.server.name="io.github.bugwarden/bugwarden"' in final
-    assert "HEALTHCHECK" in final and "/healthz" in final
+    assert re.search(r'^  CMD \["python", "-m", "bugwarden.health"\]$', final, re.M), (
+        "health check matches the transport"
+    )
     assert re.search(r'^VOLUME \["/data"\]', final, re.M) and "BUGWARDEN_HOME=/data" in final
     assert 'ENTRYPOINT ["bugwarden"]' in final and 'CMD ["serve"]' in final
     assert 'pip install --no-cache-dir ".[postgres]"' in text, "the image can use BUGWARDEN_DATABASE_URL"
@@ -195,3 +226,61 @@ async def test_doctor_checks_bugport_too(sandbox: Starlette, bugport_sandbox: St
         bugport_settings(home, "bp_wrong"), bugport_transport=httpx.ASGITransport(app=bugport_sandbox)
     )
     assert not ok and any("fix: check BUGPORT_TOKEN" in line for line in lines)
+
+
+def test_the_systemd_unit_matches_the_code() -> None:
+    """deploy/bugwarden.service: a command the CLI accepts (HTTP on loopback), state in its own directory, secrets
+    from an environment file, a stop timeout longer than the 30 s graceful shutdown, not root, hardened."""
+    import configparser
+    import shlex
+
+    from bugwarden.cli import _parser
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((ROOT / "deploy" / "bugwarden.service").read_text())
+    service = unit["Service"]
+    words = shlex.split(service["ExecStart"])
+    assert words[0] == "/opt/bugwarden/bin/bugwarden"
+    args = _parser().parse_args(words[1:])
+    assert (args.command, args.transport, args.host, args.port) == ("serve", "http", "127.0.0.1", 8000)
+    assert service["User"] not in ("root", "0") and service["StateDirectoryMode"] == "0700"
+    assert f"BUGWARDEN_HOME=/var/lib/{service['StateDirectory']}" in (ROOT / "deploy" / "bugwarden.service").read_text()
+    assert service["EnvironmentFile"] == "/etc/bugwarden/env"
+    assert not re.search(
+        r"(TOKEN|SECRET|PASSWORD|KEY)=", (ROOT / "deploy" / "bugwarden.service").read_text().split("[Unit]")[1]
+    )
+    assert int(service["TimeoutStopSec"]) > 30 and service["KillSignal"] == "SIGTERM"
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_the_release_workflow_builds_tests_then_publishes_everywhere() -> None:
+    """One tag: build (checking the tag against every version), test, then PyPI (trusted publishing), the image
+    on GHCR and server.json on the MCP registry, each only after what it depends on."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML reads the key `on` as True
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"build", "test", "pypi", "image", "mcp-registry"}
+    needs = {
+        name: set([job["needs"]] if isinstance(job.get("needs"), str) else job.get("needs", []))
+        for name, job in jobs.items()
+    }
+    assert needs == {
+        "build": set(),
+        "test": {"build"},
+        "pypi": {"build", "test"},
+        "image": {"build", "test"},
+        "mcp-registry": {"build", "pypi", "image"},
+    }
+    steps = {name: " ".join(json.dumps(step) for step in job["steps"]) for name, job in jobs.items()}
+    assert "uv build" in steps["build"] and "server.json" in steps["build"] and "pyproject.toml" in steps["build"]
+    assert "bash .ci/run" in steps["test"] and "dist/*.whl" in steps["test"]
+    assert "pypa/gh-action-pypi-publish" in steps["pypi"] and jobs["pypi"]["permissions"] == {"id-token": "write"}
+    assert "password" not in steps["pypi"], "trusted publishing: no API token"
+    image = next(p for p in json.loads((ROOT / "server.json").read_text())["packages"] if p["registryType"] == "oci")
+    assert image["identifier"].rsplit(":", 1)[0] + ":${{ needs.build.outputs.version }}" in steps["image"]
+    assert jobs["image"]["permissions"]["packages"] == "write"
+    assert "mcp-publisher login github-oidc" in steps["mcp-registry"] and "publish server.json" in steps["mcp-registry"]

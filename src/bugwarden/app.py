@@ -20,7 +20,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
-from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -53,8 +53,9 @@ from .guard.cursors import CursorCodec
 from .guard.errors import Refusal
 from .guard.policy import Guard
 from .guard.principal import Principal, local_principal
+from .guard.signals import StoredSignals
 from .guard.tokens import TokenError, TokenStore
-from .hooks.feed import SignalWatch, StoredSignals
+from .hooks.feed import SignalWatch, Subscriber
 from .render.text import FENCE_TAG, visible
 from .runtime import Runtime
 from .store import Store
@@ -113,19 +114,21 @@ class GuardedServer(MCPServer[Runtime]):
 
         self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
-    def enable_signal_subscriptions(self, watch: SignalWatch, listen: ListenHandler) -> None:
+    def enable_signal_subscriptions(self, watch: SignalWatch) -> None:
         """Serve `resources/subscribe` (2025-11-25 sessions) and `subscriptions/listen` (2026-07-28) for the signals
         resources only, each URI authorised by the checkpoint as a read of that project's signals (and audited).
-        Updates then reach every subscribed session that may read the project, from `watch`."""
+        Updates then reach every subscribed session that may (still) read the project, from `watch`."""
         self.watch = watch
 
         async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
-            if not await self._may_subscribe(ctx, str(params.uri)):
+            who = await self._may_subscribe(ctx, str(params.uri))
+            if who is None:
                 raise MCPError(
                     INVALID_PARAMS,
                     "cannot subscribe: only bugsnag://projects/{project_id}/signals of a project this agent may read",
                 )
-            watch.add_session(str(params.uri), ctx.session)
+            await watch.prime()
+            watch.add_session(str(params.uri), ctx.session, who.id)
             return EmptyResult()
 
         async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
@@ -134,33 +137,47 @@ class GuardedServer(MCPServer[Runtime]):
 
         async def listen_to(ctx: Any, params: SubscriptionsListenRequestParams) -> SubscriptionsListenResult:
             wanted = list(params.notifications.resource_subscriptions or [])[:100]
-            allowed = [uri for uri in wanted if await self._may_subscribe(ctx, uri)]
+            allowed: list[str] = []
+            who: Principal | None = None
+            for uri in wanted:
+                if (granted := await self._may_subscribe(ctx, uri)) is not None:
+                    allowed.append(uri)
+                    who = granted
             notifications = params.notifications.model_copy(update={"resource_subscriptions": allowed or None})
-            watch.listening(allowed, +1)
+            bus = InMemorySubscriptionBus()
+            stream = ListenHandler(bus, max_subscriptions=1)
+            key = object()
+            if who is not None:
+
+                async def tell(uri: str) -> None:
+                    await bus.publish(ResourceUpdated(uri=uri))
+
+                await watch.prime()
+                watch.add_stream(key, Subscriber(who.id, set(allowed), tell, stream.close))
             try:
-                return await listen(ctx, params.model_copy(update={"notifications": notifications}))
+                return await stream(ctx, params.model_copy(update={"notifications": notifications}))
             finally:
-                watch.listening(allowed, -1)
+                watch.remove(key)
 
         self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
         self._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
         self._lowlevel_server.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_to)
 
-    async def _may_subscribe(self, ctx: Any, uri: str) -> bool:
-        """Whether the caller may follow `uri`: a signals resource of a project it may read (audited either way)."""
+    async def _may_subscribe(self, ctx: Any, uri: str) -> Principal | None:
+        """Who follows `uri`, if they may: a signals resource of a project they may read (audited either way)."""
         routed = resource_route(uri)
         name, arguments = routed if routed is not None else ("", {"uri": uri[:300]})
         if name != "list_signals":
-            return False
+            return None
 
         async def accept(args: dict[str, Any]) -> None:
             return None
 
         try:
             await self.checkpoint.invoke("subscribe:list_signals", name, arguments, ctx, accept)
-        except ToolError:
-            return False
-        return True
+            return await self.checkpoint.authenticate(ctx)
+        except (ToolError, Refusal):
+            return None
 
     def close(self) -> None:
         """Close the state store (tests and short-lived servers; `serve` exits the process instead)."""
@@ -222,6 +239,19 @@ def sdk_tool(name: str) -> Tool:
     return Tool.from_function(
         spec.fn, name=name, title=spec.title, description=spec.description, annotations=spec.annotations
     )
+
+
+def _still_allowed(tokens: TokenStore) -> Callable[[str], bool]:
+    """Whether a subscriber's grant still stands: a stored token must be active; other principals (the local
+    stdio one) have nothing to revoke."""
+
+    def check(principal_id: str) -> bool:
+        try:
+            return tokens.get(principal_id).state() == "active"
+        except TokenError:
+            return True
+
+    return check
 
 
 def stdio_authenticator(store: Store, secret: str, transport: str = "stdio") -> Authenticate:
@@ -298,8 +328,8 @@ def build_server(
     audit = AuditLog(
         store.audit,
         clock=runtime.clock,
-        head_key=lambda: keys.key("audit-head"),
         journal=Journal(Path(settings.home) / JOURNAL_FILE),
+        head_key=lambda: keys.key("audit-head"),
     )
     checkpoint = Checkpoint(
         guard=guard,
@@ -322,8 +352,7 @@ def build_server(
         approve_at=f"{settings.public_url}/console/approvals" if settings.public_url else None,
     )
 
-    bus = InMemorySubscriptionBus()
-    watch = SignalWatch(signal_store, bus)
+    watch = SignalWatch(signal_store, still_allowed=_still_allowed(TokenStore(store.tokens)))
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
@@ -349,10 +378,9 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         tools=list(tools.values()),
-        subscriptions=bus,
         **server_kw,
     )
     register_resources(server)
     server.enable_protocol_utilities(Completions(checkpoint, clock=runtime.clock))
-    server.enable_signal_subscriptions(watch, ListenHandler(bus))
+    server.enable_signal_subscriptions(watch)
     return server

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, cli_approvals, hooks_cli
+from . import __version__, cli_approvals, cli_tokens, hooks_cli
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
@@ -187,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
         "--scopes", required=True, help="scopes and/or bundles, e.g. read, triage, admin or errors:read,projects:read"
     )
     create.add_argument("--project", action="append", default=[], help="limit to this project id (repeatable)")
+    cli_tokens.add_create_args(create)
     create.add_argument("--expires-in", help="lifetime like 30d, 12h, 45m or 2w (at most 3650d); default: never")
     _database_arg(create)
     listing = _sub(tsub, "list", "list tokens with their state (active, expired, revoked); never secrets")
@@ -198,9 +199,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _database_arg(_sub(sub, "doctor", "check configuration, state, the agent token and each backend"))
 
-    from . import cli_audit
-
     cli_approvals.add_parser(sub, _sub, _database_arg)
+
+    from . import cli_audit
 
     cli_audit.add_parsers(_sub(sub, "audit", "read, filter and verify the audit log"), _sub, _database_arg)
 
@@ -373,7 +374,9 @@ def _listen(host: str, port: int) -> socket.socket:
 def _uvicorn(app: Any, **config: Any) -> Any:
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
+    from .http_app import forwarded_options
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **forwarded_options(), **config))
 
 
 def _run_http(
@@ -383,7 +386,7 @@ def _run_http(
     import anyio
     import uvicorn
 
-    from .http_app import bounded_h11, build_http
+    from .http_app import bounded_h11, build_http, forwarded_options
 
     sock = sock or _listen(args.host, args.port)
     options = dataclasses.replace(_http_options(args, settings), port=sock.getsockname()[1])
@@ -394,6 +397,7 @@ def _run_http(
         timeout_graceful_shutdown=30,
         lifespan="on",
         http=bounded_h11(options.header_timeout),
+        **forwarded_options(),
     )
     server = uvicorn.Server(config)
     print(f"mcp: {options.base_url}{options.path}", flush=True)
@@ -518,7 +522,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             sandbox_app.state.bugsnag.state.control.hooks = [hooks_cli.demo_hook(store, mcp_url)]
             store.close()
             print(f"demo token ({args.bundle} bundle, expires in a day): {secret}", flush=True)
-            print(f"demo signals: {hooks_cli.raise_hint(url)}", file=sys.stderr, flush=True)
+            print(f"demo signals: {hooks_cli.raise_hint(url, tail=False)}", file=sys.stderr, flush=True)
             trusted = principal if args.trust_loopback else None
             return _run_http(
                 demo_settings,
@@ -571,6 +575,7 @@ def _doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> int:
+    from .guard.audit import AuditError
     from .guard.scopes import ScopeError
     from .guard.tokens import TokenError, TokenStore
     from .store import Store
@@ -579,7 +584,11 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     store = TokenStore(state.tokens)
     try:
         if args.action == "create":
-            info, secret = store.create(args.name, args.scopes, args.project, args.expires_in)
+            projects = cli_tokens.checked_projects(settings, args.project, args.skip_project_check)
+            details = {"name": args.name, "scopes": args.scopes, "projects": projects, "expires_in": args.expires_in}
+            with cli_tokens.audited(state, settings, "token.create", details) as done:
+                info, secret = store.create(args.name, args.scopes, projects, args.expires_in)
+                done(token_id=info.id)
             print(
                 f"created {info.id} ({info.name}): scopes {','.join(sorted(info.scopes)) or '(none)'}"
                 f"{'; projects ' + ','.join(sorted(info.projects)) if info.projects else ''}"
@@ -595,13 +604,15 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
             shown: list[Any] = [*columns.COLUMNS, *(columns.GRANT_COLUMNS if any(t.is_grant for t in tokens) else [])]
             print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
-            info, changed = store.revoke(args.id)
+            with cli_tokens.audited(state, settings, "token.revoke", {"token_id": args.id[:60]}) as done:
+                info, changed = store.revoke(args.id)
+                done(token_id=info.id, name=info.name, already_revoked=not changed)
             if changed and info.is_grant:
                 from .guard.audit import AuditLog
                 from .web.events import audit_event_sync
 
                 audit_event_sync(
-                    AuditLog(state.audit),
+                    AuditLog.for_store(state, settings.state_key.reveal() if settings.state_key else None),
                     "grant.revoked",
                     person=info.person or "",
                     decision="allowed",
@@ -615,6 +626,10 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     except (ScopeError, TokenError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    except AuditError:
+        raise UsageError(
+            "the audit log could not record this change, so it was not made: check the state store"
+        ) from None
     finally:
         state.close()
 

@@ -58,10 +58,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 return 0
             print(f"{'ID':<16} {'STATE':<9} {'REQUESTED':<20} {'EXPIRES':<20} {'AGENT':<20} {'TOOL':<20} TARGET")
             for a in shown:
-                target = " ".join(f"{k}={v}" for k, v in a.targets.items())
+                target = _printable(" ".join(f"{k}={v}" for k, v in a.targets.items()))
                 print(
-                    f"{a.id:<16} {a.state(now):<9} {_when(a.created_at):<20} {_when(a.expires_at):<20} "
-                    f"{a.principal_name[:20]:<20} {a.tool[:20]:<20} {target}"
+                    f"{_printable(a.id):<16} {a.state(now):<9} {_when(a.created_at):<20} {_when(a.expires_at):<20} "
+                    f"{_printable(a.principal_name[:20]):<20} {_printable(a.tool[:20]):<20} {target}"
                 )
                 print(f"{'':<16} {_arguments(a.arguments)}")
             return 0
@@ -100,3 +100,8 @@ def _when(at: float) -> str:
 def _arguments(arguments: dict[str, Any]) -> str:
     text = json.dumps(arguments, sort_keys=True, ensure_ascii=True)
     return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _printable(text: str) -> str:
+    """Text safe for a terminal: control and other invisible characters shown as escapes."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in str(text))

@@ -74,9 +74,9 @@ def filters_of(args: argparse.Namespace) -> AuditFilter:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from .guard.audit import AuditLog
-    from .store import Store
+    from .store import SQLITE_FILES, Store
 
-    path = Path(settings.home) / "audit.sqlite3"
+    path = Path(settings.home) / SQLITE_FILES["audit"]
     if settings.database_url is None and not path.exists():
         print(
             f"bugwarden: no audit log at {path} yet (nothing has been served with this BUGWARDEN_HOME)", file=sys.stderr

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, settings: Settings, usage_error: type[Exceptio
                 )
         elif args.action == "remove":
             people.remove(args.name)
-            revoked = _revoke_grants_of(state, args.name)
+            revoked = _revoke_grants_of(state, args.name, settings)
             print(f"removed {args.name}" + (f"; revoked {revoked} grant(s)" if revoked else ""))
         else:
             people.set_password(args.name, _read_password())
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, settings: Settings, usage_error: type[Exceptio
         state.close()
 
 
-def _revoke_grants_of(state: Any, name: str) -> int:
+def _revoke_grants_of(state: Any, name: str, settings: Settings) -> int:
     """Revoke every OAuth grant a removed person gave, and audit each."""
     import time
 
@@ -94,7 +94,7 @@ def _revoke_grants_of(state: Any, name: str) -> int:
     from .web.events import audit_event_sync
 
     repo = OAuthRepository(state.tokens)
-    audit = AuditLog(state.audit)
+    audit = AuditLog.for_store(state, settings.state_key.reveal() if settings.state_key else None)  # head keyed
     revoked = 0
     for grant in repo.grants_of(name):
         if repo.revoke(grant.id, time.time()):

@@ -90,7 +90,9 @@ def state_checks(settings: Settings) -> list[Check]:
     )
     if not os.access(home, os.W_OK):
         out.append(Check(False, "state directory is not writable", f"make {home} writable by this user"))
-    for name in ("tokens.sqlite3", "audit.sqlite3"):
+    from .store import SQLITE_FILES
+
+    for name in SQLITE_FILES.values():
         path = home / name
         if path.exists():
             fmode = stat.S_IMODE(path.stat().st_mode)
@@ -101,7 +103,7 @@ def state_checks(settings: Settings) -> list[Check]:
                     "" if fmode & 0o077 == 0 else f"chmod 600 {path}",
                 )
             )
-    if (home / "audit.sqlite3").exists():
+    if (home / SQLITE_FILES["audit"]).exists():
         out.append(audit_check(settings))
     return out
 

@@ -71,7 +71,7 @@ def add_parser(sub: Any, make: Callable[..., argparse.ArgumentParser], database_
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from .backends.errors import InvalidArgument
     from .backends.paths import check_id
-    from .hooks.feed import StoredSignals
+    from .guard.signals import StoredSignals
     from .store import Store
     from .store.hooks import HookError, HookStore
     from .store.signals import SignalStore
@@ -92,6 +92,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 )
             if not base.startswith(("http://", "https://")):
                 raise HooksUsageError(f"--public-url {base!r} is not an http(s) URL")
+            if base.startswith("http://") and not _loopback(base):
+                print(
+                    "warning: the URL is plain HTTP, so its secret crosses the network in clear; serve bugwarden "
+                    "behind HTTPS in production and use an https:// public URL",
+                    file=sys.stderr,
+                )
             hook, secret = hooks.create(project)
             print(f"created {hook.id} for project {hook.project_id}")
             print("paste this URL into BugSnag: Project settings > Integrations > Data forwarding > Webhook;")
@@ -119,6 +125,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
 
 
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
 def demo_project() -> str:
     """The sandbox project the demo's hook receives for (the seeded `api-server`)."""
     from .sandbox.bugsnag_seed import oid
@@ -134,12 +146,12 @@ def demo_hook(store: Any, base_url: str) -> str:
     return f"{base_url}/hooks/bugsnag/{secret}"
 
 
-def raise_hint(sandbox_url: str) -> str:
+def raise_hint(sandbox_url: str, *, tail: bool = True) -> str:
     project = demo_project()
     return (
         f"raise a new error (fires the webhook): curl -X POST {sandbox_url}/_sandbox/projects/{project}/raise ; "
-        f"watch it arrive: subscribe to bugsnag://projects/{project}/signals, call list_signals, or "
-        "`bugwarden hooks tail --follow`"
+        f"watch it arrive: subscribe to bugsnag://projects/{project}/signals or call list_signals"
+        + (", or run `bugwarden hooks tail --follow` where the receiving server keeps its state" if tail else "")
     )
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,21 +32,21 @@ from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import GuardedServer, build_server
 from .config import ConfigError, Settings
+from .guard.auth_failures import AuthFailures
 from .guard.errors import Refusal
 from .guard.principal import Principal
 from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
-from .hooks.receiver import HookOptions, Receiver, not_found
+from .home import home_route
+from .hooks.receiver import UNKNOWN_ROUTE, HookOptions, Receiver
 from .model import Project
 from .store import Store, StoreError
 from .store.buckets import CallBudgets
@@ -56,6 +58,9 @@ log = logging.getLogger("bugwarden.http")
 
 MAX_BODY = 1024 * 1024
 REGISTRATIONS_PER_MINUTE = 10
+AUTHORIZATIONS_PER_MINUTE = 60
+"""Authorization requests from one address a minute: each keeps a pending request in the store for 10 minutes
+and may fetch a client metadata document, so an unlimited stream would fill the store and send requests out."""
 """Anonymous client registrations (RFC 7591) a minute from one address."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
@@ -249,11 +254,13 @@ class BearerAuth:
         path: str,
         loopback: Principal | None = None,
         resource_metadata: str | None = None,
+        failures: AuthFailures | None = None,
     ) -> None:
         self.app = AuthContextMiddleware(app)
         self.verifier = verifier
         self.path = path.rstrip("/") or "/"
         self.loopback = loopback
+        self.failures = failures
         self.resource_metadata = resource_metadata
         """With the authorization server on: where clients discover it (RFC 9728), named in every 401."""
 
@@ -284,6 +291,8 @@ class BearerAuth:
             problem = (
                 "missing or malformed Authorization header" if not credential else "unknown, expired or revoked token"
             )
+            if credential and self.failures is not None:  # a credential was presented, and it was refused
+                await self.failures.failed(str(client[0]), problem)
             challenge = f'Bearer realm="bugwarden", error="invalid_token", error_description="{problem}"'
             how = GETTING_ACCESS
             if self.resource_metadata:
@@ -409,6 +418,14 @@ def bounded_h11(header_timeout: float) -> type[BoundedH11]:
     return type("BoundedH11", (BoundedH11,), {"header_timeout": header_timeout})
 
 
+def forwarded_options() -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For handling: believed only from the reverse proxies `FORWARDED_ALLOW_IPS` names,
+    never by default. (uvicorn's own default believes it from any loopback caller, so any local process could
+    pick the address that sign-in and registration limits count and that `--trusted-proxy-from` checks.)"""
+    trusted = os.environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 async def healthz(request: Request) -> Response:
     """Liveness for load balancers: no auth, and nothing about configuration or data."""
     return Response(json.dumps({"status": "ok"}), media_type="application/json")
@@ -436,6 +453,8 @@ def build_http(
         **build_kw,
     )
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    if options.path != "/":  # `GET /` says what this is and where to connect (unless MCP itself is served there)
+        server.custom_route("/", methods=["GET"])(home_route(options))
     app = server.streamable_http_app(
         streamable_http_path=options.path,
         stateless_http=options.stateless,
@@ -449,8 +468,9 @@ def build_http(
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
     options.check_trusted_proxy()
     verifier = StoreTokenVerifier(TokenStore(store.tokens))
+    failures = AuthFailures(server.audit)
     if not options.public_url:
-        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal)
+        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal, failures=failures)
     else:
         from .store.oauth import OAuthRepository
         from .web import Web, build_web
@@ -460,7 +480,9 @@ def build_http(
 
         public = options.public_url.rstrip("/")
         metadata_url = resource_metadata_url(public, options.path)
-        guarded = BearerAuth(guarded, verifier, options.path, loopback_principal, resource_metadata=metadata_url)
+        guarded = BearerAuth(
+            guarded, verifier, options.path, loopback_principal, resource_metadata=metadata_url, failures=failures
+        )
 
         async def list_projects() -> list[Project]:
             return (await server.runtime.all_projects())[0]
@@ -491,11 +513,17 @@ def build_http(
         async def registration_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
 
+        authorizations = CallBudgets(store.state, AUTHORIZATIONS_PER_MINUTE)
+
+        async def authorize_wait(address: str) -> float:
+            return await anyio.to_thread.run_sync(authorizations.take, f"authorize:{address}", clock(), 0.0)
+
         routes = oauth_routes(
             provider,
             options.path,
             registration=options.oauth_registration == "open",
             registration_wait=registration_wait,
+            authorize_wait=authorize_wait,
         )
         guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
@@ -517,28 +545,28 @@ def _wake(server: GuardedServer) -> Callable[[], None]:
 
 
 class WebhookRoutes:
-    """`/hooks/…` goes to the webhook receiver (which bounds, checks and audits its own requests, no bearer token:
-    the secret path is the credential); everything else to the MCP app. An unknown `/hooks/…` path answers the
-    same 404 as any unknown route."""
+    """`POST /hooks/bugsnag/<secret>` goes to the webhook receiver (which bounds, checks and audits its own
+    requests, no bearer token: the secret path is the credential); everything else to the app. A delivery the
+    receiver does not recognise (wrong or removed secret, a source off the allow-list) is handed to the app as
+    well, so it is answered exactly as any unknown route is."""
 
-    PREFIX = "/hooks/"
+    ROUTE = re.compile(r"^/hooks/bugsnag/([^/]*)$")
 
     def __init__(self, app: ASGIApp, receiver: Receiver) -> None:
         self.app = app
-
-        async def unknown(request: Request, exc: Exception) -> Response:
-            return not_found()
-
-        self.hooks = Starlette(
-            routes=[Route("/hooks/bugsnag/{secret}", receiver.handle, methods=["POST"])],
-            exception_handlers={404: unknown},
-        )
+        self.receiver = receiver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.PREFIX):
-            await self.hooks(scope, receive, send)
+        matched = self.ROUTE.match(str(scope.get("path", ""))) if scope["type"] == "http" else None
+        if matched is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        scope = {**scope, "path_params": {"secret": matched.group(1)}}
+        response = await self.receiver.handle(Request(scope, receive))
+        if response is UNKNOWN_ROUTE:
+            await self.app(scope, receive, send)
+            return
+        await response(scope, receive, send)
 
 
 async def _required_http_principal(ctx: Any) -> Principal:

@@ -85,7 +85,6 @@ class ErrorGroup:
     assigned_collaborator_id: str | None = None
     overridden_severity: str | None = None
     linked_issues: tuple[LinkedIssue, ...] = ()
-    comment_count: int | None = None
     discarded: bool = False
     reopen_rule: ReopenRule | None = None
     introduced_in: tuple[str, ...] = ()
@@ -117,14 +116,6 @@ class Breadcrumb:
     name: str
     type: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    id: str
-    name: str | None
-    error_reporting: bool = False
-    frames: tuple[Frame, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +211,6 @@ class Event:
     unhandled: bool | None = None
     context: str | None = None
     breadcrumbs: tuple[Breadcrumb, ...] = ()
-    threads: tuple[ThreadInfo, ...] = ()
     request: RequestInfo = field(default_factory=RequestInfo)
     app: AppInfo = field(default_factory=AppInfo)
     device: DeviceInfo = field(default_factory=DeviceInfo)
@@ -294,7 +284,6 @@ class Collaborator:
     email: str | None
     is_admin: bool | None = None
     pending_invitation: bool | None = None
-    last_request_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +291,6 @@ class EventField:
     display_id: str
     name: str | None = None
     custom: bool = False
-    match_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +338,6 @@ class BugReportDetail:
     comments: tuple[Comment, ...] = ()
     activity: tuple[Activity, ...] = ()
     source: str | None = None
-    reporter: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from .backends.paths import check_id
 from .config import Settings
 from .guard.policy import ToolPolicy
 from .guard.principal import Principal
-from .guard.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target
+from .guard.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target, projects_of
 from .model import Project
 
 log = logging.getLogger("bugwarden")
@@ -65,17 +65,10 @@ class Runtime:
 
     async def all_projects(self) -> tuple[list[Project], list[str]]:
         """Every visible project, and the labels of backends that could not list theirs."""
-        projects: list[Project] = []
-        failed: list[str] = []
-        for backend in self.backends:
-            try:
-                projects += await backend.list_projects()
-            except BackendError as exc:
-                if len(self.backends) == 1:
-                    raise
-                log.warning("%s could not list projects: %r", backend.label, exc)
-                failed.append(backend.label)
-        return projects, failed
+        projects, failed = await projects_of(self.backends)
+        for backend, exc in failed:
+            log.warning("%s could not list projects: %r", backend.label, exc)
+        return projects, [backend.label for backend, _ in failed]
 
     async def default_project(self, principal: Principal) -> str:
         """BUGSNAG_PROJECT_ID (within the caller's limits), else the only project the caller may see."""

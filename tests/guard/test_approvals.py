@@ -150,3 +150,33 @@ def test_the_confirm_policy_is_configured_and_defaults_by_transport(home: Path) 
 def test_doctor_reports_the_confirm_policy(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli(["doctor"])
     assert "confirm policy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+async def test_a_client_showing_progress_waits_briefly_for_the_person(
+    servers: Servers, sandbox: Starlette, home: Path, decision: str
+) -> None:
+    """With a progress token the call waits (briefly, with progress notifications) for the decision."""
+    import anyio.to_thread
+
+    server = servers(AGENT, settings=make_settings(home, toolsets="all", confirm="approval"))
+    desk = server.checkpoint.approvals
+    assert desk is not None
+    heard: list[str | None] = []
+
+    async def person_decides(progress: float, total: float | None, message: str | None) -> None:
+        heard.append(message)
+        if len(heard) == 1:
+            (waiting,) = await anyio.to_thread.run_sync(desk.pending)
+            await anyio.to_thread.run_sync(getattr(desk, decision), waiting.id, "carol")
+
+    args = {"project_id": API_PROJECT, "event_id": EVENT}
+    async with Client(server) as model:
+        result = await model.call_tool("delete_event", args, progress_callback=person_decides)
+    assert heard and "a person's approval" in str(heard[0])
+    if decision == "approve":
+        assert not result.is_error and "approved by carol" in text_of(result)
+        assert deletes(sandbox) == [f"/projects/{API_PROJECT}/events/{EVENT}"]
+    else:
+        assert result.is_error and "(carol) rejected this change" in text_of(result)
+        assert deletes(sandbox) == []

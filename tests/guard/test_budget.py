@@ -61,3 +61,46 @@ async def test_a_call_is_charged_for_each_request_it_causes(servers: Servers, sa
     interval = 60.0 / 1000
     assert cold > 1
     assert float(row[0]) == pytest.approx(clock() + interval * (max(cold, 1) + 1))
+
+
+async def test_a_caller_whose_own_budget_is_spent_does_not_refuse_the_callers_sharing_its_request(
+    sandbox: Starlette, home: Path
+) -> None:
+    """Identical reads share one upstream request; when its first caller is refused by its own token's budget,
+    the others ask for themselves instead of hearing another agent's refusal."""
+    import anyio
+    import anyio.lowlevel
+    import httpx
+
+    from bugwarden.backends.bugsnag import BugsnagBackend
+    from bugwarden.backends.call_context import reset_meter, set_meter
+    from bugwarden.guard.errors import Refusal
+    from tests.conftest import make_settings
+
+    backend = BugsnagBackend(make_settings(home), transport=httpx.ASGITransport(app=sandbox))
+    joined = anyio.Event()
+    results: list[Any] = []
+
+    class Spent:
+        async def spend(self) -> None:
+            await joined.wait()
+            raise Refusal("denied", "this agent's token has used its budget", outcome="rate_limited")
+
+    async def first() -> None:
+        token = set_meter(Spent())
+        try:
+            with pytest.raises(Refusal):
+                await backend.list_projects()
+        finally:
+            reset_meter(token)
+
+    async def second() -> None:
+        await anyio.lowlevel.checkpoint()  # after the first registered its request
+        joined.set()
+        results.append(await backend.list_projects())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        tg.start_soon(second)
+    await backend.aclose()
+    assert results and results[0]

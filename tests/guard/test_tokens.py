@@ -69,7 +69,7 @@ def test_cli_prints_the_secret_once_as_the_last_line(tmp_path: Path, monkeypatch
     assert cli(["token", "list"]) == 0
     listing = capsys.readouterr().out
     assert "bot" in listing and secret not in listing and "active" in listing
-    token_id = listing.splitlines()[1].split()[0]  # the row under the header
+    token_id = listing.splitlines()[1].split()[0]  # under the table's header
     assert cli(["token", "revoke", token_id]) == 0
     assert cli(["token", "list"]) == 0 and "revoked" in capsys.readouterr().out
     assert cli(["token", "create", "--name", "x", "--scopes", "everything"]) == 2

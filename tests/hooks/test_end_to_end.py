@@ -3,6 +3,7 @@ tool, and the error tools on the signal's ids, over real HTTP with the SDK's cli
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,69 @@ async def test_a_handshake_session_subscribes_with_resources_subscribe_and_is_no
         read = await client.read_resource(SIGNALS)
     assert updates[0] == SIGNALS
     assert "new error (firstException, exception)" in read.contents[0].text  # type: ignore[union-attr]
+
+
+async def test_a_flood_of_deliveries_is_refused_past_the_rate_while_mcp_calls_go_on(
+    sandbox: Starlette, home: Path
+) -> None:
+    from bugwarden.hooks.receiver import HookOptions
+
+    _, secret = token(home, "read")
+    _, hook_secret = add_hook(home)
+    body = json.dumps({"project": {"id": API_PROJECT}, "trigger": {"type": "projectSpiking", "rate": 1}})
+    statuses: list[int] = []
+    answered: list[bool] = []
+    peak = 0
+    async with serving(sandbox, home, hooks=HookOptions(rate=10, max_in_flight=4)) as (url, server):
+        receiver = server.receiver
+
+        async def flood(task: int, n: int) -> None:
+            nonlocal peak
+            async with httpx.AsyncClient(timeout=30) as http:
+                for i in range(n):
+                    response = await http.post(
+                        f"{url}/hooks/bugsnag/{hook_secret}",
+                        content=body.replace('"rate": 1', f'"rate": {task * 1000 + i}'),  # no two alike
+                        headers={"Content-Type": "application/json"},
+                    )
+                    statuses.append(response.status_code)
+                    peak = max(peak, receiver.in_flight)
+
+        async def agent() -> None:
+            async with mcp_client(url, secret) as client:
+                for _ in range(5):
+                    result = await client.call_tool("list_errors", {"project_id": API_PROJECT, "limit": 1})
+                    answered.append(not result.is_error)
+
+        async with anyio.create_task_group() as tg:
+            for task in range(6):
+                tg.start_soon(flood, task, 40)
+            tg.start_soon(agent)
+        await receiver.flush(everything=True)
+    assert answered == [True] * 5
+    assert statuses.count(200) == 10 and set(statuses) <= {200, 429}
+    assert peak <= 4
+    store = Store.open(make_settings(home))
+    try:
+        hook = HookStore(store.hooks).list()[0]
+        # Turned away for room, before the hook is looked up, a delivery is not counted on the hook.
+        assert hook.accepted == 10 and 0 < hook.refused <= statuses.count(429)
+    finally:
+        store.close()
+
+
+async def test_a_subscription_ends_when_its_token_is_revoked_and_hears_nothing_more(
+    sandbox: Starlette, home: Path
+) -> None:
+    from bugwarden.guard.tokens import TokenStore
+
+    token_id, secret = token(home, "read")
+    _, hook_secret = add_hook(home)
+    async with serving(sandbox, home) as (url, server), mcp_client(url, secret) as client:
+        sandbox.state.control.hooks = [f"{url}/hooks/bugsnag/{hook_secret}"]
+        async with client.listen(resource_subscriptions=[SIGNALS]) as subscription:
+            TokenStore(server.store.tokens).revoke(token_id)
+            await raise_in_sandbox(sandbox)
+            with anyio.fail_after(10), pytest.raises(StopAsyncIteration):
+                await subscription.__anext__()
+        assert server.watch is not None and server.watch.announced == 0

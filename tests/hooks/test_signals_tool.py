@@ -126,3 +126,82 @@ async def test_an_empty_feed_says_how_to_connect_bugsnag(servers: Servers) -> No
     async with Client(servers()) as client:
         result = await client.call_tool("list_signals", {})
     assert "bugwarden hooks add" in text_of(result)
+
+
+REFERENCE_DELIVERIES: list[dict[str, Any]] = [
+    {
+        "project": {"id": A},
+        "trigger": {"type": "release", "message": "New release"},
+        "release": {
+            "id": "6651b0c4d5e6f7a8b9c0d1e2",
+            "version": "2.5.0",
+            "releaseStage": "production",
+            "releasedBy": "ci-bot",
+            "releaseTime": "2024-05-25T07:00:12.345Z",
+        },
+    },
+    {
+        "project": {"id": A},
+        "trigger": {"type": "firstException", "message": "New unhandled error"},
+        "error": {
+            "id": "6650aa10000a1b2c3d4e0000",
+            "errorId": "6650aa10f1e2d3c4b5a69788",
+            "exceptionClass": "KeyError",
+            "message": "'sku'",
+            "context": "POST /orders",
+            "appVersion": "2.4.1",
+            "releaseStage": "production",
+            "occurrences": 1,
+            "firstReceived": "2024-05-24T09:12:00.000Z",
+            "receivedAt": "2024-05-24T09:12:00.412Z",
+            "severity": "error",
+            "status": "open",
+            "unhandled": True,
+            "url": "https://app.bugsnag.com/acme/checkout-api/errors/6650aa10f1e2d3c4b5a69788?event_id=6650aa10000a1b2c3d4e0000",
+            "stackTrace": [
+                {"file": "orders/views.py", "lineNumber": "88", "method": "create_order", "inProject": True}
+            ],
+        },
+    },
+    {
+        "project": {"id": A},
+        "trigger": {
+            "type": "errorStateManualChange",
+            "message": "Error snoozed for 6 hours by Dana Lee",
+            "stateChange": "snoozed",
+        },
+        "user": {"id": "64f0c1a2b3c4d5e6f7a8b9aa", "name": "Dana Lee"},
+        "error": {
+            "id": "6650c3d2000b9a8b7c6d0000",
+            "errorId": "6650aa10f1e2d3c4b5a69788",
+            "exceptionClass": "KeyError",
+            "message": "'sku'",
+            "releaseStage": "production",
+            "occurrences": 57,
+            "status": "snoozed",
+        },
+    },
+    {
+        "project": {"id": A},
+        "trigger": {"type": "exception", "message": "Test error"},
+        "error": {
+            "id": "530c3522e694aae2f4000036",
+            "errorId": "530c3522e694aae2f4000035",
+            "exceptionClass": "ExampleException",
+            "message": "Something went wrong",
+            "url": "https://app.bugsnag.com/acme/checkout-api/errors/example/events/example",
+        },
+    },
+]
+
+
+async def test_list_signals_whole_output(servers: Servers) -> None:
+    from tests.snapshot import assert_snapshot
+
+    server = servers()
+    for n, body in enumerate(REFERENCE_DELIVERIES):
+        delivery = read_delivery(body, A)
+        fields = {**delivery.fields, "hook_id": "hook_test", "received_at": f"2026-12-03T10:0{n}:00.000Z"}
+        SignalStore(server.store.hooks).record(delivery.dedup_key, fields, time.time(), merge, 86400)
+    async with Client(server) as client:
+        assert_snapshot("list_signals", await client.call_tool("list_signals", {"project_id": A}))

@@ -145,6 +145,7 @@ async def drive_every_tool(sandbox: Starlette, home: Path) -> tuple[list[Sent], 
             await run("get_event_data_deletion", {**p, "deletion_id": deletion.structured_content["id"]})
             group = groups.structured_content["release_groups"][0]["id"]
             await run("list_releases", {**p, "release_group_id": group})
+            await run("list_signals", p)  # answers from the store: sends nothing upstream
             page = await run("list_errors", {**p, "limit": 2, "status": "open"})
             await run(
                 "list_errors", {**p, "limit": 2, "status": "open", "cursor": page.structured_content["next_cursor"]}

@@ -219,7 +219,7 @@ def test_a_log_written_before_the_index_is_indexed_when_migrated(tmp_path: Path)
     fill(store)
     with store.audit.transaction(write=True) as tx:  # back to the schema of bugwarden 0.1 (audit 2)
         tx.execute("DROP TABLE audit_facts")
-        tx.execute("ALTER TABLE audit_head DROP COLUMN mac")
+        tx.execute("ALTER TABLE audit_head DROP COLUMN mac")  # audit 4, the keyed head, came later still
         tx.execute("UPDATE schema_versions SET version = 2 WHERE component = 'audit'")
     store.close()
     reopened = Store.sqlite(home)

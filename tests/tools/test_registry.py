@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bugwarden.guard.approval import Consented
-from bugwarden.guard.scopes import SCOPES, WRITE_SCOPES
-from bugwarden.guard.target import InAccount, InListing, InProject, InProjectOrAccount
+from bugwarden.guard.scopes import SCOPES
+from bugwarden.guard.target import InAccount, InFeed, InListing, InProject, InProjectOrAccount
 from bugwarden.tools import REGISTRY
 
 CORE = {
@@ -26,8 +26,16 @@ CORE = {
     "get_bug_context",
     "generate_fix_prompt",
 }
+WRITE_SCOPES = frozenset({"errors:write", "errors:delete", "projects:admin"})
+"""The scopes that allow changing something: write tools need one, read tools none."""
 README = Path(__file__).parents[2] / "README.md"
-REACH_OF = {InProject: "project", InAccount: "account", InProjectOrAccount: "account", InListing: "listing"}
+REACH_OF = {
+    InProject: "project",
+    InAccount: "account",
+    InProjectOrAccount: "account",
+    InListing: "listing",
+    InFeed: "feed",
+}
 
 
 def test_the_design_names_are_all_registered_and_documented() -> None:

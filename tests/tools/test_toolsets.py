@@ -278,6 +278,7 @@ async def test_resources_render_like_the_tools_and_pass_the_guard(all_tools, san
         assert templates == {
             "bugsnag://projects/{project_id}/errors/{error_id}",
             "bugsnag://projects/{project_id}/events/{event_id}",
+            "bugsnag://projects/{project_id}/signals",
             "bugsnag://organizations/{organization_id}",
         }
         error = await c.read_resource(f"bugsnag://projects/{API_PROJECT}/errors/{INTEGRITY}")

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from bugwarden.app import GuardedServer
 from bugwarden.guard.audit import AuditLog
-from bugwarden.http_app import HttpOptions, bounded_h11, build_http
+from bugwarden.http_app import HttpOptions, bounded_h11, build_http, forwarded_options
 from bugwarden.store import Store
 from bugwarden.web.people import People
 from tests.conftest import make_settings
@@ -74,7 +74,9 @@ async def site(
         web_clock=clock,
         metadata_fetch=metadata_fetch,
     )
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", http=bounded_h11(10.0)))
+    uv = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", http=bounded_h11(10.0), **forwarded_options())
+    )
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(uv.serve, [sock])

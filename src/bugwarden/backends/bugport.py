@@ -8,7 +8,6 @@ alone is enough to find its project.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,7 +31,7 @@ from ..model import (
 from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
 from .coerce import ident, integer, number, obj, objs, text, timestamp, word
 from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
-from .http import UpstreamClient, error_for_status, parse_retry_after
+from .http import configured_client, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -65,7 +64,6 @@ def bug_group(data: dict[str, Any]) -> ErrorGroup | None:
     if (bug_id := ident(data.get("id"))) is None or (project_id := ident(data.get("project_id"))) is None:
         return None
     page = obj(data.get("page"))
-    counts = obj(data.get("counts"))
     return ErrorGroup(
         id=PREFIX + bug_id,
         project_id=PREFIX + project_id,
@@ -78,7 +76,6 @@ def bug_group(data: dict[str, Any]) -> ErrorGroup | None:
         status=word(data.get("status")),
         first_seen=timestamp(data.get("created_at")),
         last_seen=timestamp(data.get("updated_at")),
-        comment_count=integer(counts.get("comments")),
         backend="bugport",
     )
 
@@ -129,7 +126,6 @@ def detail(data: dict[str, Any], bug: dict[str, Any]) -> BugReportDetail:
         comments=tuple(comments),
         activity=tuple(activity),
         source=word(bug.get("source")),
-        reporter=obj(bug.get("reporter")),
     )
 
 
@@ -160,17 +156,15 @@ class BugportBackend:
         if not settings.bugport_token:
             raise ValueError("BugPort backend needs BUGPORT_TOKEN")
         token = settings.bugport_token.reveal()
-        self.http = UpstreamClient(
+        self.http = configured_client(
+            self.name,
             self.label,
+            settings,
             settings.bugport_api_url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
-            limits=settings.limits,
+            token,
+            {"Authorization": f"Bearer {token}"},
             classify=classify,
             quota=quota,
-            quota_key="bugport:" + hashlib.sha256(f"{settings.bugport_api_url}|{token}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )

@@ -8,7 +8,6 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,7 +52,7 @@ from .errors import (
     ResultsCapped,
     UpstreamError,
 )
-from .http import UpstreamClient, error_for_status, parse_retry_after
+from .http import configured_client, error_for_status, parse_retry_after
 from .paths import api_path, check_id
 from .quota import QuotaLedger
 
@@ -235,17 +234,15 @@ class BugsnagBackend:
     ):
         headers, credential = auth_headers(settings)
         self.auth = settings.bugsnag_auth
-        self.http = UpstreamClient(
+        self.http = configured_client(
+            self.name,
             self.label,
+            settings,
             settings.bugsnag_api_url,
-            headers={**headers, "X-Version": "2"},
-            timeouts=settings.timeouts,
-            retries=settings.retries,
-            caching=settings.caching,
-            limits=settings.limits,
+            credential,
+            {**headers, "X-Version": "2"},
             classify=classify,
             quota=quota,
-            quota_key="bugsnag:" + hashlib.sha256(f"{settings.bugsnag_api_url}|{credential}".encode()).hexdigest()[:32],
             transport=transport,
             **client_kw,
         )

@@ -36,7 +36,6 @@ from ..model import (
     RequestInfo,
     SavedSearch,
     StabilityPoint,
-    ThreadInfo,
     TrendBucket,
 )
 from .coerce import boolean, ident, integer, number, obj, objs, pick, strings, text, timestamp, word
@@ -116,7 +115,6 @@ def error_group(data: dict[str, Any], project_id: str | None = None) -> ErrorGro
         assigned_collaborator_id=ident(data.get("assigned_collaborator_id")),
         overridden_severity=word(data.get("overridden_severity")),
         linked_issues=issues,
-        comment_count=integer(data.get("comment_count")),
         discarded=bool(data.get("discarded")),
         reopen_rule=reopen_rule(data.get("reopen_rules")),
         introduced_in=tuple(i for i in introduced if i),
@@ -202,15 +200,6 @@ def event(data: dict[str, Any], project_id: str | None = None) -> Event | None:
         )
         for c in objs(data.get("breadcrumbs"))
     )
-    threads = tuple(
-        ThreadInfo(
-            id=str(t.get("id", "")),
-            name=text(t.get("name")),
-            error_reporting=bool(pick(t, "error_reporting_thread", "errorReportingThread")),
-            frames=tuple(frame(f) for f in objs(t.get("stacktrace"))),
-        )
-        for t in objs(data.get("threads"))
-    )
     if (event_id := ident(data.get("id"))) is None:
         return None
     return Event(
@@ -223,7 +212,6 @@ def event(data: dict[str, Any], project_id: str | None = None) -> Event | None:
         unhandled=boolean(data.get("unhandled")),
         context=text(data.get("context")),
         breadcrumbs=crumbs,
-        threads=threads,
         request=request_info(obj(data.get("request"))),
         app=app_info(obj(data.get("app"))),
         device=device_info(obj(data.get("device"))),
@@ -318,7 +306,6 @@ def collaborator(data: dict[str, Any]) -> Collaborator | None:
         email=text(data.get("email")),
         is_admin=boolean(data.get("is_admin")),
         pending_invitation=boolean(data.get("pending_invitation")),
-        last_request_at=timestamp(data.get("last_request_at")),
     )
 
 
@@ -329,7 +316,6 @@ def event_field(data: dict[str, Any]) -> EventField | None:
         display_id=display_id,
         name=text(obj(data.get("filter_options")).get("name")),
         custom=bool(data.get("custom")),
-        match_types=strings(data.get("match_types")),
     )
 
 

@@ -39,6 +39,7 @@ from ..config import (
     Caching,
     Limits,
     Retries,
+    Settings,
     Timeouts,
 )
 from .cache import ResponseCache
@@ -189,9 +190,11 @@ class UpstreamClient:
     - `label`: how errors and logs name the upstream (`"BugSnag"`).
     - `base_url`: from configuration only; next-page URLs are followed only under it.
     - `headers`: sent on every request (credential included; never logged).
+    - `timeouts`, `retries`, `caching`, `limits`: the value objects of `config` (defaults: their `DEFAULT_*`).
     - `classify`: maps a failing response to an error (default: `error_for_status`).
     - `quota`, `quota_key`: the ledger shared by everything using this credential, and the credential's key in it.
-    - `transport`, `sleep`, `clock`, `rng`: seams for tests (no real sockets, no real sleeping, no real time).
+    - `transport`, `sleep`, `clock`, `wall_clock`, `rng`: seams for tests (no real sockets, no real sleeping, no
+      real time; `wall_clock` is the time the quota ledger records, which processes compare).
     """
 
     def __init__(
@@ -274,12 +277,15 @@ class UpstreamClient:
         key = self._key(path, params)
         if (hit := self._cache.fresh(key)) is not None:
             return hit.body, hit.response
-        if (flight := self._flights.get(key)) is not None:
+        while (flight := self._flights.get(key)) is not None:
             await flight.done.wait()
-            if flight.error is not None:
+            if flight.error is None:
+                assert flight.result is not None
+                return flight.result
+            if isinstance(flight.error, BackendError):
                 raise flight.error
-            assert flight.result is not None
-            return flight.result
+            # The first caller was stopped by something of its own (its token's budget, a cancellation), not by
+            # the upstream: this caller asks for itself.
         flight = self._flights[key] = _Flight()
         try:
             try:
@@ -701,6 +707,39 @@ def encode_query(params: Params) -> str:
     """The query string with every pair in the order given. httpx's own `params=` groups repeated keys (all
     `filters[f][][type]` before all `filters[f][][value]`), which BugSnag pairs positionally: a wrong filter."""
     return urlencode(list(params))
+
+
+def configured_client(
+    name: str,
+    label: str,
+    settings: Settings,
+    base_url: str,
+    token: str,
+    headers: dict[str, str],
+    *,
+    classify: Classify,
+    quota: QuotaLedger | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    **client_kw: Any,
+) -> UpstreamClient:
+    """The client an adapter talks through: `settings`' timeouts, retries, caching and limits, `headers` (the
+    credential), and the quota ledger under a key naming the backend, its base URL and its credential (hashed:
+    processes sharing a token share its quota, and the token never reaches the store)."""
+    key = hashlib.sha256(f"{base_url}|{token}".encode()).hexdigest()[:32]
+    return UpstreamClient(
+        label,
+        base_url,
+        headers=headers,
+        timeouts=settings.timeouts,
+        retries=settings.retries,
+        caching=settings.caching,
+        limits=settings.limits,
+        classify=classify,
+        quota=quota,
+        quota_key=f"{name}:{key}",
+        transport=transport,
+        **client_kw,
+    )
 
 
 def error_for_status(

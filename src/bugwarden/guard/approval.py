@@ -9,18 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
+from ..backends.call_context import deadline as current_deadline
 from ..store.approvals import ApprovalError
 from ..store.waits import in_store_thread
 from .audit import redact
 from .checkpoint import Invocation, invocation
 from .errors import Refusal, invalid
+from .notices import CallNotices, request_context
 
 INPUT_REQUIRED_VERSION = "2026-07-28"
+APPROVAL_WAIT = 20.0
+"""How long a call whose client sent a progress token waits for a person's approval before answering that it
+waits (seconds; at most half of what is left of the call's deadline)."""
+APPROVAL_POLL = 1.0
 
 
 class Approval(BaseModel):
@@ -78,7 +85,10 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
         return Elicit(call.question, Approval)
     try:
         if call.policy == "approval" and call.approvals is not None:
-            return await in_store_thread(_by_approval, call)
+            consent = await in_store_thread(_by_approval, call)
+            if not consent.given and consent.approval is not None and wants_progress(ctx):
+                consent = await _wait_for_a_person(ctx, call, consent)
+            return consent
         confirm = call.arguments.get("confirm")
         if isinstance(confirm, str) and confirm:
             await in_store_thread(call.consent.redeem, confirm, call.digest)
@@ -87,6 +97,46 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
     except Refusal as refusal:
         raise ToolError(refusal.message) from refusal
     return Consent(False, "preview", code)
+
+
+def wants_progress(ctx: Any) -> bool:
+    """Whether the request asked for progress (so a short wait can be shown to its user). The SDK has no public
+    accessor: its request channels keep the token (JSON-RPC, 2026-07-28 HTTP) or the callback (in-process);
+    anything else reads as no, and the call answers at once."""
+    outbound = getattr(getattr(request_context(ctx), "session", None), "_request_outbound", None)
+    outbound = getattr(outbound, "_inner", outbound)  # the SDK wraps the channel where the server may not request
+    return any(
+        getattr(outbound, name, None) is not None for name in ("progress_token", "_progress_token", "_on_progress")
+    )
+
+
+async def _wait_for_a_person(ctx: Any, call: Invocation, pending: Consent) -> Consent:
+    """Wait briefly for a person to decide, with progress notifications: at most APPROVAL_WAIT seconds and half
+    of what is left of the call's deadline. Approved: the call goes ahead (the approval used once); rejected:
+    refused; still pending: the call answers that it waits."""
+    assert call.approvals is not None and pending.approval is not None
+    until = current_deadline()
+    total = min(APPROVAL_WAIT, until.remaining() / 2) if until is not None else APPROVAL_WAIT
+    notices = CallNotices(ctx, call.tool)
+    waited = 0.0
+    while waited < total:
+        await notices.waiting(f"a person's approval ({pending.approval})", waited, total)
+        await anyio.sleep(APPROVAL_POLL)
+        waited += APPROVAL_POLL
+        decided = await in_store_thread(call.approvals.store.get, pending.approval)
+        if decided is None or decided.status == "pending":
+            continue
+        if decided.status == "approved":
+            used = await in_store_thread(call.approvals.store.redeem, call.digest)
+            if used is not None:
+                return Consent(True, f"approved by {used.decided_by}", approval=used.id)
+        if decided.status == "rejected":
+            raise invalid(
+                f"a person ({decided.decided_by}) rejected this change (approval {decided.id}): it will not be "
+                "made; ask them before trying again"
+            )
+        break
+    return pending
 
 
 def _by_approval(call: Invocation) -> Consent:

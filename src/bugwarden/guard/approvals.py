@@ -3,7 +3,7 @@
 The console's Approvals page and `bugwarden approvals list|approve|reject` both use `ApprovalDesk`; the
 checkpoint uses the same desk to create a pending approval and to redeem an approved one (guard/approval.py).
 
-    desk = ApprovalDesk(ApprovalStore(store.state), AuditLog(store.audit))
+    desk = ApprovalDesk(ApprovalStore(store.state), AuditLog.for_store(store, state_key))
     desk.pending()                               # [Approval, ...], oldest first
     desk.get("apv_…")                            # one, in any state (None: unknown)
     desk.approve("apv_…", "alice", via="console")   # raises ApprovalError when it is not pending

@@ -161,24 +161,26 @@ class AuditLog:
         self,
         db: Database,
         clock: Any = time.monotonic,
-        head_key: Callable[[], bytes] | None = None,
         journal: Journal | None = None,
+        head_key: Callable[[], bytes] | None = None,
     ) -> None:
         self.db = db
         self._clock = clock
-        self._head_key = head_key
-        """Keys the chain head (HMAC over its seq and hash) so that moving it back is noticed; every writer of a
-        served log has it (`for_store`). Without it, writes leave the head unkeyed and `verify` cannot check it."""
         self.journal = journal
         """Where records go while the store cannot take them (see store/journal.py); None: nowhere."""
         self.healthy = True
         """False since an append failed, until one succeeds: reads are then checked with `ready()` before they run."""
+        self._head_key = head_key
+        """Keys the chain head (HMAC over its seq and hash) so that moving it back is noticed; every writer of a
+        served log has it (`for_store`). Without it, writes leave the head unkeyed and `verify` cannot check it."""
 
     @classmethod
-    def for_store(cls, store: Store, state_key: str | None = None, clock: Any = time.monotonic) -> AuditLog:
+    def for_store(
+        cls, store: Store, state_key: str | None = None, clock: Any = time.monotonic, journal: Journal | None = None
+    ) -> AuditLog:
         """The audit log of `store`, its head keyed with the store's key (or one derived from BUGWARDEN_STATE_KEY)."""
         keys = KeyRing(store.state, state_key)
-        return cls(store.audit, clock=clock, head_key=lambda: keys.key("audit-head"))
+        return cls(store.audit, clock=clock, journal=journal, head_key=lambda: keys.key("audit-head"))
 
     def _head_mac(self, seq: int, digest: str, key: bytes | None = None) -> str | None:
         key = key if key is not None else (self._head_key() if self._head_key is not None else None)

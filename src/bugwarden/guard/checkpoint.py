@@ -284,7 +284,7 @@ class Checkpoint:
             await self._keep(record.refused("denied", message, "store_unavailable"), started)
             raise ToolError(message) from None
         digest = call_digest(principal.id, name, resolved)
-        question = spec.question(resolved)  # a person reads it (elicitation): it passes the sanitiser too
+        question = spec.question(resolved)  # a person reads it (elicitation, approvals): it passes the sanitiser too
         call = Invocation(
             principal,
             name,

@@ -6,8 +6,10 @@ for the exact call it previewed (same principal, tool and arguments), and never 
 declined that call. Codes are signed, so replicas sharing a key honour each other's; used codes and
 declines are recorded in the store.
 
-    code = book.issue(principal_id, tool, digest)        # shown with the preview
-    book.redeem(code, principal_id, tool, digest)        # raises Refusal, or returns: go ahead
+    digest = call_digest(principal_id, tool, arguments)
+    code = book.issue(digest)        # shown with the preview (raises Refusal if a user declined this call)
+    book.redeem(code, digest)        # raises Refusal, or returns: go ahead
+    book.decline(digest)             # the user said no: no code is issued or accepted for it for a day
 """
 
 from __future__ import annotations

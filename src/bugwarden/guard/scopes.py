@@ -15,7 +15,6 @@ BUNDLES: dict[str, frozenset[str]] = {
     "triage": frozenset({"errors:read", "projects:read", "errors:write"}),
     "admin": frozenset(SCOPES),
 }
-WRITE_SCOPES = frozenset({"errors:write", "errors:delete", "projects:admin"})
 
 
 class ScopeError(ValueError):

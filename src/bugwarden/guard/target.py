@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from mcp.server.mcpserver.resolve import Resolve
 
-from ..model import Page, Signal, SignalQuery
+from ..model import Page, Project, Signal, SignalQuery
 from .principal import Principal
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
+    from ..backends.errors import BackendError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +70,25 @@ class Listing(Target):
     principal: Principal
     default_project_id: str | None = None
     """The configured default project, when the principal may see it."""
+
+
+async def projects_of(
+    backends: tuple[Backend, ...] | list[Backend],
+) -> tuple[list[Project], list[tuple[Backend, BackendError]]]:
+    """Every project the backends list, and the backends that could not list theirs (with the error). With one
+    backend, its failure is the answer and is raised."""
+    from ..backends.errors import BackendError
+
+    projects: list[Project] = []
+    failed: list[tuple[Backend, BackendError]] = []
+    for backend in backends:
+        try:
+            projects += await backend.list_projects()
+        except BackendError as exc:
+            if len(backends) == 1:
+                raise
+            failed.append((backend, exc))
+    return projects, failed
 
 
 class SignalReader(Protocol):

@@ -116,6 +116,11 @@ class TokenStore:
         if not name.strip():
             raise ValueError("--name must not be empty")
         granted = parse_scopes(scopes)
+        if any(not str(p).strip() for p in projects):
+            raise ValueError(
+                "--project must not be empty: name a project id, or leave --project out for a token that may see "
+                "every project"
+            )
         secret = "bw_" + secrets.token_urlsafe(32)
         token_id = "tok_" + secrets.token_hex(6)
         created = _now()

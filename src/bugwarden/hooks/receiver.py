@@ -2,9 +2,9 @@
 
 In this order, each refusal answering at once and audited (without the secret) with its reason:
 
-1. the source address, when an allow-list is set (`--hooks-from CIDR`): others get the 404 of an unknown route;
-2. the secret: looked up by hash, compared in constant time; unknown or removed -> the same 404;
-3. room: at most `max_in_flight` deliveries are worked on at once (503 beyond), in worker threads of their own,
+1. the source address, when an allow-list is set (`--hooks-from CIDR`): others get what an unknown route gets;
+2. the secret: looked up by hash, compared in constant time; unknown or removed -> the same;
+3. room: at most `max_in_flight` deliveries are worked on at once (429 beyond), in worker threads of their own,
    so a flood cannot take the threads or the store connections that MCP calls use;
 4. the hook's rate (per process, a token bucket: `rate` a minute, a minute's worth at once) -> 429;
 5. `application/json` (415), at most 1 MiB (413, before the body is read whole), JSON of bounded depth (400),
@@ -47,9 +47,13 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{20,100}")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+UNKNOWN_ROUTE = PlainTextResponse("Not Found", status_code=404)
+"""The receiver's answer for a delivery it does not recognise: the HTTP app then answers it as any unknown route
+(so a wrong secret looks like no route at all)."""
+
+
 def not_found() -> Response:
-    """What any unknown route answers (Starlette's own 404), so a wrong secret looks like no route at all."""
-    return PlainTextResponse("Not Found", status_code=404)
+    return UNKNOWN_ROUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +149,7 @@ class Receiver:
             return not_found()
         if self.in_flight >= self.options.max_in_flight:
             await self._refuse(None, facts, "denied", "too many deliveries at once", key="busy")
-            return JSONResponse({"error": "busy"}, 503, headers={"Retry-After": "1"})
+            return JSONResponse({"error": "busy"}, 429, headers={"Retry-After": "1"})
         self.in_flight += 1
         try:
             return await self._deliver(request, secret, facts)
@@ -182,7 +186,13 @@ class Receiver:
         }
         try:
             outcome, seq = await self._thread(
-                self.signals.record, delivery.dedup_key, fields, received, merge, self.options.keep_days * 86400
+                self.signals.record,
+                delivery.dedup_key,
+                fields,
+                received,
+                merge,
+                self.options.keep_days * 86400,
+                hook.id,
             )
         except StoreError as exc:
             log.error("cannot store a webhook delivery: %s", exc)
@@ -199,12 +209,10 @@ class Receiver:
                 targets=targets,
                 count=False,
             )
-            await self._count(hook.id, accepted=False)
             return JSONResponse({"status": "duplicate", "signal": seq}, 200)
         self.on_signal()
         reason = ("test delivery " if delivery.test else "") + ("stored" if outcome == "new" else "merged into")
-        await self._audit(self._record(hook, facts, "allowed", f"{reason} signal {seq}", outcome, targets))
-        await self._count(hook.id, accepted=True)
+        await self._audit(self._record(hook, facts, "allowed", f"{reason} signal {seq}", "ok", targets))
         return JSONResponse({"status": outcome, "signal": seq, "test": delivery.test}, 200)
 
     # -- the rate, the counters, the audit -----------------------------------------------------------

@@ -56,6 +56,10 @@ _TOOLS: dict[str, tuple[str, str, str]] = {
     "list_project_events": ("list", "listed", "recent events"),
     "list_saved_searches": ("list", "listed", "saved searches"),
     "create_saved_search": ("save", "saved", "a search"),
+    "list_signals": ("list", "listed", "signals"),
+    "resource:list_signals": ("read", "read", "the signals of {project}"),
+    "subscribe:list_signals": ("subscribe to", "subscribed to", "the signals of {project}"),
+    "hook:bugsnag": ("deliver", "delivered", "a BugSnag webhook delivery"),
 }
 # People on the pages (and the authorization server): records with transport "web".
 _ACTIONS: dict[str, tuple[str, str, str]] = {

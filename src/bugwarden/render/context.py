@@ -51,6 +51,13 @@ def pivot_lines(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[st
     return every_line, lines, cut
 
 
+def pivots_block(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[str | None, list[str]]:
+    """The top values of each field in one fence (see `pivot_lines`), and the fields whose list was cut."""
+    every, lines, cut = pivot_lines(pivots, total)
+    shown = ([every] if every else []) + lines
+    return (fence("pivots", "\n".join(shown)) if shown else None), cut
+
+
 def trend_line(trend: tuple[TrendBucket, ...]) -> str | None:
     if not trend:
         return None

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,14 +48,36 @@ def oid(*parts: str) -> str:
 
 
 def iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    """`2026-11-20T12:00:00.000Z` (for a UTC time; isoformat is several times faster than strftime)."""
+    return when.isoformat(timespec="seconds")[:19] + ".000Z"
 
 
-@dataclass
 class SeedError:
-    data: dict[str, Any]
-    daily: list[int]
-    events: list[dict[str, Any]] = field(default_factory=list)
+    """One error, its 30-day histogram (`daily`, oldest day first, day 29 ending at NOW) and its events.
+
+    Every view agrees: `data["events"]` is the number of events there are, `daily` counts those received in the
+    last 30 days, `first_seen`/`last_seen` are the oldest and newest event, `users` the distinct users among them.
+    The few hand-made events come first; the rest (the backlog) are made on first use, each a copy of one of them
+    at its own time, user and release (an error group's events share their stack)."""
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        daily: list[int],
+        events: list[dict[str, Any]] | None = None,
+        backlog: Callable[[], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.data = data
+        self.daily = daily
+        self._events = list(events or [])
+        self._backlog = backlog
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self._backlog is not None:
+            backlog, self._backlog = self._backlog, None
+            self._events += backlog()
+        return self._events
 
 
 @dataclass
@@ -316,50 +339,77 @@ _ERRORS: dict[
 
 # Seven lines of source around the failing line (the fourth), indented as real code is: the block structure
 # is what a coding agent needs to see (Python's indentation is its syntax). The Ruby one indents with tabs.
+# The function is the frame's own method, and the failing line is the statement that raised the error.
 _SOURCE = {
     "ts": (
-        "export function orderTotal(cart: Cart): number {",
-        "  if (cart.items.length === 0) {",
-        "    return 0;",
-        "  }",
-        "  const total = cart.summary.total;",
-        "  return total * (1 + cart.taxRate);",
-        "}",
+        "export function {method}({args}) {{",
+        "  const started = performance.now();",
+        "  log.debug('{method}', {args});",
+        "  {fault}",
+        "  log.debug('{method} took', performance.now() - started);",
+        "  return result;",
+        "}}",
     ),
     "py": (
-        "    def create_order(self, payload):",
-        "        with transaction.atomic():",
-        '            order = Order(ref=payload["ref"])',
-        '            order.total = payload["total"]',
-        "            order.save()",
-        "        return order",
+        "    def {method}(self, {args}):",
+        "        started = time.monotonic()",
+        '        log.debug("{method}", extra={{"args": {args}}})',
+        "        {fault}",
+        '        log.debug("{method} took %.3fs", time.monotonic() - started)',
+        "        return result",
         "",
     ),
     "java": (
-        "    public Profile load(User user) {",
-        "        if (user == null) {",
-        "            throw new IllegalStateException();",
-        "        }",
-        "        String total = user.getTotal();",
-        "        return new Profile(total);",
-        "    }",
+        "    public Object {method}({args}) {{",
+        "        long started = System.nanoTime();",
+        '        Log.d(TAG, "{method}");',
+        "        {fault}",
+        '        Log.d(TAG, "{method} took " + (System.nanoTime() - started));',
+        "        return result;",
+        "    }}",
     ),
     "rb": (
-        "\tdef charge(invoice)",
-        "\t\tif invoice.paid?",
-        "\t\t\treturn",
-        "\t\tend",
-        "\t\tamount = invoice.total",
-        "\t\tgateway.charge(amount)",
+        "\tdef {method}({args})",
+        "\t\tstarted = Process.clock_gettime(Process::CLOCK_MONOTONIC)",
+        '\t\tRails.logger.debug("{method}")',
+        "\t\t{fault}",
+        '\t\tRails.logger.debug("{method} took #{{Process.clock_gettime(Process::CLOCK_MONOTONIC) - started}}")',
+        "\t\tresult",
         "\tend",
     ),
 }
+# The statement that raised each error, by the failing (top in-project) frame's method: (arguments, statement).
+_FAULTS: dict[str, tuple[str, str]] = {
+    "computeTotals": ("cart", "const result = cart.summary.total * (1 + cart.taxRate);"),
+    "loadRoute": ("name", "const result = await import(`./chunks/${name}.js`);"),
+    "highlight": ("node, term", "const result = highlight(node.parent, term);"),
+    "sendMessage": ("message", "const result = await widget.post(message);"),
+    "parseJson": ("response", "const result = JSON.parse(await response.text());"),
+    "request": ("url, init", "const result = await fetch(url, init);"),
+    "create_order": ("payload", 'result = Order.objects.create(ref=payload["ref"], total=payload["total"])'),
+    "validate": ("attrs", 'result = attrs["shipping_address"]'),
+    "charge": ("invoice", "result = self.provider.charge(invoice.total, timeout=30)"),
+    "parse_page": ("raw", "result = int(raw)"),
+    "walk": ("node", "result = [self.walk(child) for child in node.children]"),
+    "bind_socket": ("path", "result = socket.socket(socket.AF_UNIX).bind(path)"),
+    "onResume": ("User user", "Object result = user.getName().trim();"),
+    "requireContextSafe": ("Fragment fragment", "Object result = fragment.requireContext();"),
+    "doWork": ("Request request", "Object result = client.newCall(request).execute();"),
+    "put": ("String key, byte[] value", "Object result = db.insertOrThrow(TABLE, null, row(key, value));"),
+    "show": ("", "result = Invoice.find(params[:id])"),
+    "perform": ("invoice_id", "result = Stripe::Charge.create(amount: invoice.amount_cents, customer: invoice.cus)"),
+    "credit_for": ("subscription", "result = subscription.previous_invoice.amount"),
+    "render_node": ("node", "result = self.render_node(node.parent)"),
+}
 
 
-def _code(file: str, line: int) -> dict[str, str]:
+def _code(file: str, method: str, line: int) -> dict[str, str]:
+    """The snippet of the failing frame: its own method, the raising statement on `line`."""
     ext = file.rsplit(".", 1)[-1]
     template = {"tsx": "ts", "ts": "ts", "js": "ts", "py": "py", "java": "java", "rb": "rb"}.get(ext, "ts")
-    return {str(n): _SOURCE[template][n - line + 3] for n in range(line - 3, line + 4) if n > 0}
+    args, fault = _FAULTS.get(method, ("input", "throw new Error(input);" if template == "ts" else "raise"))
+    lines = [text.format(method=method, args=args, fault=fault) for text in _SOURCE[template]]
+    return {str(n): lines[n - line + 3] for n in range(line - 3, line + 4) if n > 0}
 
 
 def _frame(file: str, method: str, line: int, in_project: bool | None, with_code: bool) -> dict[str, Any]:
@@ -371,7 +421,7 @@ def _frame(file: str, method: str, line: int, in_project: bool | None, with_code
         "in_project": in_project,
     }
     if with_code:
-        frame["code"] = _code(file, line)
+        frame["code"] = _code(file, method, line)
     return frame
 
 
@@ -573,9 +623,9 @@ def build_world() -> World:
         for n, (cls, message, context, own, lib, severity, status, cause) in enumerate(_ERRORS[slug]):
             eid = oid("error", slug, str(n))
             age = 3 + (n * 11 + index * 5) % 40
-            daily = [0] * 30
+            daily = [0] * 30  # how many more events each day brought (the hand-made ones come on top)
             for day in range(min(age, 30)):
-                daily[29 - day] = rng.randint(0, 40) if (day + n) % 4 else rng.randint(20, 200)
+                daily[29 - day] = (rng.randint(0, 40) if (day + n) % 4 else rng.randint(20, 200)) // 4
             first = NOW - timedelta(days=age, hours=n)
             last = NOW - timedelta(hours=1 + n * 3)
             introduced = versions[max(0, 6 - age // 9)]
@@ -623,11 +673,10 @@ def build_world() -> World:
                     }
                 ],
             }
-            data["unthrottled_occurrence_count"] = data["events"]
+            older = data["events"] - sum(daily) if age > 30 else 0  # before the 30 days the histogram shows
             seed = SeedError(data=data, daily=daily)
             samples = 5 if n % 2 else 3
             people = _users(rng, samples)
-            data["users"] = max(len(people), data["events"] // 7)
             for k in range(samples):
                 received = last - timedelta(hours=k * 17 + k * k)
                 seed.events.append(
@@ -647,6 +696,7 @@ def build_world() -> World:
                         rng,
                     )
                 )
+            _agree(seed, first, last, older, people, seen)
             errors[eid] = seed
         projects[pid]["open_error_count"] = sum(
             1 for e in errors.values() if e.data["project_id"] == pid and e.data["status"] == "open"
@@ -784,6 +834,80 @@ def _event(
     }
 
 
+def _agree(
+    seed: SeedError,
+    first: datetime,
+    last: datetime,
+    older: int,
+    people: list[dict[str, Any]],
+    versions: list[str],
+) -> None:
+    """Plan the backlog of `seed` (its hand-made events are the newest, the last at `last`) and make every count
+    agree with it: the events, the 30-day histogram, first and last seen, the users. `seed.daily` holds how many
+    backlog events each day brings and `older` how many came before the 30 days; the backlog itself is made on
+    first use, evenly spread over each day (before `last` on the last one)."""
+    data, window, day = seed.data, NOW - timedelta(days=30), timedelta(days=1)
+    planned = list(seed.daily)
+    hand_made = [_parse(e["received_at"]) for e in seed.events]
+    pool = _users(random.Random(data["id"]), 12)
+    backlog_size = sum(planned) + older
+    daily = list(planned)
+    for t in hand_made:
+        daily[min(29, int((t - window) / day))] += 1
+    seed.daily = daily
+    busy = next((d for d, count in enumerate(planned) if count), None)
+    oldest = [first + timedelta(seconds=17)] if older else []
+    if busy is not None:
+        oldest.append(_spread(window + busy * day, min(day, last - window - busy * day), 0, planned[busy]))
+    data["events"] = data["unthrottled_occurrence_count"] = backlog_size + len(hand_made)
+    data["users"] = len({u["id"] for u in people} | {u["id"] for u in pool[:backlog_size]})
+    data["first_seen"] = data["first_seen_unfiltered"] = iso(min([*oldest, *hand_made]))
+    data["last_seen"] = data["last_seen_unfiltered"] = iso(max(hand_made))
+    templates = [(e, _parse(e["received_at"]), [_parse(c["timestamp"]) for c in e["breadcrumbs"]]) for e in seed.events]
+
+    def backlog() -> list[dict[str, Any]]:
+        times = [first + (window - first) * i / older + timedelta(seconds=17) for i in range(older)]
+        for d, count in enumerate(planned):
+            start = window + d * day
+            times += [_spread(start, min(day, last - start), i, count) for i in range(count)]
+        made = []
+        for j, when in enumerate(sorted(times, reverse=True)):
+            template, received, crumb_times = templates[j % len(templates)]
+            shift, ev_id = when - received, oid("event", data["id"], "b", str(j))
+            made.append(
+                {
+                    **template,
+                    "id": ev_id,
+                    "url": f"{API}/projects/{data['project_id']}/events/{ev_id}",
+                    "received_at": iso(when),
+                    "user": pool[j % len(pool)],
+                    "app": {
+                        **template["app"],
+                        "version": versions[j % len(versions)],
+                        "releaseStage": data["release_stages"][j % len(data["release_stages"])],
+                    },
+                    "device": {**template["device"], "time": iso(when)},
+                    "breadcrumbs": [
+                        {**c, "timestamp": iso(t + shift)}
+                        for c, t in zip(template["breadcrumbs"], crumb_times, strict=True)
+                    ],
+                }
+            )
+        return made
+
+    seed._backlog = backlog
+
+
+def _spread(start: datetime, span: timedelta, i: int, count: int) -> datetime:
+    """The i-th of `count` times spread evenly over [start, start + span), on whole seconds that no hand-made
+    event (on whole hours) has."""
+    return (start + span * (i + 0.5) / count + timedelta(seconds=13)).replace(microsecond=0)
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _kind(slug: str) -> str:
     return {"web-frontend": "browserjs", "api-server": "python", "android-app": "android"}.get(slug, "ruby")
 
@@ -862,8 +986,9 @@ def _add_monster(errors: dict[str, SeedError], projects: dict[str, dict[str, Any
         "severity": "error",
         "unhandled": True,
     }
-    daily = [0] * 28 + [5, 7]
-    errors[eid] = SeedError(data=data, daily=daily, events=[event])
+    seed = SeedError(data=data, daily=[0] * 28 + [4, 7], events=[event])
+    _agree(seed, NOW - timedelta(days=2), last, 0, [event["user"]], ["3.7.0"])
+    errors[eid] = seed
 
 
 def _collaborators(

@@ -238,6 +238,3 @@ class Control:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limit, clock=self.clock)
-
-    def paths(self) -> list[str]:
-        return [r.path for r in self.log]

@@ -127,6 +127,7 @@ AUDIT: tuple[Migration, ...] = (
     ),
     # The search index of the console and `audit tail` filters (store/audit_facts.py), filled from the records.
     Migration(3, sqlite=FACTS_SQLITE + FACTS_INDEXES, postgres=FACTS_POSTGRES + FACTS_INDEXES, after=backfill),
+    # The chain head keyed with the state key (guard/audit.py), so that moving it back is noticed.
     Migration(
         4,
         sqlite=("ALTER TABLE audit_head ADD COLUMN mac TEXT",),

@@ -12,9 +12,10 @@ The rows are plain column dicts; what they mean (triggers, tests, summaries) bel
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import Any
 
-from .database import Database
+from .database import Database, Transaction
 
 FIELDS = (
     "hook_id",
@@ -66,29 +67,48 @@ class SignalStore:
         self.db = db
 
     def record(
-        self, dedup_key: str, fields: dict[str, Any], received: float, merge: Merge, keep_for: float
+        self,
+        dedup_key: str,
+        fields: dict[str, Any],
+        received: float,
+        merge: Merge,
+        keep_for: float,
+        hook_id: str | None = None,
     ) -> tuple[str, int]:
         """Store one delivery's signal: ('new', seq), ('merged', seq) when it changed a stored one, or
-        ('duplicate', seq) when it adds nothing. Signals received more than `keep_for` seconds ago are dropped."""
+        ('duplicate', seq) when it adds nothing. Signals received more than `keep_for` seconds ago are dropped.
+        The delivery is counted for `hook_id` (accepted, or refused when a duplicate) in the same transaction."""
         with self.db.transaction(write=True) as tx:
-            found = tx.execute(_SELECT + " WHERE dedup_key = ?", (dedup_key,)).fetchone()
-            top = tx.execute("SELECT MAX(seq) FROM signals").fetchone()
-            seq = int(top[0] or 0) + 1 if top else 1
-            if found is not None:
-                stored = _row(found)
-                changes = merge(stored, fields)
-                if not changes:
-                    return "duplicate", int(stored["seq"])
-                names = [n for n in changes if n in FIELDS]
-                assignments = ", ".join(f"{n} = ?" for n in names)  # names from FIELDS only
+            outcome = self._record(tx, dedup_key, fields, received, merge, keep_for)
+            if hook_id is not None:
+                column = "refused" if outcome[0] == "duplicate" else "accepted"
                 tx.execute(
-                    f"UPDATE signals SET seq = ?, {assignments} WHERE dedup_key = ?",  # noqa: S608
-                    (seq, *(changes[n] for n in names), dedup_key),
+                    f"UPDATE hooks SET {column} = {column} + 1, last_delivery_at = ? WHERE id = ?",  # noqa: S608
+                    (datetime.now(UTC).isoformat(timespec="seconds"), hook_id),
                 )
-                return "merged", seq
-            tx.execute(_INSERT, (seq, dedup_key, *(fields.get(n) for n in FIELDS), received))
-            tx.execute("DELETE FROM signals WHERE received < ?", (received - keep_for,))
-            return "new", seq
+            return outcome
+
+    def _record(
+        self, tx: Transaction, dedup_key: str, fields: dict[str, Any], received: float, merge: Merge, keep_for: float
+    ) -> tuple[str, int]:
+        found = tx.execute(_SELECT + " WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        top = tx.execute("SELECT MAX(seq) FROM signals").fetchone()
+        seq = int(top[0] or 0) + 1 if top else 1
+        if found is not None:
+            stored = _row(found)
+            changes = merge(stored, fields)
+            if not changes:
+                return "duplicate", int(stored["seq"])
+            names = [n for n in changes if n in FIELDS]
+            assignments = ", ".join(f"{n} = ?" for n in names)  # names from FIELDS only
+            tx.execute(
+                f"UPDATE signals SET seq = ?, {assignments} WHERE dedup_key = ?",  # noqa: S608
+                (seq, *(changes[n] for n in names), dedup_key),
+            )
+            return "merged", seq
+        tx.execute(_INSERT, (seq, dedup_key, *(fields.get(n) for n in FIELDS), received))
+        tx.execute("DELETE FROM signals WHERE received < ?", (received - keep_for,))
+        return "new", seq
 
     def page(
         self,

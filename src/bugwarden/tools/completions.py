@@ -29,7 +29,7 @@ from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptR
 from ..backends.base import ErrorQuery
 from ..backends.errors import BackendError
 from ..guard.checkpoint import Checkpoint, invocation
-from ..guard.target import AccountTarget, Listing, ProjectTarget, Target, current
+from ..guard.target import AccountTarget, Listing, ProjectTarget, Target, current, projects_of
 from ..render.text import verbatim
 from .resources import ERROR_URI, EVENT_URI, ORGANIZATION_URI
 from .support import insights
@@ -44,14 +44,11 @@ Candidate = tuple[str, tuple[str, ...]]
 
 async def _projects(target: Target) -> list[Candidate]:
     assert isinstance(target, Listing)
-    found: list[Candidate] = []
-    for backend in target.backends:
-        try:
-            projects = await backend.list_projects()
-        except BackendError:
-            continue
-        found += [(p.id, (p.id, p.name, p.slug or "")) for p in projects if target.principal.allows_project(p.id)]
-    return found
+    try:
+        projects, _ = await projects_of(target.backends)  # what some backends list, when others fail
+    except BackendError:
+        return []
+    return [(p.id, (p.id, p.name, p.slug or "")) for p in projects if target.principal.allows_project(p.id)]
 
 
 async def _errors(target: Target) -> list[Candidate]:

@@ -8,9 +8,7 @@ from typing import Annotated
 from mcp.types import CallToolResult
 
 from ..backends.call_context import failure_words, notice
-from ..backends.errors import BackendError
-from ..guard.target import InListing, InProject
-from ..model import Project
+from ..guard.target import InListing, InProject, projects_of
 from ..render import projects as render
 from ..render.outputs import ProjectDetail, ProjectList
 from .params import ProjectId
@@ -24,17 +22,12 @@ log = logging.getLogger("bugwarden.tools")
 async def list_projects(target: InListing) -> Annotated[CallToolResult, ProjectList]:
     """List the projects this agent may see, with their ids and tracker (BugSnag, or BugPort with ids starting
     'bugport:'). Start here to find a project_id."""
-    projects: list[Project] = []
+    projects, failed = await projects_of(target.backends)
     unavailable: list[str] = []
-    for backend in target.backends:
-        try:
-            projects += await backend.list_projects()
-        except BackendError as exc:
-            if len(target.backends) == 1:
-                raise
-            log.warning("%s could not list projects: %r", backend.label, exc)
-            await notice("warning", f"{backend.label} {failure_words(exc)}: its projects are left out")
-            unavailable.append(backend.label)
+    for backend, exc in failed:
+        log.warning("%s could not list projects: %r", backend.label, exc)
+        await notice("warning", f"{backend.label} {failure_words(exc)}: its projects are left out")
+        unavailable.append(backend.label)
     visible = [p for p in projects if target.principal.allows_project(p.id)]
     default = target.default_project_id or (visible[0].id if len(visible) == 1 else None)
     return respond(render.project_list(visible, default, unavailable))

@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import console_agents, console_approvals, console_audit, signin
+from . import console_agents, console_approvals, console_audit, console_signals, signin
 from .site import STATIC, Web, security_headers
 
 PAGES: list[Callable[[], Sequence[BaseRoute]]] = [
@@ -26,6 +26,7 @@ PAGES: list[Callable[[], Sequence[BaseRoute]]] = [
     console_audit.routes,
     console_agents.routes,
     console_approvals.routes,
+    console_signals.routes,
 ]
 """Modules whose routes make up the pages (each a function returning Starlette routes)."""
 

@@ -23,10 +23,10 @@ from starlette.routing import BaseRoute, Route
 from ..render.audit import parts
 from ..store.audit_queries import DECISIONS, AuditFilter, AuditQueries, FilterError, export_line
 from .chain_watch import watch_for
-from .site import TEMPLATES, redirect, render, require_admin, require_person, security_headers, web_of
+from .site import TEMPLATES, redirect, render, require_admin, require_person, security_headers, shown, web_of
 
 PAGE_SIZE = 50
-_FRAGMENTS = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+_FRAGMENTS = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, finalize=shown)
 FILTERS = ("tool", "decision", "who", "project", "since", "until")
 
 

@@ -42,6 +42,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..guard.audit import AuditLog
 from ..model import Project
+from ..render.text import visible
 from ..store import Store
 from ..store.buckets import CallBudgets
 from ..store.keys import KeyRing
@@ -53,8 +54,19 @@ STATIC = Path(__file__).parent / "static"
 SESSION_LIFETIME = 8 * 3600.0
 """A browser session ends 8 hours after sign-in (or at sign-out, a password change, or the person's removal)."""
 WEB_KEY = "web"
+
+
+def shown(value: Any) -> Any:
+    """What a template prints for a value: text with every invisible, control or bidi code point as [U+XXXX]
+    (names, arguments and questions come from agents, clients and upstreams, and must not hide or reorder what
+    a person reads before deciding); markup the code built itself is left as it is."""
+    return value if isinstance(value, Markup) or not isinstance(value, str) else visible(value)
+
+
 _ENV = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    finalize=shown,
 )
 
 
@@ -243,8 +255,8 @@ async def check_csrf(request: Request) -> FormData:
 
 def content_security_policy(form_action: Sequence[str] = ()) -> str:
     """No inline script or style, nothing from elsewhere, never framed; forms post here (and, on the consent
-    page, redirect to the client's registered address)."""
-    actions = " ".join(["'self'", *form_action])
+    page, redirect to the client's registered address; a source that could end or add a directive is left out)."""
+    actions = " ".join(["'self'", *(a for a in form_action if not any(c in a for c in ";, '\"") and a.isprintable())])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         f"form-action {actions}; frame-ancestors 'none'; base-uri 'none'"

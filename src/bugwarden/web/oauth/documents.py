@@ -93,6 +93,8 @@ def network_fetch(allowed_hosts: Iterable[str] = ()) -> Fetch:
 
 def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
     """Refuse metadata URLs that are not https or that name a private or loopback address literally."""
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in url):
+        raise DocumentError("a client id URL must not contain spaces or control characters")
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname or parts.path in ("", "/"):
         raise DocumentError("a client id URL must be https with a path")

@@ -10,6 +10,7 @@ registered address.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -30,11 +31,25 @@ def redirect_problem(uri: str) -> str | None:
     host = (parts.hostname or "").lower()
     if not host:
         return "has no host"
+    if not _HOST.fullmatch(host) and not _ip_literal(host):
+        return "has a host that is not a DNS name or an IP address"
     if parts.scheme == "https":
         return None
     if parts.scheme == "http":
         return None if is_loopback(host) else "is http on a host other than loopback (use https)"
     return f"uses the scheme {parts.scheme!r} (only https, or http on loopback)"
+
+
+_HOST = re.compile(r"[a-z0-9_.-]+")
+"""A DNS name as a URL carries it (IDNs arrive as punycode): what may also appear in the consent page's CSP."""
+
+
+def _ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
@@ -58,6 +73,27 @@ def public_address(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded and not all(public_address(str(v4)) for v4 in embedded):
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return bool(ip.is_global) and not ip.is_multicast
+
+
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address reaches through a translator or tunnel (NAT64, 6to4, Teredo, the
+    old IPv4-compatible form): a DNS answer in one of these forms must not lead to a private IPv4 address."""
+    found: list[ipaddress.IPv4Address] = []
+    if any(ip in net for net in _NAT64) or ip in _IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found

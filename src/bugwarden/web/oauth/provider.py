@@ -32,6 +32,7 @@ from pydantic import AnyHttpUrl
 
 from ...guard.audit import AuditError, AuditLog
 from ...guard.scopes import BUNDLES, SCOPES
+from ...render.text import visible
 from ...store.oauth import OAuthRepository, Reused
 from ..events import audit_event
 from .documents import CACHE_FOR, DocumentError, Fetch, check_url, parse_document
@@ -305,5 +306,9 @@ class Provider:
 
 
 def _client(info: dict[str, Any]) -> OAuthClientInformationFull:
-    """The client as the SDK checks it; any of our scope and bundle names may be asked for (the person decides)."""
-    return OAuthClientInformationFull.model_validate({**info, "scope": ALL_SCOPES})
+    """The client as the SDK checks it; any of our scope and bundle names may be asked for (the person decides).
+    Its self-chosen name has every invisible, control or bidi code point shown as [U+XXXX]: the consent page,
+    the grant and the console show it, and it must not hide or reorder what is written around it."""
+    name = info.get("client_name")
+    shown = {"client_name": visible(name)} if isinstance(name, str) else {}
+    return OAuthClientInformationFull.model_validate({**info, **shown, "scope": ALL_SCOPES})

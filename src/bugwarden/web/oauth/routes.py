@@ -36,16 +36,22 @@ def resource_metadata_url(issuer: str, path: str) -> str:
 class Limited:
     """An endpoint that anyone may call, limited per client address (`wait(address)` > 0: refuse for that long)."""
 
-    def __init__(self, app: ASGIApp, wait: Callable[[str], Awaitable[float]]) -> None:
-        self.app, self.wait = app, wait
+    def __init__(
+        self,
+        app: ASGIApp,
+        wait: Callable[[str], Awaitable[float]],
+        methods: tuple[str, ...] = ("POST",),
+        what: str = "registrations",
+    ) -> None:
+        self.app, self.wait, self.methods, self.what = app, wait, methods, what
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "POST":
+        if scope["type"] == "http" and scope.get("method") in self.methods:
             address = (scope.get("client") or ("unknown", 0))[0]
             seconds = await self.wait(str(address))
             if seconds > 0:
                 retry = str(max(1, math.ceil(seconds)))
-                body = {"error": "invalid_request", "error_description": f"too many registrations: retry in {retry}s"}
+                body = {"error": "invalid_request", "error_description": f"too many {self.what}: retry in {retry}s"}
                 await JSONResponse(body, 429, headers={"Retry-After": retry})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -56,8 +62,10 @@ def oauth_routes(
     path: str,
     registration: bool,
     registration_wait: Callable[[str], Awaitable[float]] | None = None,
+    authorize_wait: Callable[[str], Awaitable[float]] | None = None,
 ) -> list[BaseRoute]:
-    """The routes above; `registration_wait(address)` limits anonymous registrations per address."""
+    """The routes above; `registration_wait(address)` limits anonymous registrations per address, and
+    `authorize_wait(address)` authorization requests (each keeps a pending request, and may fetch a document)."""
     issuer = AnyHttpUrl(provider.issuer)
     registration_options = ClientRegistrationOptions(enabled=registration)
     revocation_options = RevocationOptions(enabled=True)
@@ -85,6 +93,9 @@ def oauth_routes(
             continue
         if isinstance(route, Route) and route.path == "/register" and registration_wait is not None:
             route = Route("/register", endpoint=Limited(route.app, registration_wait), methods=["POST", "OPTIONS"])
+        if isinstance(route, Route) and route.path == "/authorize" and authorize_wait is not None:
+            limited = Limited(route.app, authorize_wait, ("GET", "POST"), "authorization requests")
+            route = Route("/authorize", endpoint=limited, methods=["GET", "POST"])
         routes.append(route)
     routes += [
         Route(WELL_KNOWN_PR + path, endpoint=resource_handler, methods=["GET", "OPTIONS"]),

@@ -1,8 +1,8 @@
-// The Audit page's live view: ask for records newer than the newest shown, every 2 seconds, and put the rows the
-// server rendered (and escaped) at the top of the table. No reload, no framework, no inline script.
+// The live view of the Audit and Signals pages: ask for records newer than the newest shown, every 2 seconds, and
+// put the rows the server rendered (and escaped) at the top of the table. No reload, no framework, no inline script.
 (function () {
   "use strict";
-  var table = document.getElementById("audit-log");
+  var table = document.getElementById("audit-log") || document.getElementById("signals-log");
   if (!table || !table.dataset.poll) { return; }
   var body = table.tBodies[0];
   var status = document.getElementById("live-status");

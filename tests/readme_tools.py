@@ -1,17 +1,18 @@
-"""The README's tools table, generated from the registry (a test fails when the README drifts)."""
+"""The README's tools table, generated from the registry (tests/test_distribution.py fails when the README
+drifts; `UPDATE_SNAPSHOTS=1` rewrites it). Test code: nothing in the package needs it."""
 
 from __future__ import annotations
 
-from .registry import REGISTRY
+from bugwarden.config import TOOLSETS
+from bugwarden.tools.registry import REGISTRY
 
 START = "<!-- tools:start (generated from the tool registry; UPDATE_SNAPSHOTS=1 pytest rewrites it) -->"
 END = "<!-- tools:end -->"
-ORDER = ("core", "insights", "admin", "destructive")
 
 
 def tools_table() -> str:
     lines = ["| toolset | tool | scope | kind | what it does |", "| --- | --- | --- | --- | --- |"]
-    for toolset in ORDER:
+    for toolset in TOOLSETS:
         for spec in sorted((s for s in REGISTRY.values() if s.toolset == toolset), key=lambda s: s.name):
             kind = "read" if spec.read_only else "destructive write" if spec.destructive else "write"
             summary = " ".join(spec.description.split("\n\n")[0].split()).replace("<", "&lt;")
