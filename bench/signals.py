@@ -32,7 +32,7 @@ from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from _util import pct
+from _util import pct, readme_row
 from tests.conftest import API_PROJECT, make_settings
 from tests.test_http import mcp_client, serving, token
 
@@ -202,6 +202,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         one = await notification_latency(Path(tmp) / "one", args.rounds, None)
         print(line("delivery -> notification, one process", one))
+        two: list[float] = []
         if not args.no_postgres:
             from tests.postgres import cluster
 
@@ -223,6 +224,27 @@ async def main() -> None:
         print(line(f"{tool} since=1h ({upstream:.1f} upstream req/call)", times))
     ratio = pct(asked["list_errors"][0], 0.5) / pct(asked["list_signals"][0], 0.5)
     print(f"list_signals answers 'what is new' {ratio:.1f}x faster at p50, with no upstream request")
+
+    def ms(values: list[float], q: float) -> str:
+        return f"{pct(values, q) * 1000:.0f} ms"
+
+    cells = [
+        f"sandbox raise → subscriber's `notifications/resources/updated`: one process p50 {ms(one, 0.5)} / "
+        f"p99 {ms(one, 0.99)}"
+    ]
+    if two:
+        cells.append(f"subscriber on a second replica sharing PostgreSQL p50 {ms(two, 0.5)} / p99 {ms(two, 0.99)}")
+    signals_ms, signals_up = asked["list_signals"]
+    errors_ms, errors_up = asked["list_errors"]
+    cells.append(
+        f"`list_signals` p50 {ms(signals_ms, 0.5)} with {signals_up:.0f} upstream requests vs `list_errors` "
+        f"{ms(errors_ms, 0.5)} with {errors_up:.1f} (**{ratio:.1f}x**)"
+    )
+    cells.append(
+        f"`/mcp` p50/p99 {ms(alone, 0.5)}/{ms(alone, 0.99)} alone, {ms(flooded, 0.5)}/{ms(flooded, 0.99)} "
+        "while 2 processes flood a hook's URL"
+    )
+    readme_row("signals (`signals.py`)", "; ".join(cells))
 
 
 if __name__ == "__main__":
