@@ -60,7 +60,7 @@ def test_server_json_names_every_variable_and_requires_none() -> None:
         wanted = read - http_only - ({"BUGWARDEN_HOME"} if package["registryType"] == "oci" else set())
         assert wanted <= set(variables), f"{package['registryType']}: add {sorted(wanted - set(variables))}"
         assert not [n for n, v in variables.items() if v["isRequired"]], "nothing is required on its own"
-        secret = {n for n in variables if n.endswith(("_TOKEN", "_KEY", "_DATABASE_URL"))}
+        secret = {n for n in variables if n.endswith(("_TOKEN", "_KEY", "_DATABASE_URL", "_PASSWORD"))}
         assert {n for n, v in variables.items() if v["isSecret"]} == secret
         defaults = {n: v["default"] for n, v in variables.items() if "default" in v}
         assert defaults == {

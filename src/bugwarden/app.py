@@ -300,7 +300,7 @@ def build_server(
     # The quota ledger is shared by every process and replica using this store.
     ledger = quota or StoredQuota(store.state, run=in_store_thread)
     backends: list[Backend] = []
-    if settings.bugsnag_token:
+    if settings.bugsnag_auth:
         backends.append(BugsnagBackend(settings, transport=backend_transport, quota=ledger, **options))
     if settings.bugport_token:
         backends.append(

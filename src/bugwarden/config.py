@@ -113,6 +113,9 @@ class Settings:
     """Everything bugwarden needs to run, validated. Build with `Settings.from_env`."""
 
     bugsnag_token: Secret | None = None
+    bugsnag_user_email: str | None = None
+    """On-premise BugSnag: a user's email, with `bugsnag_password`, instead of a personal auth token."""
+    bugsnag_password: Secret | None = None
     bugsnag_api_url: str = DEFAULT_BUGSNAG_API_URL
     bugsnag_project_id: str | None = None
     bugport_token: Secret | None = None
@@ -138,10 +141,20 @@ class Settings:
     limits: Limits = DEFAULT_LIMITS
 
     @property
+    def bugsnag_auth(self) -> str | None:
+        """How bugwarden signs in to BugSnag: 'token' (a personal auth token), 'password' (a user's email and
+        password over HTTP Basic, as on-premise installs allow), or None (BugSnag is not configured)."""
+        if self.bugsnag_token:
+            return "token"
+        if self.bugsnag_user_email and self.bugsnag_password:
+            return "password"
+        return None
+
+    @property
     def backends(self) -> tuple[str, ...]:
         """Names of the configured backends, BugSnag first."""
         names = []
-        if self.bugsnag_token:
+        if self.bugsnag_auth:
             names.append("bugsnag")
         if self.bugport_token:
             names.append("bugport")
@@ -153,6 +166,12 @@ class Settings:
         values: dict[str, Any] = {}
         if token := environ.get("BUGSNAG_AUTH_TOKEN", "").strip():
             values["bugsnag_token"] = Secret(token)
+        if email := environ.get("BUGSNAG_USER_EMAIL", "").strip():
+            values["bugsnag_user_email"] = email
+        if password := environ.get("BUGSNAG_PASSWORD", ""):
+            values["bugsnag_password"] = Secret(password)
+        elif path := environ.get("BUGSNAG_PASSWORD_FILE", "").strip():
+            values["bugsnag_password"] = Secret(_read_secret_file("BUGSNAG_PASSWORD_FILE", path))
         if url := environ.get("BUGSNAG_API_URL", "").strip():
             values["bugsnag_api_url"] = url
         if pid := environ.get("BUGSNAG_PROJECT_ID", "").strip():
@@ -193,9 +212,19 @@ class Settings:
 
     @classmethod
     def _validated(cls, **values: Any) -> Settings:
-        for key in ("bugsnag_token", "bugport_token", "agent_token", "state_key", "database_url"):
+        for key in ("bugsnag_token", "bugsnag_password", "bugport_token", "agent_token", "state_key", "database_url"):
             if isinstance(values.get(key), str):
                 values[key] = Secret(values[key])
+        if bool(values.get("bugsnag_user_email")) != bool(values.get("bugsnag_password")):
+            raise ConfigError(
+                "Config 'BUGSNAG_USER_EMAIL' and 'BUGSNAG_PASSWORD' (or 'BUGSNAG_PASSWORD_FILE') go together: an "
+                "on-premise BugSnag user signs in with both; set the missing one, or use BUGSNAG_AUTH_TOKEN instead."
+            )
+        if values.get("bugsnag_token") and values.get("bugsnag_user_email"):
+            raise ConfigError(
+                "Config 'BUGSNAG_AUTH_TOKEN' and 'BUGSNAG_USER_EMAIL' are both set: choose one way to sign in to "
+                "BugSnag (a personal auth token, or an on-premise user's email and password)."
+            )
         state_key = values.get("state_key")
         if state_key is not None and len(state_key.reveal()) < 32:
             raise ConfigError(
@@ -264,6 +293,18 @@ def _check_url(name: str, value: str) -> str:
     if parts.username or parts.password:
         raise ConfigError(f"Config {name!r} must not carry credentials in the URL.")
     return value.strip().rstrip("/")
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    """A credential kept in a file (a mounted secret): its first line, without the line ending."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config {name!r} names a file that cannot be read ({type(exc).__name__}).") from None
+    value = text.splitlines()[0] if text.splitlines() else ""
+    if not value:
+        raise ConfigError(f"Config {name!r} names an empty file.")
+    return value
 
 
 def _parse_float(name: str, value: str) -> float:

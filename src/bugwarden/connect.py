@@ -36,6 +36,9 @@ NODE_FOR_INSPECTOR = "22.19"
 
 CARRIED = (
     "BUGSNAG_AUTH_TOKEN",
+    "BUGSNAG_USER_EMAIL",
+    "BUGSNAG_PASSWORD",
+    "BUGSNAG_PASSWORD_FILE",
     "BUGSNAG_API_URL",
     "BUGSNAG_PROJECT_ID",
     "BUGPORT_TOKEN",
@@ -51,7 +54,14 @@ CARRIED = (
 )
 """The variables a stdio launch takes from the current shell (hosts start servers with a minimal environment)."""
 SECRETS = frozenset(
-    {"BUGSNAG_AUTH_TOKEN", "BUGPORT_TOKEN", "BUGWARDEN_TOKEN", "BUGWARDEN_DATABASE_URL", "BUGWARDEN_STATE_KEY"}
+    {
+        "BUGSNAG_AUTH_TOKEN",
+        "BUGSNAG_PASSWORD",
+        "BUGPORT_TOKEN",
+        "BUGWARDEN_TOKEN",
+        "BUGWARDEN_DATABASE_URL",
+        "BUGWARDEN_STATE_KEY",
+    }
 )
 
 Style = Literal["value", "shell", "dollar", "cursor", "vscode"]
@@ -225,7 +235,7 @@ def launch(environ: Mapping[str, str], demo: bool, command: list[str] | None = N
     if demo:
         return Launch(base[0], (*base[1:], "demo"), {})
     env = {name: environ[name] for name in CARRIED if environ.get(name, "").strip()}
-    if not {"BUGSNAG_AUTH_TOKEN", "BUGPORT_TOKEN"} & set(env):
+    if not {"BUGSNAG_AUTH_TOKEN", "BUGSNAG_USER_EMAIL", "BUGPORT_TOKEN"} & set(env):
         raise ConnectError(
             "no tracker configured in this shell: set BUGSNAG_AUTH_TOKEN and/or BUGPORT_TOKEN first (the client "
             "needs them to start bugwarden), or pass --demo to connect the sandbox demo"

@@ -220,10 +220,19 @@ async def bugport_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
 
 
 async def bugsnag_checks(settings: Settings, **backend_kw: Any) -> list[Check]:
-    if not settings.bugsnag_token:
+    if not settings.bugsnag_auth:
         return []
     backend = BugsnagBackend(settings, **backend_kw)
     out = [Check(True, f"BugSnag API URL: {settings.bugsnag_api_url}")]
+    out.append(
+        Check(
+            True,
+            "BugSnag sign-in: a personal auth token (BUGSNAG_AUTH_TOKEN)"
+            if settings.bugsnag_auth == "token"
+            else "BugSnag sign-in: an on-premise user's email and password over HTTP Basic (BUGSNAG_USER_EMAIL, "
+            "BUGSNAG_PASSWORD)",
+        )
+    )
     try:
         orgs = (await backend.list_organizations(limit=100)).items
         out.append(Check(True, f"BugSnag token works: {len(orgs)} organizations visible"))
@@ -382,7 +391,7 @@ async def run(
         checks += await bugport_checks(
             settings, **{k: v for k, v in backend_kw.items() if k != "transport"}, transport=bugport_transport
         )
-    if settings.bugsnag_token:
+    if settings.bugsnag_auth:
         checks.append(await clock_check(settings.bugsnag_api_url, backend_kw.get("transport"), now))
     elif settings.bugport_token:
         checks.append(await clock_check(settings.bugport_api_url, bugport_transport, now))

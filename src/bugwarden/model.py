@@ -144,6 +144,26 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureFlag:
+    id: str
+    name: str
+    first_seen: datetime | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataDeletion:
+    """A request to delete the events matching some filters (BugSnag processes it in the background)."""
+
+    id: str
+    status: str | None = None
+    total: int | None = None
+    """How many events it covers."""
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     type: str
     actor: str | None = None

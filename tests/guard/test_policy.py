@@ -31,6 +31,7 @@ ARGS: dict[str, dict[str, Any]] = {
     "generate_fix_prompt": {"project_id": API_PROJECT, "error_id": INTEGRITY},
     "resolve_error": {"project_id": API_PROJECT, "error_id": INTEGRITY},
     "update_error": {"project_id": API_PROJECT, "error_id": INTEGRITY, "operation": "ignore"},
+    "add_comment": {"project_id": API_PROJECT, "error_id": INTEGRITY, "body": "looked at it"},
     "list_signals": {"project_id": API_PROJECT, "since": "24h"},
 }
 GRANTS = {

@@ -52,6 +52,7 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
     p = {"project_id": API_PROJECT}
     return [
         ("list_projects", {}),
+        ("list_signals", {}),
         ("get_project", p),
         ("list_errors", p),
         ("list_errors", {**p, "status": "open", "severity": "error", "release_stage": "production", "since": "7d"}),
@@ -102,6 +103,17 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ),
         ("update_error", {**p, "error_id": INTEGRITY, "operation": "link_issue", "issue_url": "https://x.test/1"}),
         ("bulk_update_errors", {**p, "error_ids": [INTEGRITY, KEYERROR], "operation": "ignore"}),
+        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": "t1"}),
+        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "discard"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "t1"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "n1"}),
+        ("list_events", {**p, "error_id": INTEGRITY, "filters": ["user.id=u-1", "user.id=u-2"], "since": "7d"}),
+        ("list_events", {**p, "error_id": INTEGRITY, "direction": "asc", "before": "1d"}),
+        ("list_releases", {**p, "sort": "percent_of_sessions"}),
+        ("list_comments", {**p, "error_id": INTEGRITY}),
+        ("list_feature_flags", {**p, "release_stage_name": "production", "q": "dark"}),
+        ("update_saved_search", {**p, "saved_search_id": "abd86caf7a49de26373b7126", "filters": ["os.name=Linux"]}),
+        ("delete_saved_search", {**p, "saved_search_id": "abd86caf7a49de26373b7126"}),
         ("delete_event", {**p, "event_id": EVENT}),
         ("delete_error", {**p, "error_id": KEYERROR}),
         ("delete_organization", {"organization_id": GLOBEX}),
@@ -125,6 +137,14 @@ async def drive_every_tool(sandbox: Starlette, home: Path) -> tuple[list[Sent], 
             await run("list_collaborators", {"organization_id": ACME, "collaborator_id": person})
             releases = await run("list_releases", p)
             await run("list_releases", {**p, "release_id": releases.structured_content["releases"][0]["id"]})
+            comment = await run("add_comment", {**p, "error_id": INTEGRITY, "body": "found it"})
+            cid = comment.structured_content["comment_id"]
+            await run("update_comment", {**p, "error_id": INTEGRITY, "comment_id": cid, "body": "fixed it"})
+            await run("delete_comment", {**p, "error_id": INTEGRITY, "comment_id": cid})
+            deletion = await run("delete_event_data", {**p, "filters": ["user.email=ann@example.com"]})
+            await run("get_event_data_deletion", {**p, "deletion_id": deletion.structured_content["id"]})
+            group = groups.structured_content["release_groups"][0]["id"]
+            await run("list_releases", {**p, "release_group_id": group})
             await run("list_signals", p)  # answers from the store: sends nothing upstream
             page = await run("list_errors", {**p, "limit": 2, "status": "open"})
             await run(
@@ -199,3 +219,13 @@ def test_the_extract_matches_the_vendor_document() -> None:
 
     here = json.loads((Path(__file__).parent / "bugsnag_requests.json").read_text())
     assert extract(yaml.safe_load(REFERENCE.read_text())) == here
+
+
+async def test_the_sandbox_refuses_per_page_where_the_specification_declares_none(sandbox: Starlette) -> None:
+    headers = {"Authorization": "token sandbox-admin-token"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox), base_url="http://sandbox.test") as c:
+        for path in ("event_fields", "pivots", "saved_searches", "stability_trend", "trend"):
+            response = await c.get(f"/projects/{API_PROJECT}/{path}?per_page=100", headers=headers)
+            assert response.status_code == 400, path
+        taken = await c.get(f"/projects/{API_PROJECT}/errors/{INTEGRITY}/pivots?per_page=100", headers=headers)
+        assert taken.status_code == 200

@@ -118,8 +118,10 @@ async def test_two_backends_route_by_project_id(servers: Servers, bugport_sandbo
         comment_on_bugsnag = await c.call_tool(
             "add_comment", {"project_id": API_PROJECT, "error_id": "ec0d6c73fe01b5443e71589e", "body": "x"}
         )
-        assert comment_on_bugsnag.is_error
-        assert "not available for BugSnag projects" in text_of(comment_on_bugsnag)
+        assert not comment_on_bugsnag.is_error  # both trackers take comments through the same tool
+        assert "Commented on error ec0d6c73fe01b5443e71589e" in text_of(comment_on_bugsnag)
+        bugport_comments = await c.call_tool("list_comments", {"error_id": CHECKOUT})
+        assert "toolset insights" in text_of(bugport_comments)  # served by both, in the insights toolset
         events = await c.call_tool("list_events", {"error_id": CHECKOUT})
         assert events.is_error and "not available for BugPort projects: no events" in text_of(events)
         ambiguous = await c.call_tool("list_errors", {})

@@ -32,6 +32,7 @@ async def test_list_tools_names_the_ten_core_tools_and_the_signal_feed(client: C
         "update_error",
         "get_bug_context",
         "generate_fix_prompt",
+        "add_comment",  # BugSnag takes comments too
     }
 
 

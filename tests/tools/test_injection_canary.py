@@ -190,10 +190,33 @@ async def test_no_canary_escapes_in_any_tool_of_any_toolset(servers: Servers, ho
             ("delete_error", {"project_id": p, "error_id": e1}),
             ("delete_event", {"project_id": p, "event_id": event}),
             ("delete_organization", {"organization_id": HOSTILE_ORG}),
+            ("list_comments", {"project_id": p, "error_id": e1}),
+            ("list_feature_flags", {"project_id": p, "release_stage_name": "production"}),
+            ("delete_event_data", {"project_id": p, "filters": ["user.id=u-1"]}),
         ]:
             check(tool, await run(client, tool, args))
             covered.add(tool)
-    bugsnag_tools = {n for n, s in REGISTRY.items() if s.name != "add_comment"}
+        comment = await run(client, "add_comment", {"project_id": p, "error_id": e0, "body": "looked"})
+        cid = comment.structured_content["comment_id"]
+        searches = await run(client, "list_saved_searches", {"project_id": p})
+        search = searches.structured_content["saved_searches"][0]["id"]
+        deletion = await run(client, "delete_event_data", {"project_id": p, "filters": ["user.id=u-1"]})
+        confirmed = await run(
+            client,
+            "delete_event_data",
+            {"project_id": p, "filters": ["user.id=u-1"], "confirm": deletion.structured_content["confirm_code"]},
+        )
+        for tool, args in [
+            ("add_comment", {"project_id": p, "error_id": e0, "body": "again"}),
+            ("update_comment", {"project_id": p, "error_id": e0, "comment_id": cid, "body": "edited"}),
+            ("delete_comment", {"project_id": p, "error_id": e0, "comment_id": cid}),
+            ("update_saved_search", {"project_id": p, "saved_search_id": search, "shared": True}),
+            ("delete_saved_search", {"project_id": p, "saved_search_id": search}),
+            ("get_event_data_deletion", {"project_id": p, "deletion_id": confirmed.structured_content["id"]}),
+        ]:
+            check(tool, await run(client, tool, args))
+            covered.add(tool)
+    bugsnag_tools = set(REGISTRY)
     assert bugsnag_tools - covered == set(), "every BugSnag tool meets the hostile account"
 
 

@@ -101,4 +101,5 @@ def test_every_parameter_is_described_and_no_schema_uses_oneof() -> None:
 
 def test_the_default_tool_list_stays_small() -> None:
     assert len([s for s in REGISTRY.values() if s.toolset == "core"]) <= 12
-    assert len(REGISTRY) <= 40
+    # The whole vendor API is reachable (issue 26); toolsets keep what a default client lists small.
+    assert len(REGISTRY) <= 45

@@ -24,6 +24,7 @@ INTEGRITY = oid("error", "api-server", "0")
 KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
 GROUP = oid("rg", "api-server", "staging", "3.7.0")
+SEARCH = "abd86caf7a49de26373b7126"
 CASES: dict[str, dict[str, Any]] = {
     "update_error": {
         "project_id": API_PROJECT,
@@ -49,6 +50,18 @@ CASES: dict[str, dict[str, Any]] = {
     "create_saved_search": {"project_id": API_PROJECT, "name": "Android only", "filters": ["os.name=Android"]},
     "delete_event": {"project_id": API_PROJECT, "event_id": EVENT},
     "delete_organization": {"organization_id": GLOBEX},
+    "list_comments": {"project_id": API_PROJECT, "error_id": KEYERROR},
+    "update_comment": {
+        "project_id": API_PROJECT,
+        "error_id": KEYERROR,
+        "comment_id": oid("comment", KEYERROR, "0"),
+        "body": "Fixed in 3.7.1",
+    },
+    "delete_comment": {"project_id": API_PROJECT, "error_id": KEYERROR, "comment_id": oid("comment", KEYERROR, "0")},
+    "list_feature_flags": {"project_id": API_PROJECT, "release_stage_name": "production"},
+    "update_saved_search": {"project_id": API_PROJECT, "saved_search_id": SEARCH, "name": "Open errors"},
+    "delete_saved_search": {"project_id": API_PROJECT, "saved_search_id": SEARCH},
+    "delete_event_data": {"project_id": API_PROJECT, "filters": ["user.id=u-1001"]},
 }
 
 
@@ -66,3 +79,19 @@ async def test_add_comment_whole_output(servers: Servers, bugport_sandbox: Starl
             "add_comment", {"error_id": "bugport:" + uid("bug", "0"), "body": "Fixed in 2.4"}
         )
     assert_snapshot("add_comment", result)
+
+
+async def test_get_event_data_deletion_whole_output(servers: Servers, sandbox: Starlette, home: Any) -> None:
+    sandbox.state.sim.deletions["d1"] = {
+        "id": "d1",
+        "project_id": API_PROJECT,
+        "status": "completed",
+        "total": 42,
+        "filters": {"user.id": [{"type": "eq", "value": "u-1001"}]},
+        "created_at": "2026-11-20T10:00:00.000Z",
+        "completed_at": "2026-11-20T10:05:00.000Z",
+    }
+    server = servers(admin_principal(), settings=make_settings(home, toolsets="all"))
+    async with Client(server) as client:
+        result = await client.call_tool("get_event_data_deletion", {"project_id": API_PROJECT, "deletion_id": "d1"})
+    assert_snapshot("get_event_data_deletion", result)

@@ -7,6 +7,7 @@ checkpoint refuses the tools that would need it before any request is made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -87,6 +88,11 @@ class Capabilities:
     events: bool = True
     update_error: bool = True
     comments: bool = False
+    comment_edits: bool = False
+    """Comments can be edited and deleted by id."""
+    feature_flags: bool = False
+    data_deletion: bool = False
+    """Events matching filters can be deleted in bulk (a data-deletion request)."""
     pivots: bool = False
     trends: bool = False
     releases: bool = False
@@ -169,7 +175,14 @@ class Backend(Protocol):
         ...
 
     async def list_events(
-        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+        self,
+        project_id: str,
+        error_id: str,
+        *,
+        limit: int = 10,
+        page: str | None = None,
+        filters: Sequence[Filter] = (),
+        direction: str | None = None,
     ) -> Page[Event]: ...
 
     async def get_event(self, project_id: str, event_id: str) -> Event: ...
@@ -179,5 +192,7 @@ class Backend(Protocol):
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None: ...
 
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment: ...
+
+    async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]: ...
 
     async def aclose(self) -> None: ...

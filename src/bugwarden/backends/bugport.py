@@ -8,7 +8,7 @@ alone is enough to find its project.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from ..model import (
     Page,
     Project,
 )
-from .base import Capabilities, ErrorChange, ErrorQuery, Location
+from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
 from .coerce import ident, integer, number, obj, objs, text, timestamp, word
 from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
 from .http import configured_client, error_for_status, parse_retry_after
@@ -335,7 +335,14 @@ class BugportBackend:
         return context, text(obj(body).get("prompt")) if body else None
 
     async def list_events(
-        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+        self,
+        project_id: str,
+        error_id: str,
+        *,
+        limit: int = 10,
+        page: str | None = None,
+        filters: Sequence[Filter] = (),
+        direction: str | None = None,
     ) -> Page[Event]:
         raise self._no_events()
 
@@ -423,6 +430,23 @@ class BugportBackend:
             body=text(c.get("body")) or body,
             created_at=timestamp(c.get("created_at")),
         )
+
+    async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]:
+        """A bug report's discussion, oldest first."""
+        await self._bug(project_id, error_id)
+        bug_id = bare(error_id, "error_id")
+        body, _ = await self.http.get_json(
+            api_path("bugs", ("error_id", bug_id), "comments"), not_found=self._nf(project_id, error_id)
+        )
+        return [
+            Comment(
+                id=ident(c.get("id")) or "",
+                author=text(c.get("author")),
+                body=text(c.get("body")) or "",
+                created_at=timestamp(c.get("created_at")),
+            )
+            for c in objs(obj(body).get("items"))
+        ][:limit]
 
     async def health(self) -> tuple[str, str | None]:
         """(health status, API version) from `/v1/health` and `/v1/version`."""

@@ -7,6 +7,7 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,9 +22,11 @@ from ..model import (
     BugContext,
     Collaborator,
     Comment,
+    DataDeletion,
     ErrorGroup,
     Event,
     EventField,
+    FeatureFlag,
     Organization,
     Page,
     Pivot,
@@ -94,6 +97,20 @@ def classify(status: int, body: Any, headers: httpx.Headers, where: dict[str, An
         detail=message,
         retry_after=parse_retry_after(headers.get("retry-after")),
     )
+
+
+def auth_headers(settings: Settings) -> tuple[dict[str, str], str]:
+    """The headers that sign requests in, and the credential that names the quota they share. A personal auth
+    token (`Authorization: token …`), or on-premise a user's email and password over HTTP Basic with
+    `X-Bugsnag-API: true`, as the vendor documents it."""
+    if settings.bugsnag_token:
+        token = settings.bugsnag_token.reveal()
+        return {"Authorization": f"token {token}"}, token
+    if settings.bugsnag_user_email and settings.bugsnag_password:
+        pair = f"{settings.bugsnag_user_email}:{settings.bugsnag_password.reveal()}"
+        basic = base64.b64encode(pair.encode()).decode()
+        return {"Authorization": f"Basic {basic}", "X-Bugsnag-API": "true"}, pair
+    raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN, or BUGSNAG_USER_EMAIL and BUGSNAG_PASSWORD")
 
 
 def encode_filters(filters: Sequence[Filter]) -> list[tuple[str, str]]:
@@ -184,6 +201,10 @@ class BugsnagBackend:
         saved_searches=True,
         event_fields=True,
         delete=True,
+        comments=True,
+        comment_edits=True,
+        feature_flags=True,
+        data_deletion=True,
         statuses=("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
         severities=("info", "warning", "error"),
         operations=(
@@ -211,16 +232,15 @@ class BugsnagBackend:
         quota: QuotaLedger | None = None,
         **client_kw: Any,
     ):
-        if not settings.bugsnag_token:
-            raise ValueError("BugSnag backend needs BUGSNAG_AUTH_TOKEN")
-        token = settings.bugsnag_token.reveal()
+        headers, credential = auth_headers(settings)
+        self.auth = settings.bugsnag_auth
         self.http = configured_client(
             self.name,
             self.label,
             settings,
             settings.bugsnag_api_url,
-            token,
-            {"Authorization": f"token {token}", "X-Version": "2"},
+            credential,
+            {**headers, "X-Version": "2"},
             classify=classify,
             quota=quota,
             transport=transport,
@@ -426,8 +446,28 @@ class BugsnagBackend:
         body = await self._object(path, not_found=self._nf_error(project_id, error_id))
         return _one(parse.error_group(body, project_id), path)
 
+    async def _with_assignee_id(self, project_id: str, change: ErrorChange) -> ErrorChange:
+        """An assignment to a collaborator named by email, turned into the id BugSnag takes (one request: the
+        project's collaborators, which any member may read)."""
+        who = change.fields.get("assigned_collaborator_id")
+        if change.operation != "assign" or not isinstance(who, str) or "@" not in who:
+            return change
+        people = await self.list_project_collaborators(project_id, limit=100)
+        found = [p.id for p in people.items if (p.email or "").lower() == who.strip().lower()]
+        if not found:
+            raise NotFound(
+                f"no collaborator of project {project_id!r} has that email (see list_collaborators); nothing was "
+                "changed",
+                backend=self.label,
+                method="GET",
+                path=api_path("projects", ("project_id", project_id), "collaborators"),
+                status=404,
+            )
+        return ErrorChange(change.operation, {**change.fields, "assigned_collaborator_id": found[0]})
+
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))
+        change = await self._with_assignee_id(project_id, change)
         body, _ = await self.http.send(
             "PATCH",
             path,
@@ -444,6 +484,7 @@ class BugsnagBackend:
         """One change to many errors; returns each error id's new status (None where BugSnag did not say)."""
         path = api_path("projects", ("project_id", project_id), "errors")
         params = [("error_ids[]", check_id(e, "error_id")) for e in error_ids]
+        change = await self._with_assignee_id(project_id, change)
         try:
             body, _ = await self.http.send(
                 "PATCH",
@@ -456,6 +497,8 @@ class BugsnagBackend:
             )
         except NotFound as exc:
             raise await self._which_unknown(project_id, error_ids, exc) from None
+        if change.operation in ("delete", "discard", "undiscard"):  # no status changes: each was done, or none
+            return dict.fromkeys(dict.fromkeys(error_ids))
         results: dict[str, str | None] = {}
         for key, value in obj(body).items():
             if isinstance(value, dict) and (eid := ident(key)) is not None:
@@ -499,8 +542,99 @@ class BugsnagBackend:
             expect=(204,),
         )
 
+    # -- comments -----------------------------------------------------------------------------------
+
+    def _comments_path(self, project_id: str, error_id: str) -> str:
+        return api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "comments")
+
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment:
-        raise InvalidArgument("BugSnag's Data Access API takes no comments; use update_error or the dashboard")
+        path = self._comments_path(project_id, error_id)
+        created, _ = await self.http.send(
+            "POST",
+            path,
+            json_body={"message": body},
+            not_found=self._nf_error(project_id, error_id),
+            invalidate=[path, *self._counts_changed(project_id)],
+        )
+        return parse.comment(obj(created)) or Comment(id="", author=None, body=body)
+
+    async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]:
+        """An error's comments, oldest first."""
+        path = self._comments_path(project_id, error_id)
+        page = await self._page(
+            path,
+            [("sort", "created_at"), ("direction", "asc"), ("per_page", _per_page(limit))],
+            None,
+            parse.comment,
+            not_found=self._nf_error(project_id, error_id),
+        )
+        return list(page.items)
+
+    async def _own_comment(self, project_id: str, error_id: str, comment_id: str) -> None:
+        """Comments are addressed by id alone: make sure this one is on the error (so in the project) the caller
+        named, whose project the guard has checked, before changing it."""
+        if comment_id not in {c.id for c in await self.list_comments(project_id, error_id, limit=100)}:
+            raise NotFound(
+                f"comment {comment_id!r} is not on error {error_id!r} (see list_comments)",
+                backend=self.label,
+                method="GET",
+                path=self._comments_path(project_id, error_id),
+                status=404,
+            )
+
+    async def update_comment(self, project_id: str, error_id: str, comment_id: str, body: str) -> Comment:
+        await self._own_comment(project_id, error_id, comment_id)
+        path = api_path("comments", ("comment_id", comment_id))
+        changed, _ = await self.http.send(
+            "PATCH",
+            path,
+            json_body={"message": body},
+            not_found=f"comment {comment_id!r} not found, or not one this token may edit (see list_comments)",
+            invalidate=["/projects/"],
+        )
+        return _one(parse.comment(obj(changed)), path)
+
+    async def delete_comment(self, project_id: str, error_id: str, comment_id: str) -> None:
+        await self._own_comment(project_id, error_id, comment_id)
+        await self.http.send(
+            "DELETE",
+            api_path("comments", ("comment_id", comment_id)),
+            not_found=f"comment {comment_id!r} not found, or not one this token may delete (see list_comments)",
+            invalidate=["/projects/"],
+        )
+
+    # -- feature flags and data deletion ----------------------------------------------------------------
+
+    async def list_feature_flags(
+        self,
+        project_id: str,
+        release_stage_name: str,
+        *,
+        q: str | None = None,
+        limit: int = 30,
+        page: str | None = None,
+    ) -> Page[FeatureFlag]:
+        path = api_path("projects", ("project_id", project_id), "feature_flags")
+        params = [("release_stage_name", release_stage_name)] + ([("q", q)] if q else [])
+        params.append(("per_page", _per_page(limit)))
+        return await self._page(path, params, page, parse.feature_flag, not_found=self._nf_project(project_id))
+
+    async def request_data_deletion(self, project_id: str, filters: Sequence[Filter]) -> DataDeletion:
+        """Ask BugSnag to delete every event matching `filters`, already confirmed (the person was asked here)."""
+        path = api_path("projects", ("project_id", project_id), "event_data_deletions")
+        body, _ = await self.http.send(
+            "POST",
+            path,
+            json_body={"filters": filters_object(filters), "skip_confirmation": True},
+            not_found=self._nf_project(project_id),
+            invalidate=[api_path("projects", ("project_id", project_id))],
+        )
+        return _one(parse.data_deletion(obj(body)), path)
+
+    async def get_data_deletion(self, project_id: str, deletion_id: str) -> DataDeletion:
+        path = api_path("projects", ("project_id", project_id), "event_data_deletions", ("deletion_id", deletion_id))
+        body = await self._object(path, not_found=f"data deletion {deletion_id!r} not found in project {project_id!r}")
+        return _one(parse.data_deletion(body), path)
 
     # -- composites -------------------------------------------------------------------------------
 
@@ -570,12 +704,20 @@ class BugsnagBackend:
     # -- events (14-18) ---------------------------------------------------------------------------
 
     async def list_events(
-        self, project_id: str, error_id: str, *, limit: int = 10, page: str | None = None
+        self,
+        project_id: str,
+        error_id: str,
+        *,
+        limit: int = 10,
+        page: str | None = None,
+        filters: Sequence[Filter] = (),
+        direction: str | None = None,
     ) -> Page[Event]:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id), "events")
+        params = encode_filters(filters) + ([("direction", direction)] if direction else [])
         return await self._page(
             path,
-            [("per_page", _per_page(limit))],
+            [*params, ("per_page", _per_page(limit))],
             page,
             lambda d: parse.event(d, project_id),
             not_found=self._nf_error(project_id, error_id),
@@ -699,11 +841,32 @@ class BugsnagBackend:
     # -- releases and stability (24-28) -----------------------------------------------------------
 
     async def list_releases(
-        self, project_id: str, *, release_stage: str | None = None, limit: int = 5, page: str | None = None
+        self,
+        project_id: str,
+        *,
+        release_stage: str | None = None,
+        sort: str | None = None,
+        limit: int = 5,
+        page: str | None = None,
     ) -> Page[Release]:
         path = api_path("projects", ("project_id", project_id), "releases")
         params = [("per_page", _per_page(limit, 10))] + ([("release_stage", release_stage)] if release_stage else [])
+        params += [("sort", sort)] if sort else []
         return await self._page(path, params, page, parse.release, not_found=self._nf_project(project_id))
+
+    async def list_release_group_releases(
+        self, project_id: str, release_group_id: str, *, limit: int = 10, page: str | None = None
+    ) -> Page[Release]:
+        """The builds (releases) of one version (release group); the group must be this project's."""
+        path = api_path("release_groups", ("release_group_id", release_group_id), "releases")
+        nf = f"release group {release_group_id!r} not found in project {project_id!r} (see list_release_groups)"
+        found = await self.http.get_page(
+            path, [("per_page", _per_page(limit))], paging=self.http.link_paging, page=page, not_found=nf
+        )
+        raw = objs(found.items)
+        if any(ident(r.get("project_id")) != project_id for r in raw):
+            raise NotFound(nf, backend=self.label, method="GET", path=path, status=404)
+        return Page(tuple(x for x in (parse.release(r) for r in raw) if x is not None), found.next, found.total)
 
     async def get_release(self, project_id: str, release_id: str) -> Release:
         path = api_path("projects", ("project_id", project_id), "releases", ("release_id", release_id))

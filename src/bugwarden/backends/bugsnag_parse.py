@@ -16,11 +16,14 @@ from ..model import (
     AppInfo,
     Breadcrumb,
     Collaborator,
+    Comment,
+    DataDeletion,
     DeviceInfo,
     ErrorGroup,
     Event,
     EventField,
     ExceptionInfo,
+    FeatureFlag,
     Frame,
     LinkedIssue,
     Organization,
@@ -337,3 +340,39 @@ def error_body(body: Any) -> tuple[int | None, Any]:
     errors = body.get("errors")
     first = errors[0] if isinstance(errors, list) and errors else errors
     return integer(body.get("code")), first
+
+
+def comment(data: dict[str, Any]) -> Comment | None:
+    """A BugSnag error comment: `{id, message, collaborator: {id, name, email}, created_at}`."""
+    if (cid := ident(data.get("id"))) is None:
+        return None
+    person = obj(data.get("collaborator"))
+    return Comment(
+        id=cid,
+        author=text(person.get("name")) or text(person.get("email")),
+        body=text(data.get("message")) or "",
+        created_at=timestamp(data.get("created_at")),
+    )
+
+
+def feature_flag(data: dict[str, Any]) -> FeatureFlag | None:
+    if (fid := ident(data.get("id"))) is None:
+        return None
+    return FeatureFlag(
+        id=fid,
+        name=text(data.get("name")) or "",
+        first_seen=timestamp(data.get("first_seen")),
+        active=boolean(data.get("is_active")),
+    )
+
+
+def data_deletion(data: dict[str, Any]) -> DataDeletion | None:
+    if (did := ident(data.get("id"))) is None:
+        return None
+    return DataDeletion(
+        id=did,
+        status=word(data.get("status")),
+        total=integer(data.get("total")),
+        created_at=timestamp(data.get("created_at")),
+        completed_at=timestamp(data.get("completed_at")),
+    )

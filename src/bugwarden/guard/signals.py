@@ -71,5 +71,3 @@ class StoredSignals:
 
     def configured(self) -> bool:
         return bool(self.hooks.list()) or self.store.latest_seq() > 0
-
-

@@ -18,6 +18,11 @@ def _how_to_confirm(code: str | None) -> str:
     return f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
 
 
+def awaiting(what: str, approval: str, approve_at: str | None) -> str:
+    """A change that waits for a person's approval, in words (see `guard.approval`)."""
+    return _awaiting(what, approval, approve_at)
+
+
 def _awaiting(what: str, approval: str, approve_at: str | None) -> str:
     where = f"on the Approvals page at {approve_at} or " if approve_at else ""
     return (

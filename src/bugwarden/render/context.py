@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from ..model import BugContext, Pivot, TrendBucket
+import re
+
+from ..model import BugContext, ErrorGroup, Pivot, TrendBucket
 from . import vocab
 from .answer import Answer
 from .bugport import bug_report_sections, console_block, network_block, page_block, report_block
-from .events import COMPACT, breadcrumbs_block, context_block, error_summary, exceptions_block, frame_line
+from .events import (
+    COMPACT,
+    breadcrumb_lines,
+    breadcrumbs_block,
+    context_block,
+    context_lines,
+    exception_lines,
+    exceptions_block,
+    frame_line,
+    headline,
+    reopen_words,
+)
 from .outputs import BugContextOut, FixPromptOut, Untrusted
 from .refs import error_ref, event_ref, untrusted
-from .text import NOTICE, clean, count, fence, inline, joined, plural, when
+from .text import NOTICE, clean, count, fence, inline, joined, plural, truncate, when
 
 
-def pivots_block(pivots: tuple[Pivot, ...]) -> tuple[str | None, list[str]]:
-    """The top values of each field (event counts after each), complete or saying how many values and events are
-    left out; and the fields whose list was cut."""
-    lines, cut = [], []
+def pivot_lines(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[str | None, list[str], list[str]]:
+    """(one line for the fields with a single value on all `total` events, or None; a line per other field with
+    its top values and event counts, complete or saying how many values and events are left out; the fields
+    whose list was cut)."""
+    lines, cut, every = [], [], []
     for p in pivots:
         if not p.values:
+            continue
+        only = p.values[0]
+        whole = total and len(p.values) == 1 and only.events == total and (p.cardinality or 1) == 1
+        if whole and not p.other and not p.no_value:
+            every.append(f"{inline(p.name or p.field, 30)} {inline(only.value, 40)}")
             continue
         top = ", ".join(inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values)
         left = max(0, (p.cardinality or 0) - len(p.values))
@@ -28,7 +47,15 @@ def pivots_block(pivots: tuple[Pivot, ...]) -> tuple[str | None, list[str]]:
         if p.no_value:
             top += f"; no value: {plural(p.no_value, 'event')}"
         lines.append(f"{inline(p.name or p.field, 30)}: {top}")
-    return (fence("pivots", "\n".join(lines)) if lines else None), cut
+    every_line = f"all {plural(total or 0, 'event')}: " + "; ".join(every) if every else None
+    return every_line, lines, cut
+
+
+def pivots_block(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[str | None, list[str]]:
+    """The top values of each field in one fence (see `pivot_lines`), and the fields whose list was cut."""
+    every, lines, cut = pivot_lines(pivots, total)
+    shown = ([every] if every else []) + lines
+    return (fence("pivots", "\n".join(shown)) if shown else None), cut
 
 
 def trend_line(trend: tuple[TrendBucket, ...]) -> str | None:
@@ -43,7 +70,98 @@ def trend_line(trend: tuple[TrendBucket, ...]) -> str | None:
     return f"{span}[{bars}] {counts} events per bucket ({direction}; peak {peak:,})"
 
 
+def _runs(counts: list[int]) -> str:
+    """`0 ×10, 42, 131`: repeated counts folded, every count kept."""
+    out: list[str] = []
+    i = 0
+    while i < len(counts):
+        j = i
+        while j + 1 < len(counts) and counts[j + 1] == counts[i]:
+            j += 1
+        out.append(f"{counts[i]:,} ×{j - i + 1}" if j - i >= 2 else ", ".join(f"{c:,}" for c in counts[i : j + 1]))
+        i = j + 1
+    return ", ".join(out)
+
+
+def compact_trend(trend: tuple[TrendBucket, ...]) -> str | None:
+    """The trend in one line: window, direction and every bucket's count (repeats folded)."""
+    if not trend:
+        return None
+    counts = [b.events for b in trend]
+    start, end = when(trend[0].start), when(trend[-1].end)
+    direction = "rising" if counts[-1] > counts[0] else "falling" if counts[-1] < counts[0] else "flat"
+    span = f", {start[:10]} → {end[:10]}" if start and end else ""
+    return f"Trend (events per bucket{span}, {direction}): {_runs(counts)}"
+
+
+_BLANK_CODE = re.compile(r"^\s*>?\s*\d+ \|$")
+_SNIPPET = re.compile(r"^      ([> ]) *(\d+) \| ")
+"""A code line of the innermost in-project frame, as render.events.snippet pads it; bug_context indents less."""
+
+
+def facts_line(error: ErrorGroup) -> str:
+    """What bugwarden knows of an error's state and counts, on one line: ids, counts, times and the trackers'
+    documented words (any other status or severity reads `unrecognised`; its text is in the error's fence)."""
+    severity = vocab.word(error.severity, vocab.SEVERITIES)
+    if error.overridden_severity and error.overridden_severity != error.severity:
+        overridden = vocab.word(error.overridden_severity, vocab.SEVERITIES)
+        severity = f"{severity or 'none'} (overridden to {overridden})"
+    snoozed = None
+    if error.reopen_rule is not None:
+        words = reopen_words(error.reopen_rule)
+        snoozed = f"snoozed {words}" if words else "snoozed"
+    return joined(
+        vocab.word(error.status, vocab.STATUSES),
+        f"severity {severity}" if severity else None,
+        count(error.events, "event"),
+        count(error.users, "user"),
+        _seen(error),
+        f"assigned to collaborator {error.assigned_collaborator_id}" if error.assigned_collaborator_id else None,
+        "discarded: new events are dropped" if error.discarded else None,
+        snoozed,
+    )
+
+
+def _seen(error: ErrorGroup) -> str | None:
+    first, last = when(error.first_seen), when(error.last_seen)
+    if first and last:
+        return f"seen {first.removesuffix(' UTC')} → {last}"
+    return f"first seen {first}" if first else f"last seen {last}" if last else None
+
+
+def _only(pivot: Pivot) -> tuple[str, ...] | None:
+    return (pivot.values[0].value,) if len(pivot.values) == 1 and (pivot.cardinality or 1) == 1 else None
+
+
+def _error_fence(error: ErrorGroup, also: list[str] | None = None) -> str:
+    body = [headline_of(error)]
+    body += [
+        inline(line, 80)
+        for line in vocab.as_sent(
+            status=(error.status, vocab.STATUSES),
+            severity=(error.severity, vocab.SEVERITIES),
+            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
+        )
+    ]
+    if error.context:
+        body.append(f"context: {inline(error.context, 200)}")
+    if error.release_stages:
+        body.append("release stages: " + ", ".join(inline(s, 30) for s in error.release_stages[:20]))
+    if error.introduced_in:
+        body.append("introduced in: " + ", ".join(inline(s, 30) for s in error.introduced_in[:10]))
+    if error.linked_issues:
+        body.append("linked issues: " + ", ".join(inline(i.url, 100) for i in error.linked_issues[:10]))
+    return fence("error", truncate("\n".join(body), 2000) + "".join("\n" + line for line in also or []))
+
+
+def headline_of(error: ErrorGroup) -> str:
+    return f"{clean(error.error_class)}: {clean(error.message)}" if error.error_class else clean(error.message)
+
+
 def bug_context(ctx: BugContext) -> Answer:
+    """Everything to start fixing one error, as few bytes as keep every fact: one line of state and counts, the
+    error's own words (fenced), the trend as numbers, top values, and the latest event's stack, breadcrumbs and
+    context in one fence."""
     if ctx.report is not None:
         text = "\n\n".join(
             [
@@ -55,14 +173,18 @@ def bug_context(ctx: BugContext) -> Answer:
             ]
         )
         return Answer(text, BugContextOut(error=error_ref(ctx.error)))
-    sections = [f"# Bug context for error {ctx.error.id}", NOTICE, "## Summary", error_summary(ctx.error)]
+    e = ctx.error
+    stages = tuple(e.release_stages)
+    pivots = tuple(p for p in ctx.pivots if not (p.field == "app.release_stage" and _only(p) == stages))
+    every, top, cut = pivot_lines(pivots, e.events)
+    sections = [f"# Bug context: error {e.id} in project {e.project_id}", NOTICE, facts_line(e)]
+    sections.append(_error_fence(e, [every] if every and not top else None))
     if ctx.dashboard_url:
-        sections.append(f"**Dashboard:** {ctx.dashboard_url}")
-    if line := trend_line(ctx.trend):
-        sections += ["## Recent trend", line]
-    block, cut = pivots_block(ctx.pivots)
-    if block:
-        sections += ["## Where it happens (top values, events each)", block]
+        sections.append(f"Dashboard: {ctx.dashboard_url}")
+    if line := compact_trend(ctx.trend):
+        sections.append(line)
+    if top:
+        sections += ["## Top values (events each)", fence("pivots", "\n".join(([every] if every else []) + top))]
         if cut:
             sections.append(
                 "Every value of " + ", ".join(cut) + ": `list_pivot_values` with event_field_display_id and this "
@@ -70,23 +192,26 @@ def bug_context(ctx: BugContext) -> Answer:
             )
     if ctx.latest is not None:
         received = when(ctx.latest.received_at)
-        sections += [
-            f"## Latest event {ctx.latest.id}" + (f" ({received})" if received else ""),
-            exceptions_block(ctx.latest, COMPACT),
-        ]
-        if crumbs := breadcrumbs_block(ctx.latest, COMPACT.breadcrumbs):
-            sections += ["## Breadcrumbs before the crash (most recent last)", crumbs]
-        if env := context_block(ctx.latest):
-            sections += ["## Request, app and device", env]
+        lines = exception_lines(ctx.latest, COMPACT)
+        same = bool(lines) and lines[0] == headline(e.error_class, e.message, 600)
+        sections.append(
+            f"## Latest event {ctx.latest.id}"
+            + (f" ({received})" if received else "")
+            + (": same class and message" if same else "")
+        )
+        body = [_SNIPPET.sub(r"  \1\2 | ", line) for line in (lines[1:] if same else lines)]
+        body = [line for line in body if not _BLANK_CODE.match(line)]
+        if crumbs := breadcrumb_lines(ctx.latest, COMPACT.breadcrumbs):
+            body += ["breadcrumbs, oldest first:", *crumbs]
+        if where := context_lines(ctx.latest):
+            body += where
+        sections.append(fence("event", "\n".join(body)))
     if ctx.missing:
         sections += [
             "## Response notes",
             "Could not load: " + ", ".join(ctx.missing) + ". The rest is complete; retry for the missing parts.",
         ]
-    sections.append(
-        "Next: `generate_fix_prompt` for a coding-agent brief, `get_event` with full=true for every "
-        "frame and metadata key, `resolve_error` once a fix has shipped."
-    )
+    sections.append("Next: `generate_fix_prompt`, `get_event` full=true (all frames), `resolve_error` once fixed.")
     data = BugContextOut(
         error=error_ref(ctx.error, ctx.dashboard_url),
         latest_event=event_ref(ctx.latest) if ctx.latest else None,

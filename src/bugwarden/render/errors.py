@@ -8,6 +8,7 @@ from ..model import BugContext, Comment, ErrorGroup, Page, ReopenRule
 from . import vocab
 from .answer import FULL_OUTPUT_LIMIT, OUTPUT_LIMIT, Answer
 from .bugport import bug_report_sections
+from .confirm import awaiting
 from .events import COMPACT, FULL, error_line, error_summary, event_sections, reopen_words
 from .outputs import BulkChangeOut, CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
 from .refs import error_ref, event_ref
@@ -145,11 +146,45 @@ def _noun(error: ErrorGroup) -> str:
 def bulk_change(project_id: str, operation: str, statuses: dict[str, str | None]) -> Answer:
     lines = [f"{operation} applied to {plural(len(statuses), 'error')} in project {project_id}:"]
     said = {eid: vocab.word(status, vocab.STATUSES) for eid, status in statuses.items()}
-    lines += [f"- {eid}: {f'now {status}' if status else 'done'}" for eid, status in said.items()]
+    done = {"delete": "deleted", "discard": "discarded", "undiscard": "no longer discarded"}.get(operation, "done")
+    lines += [f"- {eid}: {f'now {status}' if status else done}" for eid, status in said.items()]
     known = {eid: vocab.known(status, vocab.STATUSES) for eid, status in statuses.items()}
     return Answer("\n".join(lines), BulkChangeOut(project_id=project_id, operation=operation, statuses=known))
 
 
+def bulk_pending(
+    project_id: str,
+    operation: str,
+    error_ids: Sequence[str],
+    how: str,
+    code: str | None,
+    approval: str | None = None,
+    approve_at: str | None = None,
+) -> Answer:
+    """A bulk discard or delete that was not done (yet): declined, or waiting for its confirmation code or for a
+    person's approval."""
+    what = {"delete": "deleting", "discard": "discarding"}.get(operation, operation)
+    said = {"declined": "declined", "cancelled": "dismissed the question about"}.get(how)
+    if approval is not None:
+        text = awaiting(f"{what} {plural(len(error_ids), 'error')} of project {project_id}", approval, approve_at)
+    elif said:
+        text = f"Not done: the user {said} {what} {plural(len(error_ids), 'error')}."
+    else:
+        effect = "and all their events permanently" if operation == "delete" else "(their future events dropped)"
+        text = f"Not done yet: {what} these errors of project {project_id} {effect}:\n" + "\n".join(
+            f"- {e}" for e in error_ids
+        )
+        if code:
+            text += (
+                f"\n\nTo proceed, call again with the same arguments and confirm={code!r} (valid for 5 minutes, once)."
+            )
+    data = BulkChangeOut(
+        project_id=project_id, operation=operation, statuses={}, confirm_code=code, approval_id=approval
+    )
+    return Answer(text, data)
+
+
 def comment_added(project_id: str, error_id: str, comment: Comment) -> Answer:
-    text = f"Commented on bug report {error_id}" + (f" (comment {comment.id})." if comment.id else ".")
+    noun = "bug report" if error_id.startswith("bugport:") else "error"
+    text = f"Commented on {noun} {error_id}" + (f" (comment {comment.id})." if comment.id else ".")
     return Answer(text, CommentOut(error_id=error_id, project_id=project_id, comment_id=comment.id or None))

@@ -216,7 +216,8 @@ def stack(exc: ExceptionInfo, detail: Detail) -> list[str]:
     return lines
 
 
-def exceptions_block(event: Event, detail: Detail) -> str:
+def exception_lines(event: Event, detail: Detail) -> list[str]:
+    """The exception chain, outermost first, each headline followed by its stack (cleaned, not fenced)."""
     parts: list[str] = []
     for index, exc in enumerate(event.exceptions):
         head = "" if index == 0 else "Caused by: "
@@ -224,27 +225,40 @@ def exceptions_block(event: Event, detail: Detail) -> str:
         parts.extend(stack(exc, detail))
     if not parts:
         parts.append("(no exception recorded)")
-    return fence("event.exceptions", "\n".join(parts))
+    return parts
+
+
+def exceptions_block(event: Event, detail: Detail) -> str:
+    return fence("event.exceptions", "\n".join(exception_lines(event, detail)))
 
 
 def breadcrumb_line(crumb: Breadcrumb) -> str:
-    meta = ", ".join(f"{inline(k, 30)}={inline(v, 60)}" for k, v in list(crumb.metadata.items())[:4])
+    """One breadcrumb: time, type, name and up to four metadata pairs (a value that only repeats the name is left
+    out)."""
+    pairs = [(k, v) for k, v in crumb.metadata.items() if str(v) != crumb.name][:4]
+    meta = ", ".join(f"{inline(k, 30)}={inline(v, 60)}" for k, v in pairs)
     stamp = when(crumb.timestamp)
     return joined(
         stamp[11:16] if stamp else None, f"{inline(crumb.type or 'event', 20)}: {inline(crumb.name, 100)}", sep=" "
     ) + (f" ({meta})" if meta else "")
 
 
-def breadcrumbs_block(event: Event, limit: int | None) -> str | None:
+def breadcrumb_lines(event: Event, limit: int | None) -> list[str]:
+    """The most recent `limit` breadcrumbs, oldest of those first (cleaned, not fenced)."""
     if not event.breadcrumbs or limit == 0:
-        return None
+        return []
     # BugSnag sends newest first; show the most recent N, oldest of those first.
     recent = list(event.breadcrumbs if limit is None else event.breadcrumbs[:limit])[::-1]
     lines = [breadcrumb_line(c) for c in recent]
     omitted = len(event.breadcrumbs) - len(recent)
     if omitted:
         lines.insert(0, f"… {plural(omitted, 'earlier breadcrumb')} omitted")
-    return fence("event.breadcrumbs", "\n".join(lines))
+    return lines
+
+
+def breadcrumbs_block(event: Event, limit: int | None) -> str | None:
+    lines = breadcrumb_lines(event, limit)
+    return fence("event.breadcrumbs", "\n".join(lines)) if lines else None
 
 
 def _pairs(data: dict[str, Any], keys: int, chars: int) -> list[str]:
@@ -274,6 +288,12 @@ def _value(value: Any, chars: int) -> str:
 
 def context_block(event: Event) -> str | None:
     """Where it happened: request, app, device, user (all reported by the device, so all fenced)."""
+    lines = context_lines(event)
+    return fence("event.context", "\n".join(lines)) if lines else None
+
+
+def context_lines(event: Event) -> list[str]:
+    """Request, app, device and user of an event (cleaned, not fenced)."""
     lines: list[str] = []
     req = event.request
     if req.url or req.method:
@@ -314,7 +334,7 @@ def context_block(event: Event) -> str | None:
         lines.append("device: " + ", ".join(bits))
     if event.user_id:
         lines.append(f"user: id={inline(event.user_id, 60)}")
-    return fence("event.context", "\n".join(lines)) if lines else None
+    return lines
 
 
 def metadata_block(event: Event, detail: Detail) -> str | None:

@@ -100,6 +100,8 @@ class BulkChangeOut(BaseModel):
     operation: str
     statuses: dict[str, str | None]
     """Error id -> its status after the change."""
+    confirm_code: str | None = None
+    approval_id: str | None = None
 
 
 class CommentOut(BaseModel):
@@ -260,6 +262,42 @@ class SavedSearchRef(BaseModel):
 
 class SavedSearchList(BaseModel):
     saved_searches: list[SavedSearchRef]
+
+
+class CommentRef(BaseModel):
+    id: str
+    created_at: str | None = None
+    untrusted: Untrusted = Field(default_factory=Untrusted)
+
+
+class CommentList(BaseModel):
+    error_id: str
+    comments: list[CommentRef]
+
+
+class FeatureFlagRef(BaseModel):
+    id: str
+    active: bool | None = None
+    first_seen: str | None = None
+    untrusted: Untrusted = Field(default_factory=Untrusted)
+
+
+class FeatureFlagList(BaseModel):
+    feature_flags: list[FeatureFlagRef]
+    total: int | None = None
+    next_cursor: str | None = None
+
+
+class DataDeletionOut(BaseModel):
+    id: str | None = None
+    project_id: str
+    status: str | None = None
+    events: int | None = None
+    """How many events the request covers."""
+    requested: bool
+    how: str | None = None
+    confirm_code: str | None = None
+    approval_id: str | None = None
 
 
 class SignalRef(BaseModel):

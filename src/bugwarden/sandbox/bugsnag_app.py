@@ -5,12 +5,15 @@
     app.state.control.log                           # every request seen
 
 Tokens: `sandbox-admin-token` (admin of both organizations), `sandbox-readonly-token` (Acme,
-read-only role: writes get 403 code 40000), `sandbox-globex-token` (Globex only).
+read-only role: writes get 403 code 40000), `sandbox-globex-token` (Globex only). Each user can also sign in
+as on-premise installs allow: its email and `SANDBOX_PASSWORD` over HTTP Basic, with `X-Bugsnag-API: true`.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hmac
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -29,6 +32,8 @@ from .faults import Control, LoggedRequest
 
 Handler = Callable[[Request], Awaitable[Response]]
 ROLE_ERROR = "Insufficient Project Role for performing requested action"
+SANDBOX_PASSWORD = "sandbox-password"
+"""The password of every sandbox user, for on-premise sign-in (email and password over HTTP Basic)."""
 
 
 class BugsnagSim:
@@ -38,6 +43,28 @@ class BugsnagSim:
         self.control = control
         self.world: World = build_world()
         self.sorted_cap = sorted_cap
+        self.comments: dict[str, dict[str, Any]] = self._seed_comments()
+        self.deletions: dict[str, dict[str, Any]] = {}
+
+    def _seed_comments(self) -> dict[str, dict[str, Any]]:
+        """`comment_count` comments on each error, written by the project's organization's first collaborator."""
+        out: dict[str, dict[str, Any]] = {}
+        for seed in self.world.errors.values():
+            error = seed.data
+            org = self.world.projects.get(error["project_id"], {}).get("organization_id")
+            people = self.world.collaborators.get(org or "", [])
+            for i in range(error.get("comment_count") or 0):
+                cid = oid("comment", error["id"], str(i))
+                person = people[i % len(people)] if people else {"id": oid("user", "x"), "name": None, "email": ""}
+                out[cid] = {
+                    "id": cid,
+                    "error_id": error["id"],
+                    "message": f"Looked into this ({i + 1}): {error['message'][:200]}",
+                    "collaborator": {"id": person["id"], "name": person["name"], "email": person["email"]},
+                    "created_at": iso(NOW - timedelta(days=3 - i)),
+                    "updated_at": iso(NOW - timedelta(days=3 - i)),
+                }
+        return out
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -45,6 +72,8 @@ class BugsnagSim:
         async def endpoint(request: Request) -> Response:
             header = request.headers.get("authorization", "")
             token = header[6:].strip() if header.lower().startswith("token ") else None
+            if header.lower().startswith("basic "):
+                token = self.basic_user(header[6:].strip(), request.headers.get("x-bugsnag-api", ""))
             entry = LoggedRequest(request.method, request.url.path, request.url.query, token)
             self.control.log.append(entry)
             response = await self._guarded(request, token, handler)
@@ -52,6 +81,17 @@ class BugsnagSim:
             return response
 
         return endpoint
+
+    def basic_user(self, encoded: str, api_header: str) -> str | None:
+        """On-premise sign-in: a user's email and password over HTTP Basic, with `X-Bugsnag-API: true`; the token
+        key of the user they name (every sandbox user's password is SANDBOX_PASSWORD), or None."""
+        try:
+            email, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if api_header.strip().lower() != "true" or not hmac.compare_digest(password, SANDBOX_PASSWORD):
+            return None
+        return next((key for key, user in self.world.users.items() if user.get("email") == email), None)
 
     async def _guarded(
         self, request: Request, token: str | None, handler: Callable[[Request, dict[str, Any]], Awaitable[Response]]
@@ -334,10 +374,15 @@ class BugsnagSim:
                 raise ApiError(400, "severity must be one of info, warning, error")
             error["severity"] = error["overridden_severity"] = data["severity"]
         elif op == "assign":
-            collaborator = data.get("assigned_collaborator_id")
+            collaborator, team = data.get("assigned_collaborator_id"), data.get("assigned_team_id")
+            if collaborator and team:
+                raise ApiError(400, "assigned_collaborator_id and assigned_team_id are mutually exclusive")
             if collaborator and collaborator not in {c["id"] for c in self.world.collaborators.get(org_id, [])}:
                 raise ApiError(400, "assigned_collaborator_id is not a collaborator on this project")
+            if team is not None and (not isinstance(team, str) or not team):
+                raise ApiError(400, "assigned_team_id must be a team id")
             error["assigned_collaborator_id"] = collaborator or None
+            error["assigned_team_id"] = team or None
         elif op in ("link_issue", "create_issue"):
             url = data.get("issue_url") or f"https://issues.acme.test/BUG-{len(error['linked_issues']) + 101}"
             if op == "link_issue" and not data.get("issue_url"):
@@ -523,7 +568,11 @@ class BugsnagSim:
         "os.name": ("Operating systems", lambda ev: ev["device"].get("osName")),
         "browser.name": ("Browsers", lambda ev: ev["device"].get("browserName")),
         "user.id": ("Users", lambda ev: ev["user"].get("id")),
+        "user.email": ("User emails", lambda ev: ev["user"].get("email")),
+        "event.severity": ("Severity", lambda ev: ev.get("severity")),
     }
+    """Every pivotable event field of the seeded projects (event_fields with pivot_options) that events carry: a
+    listing without `pivots[]` answers all of them, as BugSnag does."""
 
     def pivot_counts(self, events: list[dict[str, Any]], field: str, scale: float) -> tuple[dict[str, int], int]:
         _, get = self._PIVOT_FIELDS[field]
@@ -549,6 +598,8 @@ class BugsnagSim:
         return events, (total / len(events)) if events else 1.0
 
     async def list_pivots(self, request: Request, user: dict[str, Any]) -> Response:
+        if not request.path_params.get("error_id"):
+            q.refuse(request, "per_page")
         events, scale = self.scope_events(user, request)
         raw = request.query_params.get("summary_size", "5")
         if not raw.isdigit():
@@ -611,6 +662,7 @@ class BugsnagSim:
     # -- trends -----------------------------------------------------------------------------------
 
     async def trend(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         if error_id := request.path_params.get("error_id"):
             seeds = [self.error_for(user, pid, error_id)]
@@ -719,6 +771,7 @@ class BugsnagSim:
         return self.ok(group)
 
     async def stability_trend(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         self.project_for(user, pid)
         points = self.world.stability.get(pid)
@@ -756,10 +809,12 @@ class BugsnagSim:
     # -- event fields, saved searches -------------------------------------------------------------
 
     async def event_fields(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         self.project_for(user, request.path_params["project_id"])
         return self.ok(self.world.event_fields)
 
     async def list_saved_searches(self, request: Request, user: dict[str, Any]) -> Response:
+        q.refuse(request, "per_page")
         pid = request.path_params["project_id"]
         self.project_for(user, pid)
         found = [s for s in self.world.saved_searches.values() if s["project_id"] == pid]
@@ -835,6 +890,157 @@ class BugsnagSim:
         search = self.saved_search_for(user, request.path_params["id"])
         del self.world.saved_searches[search["id"]]
         return Response(status_code=204)
+
+    # -- comments ---------------------------------------------------------------------------------
+
+    async def list_comments(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.error_for(user, request.path_params["project_id"], request.path_params["error_id"])
+        found = [c for c in self.comments.values() if c["error_id"] == seed.data["id"]]
+        direction = request.query_params.get("direction", "desc")
+        if request.query_params.get("sort", "created_at") != "created_at" or direction not in ("asc", "desc"):
+            raise ApiError(400, "Invalid sort")
+        found.sort(key=lambda c: (c["created_at"], c["id"]), reverse=direction == "desc")
+        chunk, headers = q.paginate(request, [self._comment_view(c) for c in found], "integer")
+        return self.ok(chunk, headers=headers)
+
+    @staticmethod
+    def _comment_view(comment: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in comment.items() if k != "error_id"}
+
+    async def create_comment(self, request: Request, user: dict[str, Any]) -> Response:
+        seed = self.error_for(user, request.path_params["project_id"], request.path_params["error_id"])
+        data = await self.body(request)
+        if set(data) - {"message"}:
+            raise ApiError(400, f"Unknown fields: {', '.join(sorted(set(data) - {'message'}))}")
+        message = data.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise ApiError(422, "message can't be blank")
+        cid = oid("comment", seed.data["id"], str(len(self.comments)), message)
+        comment = {
+            "id": cid,
+            "error_id": seed.data["id"],
+            "message": message,
+            "collaborator": {"id": user["id"], "name": user.get("name"), "email": user.get("email")},
+            "created_at": iso(NOW),
+            "updated_at": iso(NOW),
+        }
+        self.comments[cid] = comment
+        seed.data["comment_count"] = (seed.data.get("comment_count") or 0) + 1
+        base = str(request.base_url).rstrip("/")
+        return self.ok(self._comment_view(comment), 201, headers={"Location": f"{base}/comments/{cid}"})
+
+    def comment_for(self, user: dict[str, Any], comment_id: str) -> dict[str, Any]:
+        comment = self.comments.get(comment_id)
+        seed = self.world.errors.get(comment["error_id"]) if comment else None
+        if comment is None or seed is None:
+            raise ApiError(404, "Comment not found")
+        try:
+            self.project_for(user, seed.data["project_id"])
+        except ApiError:
+            raise ApiError(404, "Comment not found") from None
+        if comment["collaborator"]["id"] != user["id"]:
+            raise ApiError(403, "You can only change your own comments")
+        return comment
+
+    async def update_comment(self, request: Request, user: dict[str, Any]) -> Response:
+        comment = self.comment_for(user, request.path_params["id"])
+        data = await self.body(request)
+        message = data.get("message")
+        if set(data) - {"message"} or not isinstance(message, str) or not message.strip():
+            raise ApiError(400, "message is required")
+        comment.update(message=message, updated_at=iso(NOW))
+        return self.ok(self._comment_view(comment))
+
+    async def delete_comment(self, request: Request, user: dict[str, Any]) -> Response:
+        comment = self.comment_for(user, request.path_params["id"])
+        del self.comments[comment["id"]]
+        seed = self.world.errors.get(comment["error_id"])
+        if seed is not None:
+            seed.data["comment_count"] = max(0, (seed.data.get("comment_count") or 1) - 1)
+        return Response(status_code=204)
+
+    # -- feature flags, release group builds, data deletion ---------------------------------------
+
+    _FLAGS: ClassVar[tuple[tuple[str, bool, int], ...]] = (
+        ("new-checkout", True, 2),
+        ("dark-mode", True, 20),
+        ("legacy-cart", False, 60),
+    )
+
+    async def feature_flags(self, request: Request, user: dict[str, Any]) -> Response:
+        project = self.project_for(user, request.path_params["project_id"])
+        stage = request.query_params.get("release_stage_name")
+        if not stage:
+            raise ApiError(400, "release_stage_name is required")
+        include_inactive = q.bool_param(request, "include_inactive")
+        flags = [
+            {
+                "id": oid("flag", project["id"], name),
+                "name": name,
+                "first_seen": iso(NOW - timedelta(days=days)),
+                "is_starred": False,
+                "is_active": active,
+            }
+            for name, active, days in self._FLAGS
+            if stage in project.get("release_stages", []) and (active or include_inactive is not False)
+        ]
+        if term := request.query_params.get("q"):
+            flags = [f for f in flags if q.contains(f["name"], term)]
+        chunk, headers = q.paginate(request, flags, "integer")
+        return self.ok(chunk, headers=headers)
+
+    async def release_group_releases(self, request: Request, user: dict[str, Any]) -> Response:
+        group = self.world.release_groups.get(request.path_params["id"])
+        if group is None:
+            raise ApiError(404, "Release group not found")
+        self.project_for(user, group["project_id"])
+        builds = [
+            r for r in self.world.releases.get(group["project_id"], []) if r.get("release_group_id") == group["id"]
+        ]
+        builds.sort(key=lambda r: (r["release_time"], r["id"]), reverse=True)
+        chunk, headers = q.paginate(request, builds, "page_token", total=False)
+        return self.ok(chunk, headers=headers)
+
+    async def create_deletion(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        self.require_writer(user)
+        data = await self.body(request)
+        allowed = {"filters", "filter_groups", "filter_groups_join", "skip_confirmation"}
+        if unknown := set(data) - allowed:
+            raise ApiError(400, f"Unknown fields: {', '.join(sorted(unknown))}")
+        filters = data.get("filters")
+        if not isinstance(filters, dict) or not filters:
+            raise ApiError(400, "filters is required")
+        conditions: dict[str, list[tuple[str, str]]] = {}
+        for name, items in filters.items():
+            if not isinstance(items, list) or not all(
+                isinstance(i, dict) and i.get("type") in ("eq", "ne") and isinstance(i.get("value"), str) for i in items
+            ):
+                raise ApiError(400, 'Each filter must be of the format {"type": <type>, "value": <value>}')
+            conditions[name] = [(i["type"], i["value"]) for i in items]
+        events = [e for s in self.world.errors.values() if s.data["project_id"] == pid for e in s.events]
+        total = sum(1 for e in events if q.matches(e, conditions, self.event_accessors()))
+        did = oid("deletion", pid, str(len(self.deletions)))
+        confirmed = data.get("skip_confirmation") is True
+        self.deletions[did] = {
+            "id": did,
+            "project_id": pid,
+            "status": "in_progress" if confirmed else "awaiting_confirmation",
+            "total": total,
+            "filters": filters,
+            "created_at": iso(NOW),
+            "completed_at": None,
+        }
+        return self.ok({k: v for k, v in self.deletions[did].items() if k != "project_id"}, 201)
+
+    async def get_deletion(self, request: Request, user: dict[str, Any]) -> Response:
+        pid = request.path_params["project_id"]
+        self.project_for(user, pid)
+        found = self.deletions.get(request.path_params["id"])
+        if found is None or found["project_id"] != pid:
+            raise ApiError(404, "Event data deletion not found")
+        return self.ok({k: v for k, v in found.items() if k != "project_id"})
 
     # -- root -------------------------------------------------------------------------------------
 
@@ -923,6 +1129,14 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route(E, r(sim.update_error), methods=["PATCH"]),
         Route(E, r(sim.delete_error), methods=["DELETE"]),
         Route(E + "/events", r(sim.error_events)),
+        Route(E + "/comments", r(sim.list_comments), methods=["GET"]),
+        Route(E + "/comments", r(sim.create_comment), methods=["POST"]),
+        Route("/comments/{id}", r(sim.update_comment), methods=["PATCH"]),
+        Route("/comments/{id}", r(sim.delete_comment), methods=["DELETE"]),
+        Route(P + "/feature_flags", r(sim.feature_flags)),
+        Route("/release_groups/{id}/releases", r(sim.release_group_releases)),
+        Route(P + "/event_data_deletions", r(sim.create_deletion), methods=["POST"]),
+        Route(P + "/event_data_deletions/{id}", r(sim.get_deletion), methods=["GET"]),
         Route(E + "/pivots", r(sim.list_pivots)),
         Route(E + "/pivots/{event_field_display_id}/values", r(sim.pivot_values)),
         Route(E + "/trend", r(sim.trend)),

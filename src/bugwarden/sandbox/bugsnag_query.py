@@ -63,6 +63,12 @@ def parse_filters(request: Request) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def refuse(request: Request, *names: str) -> None:
+    """400 for query parameters this endpoint does not take (the specification declares none of `names` for it)."""
+    if given := sorted({k for k, _ in pairs(request)} & set(names)):
+        raise ApiError(400, f"Unknown parameter: {', '.join(given)}")
+
+
 def parse_time(value: str) -> datetime:
     if m := _RELATIVE.match(value):
         amount, unit = int(m.group(1)), m.group(2)

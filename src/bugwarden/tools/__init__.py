@@ -1,6 +1,6 @@
 """MCP tool definitions. Importing this package fills `registry.REGISTRY`."""
 
-from . import admin, context, destructive, errors, events, insights, projects, signals
+from . import admin, context, destructive, errors, events, insights, projects, signals, triage
 from .registry import REGISTRY, ToolSpec
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "insights",
     "projects",
     "signals",
+    "triage",
 ]

@@ -38,6 +38,7 @@ from .params import (
     ReopenIf,
     Seconds,
     Severity,
+    TeamId,
 )
 from .registry import tool
 from .support import insights, respond
@@ -261,7 +262,9 @@ async def update_release_group(
     return respond(render_insights.release_group_changed(group))
 
 
-BulkOperation = Literal["open", "fix", "ignore", "snooze", "override_severity", "assign"]
+BulkOperation = Literal[
+    "open", "fix", "ignore", "snooze", "override_severity", "assign", "unlink_issue", "discard", "undiscard", "delete"
+]
 
 
 def bulk_rules(args: dict[str, Any], target: Target) -> None:
@@ -270,14 +273,25 @@ def bulk_rules(args: dict[str, Any], target: Target) -> None:
     bugsnag_change(target, args["operation"], args)
 
 
+def ask_before_bulk_loss(args: dict[str, Any]) -> str | None:
+    n = len(args.get("error_ids") or [])
+    if args.get("operation") == "delete":
+        return f"Delete {n} error(s) and all their events permanently?"
+    if args.get("operation") == "discard":
+        return f"Discard {n} error(s)? Their future events will be dropped."
+    return None
+
+
 @tool(
     title="Bulk update errors",
     scope="errors:write",
     toolset="admin",
     read_only=False,
+    destructive=True,
     idempotent=True,
     needs=("organizations",),
     rules=bulk_rules,
+    ask=ask_before_bulk_loss,
 )
 async def bulk_update_errors(
     error_ids: Annotated[
@@ -286,23 +300,41 @@ async def bulk_update_errors(
     ],
     operation: Annotated[BulkOperation, Field(description="The change to apply to every listed error.")],
     target: InProject,
+    consent: Consented,
     project_id: ProjectId = None,
     severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
     assigned_collaborator_id: CollaboratorId = None,
+    assigned_team_id: TeamId = None,
     reopen_if: Annotated[ReopenIf | None, Field(description="For snooze.")] = None,
     seconds: Seconds = None,
     occurrences: Occurrences = None,
     hours: Hours = None,
     additional_occurrences: AdditionalOccurrences = None,
     additional_users: AdditionalUsers = None,
+    confirm: Confirm = None,
 ) -> Annotated[CallToolResult, BulkChangeOut]:
-    """Apply one status change (open, fix, ignore, snooze, override severity, assign) to up to 100 errors at once."""
+    """Apply one change to up to 100 errors at once: open, fix, ignore, snooze, override severity, assign (to a
+    collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
+    (errors:delete) ask first."""
+    if not consent.given:
+        return respond(
+            render_errors.bulk_pending(
+                target.project_id,
+                operation,
+                error_ids,
+                consent.how,
+                consent.code,
+                consent.approval,
+                consent.approve_at,
+            )
+        )
     change = bugsnag_change(
         target,
         operation,
         {
             "severity": severity,
             "assigned_collaborator_id": assigned_collaborator_id,
+            "assigned_team_id": assigned_team_id,
             "reopen_if": reopen_if,
             "seconds": seconds,
             "occurrences": occurrences,

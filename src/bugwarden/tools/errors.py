@@ -28,6 +28,7 @@ from .params import (
     Full,
     Hours,
     Limit,
+    NotificationId,
     Occurrences,
     ProjectId,
     ReopenIf,
@@ -35,6 +36,7 @@ from .params import (
     Severity,
     Since,
     Status,
+    TeamId,
 )
 from .registry import tool
 from .support import backend_of, check_since, check_vocabulary, insights, respond
@@ -257,12 +259,13 @@ OPERATION_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "ignore": (),
     "snooze": ("reopen_if",),  # and the companions of the chosen reopen_if (SNOOZE_COMPANIONS)
     "override_severity": ("severity",),
-    "assign": ("assigned_collaborator_id",),
-    "create_issue": ("issue_title",),
-    "link_issue": ("issue_url",),
+    "assign": ("assigned_collaborator_id", "assigned_team_id"),
+    "create_issue": ("issue_title", "notification_id"),
+    "link_issue": ("issue_url", "notification_id"),
     "unlink_issue": (),
     "discard": (),
     "undiscard": (),
+    "delete": (),
 }
 """The arguments each BugSnag operation takes, beyond the error (or errors) and project it acts on."""
 OPERATION_FIELDS = tuple(
@@ -340,8 +343,16 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
         if args.get("severity") is None:
             raise InvalidArgument("override_severity needs severity: info, warning or error")
         fields["severity"] = args["severity"]
+    if args.get("notification_id") is not None:
+        fields["notification_id"] = check_id(args["notification_id"], "notification_id")
     if operation == "assign":
-        fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
+        team = args.get("assigned_team_id")
+        if team and args.get("assigned_collaborator_id"):
+            raise InvalidArgument("assign to a collaborator or to a team, not both")
+        if team:
+            fields["assigned_team_id"] = check_id(team, "assigned_team_id")
+        else:
+            fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
     elif operation == "link_issue":
         url = args.get("issue_url")
         if not url or not str(url).startswith(("https://", "http://")):
@@ -395,6 +406,8 @@ async def update_error(
         Field(description="BugSnag override_severity: info, warning, error. BugPort: low, medium, high, critical."),
     ] = None,
     assigned_collaborator_id: CollaboratorId = None,
+    assigned_team_id: TeamId = None,
+    notification_id: NotificationId = None,
     issue_url: Annotated[str | None, Field(description="For link_issue.", max_length=2000)] = None,
     issue_title: Annotated[str | None, Field(description="For create_issue.", max_length=200)] = None,
     reopen_if: Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")] = None,
@@ -405,9 +418,9 @@ async def update_error(
     additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
-    """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign, link or unlink
-    an issue, discard (asks first) or undiscard. For a BugPort bug report, set status and/or severity instead.
-    Answers with what changed. To mark fixed use resolve_error."""
+    """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign (to a collaborator or
+    a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
+    status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
     if not consent.given:
         return respond(
             render_confirm.discard_pending(
@@ -419,6 +432,8 @@ async def update_error(
         "status": status,
         "severity": severity,
         "assigned_collaborator_id": assigned_collaborator_id,
+        "assigned_team_id": assigned_team_id,
+        "notification_id": notification_id,
         "issue_url": issue_url,
         "issue_title": issue_title,
         "reopen_if": reopen_if,
@@ -439,6 +454,7 @@ async def add_comment(
     body: Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")],
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, CommentOut]:
-    """Comment on a BugPort bug report, for example to record what was found or which release fixes it."""
+    """Comment on a BugSnag error or a BugPort bug report, for example to record what was found or which release
+    fixes it. list_comments shows the discussion."""
     comment = await target.backend.add_comment(target.project_id, error_id, body)
     return respond(render.comment_added(target.project_id, error_id, comment))

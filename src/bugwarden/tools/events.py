@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from mcp.types import CallToolResult
+from pydantic import Field
 
 from ..backends.call_context import caveat, failure_words
 from ..backends.errors import BackendError
-from ..guard.target import InProject
+from ..guard.target import InProject, Target
 from ..render import events as render
 from ..render.outputs import EventList, EventRef
-from .params import Cursor, ErrorId, EventId, Full, Limit, ProjectId
+from .filters import FilterList, checked_filters, filter_rules
+from .params import Cursor, ErrorId, EventId, Full, Limit, ProjectId, Since
 from .registry import tool
-from .support import respond
+from .support import check_since, insights, respond
 
 
 async def dashboard(target: InProject, error_id: str | None) -> str | None:
@@ -28,12 +30,37 @@ async def dashboard(target: InProject, error_id: str | None) -> str | None:
         return None
 
 
-@tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
+def list_rules(args: dict[str, Any], target: Target) -> None:
+    filter_rules(args, target)
+    check_since(args.get("since"))
+    check_since(args.get("before"), "before")
+
+
+@tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",), rules=list_rules)
 async def list_events(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None, limit: Limit = 10, cursor: Cursor = None
+    error_id: ErrorId,
+    target: InProject,
+    project_id: ProjectId = None,
+    since: Since = None,
+    before: Annotated[
+        str | None, Field(description="Only before: '7d', '24h' or an ISO time ending in Z.", max_length=40)
+    ] = None,
+    filters: FilterList = None,
+    direction: Annotated[Literal["asc", "desc"] | None, Field(description="'asc' for the oldest first.")] = None,
+    limit: Limit = 10,
+    cursor: Cursor = None,
 ) -> Annotated[CallToolResult, EventList]:
-    """List an error's occurrences, newest first, one line each. Use get_event for one event's detail."""
-    page = await target.backend.list_events(target.project_id, error_id, limit=limit, page=target.page)
+    """List an error's occurrences, newest first, one line each. Use get_event for one event's detail.
+
+    Use this when you need particular occurrences: one user's (filters ['user.id=42']), one browser's
+    (['browser.name=Safari']), the first ones (direction='asc'), or those of the last hour (since='1h')."""
+    conditions = [("event.since", "eq", since)] if since else []
+    conditions += [("event.before", "eq", before)] if before else []
+    if filters:
+        conditions += await checked_filters(insights(target), target.project_id, filters)
+    page = await target.backend.list_events(
+        target.project_id, error_id, limit=limit, page=target.page, filters=conditions, direction=direction
+    )
     return respond(
         render.event_list(
             page,

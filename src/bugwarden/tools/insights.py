@@ -8,6 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ..backends.errors import InvalidArgument
+from ..backends.paths import check_id
 from ..guard.target import InProject, Target
 from ..model import Page
 from ..render import events as render_events
@@ -166,16 +167,32 @@ async def list_releases(
     release_id: Annotated[
         str | None, Field(description="Show this one release instead of a list.", max_length=200)
     ] = None,
+    release_group_id: Annotated[
+        str | None,
+        Field(description="List the builds of this version (release group, from list_release_groups).", max_length=200),
+    ] = None,
     release_stage: Annotated[str | None, Field(description="Only this release stage.", max_length=100)] = None,
+    sort: Annotated[
+        Literal["timestamp", "percent_of_sessions"] | None,
+        Field(description="'percent_of_sessions' puts the most used releases first (default: newest first)."),
+    ] = None,
     limit: Annotated[int, Field(ge=1, le=10, description="Releases per page (1-10).")] = 5,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, ReleaseList]:
-    """Recent releases with errors introduced and seen, and unhandled-session rates; or one release by id."""
+    """Recent releases with errors introduced and seen, and unhandled-session rates; one release by id; or the
+    builds of one version (release_group_id). The errors a release introduced: list_errors with introduced_in."""
     backend = insights(target)
     if release_id:
         release = await backend.get_release(target.project_id, release_id)
         return respond(render.releases(Page((release,)), None))
-    page = await backend.list_releases(target.project_id, release_stage=release_stage, limit=limit, page=target.page)
+    if release_group_id:
+        builds = await backend.list_release_group_releases(
+            target.project_id, check_id(release_group_id, "release_group_id"), limit=limit, page=target.page
+        )
+        return respond(render.releases(builds, target.cursor(builds.next)))
+    page = await backend.list_releases(
+        target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=target.page
+    )
     return respond(render.releases(page, target.cursor(page.next)))
 
 

@@ -70,5 +70,15 @@ AdditionalUsers = Annotated[
     int | None, Field(ge=1, le=100_000, description="For snooze with n_additional_users: this many more users.")
 ]
 CollaboratorId = Annotated[
-    str | None, Field(description="For assign: the collaborator; empty unassigns.", max_length=100)
+    str | None,
+    Field(description="For assign: the collaborator's id or email; empty unassigns.", max_length=200),
+]
+TeamId = Annotated[
+    str | None, Field(description="For assign: the team instead of a collaborator (BugSnag team id).", max_length=100)
+]
+NotificationId = Annotated[
+    str | None,
+    Field(
+        description="For create_issue or link_issue: which configured issue-tracker integration to use.", max_length=100
+    ),
 ]
