@@ -79,21 +79,8 @@ def list_rules(args: dict[str, Any], target: Target) -> None:
     filter_rules(args, target)
 
 
-LIST_FILTERS = (
-    "status",
-    "severity",
-    "release_stage",
-    "since",
-    "search",
-    "before",
-    "user",
-    "assigned_to",
-    "introduced_in",
-    "app_version",
-    "error_class",
-    "os",
-    "direction",
-)
+LIST_FILTERS = tuple(n for n in ErrorQuery.NAMES if n != "extra")
+"""The typed filters of `list_errors` (free-form and saved-search filters arrive as `extra`)."""
 Text = Annotated[str | None, Field(max_length=200)]
 
 
