@@ -200,6 +200,28 @@ async def test_a_person_grants_no_more_than_their_own_bundle(sandbox: Starlette,
         assert TokenStore(s.store.tokens).get(info.id).scopes == {"errors:read", "projects:read"}
 
 
+async def test_an_admin_limited_to_projects_changes_only_agents_within_them(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s:
+        tokens = TokenStore(s.store.tokens)
+        everywhere, _ = tokens.create("everywhere", "read")
+        elsewhere, _ = tokens.create("elsewhere", "read", ["p2"])
+        mine, _ = tokens.create("mine", "read", ["p1"])
+        s.add_person("p1lead", bundle="admin", projects=["p1"], admin=True)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "p1lead")
+            for agent in (everywhere, elsewhere, mine):
+                page = await http.get(f"/console/agents/{agent.id}")
+                answer = await http.post(
+                    f"/console/agents/{agent.id}/access",
+                    data={"csrf": csrf_of(page.text), "Resolve and update errors": "Full"},
+                )
+                expected = 303 if agent is mine else 403
+                assert answer.status_code == expected, agent.name
+        assert "errors:write" not in tokens.get(everywhere.id).scopes
+        assert "errors:write" not in tokens.get(elsewhere.id).scopes
+        assert "errors:write" in tokens.get(mine.id).scopes
+
+
 async def test_revoking_asks_first_then_takes_effect(sandbox: Starlette, home: Path) -> None:
     async with site(sandbox, home) as s:
         info, _ = TokenStore(s.store.tokens).create("ci", "read")

@@ -133,6 +133,13 @@ async def save_access(request: Request) -> Response:
         return _agent_view(
             request, agent, problem=f"This agent is {agent.state}: its access cannot change.", status=409
         )
+    if person.projects and (not agent.projects or not agent.projects <= person.projects):
+        return _agent_view(
+            request,
+            agent,
+            problem="You may change only agents limited to your projects: " + ", ".join(sorted(person.projects)) + ".",
+            status=403,
+        )
     choices = {row.name: str(form.get(row.name)) for row in ROWS if form.get(row.name) is not None}
     try:
         after = scopes_for(choices, agent.scopes)
