@@ -22,10 +22,10 @@ from ..render.signals import summary, trigger_words
 from ..render.text import inline, when
 from ..store.hooks import HookStore
 from ..store.signals import SignalStore
-from .site import TEMPLATES, render, require_admin, security_headers, web_of
+from .site import TEMPLATES, render, require_admin, security_headers, shown, web_of
 
 PAGE_SIZE = 50
-_FRAGMENTS = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+_FRAGMENTS = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, finalize=shown)
 _ID = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
