@@ -14,6 +14,7 @@ from .events import (
     breadcrumbs_block,
     context_block,
     context_lines,
+    error_fence_lines,
     exception_lines,
     exceptions_block,
     frame_line,
@@ -134,23 +135,7 @@ def _only(pivot: Pivot) -> tuple[str, ...] | None:
 
 
 def _error_fence(error: ErrorGroup, also: list[str] | None = None) -> str:
-    body = [headline_of(error)]
-    body += [
-        inline(line, 80)
-        for line in vocab.as_sent(
-            status=(error.status, vocab.STATUSES),
-            severity=(error.severity, vocab.SEVERITIES),
-            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
-        )
-    ]
-    if error.context:
-        body.append(f"context: {inline(error.context, 200)}")
-    if error.release_stages:
-        body.append("release stages: " + ", ".join(inline(s, 30) for s in error.release_stages[:20]))
-    if error.introduced_in:
-        body.append("introduced in: " + ", ".join(inline(s, 30) for s in error.introduced_in[:10]))
-    if error.linked_issues:
-        body.append("linked issues: " + ", ".join(inline(i.url, 100) for i in error.linked_issues[:10]))
+    body = error_fence_lines(error)
     return fence("error", truncate("\n".join(body), 2000) + "".join("\n" + line for line in also or []))
 
 

@@ -134,24 +134,8 @@ def error_summary(error: ErrorGroup) -> str:
     if error.reopen_rule is not None:
         words = reopen_words(error.reopen_rule)
         facts.append(f"**Snoozed** {words}" if words else "**Snoozed**")
-    body = [f"{clean(error.error_class)}: {clean(error.message)}" if error.error_class else clean(error.message)]
-    body += [
-        inline(line, 80)
-        for line in vocab.as_sent(
-            status=(error.status, vocab.STATUSES),
-            severity=(error.severity, vocab.SEVERITIES),
-            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
-        )
-    ]
-    if error.context:
-        body.append(f"context: {inline(error.context, 200)}")
-    if error.release_stages:
-        body.append("release stages: " + ", ".join(inline(s, 30) for s in error.release_stages[:20]))
-    if error.introduced_in:
-        body.append("introduced in: " + ", ".join(inline(s, 30) for s in error.introduced_in[:10]))
-    if error.linked_issues:
-        body.append("linked issues: " + ", ".join(inline(i.url, 100) for i in error.linked_issues[:10]))
-    return "\n".join(f for f in facts if f) + "\n\n" + fence("error", truncate("\n".join(body), 2000))
+    body = truncate("\n".join(error_fence_lines(error)), 2000)
+    return "\n".join(f for f in facts if f) + "\n\n" + fence("error", body)
 
 
 def frame_line(frame: Frame) -> str:
@@ -412,3 +396,26 @@ def event_view(event: Event, *, full: bool, title: str, dashboard_url: str | Non
     if dashboard_url:
         sections.append(f"**Dashboard:** {dashboard_url}?event_id={event.id}")
     return Answer("\n\n".join(sections), event_ref(event), FULL_OUTPUT_LIMIT if full else OUTPUT_LIMIT)
+
+
+def error_fence_lines(error: ErrorGroup) -> list[str]:
+    """An error's own words, for its fence: the headline, status and severity words as the tracker sent them,
+    context, release stages, releases it was introduced in, and linked issues (each cleaned and bounded)."""
+    body = [f"{clean(error.error_class)}: {clean(error.message)}" if error.error_class else clean(error.message)]
+    body += [
+        inline(line, 80)
+        for line in vocab.as_sent(
+            status=(error.status, vocab.STATUSES),
+            severity=(error.severity, vocab.SEVERITIES),
+            overridden_severity=(error.overridden_severity, vocab.SEVERITIES),
+        )
+    ]
+    if error.context:
+        body.append(f"context: {inline(error.context, 200)}")
+    if error.release_stages:
+        body.append("release stages: " + ", ".join(inline(s, 30) for s in error.release_stages[:20]))
+    if error.introduced_in:
+        body.append("introduced in: " + ", ".join(inline(s, 30) for s in error.introduced_in[:10]))
+    if error.linked_issues:
+        body.append("linked issues: " + ", ".join(inline(i.url, 100) for i in error.linked_issues[:10]))
+    return body
