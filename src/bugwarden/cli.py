@@ -19,13 +19,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__, cli_approvals, cli_tokens, hooks_cli
+from .cli_common import UsageError, count
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
 
 log = logging.getLogger("bugwarden")
-
-
-class UsageError(Exception):
-    """A command cannot run as asked; the message says what to do instead."""
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -65,12 +62,6 @@ def rate(value: str) -> int | None:
 def positive(value: str) -> int:
     if not value.isdigit() or int(value) <= 0:
         raise argparse.ArgumentTypeError(f"{value!r}: use a positive whole number")
-    return int(value)
-
-
-def count(value: str) -> int:
-    if not value.isdigit():
-        raise argparse.ArgumentTypeError(f"{value!r}: use a whole number, 0 or more")
     return int(value)
 
 

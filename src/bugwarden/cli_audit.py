@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .cli import count
+from .cli_common import UsageError, count
 from .config import Settings
 from .render.audit import sentence
 from .render.text import inline
@@ -144,7 +144,6 @@ def follow(
 
 def export_records(path: str) -> Iterator[dict[str, Any]]:
     """The records of an `audit export` file, one JSON object a line (UsageError when it cannot be read)."""
-    from .cli import UsageError
 
     try:
         with open(path, encoding="utf-8") as lines:
