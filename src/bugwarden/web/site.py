@@ -113,9 +113,11 @@ class Web:
     def cookie_name(self, base: str) -> str:
         return f"__Host-{base}" if self.secure else base
 
-    def set_cookie(self, response: Response, base: str, value: str, max_age: int | None = None) -> None:
-        """A cookie only this origin's pages send back: HttpOnly, SameSite=Strict, path /, and on https Secure
-        with the `__Host-` prefix (so no subdomain can plant or read it)."""
+    def set_cookie(
+        self, response: Response, base: str, value: str, max_age: int | None = None, samesite: str = "strict"
+    ) -> None:
+        """A cookie only this origin's pages send back: HttpOnly, SameSite=Strict (or Lax for the consent cookie),
+        path /, and on https Secure with the `__Host-` prefix (so no subdomain can plant or read it)."""
         response.set_cookie(
             self.cookie_name(base),
             value,
@@ -123,14 +125,23 @@ class Web:
             path="/",
             secure=self.secure,
             httponly=True,
-            samesite="strict",
+            samesite=samesite,  # type: ignore[arg-type]
         )
 
-    def clear_cookie(self, response: Response, base: str) -> None:
-        response.delete_cookie(self.cookie_name(base), path="/", secure=self.secure, httponly=True, samesite="strict")
+    def clear_cookie(self, response: Response, base: str, samesite: str = "strict") -> None:
+        response.delete_cookie(
+            self.cookie_name(base),
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
 
 
 SESSION_COOKIE = "bw_session"
+CONSENT_COOKIE = "bw_consent"
+"""SameSite=Lax, so a browser sends it when a person arrives from another site (claude.ai's connector button
+leads to /authorize, which leads to /consent); it has its own secret, and only the consent page reads it."""
 CSRF_COOKIE = "bw_csrf"
 
 
@@ -147,22 +158,37 @@ def client_address(request: Request) -> str:
 # -- who is signed in ----------------------------------------------------------------------------------------
 
 
-async def current_person(request: Request) -> Person | None:
-    """The signed-in person, or None (no cookie, an unknown or expired session, or a removed person)."""
-    if "bugwarden.person" in request.scope:
-        found: Person | None = request.scope["bugwarden.person"]
-        return found
+async def current_person(request: Request, consent_step: bool = False) -> Person | None:
+    """The signed-in person, or None (no cookie, an unknown or expired session, or a removed person).
+
+    `consent_step`: also believe the consent cookie (SameSite=Lax), for the consent page only: a cross-site
+    navigation (a person sent from claude.ai to /authorize) carries it but not the SameSite=Strict session cookie.
+    Whatever the page then posts is a same-site form, sent with the session cookie and checked for CSRF."""
+    known: Person | None = request.scope.get("bugwarden.person")
+    if known is not None or ("bugwarden.person" in request.scope and not consent_step):
+        return known
     web = web_of(request)
     if web.trusted_header is not None and web.trusted_header in request.headers:
         person = await _proxied_person(request, web, request.headers[web.trusted_header])
         request.scope["bugwarden.person"] = person
         return person
-    secret = request.cookies.get(web.cookie_name(SESSION_COOKIE), "")
-    person = None
-    if secret and len(secret) < 200:
-        person = await anyio.to_thread.run_sync(web.people.repo.session_person, secret, web.clock())
+    person = await _session_person(web, request.cookies.get(web.cookie_name(SESSION_COOKIE), ""))
+    if person is None and consent_step:
+        person = await _session_person(web, _consent_secret(request.cookies.get(web.cookie_name(CONSENT_COOKIE), "")))
     request.scope["bugwarden.person"] = person
     return person
+
+
+async def _session_person(web: Web, secret: str) -> Person | None:
+    if not secret or len(secret) >= 200:
+        return None
+    return await anyio.to_thread.run_sync(web.people.repo.session_person, secret, web.clock())
+
+
+def _consent_secret(cookie: str) -> str:
+    """What the store keeps (hashed) for a consent cookie: apart from session secrets, so that the consent
+    cookie's value presented as a session cookie opens nothing."""
+    return f"consent:{cookie}" if cookie else ""
 
 
 async def _proxied_person(request: Request, web: Web, name: str) -> Person | None:
@@ -176,9 +202,10 @@ async def _proxied_person(request: Request, web: Web, name: str) -> Person | Non
     return await anyio.to_thread.run_sync(web.people.get, name.strip()[:64])
 
 
-async def require_person(request: Request) -> Person:
-    """The signed-in person; nobody signed in raises a 303 to the sign-in page, which comes back here."""
-    person = await current_person(request)
+async def require_person(request: Request, consent_step: bool = False) -> Person:
+    """The signed-in person; nobody signed in raises a 303 to the sign-in page, which comes back here.
+    `consent_step`: see `current_person` (the consent page only)."""
+    person = await current_person(request, consent_step)
     if person is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise HTTPException(303, headers={"Location": f"/signin?next={quote(target, safe='')}"})
@@ -194,21 +221,34 @@ async def require_admin(request: Request) -> Person:
 
 
 async def sign_in(request: Request, response: Response, person: Person) -> None:
-    """Open a browser session for `person` and set its cookie on `response` (a fresh id: no fixation)."""
+    """Open a browser session for `person` and set its cookies on `response` (fresh secrets: no fixation): the
+    session cookie (SameSite=Strict) and the consent cookie (SameSite=Lax, read by the consent page only)."""
     web = web_of(request)
-    secret = secrets.token_urlsafe(32)
-    await anyio.to_thread.run_sync(web.people.repo.open_session, secret, person.name, web.clock(), SESSION_LIFETIME)
-    web.set_cookie(response, SESSION_COOKIE, secret, max_age=int(SESSION_LIFETIME))
+    secret, consent = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    lifetime = int(SESSION_LIFETIME)
+
+    def open_both() -> None:
+        web.people.repo.open_session(secret, person.name, web.clock(), SESSION_LIFETIME)
+        web.people.repo.open_session(_consent_secret(consent), person.name, web.clock(), SESSION_LIFETIME)
+
+    await anyio.to_thread.run_sync(open_both)
+    web.set_cookie(response, SESSION_COOKIE, secret, max_age=lifetime)
+    web.set_cookie(response, CONSENT_COOKIE, consent, max_age=lifetime, samesite="lax")
     request.scope["bugwarden.person"] = person
 
 
 async def sign_out(request: Request, response: Response) -> None:
-    """End this browser's session (on every replica) and clear its cookie."""
+    """End this browser's session and its consent cookie's (on every replica) and clear both cookies."""
     web = web_of(request)
-    secret = request.cookies.get(web.cookie_name(SESSION_COOKIE), "")
-    if secret:
-        await anyio.to_thread.run_sync(web.people.repo.close_session, secret)
+    ended = [
+        request.cookies.get(web.cookie_name(SESSION_COOKIE), ""),
+        _consent_secret(request.cookies.get(web.cookie_name(CONSENT_COOKIE), "")),
+    ]
+    for secret in ended:
+        if secret:
+            await anyio.to_thread.run_sync(web.people.repo.close_session, secret)
     web.clear_cookie(response, SESSION_COOKIE)
+    web.clear_cookie(response, CONSENT_COOKIE, samesite="lax")
     request.scope["bugwarden.person"] = None
 
 

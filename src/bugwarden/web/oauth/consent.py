@@ -81,7 +81,7 @@ def _asked(scopes: list[str]) -> str:
 
 
 async def consent_page(request: Request) -> Response:
-    person = await require_person(request)
+    person = await require_person(request, consent_step=True)
     web = web_of(request)
     request_id = request.query_params.get("request", "")[:100]
     pending = await anyio.to_thread.run_sync(web.oauth.repo.peek_request, request_id, web.clock())

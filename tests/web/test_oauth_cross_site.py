@@ -1,0 +1,140 @@
+"""A person already signed in who arrives at /authorize from another site (claude.ai's connector button) goes
+straight to the consent page: the SameSite=Strict session cookie is not sent on that cross-site navigation, so a
+second, SameSite=Lax cookie recognises them there, and only there. Every form still needs its CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.browser import Chromium
+from tests.web.helpers import PASSWORD, Site, csrf_of, site
+from tests.web.oauth_flow import REDIRECT, VERIFIER, registered, s256
+
+pytestmark = pytest.mark.anyio
+ELSEWHERE = "https://claude.ai/settings/connectors"
+
+
+async def _authorize_url(s: Site) -> str:
+    async with httpx.AsyncClient(base_url=s.url) as http:
+        client = await registered(http)
+    query = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT,
+        "state": "st4te",
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+        "resource": f"{s.url}/mcp",
+    }
+    return f"{s.url}/authorize?{urlencode(query)}"
+
+
+def _from_another_site(page: Any, url: str) -> None:
+    """Open a page of another site (claude.ai, served by the test) and follow its link to `url`: a cross-site,
+    top-level navigation, as when a person adds a connector."""
+    link = f'<html><body><a href="{url}">Connect bugwarden</a></body></html>'
+    page.route(ELSEWHERE, lambda route: route.fulfill(body=link, content_type="text/html"))
+    page.goto(ELSEWHERE)
+    page.get_by_role("link", name="Connect bugwarden").click()
+    page.wait_for_load_state()
+
+
+async def test_a_signed_in_person_arriving_from_another_site_sees_consent_not_sign_in(
+    sandbox: Starlette, home: Path, chromium: Chromium
+) -> None:
+    async with site(sandbox, home) as s:
+        s.add_person("ada")
+        url = await _authorize_url(s)
+
+        def drive(page: Any) -> dict[str, str]:
+            page.goto(f"{s.url}/signin")
+            page.get_by_label("Name").fill("ada")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+            _from_another_site(page, url)
+            seen = {"heading": page.get_by_role("heading", level=1).inner_text(), "url": page.url}
+            if seen["heading"] != "Connect Test Agent?":
+                return seen
+            page.get_by_role("button", name="Allow").click()
+            page.wait_for_url(REDIRECT + "**")
+            seen["redirected"] = page.url
+            return seen
+
+        def drive_with_callback(page: Any) -> dict[str, str]:
+            page.route(REDIRECT + "**", lambda route: route.fulfill(body="back at the agent"))
+            return drive(page)
+
+        seen = await chromium.arun(drive_with_callback)
+        assert seen["heading"] == "Connect Test Agent?", seen
+        assert "/consent?request=" in seen["url"]
+        assert "code=" in seen["redirected"] and "state=st4te" in seen["redirected"]
+
+
+async def test_nobody_signed_in_arriving_from_another_site_still_signs_in_first(
+    sandbox: Starlette, home: Path, chromium: Chromium
+) -> None:
+    async with site(sandbox, home) as s:
+        s.add_person("ada")
+        url = await _authorize_url(s)
+
+        def drive(page: Any) -> str:
+            _from_another_site(page, url)
+            heading = str(page.get_by_role("heading", level=1).inner_text())
+            page.get_by_label("Name").fill("ada")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            return heading + " / " + str(page.get_by_role("heading", level=1).inner_text())
+
+        assert await chromium.arun(drive) == "Sign in / Connect Test Agent?"
+
+
+async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_need_csrf(
+    sandbox: Starlette, home: Path
+) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        s.add_person("ada", admin=True)
+        page = await http.get("/signin")
+        signed = await http.post("/signin", data={"csrf": csrf_of(page.text), "name": "ada", "password": PASSWORD})
+        assert signed.status_code == 303
+        assert {c.name for c in http.cookies.jar} >= {"bw_session", "bw_consent", "bw_csrf"}
+        lax = {c.name: c for c in http.cookies.jar}["bw_consent"]
+        assert lax.value != http.cookies["bw_session"], "its own secret, not a copy of the session's"
+        set_cookies = signed.headers.get_list("set-cookie")
+        assert any(c.startswith("bw_consent=") and "samesite=lax" in c.lower() for c in set_cookies)
+        assert any(c.startswith("bw_session=") and "samesite=strict" in c.lower() for c in set_cookies)
+
+        # What a cross-site navigation carries: the Lax cookie alone.
+        only_lax = {"bw_consent": lax.value or ""}
+        async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
+            url = await _authorize_url(s)
+            consent = await cross.get(url, follow_redirects=True)
+            assert consent.status_code == 200 and "Connect Test Agent?" in consent.text
+            for path in ("/console", "/console/agents", "/signin"):
+                answer = await cross.get(path)
+                assert answer.status_code == 303 or "Sign in" in answer.text, path
+                assert "ada" not in answer.text, f"{path} does not know the person from the consent cookie"
+            request_id = consent.text.split('name="request" value="')[1].split('"')[0]
+            # A form posted with the consent page's CSRF token but without the session cookie is refused, and one
+            # without the token too.
+            post = await cross.post(
+                "/consent",
+                data={"csrf": csrf_of(consent.text), "request": request_id, "decision": "deny"},
+            )
+            assert post.status_code in (303, 403) and "code=" not in post.headers.get("location", "")
+            assert "access_denied" not in post.headers.get("location", ""), "the consent cookie cannot answer"
+        no_csrf = await http.post("/consent", data={"request": request_id, "decision": "deny"})
+        assert no_csrf.status_code == 403
+
+        # Signing out ends the consent cookie's session too.
+        console = await http.get("/console/audit")
+        await http.post("/signout", data={"csrf": csrf_of(console.text)})
+        async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
+            again = await cross.get(url, follow_redirects=True)
+            assert "Sign in" in again.text and "Connect Test Agent?" not in again.text
