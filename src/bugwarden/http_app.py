@@ -475,7 +475,7 @@ def build_http(
         from .store.oauth import OAuthRepository
         from .web import Web, build_web
         from .web.oauth.documents import network_fetch
-        from .web.oauth.provider import Provider
+        from .web.oauth.provider import METADATA_FETCHES_PER_MINUTE, Provider
         from .web.oauth.routes import oauth_routes, resource_metadata_url
 
         public = options.public_url.rstrip("/")
@@ -496,6 +496,7 @@ def build_http(
             fetch=metadata_fetch or network_fetch(options.metadata_hosts),
             clock=clock,
             metadata_hosts=options.metadata_hosts,
+            fetch_budget=CallBudgets(store.state, METADATA_FETCHES_PER_MINUTE),
         )
         web = Web(
             store=store,

@@ -21,7 +21,7 @@ from ...guard.scopes import BUNDLES
 from ...store.people import Person
 from ..events import audit_event
 from ..people import bundles_up_to
-from ..site import check_csrf, redirect, render, require_person, web_of
+from ..site import check_csrf, client_address, redirect, render, require_person, web_of
 from .provider import CODE_LIFETIME, Provider
 
 EXPIRY_CHOICES = (("1 day", 86400), ("7 days", 7 * 86400), ("30 days", 30 * 86400), ("90 days", 90 * 86400))
@@ -35,8 +35,9 @@ class ConsentProblem(Exception):
 
 
 def _provider(request: Request) -> Provider:
+    """The authorization server's provider, working for this request's address (metadata-document fetches)."""
     provider: Provider = web_of(request).oauth
-    return provider
+    return provider.at(client_address(request))
 
 
 def _problem(request: Request, status: int, message: str) -> Response:

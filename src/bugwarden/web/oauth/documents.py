@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,36 @@ Fetch = Callable[[str], Awaitable[bytes]]
 
 class DocumentError(Exception):
     """The metadata document could not be used; the message says why (for the operator's log and the error)."""
+
+
+class FailedFetches:
+    """Metadata URLs that could not be used, each until a time when it may be fetched again (per process): no
+    fetch storm for a URL that does not work. At most `keep` are remembered; past that the one least recently
+    failed or asked for is forgotten first, so a flood of new URLs never wipes out what is known."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def blocked(self, url: str, now: float) -> bool:
+        """Whether `url` failed recently (asking counts as a use: it stays remembered longer)."""
+        until = self._until.get(url)
+        if until is None:
+            return False
+        if until <= now:
+            del self._until[url]
+            return False
+        self._until.move_to_end(url)
+        return True
+
+    def add(self, url: str, until: float) -> None:
+        self._until[url] = until
+        self._until.move_to_end(url)
+        while len(self._until) > self.keep:
+            self._until.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._until)
 
 
 class _CheckedBackend(httpcore2.AsyncNetworkBackend):

@@ -8,13 +8,19 @@ protocol (PKCE S256, redirect match, code expiry and client binding, client auth
 - access tokens live an hour (or until the grant ends); refresh tokens rotate at every use, and presenting a
   spent one revokes the whole grant.
 - revocation (RFC 7009) of either token revokes the grant.
+- metadata documents are fetched at most `METADATA_FETCHES_PER_MINUTE` times a minute per client address
+  (whichever endpoint asks: /authorize, /token, /revoke, the consent page), so that nobody can make this server
+  send requests to URLs of their choosing at will; a request handler works on `provider.at(address)`.
+- registered clients' secrets are kept as `sha256:` digests (`secret_digest`), never in plain text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio.to_thread
@@ -33,9 +39,10 @@ from pydantic import AnyHttpUrl
 from ...guard.audit import AuditError, AuditLog
 from ...guard.scopes import BUNDLES, SCOPES
 from ...render.text import visible
+from ...store.buckets import CallBudgets
 from ...store.oauth import OAuthRepository, Reused
 from ..events import audit_event
-from .documents import CACHE_FOR, DocumentError, Fetch, check_url, parse_document
+from .documents import CACHE_FOR, DocumentError, FailedFetches, Fetch, check_url, parse_document
 from .policy import MAX_REDIRECTS, is_metadata_url, redirect_problem
 
 log = logging.getLogger("bugwarden.oauth")
@@ -43,6 +50,8 @@ REQUEST_LIFETIME = 600.0
 CODE_LIFETIME = 120.0
 ACCESS_LIFETIME = 3600.0
 FAILED_FOR = 60.0
+METADATA_FETCHES_PER_MINUTE = 10
+DIGEST_PREFIX = "sha256:"
 ALL_SCOPES = " ".join([*SCOPES, *BUNDLES])
 
 
@@ -74,8 +83,16 @@ class Provider:
     fetch: Fetch
     clock: Callable[[], float]
     metadata_hosts: tuple[str, ...] = ()
-    _failed: dict[str, float] = field(default_factory=dict)
-    """Metadata URLs that could not be used, until when they are not fetched again (per process)."""
+    fetch_budget: CallBudgets | None = None
+    """Metadata-document fetches a minute per client address (None: unlimited, for tests of other rules)."""
+    address: str = ""
+    """The client address of the request this provider works for (see `at`)."""
+    failed: FailedFetches = field(default_factory=FailedFetches)
+    """Metadata URLs that could not be used lately (shared by every `at` view)."""
+
+    def at(self, address: str) -> Provider:
+        """This provider working for a request from `address` (what its metadata-document fetches count against)."""
+        return replace(self, address=address)
 
     @property
     def issuer_id(self) -> str:
@@ -89,21 +106,34 @@ class Provider:
             return None
         stored = await anyio.to_thread.run_sync(self.repo.client, client_id)
         now = self.clock()
-        if stored is not None and (stored[1] == "registered" or now - stored[2] < CACHE_FOR):
+        if stored is not None and stored[1] == "registered":
+            info = stored[0]
+            if _plain_secret(info):  # stored before secrets were kept as digests: keep it as one from now on
+                info = {**info, "client_secret": secret_digest(info["client_secret"])}
+                await anyio.to_thread.run_sync(self.repo.save_client, client_id, info, "registered", stored[2])
+            return _client(info)
+        if stored is not None and now - stored[2] < CACHE_FOR:
             return _client(stored[0])
-        if not is_metadata_url(client_id) or self._failed.get(client_id, 0.0) > now:
+        if not is_metadata_url(client_id) or self.failed.blocked(client_id, now):
             return None
         try:
             check_url(client_id, self.metadata_hosts)
+            if not await self._may_fetch(now):
+                log.warning("client metadata document not fetched: too many fetches for %s this minute", self.address)
+                return None
             info = parse_document(client_id, await self.fetch(client_id))
         except DocumentError as exc:
             log.warning("client metadata document refused: %s", exc)
-            if len(self._failed) >= 1000:
-                self._failed.clear()
-            self._failed[client_id] = now + FAILED_FOR  # no fetch storm for a URL that does not work
+            self.failed.add(client_id, now + FAILED_FOR)
             return None
         await anyio.to_thread.run_sync(self.repo.save_client, client_id, info, "metadata", now)
         return _client(info)
+
+    async def _may_fetch(self, now: float) -> bool:
+        if self.fetch_budget is None:
+            return True
+        key = f"metadata-fetch:{self.address or 'unknown'}"
+        return await anyio.to_thread.run_sync(self.fetch_budget.take, key, now, 0.0) <= 0
 
     async def client_kind(self, client_id: str) -> str:
         stored = await anyio.to_thread.run_sync(self.repo.client, client_id)
@@ -121,6 +151,8 @@ class Provider:
         if client_info.client_name and len(client_info.client_name) > 100:
             client_info.client_name = client_info.client_name[:100]
         info = client_info.model_dump(mode="json", exclude_none=True)
+        if info.get("client_secret"):  # the SDK answers the registration with the secret; we keep its digest
+            info["client_secret"] = secret_digest(info["client_secret"])
         await anyio.to_thread.run_sync(self.repo.save_client, client_info.client_id, info, "registered", self.clock())
 
     # -- authorization ----------------------------------------------------------------------------------------
@@ -303,6 +335,23 @@ class Provider:
             )
         except AuditError:
             log.error("could not audit the reuse of a %s (grant %s)", what, grant_id)
+
+
+def secret_digest(secret: str) -> str:
+    """What is stored of a registered client's secret. The SDK makes secrets of 256 random bits, so a fast hash
+    is enough: nobody can guess one from its digest."""
+    return DIGEST_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(presented: str, stored: str) -> bool:
+    """Whether a presented client secret is the one whose digest is stored (`get_client` turns a secret stored
+    in plain text before digests into its digest, so a plain stored value matches nothing)."""
+    return stored.startswith(DIGEST_PREFIX) and hmac.compare_digest(secret_digest(presented).encode(), stored.encode())
+
+
+def _plain_secret(info: dict[str, Any]) -> bool:
+    secret = info.get("client_secret")
+    return isinstance(secret, str) and bool(secret) and not secret.startswith(DIGEST_PREFIX)
 
 
 def _client(info: dict[str, Any]) -> OAuthClientInformationFull:

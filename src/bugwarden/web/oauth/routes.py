@@ -3,7 +3,8 @@
 - RFC 9728 protected-resource metadata at `/.well-known/oauth-protected-resource/mcp` (and without the suffix);
 - RFC 8414 server metadata at `/.well-known/oauth-authorization-server` (S256 only, public clients, and
   `client_id_metadata_document_supported`);
-- `/authorize`, `/token`, `/revoke`, and `/register` unless registration is closed;
+- `/authorize`, `/token`, `/revoke` (web/oauth/endpoints.py: each on the SDK's handler, for the request's
+  address), and `/register` unless registration is closed;
 - the consent page at `/consent`.
 """
 
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...guard.scopes import SCOPES
 from . import consent
+from .endpoints import authorize_app, revoke_app, token_app
 from .provider import Provider
 
 WELL_KNOWN_AS = "/.well-known/oauth-authorization-server"
@@ -75,6 +77,7 @@ def oauth_routes(
     metadata.authorization_response_iss_parameter_supported = True  # RFC 9207: clients can tell servers apart
     metadata.scopes_supported = list(SCOPES)
     metadata.token_endpoint_auth_methods_supported = ["client_secret_post", "client_secret_basic", "none"]
+    metadata.revocation_endpoint_auth_methods_supported = ["client_secret_post", "client_secret_basic", "none"]
     server_metadata = Route(
         WELL_KNOWN_AS,
         endpoint=cors_middleware(MetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
@@ -87,16 +90,20 @@ def oauth_routes(
         resource_name="bugwarden",
     )
     resource_handler = cors_middleware(ProtectedResourceMetadataHandler(resource).handle, ["GET", "OPTIONS"])
-    routes: list[BaseRoute] = [server_metadata]
+    authorize: ASGIApp = authorize_app(provider)
+    if authorize_wait is not None:
+        authorize = Limited(authorize, authorize_wait, ("GET", "POST"), "authorization requests")
+    routes: list[BaseRoute] = [
+        server_metadata,
+        Route("/authorize", endpoint=authorize, methods=["GET", "POST"]),
+        Route("/token", endpoint=token_app(provider), methods=["POST", "OPTIONS"]),
+        Route("/revoke", endpoint=revoke_app(provider), methods=["POST", "OPTIONS"]),
+    ]
     for route in sdk:
-        if isinstance(route, Route) and route.path == WELL_KNOWN_AS:
-            continue
-        if isinstance(route, Route) and route.path == "/register" and registration_wait is not None:
-            route = Route("/register", endpoint=Limited(route.app, registration_wait), methods=["POST", "OPTIONS"])
-        if isinstance(route, Route) and route.path == "/authorize" and authorize_wait is not None:
-            limited = Limited(route.app, authorize_wait, ("GET", "POST"), "authorization requests")
-            route = Route("/authorize", endpoint=limited, methods=["GET", "POST"])
-        routes.append(route)
+        if isinstance(route, Route) and route.path == "/register":
+            if registration_wait is not None:
+                route = Route("/register", endpoint=Limited(route.app, registration_wait), methods=["POST", "OPTIONS"])
+            routes.append(route)
     routes += [
         Route(WELL_KNOWN_PR + path, endpoint=resource_handler, methods=["GET", "OPTIONS"]),
         Route(WELL_KNOWN_PR, endpoint=resource_handler, methods=["GET", "OPTIONS"]),
