@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,23 @@ def _digest(value: str) -> str:
 
 
 _SELECT = "SELECT name, bundle, projects, admin, created_at"
+_LOOKALIKES = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
+
+
+def name_key(name: str) -> str:
+    """What two names that read alike have in common: case folded (`Ada`, `ADA` and `ada` are one name), and the
+    look-alikes a name may be written with read as one letter (`0` as `o`; `1`, `I` and `i` as `l`; `rn` as `m`,
+    `vv` as `w`), so that nobody can be added as `adrnin` beside `admin` and pass for them in the audit log."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return folded.replace("rn", "m").replace("vv", "w").translate(_LOOKALIKES)
+
+
+class NameTaken(Exception):
+    """A person with this name, or one that reads the same (`name_key`), exists: `existing` is their name."""
+
+    def __init__(self, existing: str) -> None:
+        super().__init__(existing)
+        self.existing = existing
 
 
 class PeopleRepository:
@@ -49,11 +67,14 @@ class PeopleRepository:
         self.db = db
 
     def add(self, name: str, password_hash: str, bundle: str, projects: frozenset[str], admin: bool) -> Person | None:
-        """Store a new person; None if the name is taken."""
+        """Store a new person; raises NameTaken if the name, or one that reads the same, is taken (checked in the
+        write transaction, which every replica takes one at a time)."""
         now = datetime.now(UTC).isoformat()
+        key = name_key(name)
         with self.db.transaction(write=True) as tx:
-            if tx.execute("SELECT name FROM people WHERE name = ?", (name,)).fetchone() is not None:
-                return None
+            for (existing,) in tx.execute("SELECT name FROM people").fetchall():
+                if name_key(str(existing)) == key:
+                    raise NameTaken(str(existing))
             tx.execute(
                 "INSERT INTO people (name, password_hash, bundle, projects, admin, created_at, password_changed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from ..guard.scopes import BUNDLES
 from ..store import Database
-from ..store.people import PeopleRepository, Person
+from ..store.people import NameTaken, PeopleRepository, Person
 from .passwords import hash_password, verify_password
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -30,6 +30,15 @@ def check_name(name: str) -> str:
             "starting with a letter or digit"
         )
     return name
+
+
+def _taken(name: str, existing: str) -> str:
+    if existing == name:
+        return f"there is already a person named {name!r}: see `bugwarden user list`"
+    return (
+        f"there is already a person named {existing!r}, and {name!r} reads the same (names must differ by more "
+        "than case or look-alike letters): see `bugwarden user list`"
+    )
 
 
 def bundles_up_to(bundle: str) -> tuple[str, ...]:
@@ -51,9 +60,12 @@ class People:
         if bundle not in BUNDLES:
             raise PersonError(f"unknown bundle {bundle!r}: choose from {', '.join(BUNDLE_ORDER)}")
         digest = hash_password(password)
-        person = self.repo.add(name, digest, bundle, frozenset(p.strip() for p in projects if p.strip()), admin)
+        try:
+            person = self.repo.add(name, digest, bundle, frozenset(p.strip() for p in projects if p.strip()), admin)
+        except NameTaken as taken:
+            raise PersonError(_taken(name, taken.existing)) from None
         if person is None:
-            raise PersonError(f"there is already a person named {name!r}: see `bugwarden user list`")
+            raise PersonError(f"{name!r} could not be added: see `bugwarden user list`")
         return person
 
     def get(self, name: str) -> Person | None:
