@@ -64,6 +64,18 @@ async def test_each_address_has_its_own_fetch_budget(home: Path) -> None:
         store.close()
 
 
+async def test_an_ipv6_network_of_one_subscriber_shares_one_fetch_budget(home: Path) -> None:
+    provider, docs, store = _provider(home, budget=True)
+    try:
+        for i in range(METADATA_FETCHES_PER_MINUTE + 3):
+            await provider.at(f"2001:db8:7:7::{i + 1:x}").get_client(doc_url(i))
+        assert len(docs.fetched) == METADATA_FETCHES_PER_MINUTE, "a /64 is one address for the limit"
+        await provider.at("2001:db8:7:8::1").get_client(doc_url(500))
+        assert docs.fetched[-1] == doc_url(500), "the next /64 is someone else"
+    finally:
+        store.close()
+
+
 async def test_failed_documents_are_remembered_least_recently_used_first_out(home: Path) -> None:
     provider, docs, store = _provider(home, budget=False)
     try:

@@ -19,6 +19,7 @@ from .site import (
     check_csrf,
     client_address,
     current_person,
+    rate_key,
     redirect,
     render,
     safe_next,
@@ -51,7 +52,7 @@ async def signin_submit(request: Request) -> Response:
 
     now = web.clock()
     wait = max(
-        await anyio.to_thread.run_sync(web.signin_budget_address.take, f"signin-address:{address}", now, 0.0),
+        await anyio.to_thread.run_sync(web.signin_budget_address.take, f"signin-address:{rate_key(address)}", now, 0.0),
         await anyio.to_thread.run_sync(web.signin_budget_name.take, f"signin-name:{name.lower()}", now, 0.0),
     )
     if wait > 0:

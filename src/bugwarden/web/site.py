@@ -155,6 +155,20 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def rate_key(address: str) -> str:
+    """What a per-address limit counts against: the address, or for IPv6 its /64 network (what one subscriber is
+    usually given: whoever holds one address there can use 2^64 of them)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 # -- who is signed in ----------------------------------------------------------------------------------------
 
 

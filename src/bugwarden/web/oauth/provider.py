@@ -42,6 +42,7 @@ from ...render.text import visible
 from ...store.buckets import CallBudgets
 from ...store.oauth import OAuthRepository, Reused
 from ..events import audit_event
+from ..site import rate_key
 from .documents import CACHE_FOR, DocumentError, FailedFetches, Fetch, check_url, parse_document
 from .policy import MAX_REDIRECTS, is_metadata_url, redirect_problem
 
@@ -132,7 +133,7 @@ class Provider:
     async def _may_fetch(self, now: float) -> bool:
         if self.fetch_budget is None:
             return True
-        key = f"metadata-fetch:{self.address or 'unknown'}"
+        key = f"metadata-fetch:{rate_key(self.address or 'unknown')}"
         return await anyio.to_thread.run_sync(self.fetch_budget.take, key, now, 0.0) <= 0
 
     async def client_kind(self, client_id: str) -> str:

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...guard.scopes import SCOPES
+from ..site import rate_key
 from . import consent
 from .endpoints import authorize_app, revoke_app, token_app
 from .provider import Provider
@@ -36,7 +37,8 @@ def resource_metadata_url(issuer: str, path: str) -> str:
 
 
 class Limited:
-    """An endpoint that anyone may call, limited per client address (`wait(address)` > 0: refuse for that long)."""
+    """An endpoint that anyone may call, limited per client address (`wait(rate_key(address))` > 0: refuse for that
+    long)."""
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class Limited:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") in self.methods:
             address = (scope.get("client") or ("unknown", 0))[0]
-            seconds = await self.wait(str(address))
+            seconds = await self.wait(rate_key(str(address)))
             if seconds > 0:
                 retry = str(max(1, math.ceil(seconds)))
                 body = {"error": "invalid_request", "error_description": f"too many {self.what}: retry in {retry}s"}
