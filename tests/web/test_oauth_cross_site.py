@@ -138,3 +138,37 @@ async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_ne
         async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
             again = await cross.get(url, follow_redirects=True)
             assert "Sign in" in again.text and "Connect Test Agent?" not in again.text
+
+
+async def test_a_form_another_site_posts_to_consent_is_refused_for_a_signed_in_person(
+    sandbox: Starlette, home: Path, chromium: Chromium
+) -> None:
+    async with site(sandbox, home) as s:
+        s.add_person("ada")
+        async with httpx.AsyncClient(base_url=s.url) as attacker:  # the attacker opens their own request
+            started = await attacker.get(await _authorize_url(s))
+        request_id = started.headers["location"].split("request=")[1]
+
+        def drive(page: Any) -> dict[str, str]:
+            page.goto(f"{s.url}/signin")
+            page.get_by_label("Name").fill("ada")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+            form = (
+                f'<html><body><form method="post" action="{s.url}/consent">'
+                f'<input name="request" value="{request_id}"><input name="decision" value="allow">'
+                '<input name="access" value="read"><input name="expires" value="86400">'
+                "<button>Win a prize</button></form></body></html>"
+            )
+            page.route(ELSEWHERE, lambda route: route.fulfill(body=form, content_type="text/html"))
+            page.goto(ELSEWHERE)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Win a prize").click()
+            return {"url": page.url, "text": page.locator("body").inner_text()}
+
+        seen = await chromium.arun(drive)
+        assert "code=" not in seen["url"] and REDIRECT not in seen["url"], seen
+        assert "another site" in seen["text"] or "Sign in" in seen["text"], seen
+        answered = [r for r in s.audit() if r["tool"] == "consent"]
+        assert answered == [], "the request was not answered"

@@ -60,6 +60,8 @@ async def test_each_address_has_its_own_fetch_budget(home: Path) -> None:
         assert len(docs.fetched) == METADATA_FETCHES_PER_MINUTE
         await provider.at("198.51.100.8").get_client(doc_url(500))
         assert docs.fetched[-1] == doc_url(500), "another address is not held up by the first"
+        await provider.at("198.51.100.9").get_client(doc_url(0))
+        assert docs.fetched.count(doc_url(0)) == 1, "what failed for one address is remembered for all"
     finally:
         store.close()
 
