@@ -48,18 +48,40 @@ def _from_another_site(page: Any, url: str) -> None:
 async def test_a_signed_in_person_arriving_from_another_site_sees_consent_not_sign_in(
     sandbox: Starlette, home: Path, chromium: Chromium
 ) -> None:
+    """In one browser: nobody signed in yet is asked to sign in first; a form another site posts to /consent
+    answers nothing; then, signed in, a person sent from another site goes straight to the consent page."""
     async with site(sandbox, home) as s:
         s.add_person("ada")
         url = await _authorize_url(s)
+        async with httpx.AsyncClient(base_url=s.url) as attacker:  # the attacker opens a request of their own
+            started = await attacker.get(await _authorize_url(s))
+        request_id = started.headers["location"].split("request=")[1]
+        forged = (
+            f'<html><body><form method="post" action="{s.url}/consent">'
+            f'<input name="request" value="{request_id}"><input name="decision" value="allow">'
+            '<input name="access" value="read"><input name="expires" value="86400">'
+            "<button>Win a prize</button></form></body></html>"
+        )
 
         def drive(page: Any) -> dict[str, str]:
-            page.goto(f"{s.url}/signin")
+            page.route(REDIRECT + "**", lambda route: route.fulfill(body="back at the agent"))
+            seen: dict[str, str] = {}
+            _from_another_site(page, url)
+            seen["first"] = page.get_by_role("heading", level=1).inner_text()
             page.get_by_label("Name").fill("ada")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
+            seen["after sign-in"] = page.get_by_role("heading", level=1).inner_text()
+
+            page.route(ELSEWHERE, lambda route: route.fulfill(body=forged, content_type="text/html"))
+            page.goto(ELSEWHERE)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Win a prize").click()
+            seen["forged"] = page.url + " " + page.locator("body").inner_text()
+            page.unroute(ELSEWHERE)
+
             _from_another_site(page, url)
-            seen = {"heading": page.get_by_role("heading", level=1).inner_text(), "url": page.url}
+            seen["heading"], seen["url"] = page.get_by_role("heading", level=1).inner_text(), page.url
             if seen["heading"] != "Connect Test Agent?":
                 return seen
             page.get_by_role("button", name="Allow").click()
@@ -67,32 +89,14 @@ async def test_a_signed_in_person_arriving_from_another_site_sees_consent_not_si
             seen["redirected"] = page.url
             return seen
 
-        def drive_with_callback(page: Any) -> dict[str, str]:
-            page.route(REDIRECT + "**", lambda route: route.fulfill(body="back at the agent"))
-            return drive(page)
-
-        seen = await chromium.arun(drive_with_callback)
+        seen = await chromium.arun(drive)
+        assert (seen["first"], seen["after sign-in"]) == ("Sign in", "Connect Test Agent?"), seen
+        assert "code=" not in seen["forged"] and "another site" in seen["forged"], seen
         assert seen["heading"] == "Connect Test Agent?", seen
         assert "/consent?request=" in seen["url"]
         assert "code=" in seen["redirected"] and "state=st4te" in seen["redirected"]
-
-
-async def test_nobody_signed_in_arriving_from_another_site_still_signs_in_first(
-    sandbox: Starlette, home: Path, chromium: Chromium
-) -> None:
-    async with site(sandbox, home) as s:
-        s.add_person("ada")
-        url = await _authorize_url(s)
-
-        def drive(page: Any) -> str:
-            _from_another_site(page, url)
-            heading = str(page.get_by_role("heading", level=1).inner_text())
-            page.get_by_label("Name").fill("ada")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            return heading + " / " + str(page.get_by_role("heading", level=1).inner_text())
-
-        assert await chromium.arun(drive) == "Sign in / Connect Test Agent?"
+        answered = [r["decision"] for r in s.audit() if r["tool"] == "consent"]
+        assert answered == ["allowed"], "the forged form answered nothing"
 
 
 async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_need_csrf(
@@ -138,37 +142,3 @@ async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_ne
         async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
             again = await cross.get(url, follow_redirects=True)
             assert "Sign in" in again.text and "Connect Test Agent?" not in again.text
-
-
-async def test_a_form_another_site_posts_to_consent_is_refused_for_a_signed_in_person(
-    sandbox: Starlette, home: Path, chromium: Chromium
-) -> None:
-    async with site(sandbox, home) as s:
-        s.add_person("ada")
-        async with httpx.AsyncClient(base_url=s.url) as attacker:  # the attacker opens their own request
-            started = await attacker.get(await _authorize_url(s))
-        request_id = started.headers["location"].split("request=")[1]
-
-        def drive(page: Any) -> dict[str, str]:
-            page.goto(f"{s.url}/signin")
-            page.get_by_label("Name").fill("ada")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
-            form = (
-                f'<html><body><form method="post" action="{s.url}/consent">'
-                f'<input name="request" value="{request_id}"><input name="decision" value="allow">'
-                '<input name="access" value="read"><input name="expires" value="86400">'
-                "<button>Win a prize</button></form></body></html>"
-            )
-            page.route(ELSEWHERE, lambda route: route.fulfill(body=form, content_type="text/html"))
-            page.goto(ELSEWHERE)
-            with page.expect_navigation():
-                page.get_by_role("button", name="Win a prize").click()
-            return {"url": page.url, "text": page.locator("body").inner_text()}
-
-        seen = await chromium.arun(drive)
-        assert "code=" not in seen["url"] and REDIRECT not in seen["url"], seen
-        assert "another site" in seen["text"] or "Sign in" in seen["text"], seen
-        answered = [r for r in s.audit() if r["tool"] == "consent"]
-        assert answered == [], "the request was not answered"
