@@ -114,12 +114,14 @@ async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_ne
         assert any(c.startswith("bw_consent=") and "samesite=lax" in c.lower() for c in set_cookies)
         assert any(c.startswith("bw_session=") and "samesite=strict" in c.lower() for c in set_cookies)
 
-        # What a cross-site navigation carries: the Lax cookie alone.
-        only_lax = {"bw_consent": lax.value or ""}
+        # What a cross-site navigation carries: the Lax cookies alone (the consent cookie and the CSRF seed, which
+        # the consent page keeps: forms open in other tabs go on working).
+        only_lax = {"bw_consent": lax.value or "", "bw_csrf": http.cookies["bw_csrf"]}
         async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
             url = await _authorize_url(s)
             consent = await cross.get(url, follow_redirects=True)
             assert consent.status_code == 200 and "Connect Test Agent?" in consent.text
+            assert not any(c.startswith("bw_csrf=") for c in consent.headers.get_list("set-cookie"))
             for path in ("/console", "/console/agents", "/signin"):
                 answer = await cross.get(path)
                 assert answer.status_code == 303 or "Sign in" in answer.text, path
@@ -142,3 +144,21 @@ async def test_the_consent_cookie_opens_only_the_consent_page_and_forms_still_ne
         async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
             again = await cross.get(url, follow_redirects=True)
             assert "Sign in" in again.text and "Connect Test Agent?" not in again.text
+
+
+async def test_on_https_the_consent_cookie_is_secure_with_the_host_prefix(sandbox: Starlette, home: Path) -> None:
+    async with (
+        site(sandbox, home, public_url="https://mcp.example.com") as s,
+        httpx.AsyncClient(base_url=s.url) as http,
+    ):
+        s.add_person("ada")
+        page = await http.get("/signin")
+        seed = page.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        answer = await http.post(
+            "/signin",
+            data={"csrf": csrf_of(page.text), "name": "ada", "password": PASSWORD},
+            headers={"Cookie": f"__Host-bw_csrf={seed}", "Origin": "https://mcp.example.com"},
+        )
+        consent = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("__Host-bw_consent="))
+        assert all(part in consent for part in ("Secure", "HttpOnly", "SameSite=lax", "Path=/")), consent
+        assert "Domain" not in consent

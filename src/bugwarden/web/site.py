@@ -116,7 +116,8 @@ class Web:
     def set_cookie(
         self, response: Response, base: str, value: str, max_age: int | None = None, samesite: str = "strict"
     ) -> None:
-        """A cookie only this origin's pages send back: HttpOnly, SameSite=Strict (or Lax for the consent cookie),
+        """A cookie only this origin's pages send back: HttpOnly, SameSite=Strict (or Lax: the consent cookie, the
+        CSRF seed),
         path /, and on https Secure with the `__Host-` prefix (so no subdomain can plant or read it)."""
         response.set_cookie(
             self.cookie_name(base),
@@ -329,7 +330,9 @@ def security_headers(response: Response, form_action: Sequence[str] = ()) -> Res
 
 def _finish(request: Request, response: Response) -> Response:
     if request.scope.get("bugwarden.csrf_new"):
-        web_of(request).set_cookie(response, CSRF_COOKIE, request.scope["bugwarden.csrf_seed"])
+        # Lax: the seed is no credential (a form needs its HMAC, which only this site's pages show), and a person
+        # arriving from another site (at the consent page) keeps theirs, so forms open in other tabs still work.
+        web_of(request).set_cookie(response, CSRF_COOKIE, request.scope["bugwarden.csrf_seed"], samesite="lax")
     return response
 
 

@@ -60,9 +60,6 @@ class FailedFetches:
         while len(self._until) > self.keep:
             self._until.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._until)
-
 
 class _CheckedBackend(httpcore2.AsyncNetworkBackend):
     """Connects only to public addresses (or to hosts the operator allowed), resolving the name itself."""
