@@ -496,7 +496,6 @@ def build_http(
             fetch=metadata_fetch or network_fetch(options.metadata_hosts),
             clock=clock,
             metadata_hosts=options.metadata_hosts,
-            fetch_budget=CallBudgets(store.state, METADATA_FETCHES_PER_MINUTE),
         )
         web = Web(
             store=store,
@@ -509,6 +508,7 @@ def build_http(
             trusted_header=options.trusted_proxy_header,
             trusted_from=tuple(ipaddress.ip_network(c, strict=False) for c in options.trusted_proxy_from),
         )
+        provider.fetch_budget = CallBudgets(web.store.state, METADATA_FETCHES_PER_MINUTE)  # per address, shared
         registrations = CallBudgets(store.state, REGISTRATIONS_PER_MINUTE)
 
         async def registration_wait(address: str) -> float:
