@@ -508,7 +508,6 @@ def build_http(
             trusted_header=options.trusted_proxy_header,
             trusted_from=tuple(ipaddress.ip_network(c, strict=False) for c in options.trusted_proxy_from),
         )
-        provider.fetch_budget = CallBudgets(web.store.state, METADATA_FETCHES_PER_MINUTE)  # per address, shared
         registrations = CallBudgets(store.state, REGISTRATIONS_PER_MINUTE)
 
         async def registration_wait(address: str) -> float:
@@ -519,6 +518,7 @@ def build_http(
         async def authorize_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(authorizations.take, f"authorize:{address}", clock(), 0.0)
 
+        provider.fetch_budget = CallBudgets(web.store.state, METADATA_FETCHES_PER_MINUTE)  # per address, shared
         routes = oauth_routes(
             provider,
             options.path,
