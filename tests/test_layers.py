@@ -1,6 +1,7 @@
 """The layers of shared/DESIGN.md hold: each package imports only the packages below it.
 
-model, config                     nothing of bugwarden
+errors, model                     nothing of bugwarden (errors: the root of the exception tree)
+config                            errors
 render                            model
 store                             config (types only)
 backends                          model, config
@@ -25,15 +26,16 @@ import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "bugwarden"
 ALLOWED = {
+    "errors": set(),
     "model": set(),
-    "config": set(),
+    "config": {"errors"},
     "render": {"model"},
-    "store": {"config"},
-    "backends": {"model", "config", "__version__"},
-    "guard": {"backends", "store", "render", "model", "config"},
-    "tools": {"guard", "render", "backends", "model"},
-    "runtime": {"guard", "backends", "model", "config"},
-    "web": {"guard", "store", "render", "model", "config"},
+    "store": {"config", "errors"},
+    "backends": {"model", "config", "errors", "__version__"},
+    "guard": {"backends", "store", "render", "model", "config", "errors"},
+    "tools": {"guard", "render", "backends", "model", "errors"},
+    "runtime": {"guard", "backends", "model", "config", "errors"},
+    "web": {"guard", "store", "render", "model", "config", "errors"},
     "sandbox": set(),
 }
 

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .errors import BackendError
+from .errors import failure_words
+
+__all__ = ["failure_words"]
 
 Level = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
@@ -142,21 +144,3 @@ async def wait(seconds: float, reason: str, sleep: Callable[[float], Awaitable[N
         step = min(every, seconds - waited)
         await sleep(step)
         waited += step
-
-
-def failure_words(exc: BackendError) -> str:
-    """A failure in our own words for a log line: its kind and status, never the upstream's text."""
-    kinds = {
-        "RateLimited": "rate limited",
-        "UpstreamTimeout": "timed out",
-        "UpstreamUnreachable": "unreachable",
-        "UpstreamServerError": "server error",
-        "MalformedResponse": "unreadable answer",
-        "ResponseTooLarge": "answer too large",
-        "NotFound": "not found",
-        "Forbidden": "forbidden",
-        "Unauthorized": "credential rejected",
-        "NotImplementedUpstream": "route not implemented",
-    }
-    kind = kinds.get(type(exc).__name__, "failed")
-    return f"{kind} (HTTP {exc.status})" if exc.status else kind

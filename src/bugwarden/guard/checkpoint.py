@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent
@@ -39,7 +39,8 @@ from ..backends.call_context import (
     set_listener,
     set_meter,
 )
-from ..backends.errors import BackendError, InvalidArgument
+from ..backends.errors import BackendError
+from ..errors import BugwardenError
 from ..render import failures as words
 from ..store import StoreError
 from ..store.buckets import CallBudgets
@@ -234,25 +235,15 @@ class Checkpoint:
             self.guard.limits(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
-        except Refusal as refusal:
-            if refusal.principal is not None:
-                record = record.by(refusal.principal)
-            await self._record(record.refused(refusal.decision, refusal.message, refusal.outcome), started)
-            raise ToolError(words.said(refusal.message)) from None
-        except InvalidArgument as exc:
-            await self._record(record.refused("invalid", exc.agent_message), started)
-            raise ToolError(words.failure(exc)) from None
-        except StoreError as exc:
-            log.error("state store failed before %s could run: %s", name, exc)
-            await self._record(record.refused("denied", STORE_UNAVAILABLE, "store_unavailable"), started)
-            raise ToolError(STORE_UNAVAILABLE) from None
-        except BackendError as exc:
-            # The target could not be resolved (a URL or bug id lookup failed upstream).
-            await self._record(
-                record.refused("invalid", exc.agent_message).finished(type(exc).__name__, upstream_status=exc.status),
-                started,
-            )
-            raise ToolError(words.failure(exc)) from None
+        except BugwardenError as exc:
+            if isinstance(exc, Refusal) and exc.principal is not None:
+                record = record.by(exc.principal)
+            said = outcome_of(exc)
+            if isinstance(exc, StoreError):
+                log.error("state store failed before %s could run: %s", name, exc)
+            refused = record.refused(said.decision, said.reason, said.label)
+            await self._record(refused.finished(said.label, upstream_status=said.status), started)
+            raise ToolError(said.message) from None
         except Exception:  # anything else that failed on the way in: refused in plain words, and recorded
             reference = secrets.token_hex(4)
             log.error("call of %s could not be checked (reference %s)", name[:60], reference, exc_info=True)
@@ -301,7 +292,7 @@ class Checkpoint:
         result, outcome, status, failure, protocol_error, stopped = ran
         size = _size(result)
         if stopped is not None:  # refused at run time, after its intent: labelled for what happened
-            record = record.refused(stopped.decision, stopped.message, outcome)
+            record = record.refused(stopped.decision, stopped.reason, outcome)
         finished = record.finished(
             outcome, upstream_status=status, result_bytes=size, consent=call.notes.get("consent")
         )
@@ -358,7 +349,7 @@ class Checkpoint:
         call: Invocation,
         notices: CallNotices,
         until: Deadline,
-    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None, Refusal | None]:
+    ) -> tuple[T | None, str, int | None, ToolError | None, MCPError | None, Outcome | None]:
         """(result, outcome, upstream status, the ToolError to raise, a protocol error to re-raise, the refusal
         that stopped the run, if one did)."""
         deadline = set_deadline(until)
@@ -369,7 +360,7 @@ class Checkpoint:
         caveats = record_caveats()
         result: T | None = None
         outcome, failure, protocol_error, status = "ok", None, None, None
-        refusal: Refusal | None = None
+        refusal: Outcome | None = None
         try:
             result = await run(args)
             if isinstance(result, CallToolResult) and caveats:
@@ -379,9 +370,9 @@ class Checkpoint:
             elif isinstance(result, CallToolResult) and result.is_error:
                 outcome = "tool_error"
         except ToolError as exc:
-            outcome, status, failure = _classify(call.tool, exc)
-            cause = _root_cause(exc.__cause__)
-            refusal = cause if isinstance(cause, Refusal) else None
+            said, failure = _failed_run(call.tool, exc)
+            outcome, status = (said.label, said.status) if said is not None else ("tool_error", None)
+            refusal = said if said is not None and said.refusal else None
         except MCPError as exc:
             outcome, protocol_error = "protocol_error", exc
         finally:
@@ -440,35 +431,74 @@ def _size(result: Any) -> int:
     return 0
 
 
-def _classify(tool: str, exc: ToolError) -> tuple[str, int | None, ToolError]:
-    """Turn a failed run into (audit outcome, upstream status, the ToolError the model sees)."""
-    cause = _root_cause(exc.__cause__)
-    if isinstance(cause, StoreError):
-        log.error("state store failed while %s ran: %s", tool, cause)
-        return "store_unavailable", None, ToolError(STORE_UNAVAILABLE)
-    if isinstance(cause, Refusal):
-        return cause.outcome, None, ToolError(words.said(cause.message))
-    if isinstance(cause, BackendError):
-        kind = "invalid_argument" if isinstance(cause, InvalidArgument) else type(cause).__name__
-        return kind, cause.status, ToolError(words.failure(cause))
-    if cause is not None and type(exc).__name__ == "UnexpectedToolError":
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a call that ended in a bugwarden error is audited and answered."""
+
+    label: str
+    """The audit record's outcome."""
+    message: str
+    """What the model hears (sanitised; outside words only fenced)."""
+    reason: str
+    """The audit record's reason, when the call is refused."""
+    decision: str
+    """How the call is decided when this happens before it runs: `denied` (policy) or `invalid` (its input)."""
+    status: int | None = None
+    """The upstream status, when an upstream answered."""
+    refusal: bool = False
+    """A refusal is labelled as one even when it stops a call already running (after its intent record)."""
+
+
+def _refused(exc: Refusal) -> Outcome:
+    return Outcome(exc.outcome, words.said(exc.message), exc.message, exc.decision, refusal=True)
+
+
+def _store_failed(exc: StoreError) -> Outcome:
+    return Outcome(exc.outcome, STORE_UNAVAILABLE, STORE_UNAVAILABLE, "denied")
+
+
+def _backend_failed(exc: BackendError) -> Outcome:
+    return Outcome(exc.outcome, words.failure(exc), exc.agent_message, "invalid", exc.status)
+
+
+OUTCOMES: tuple[tuple[type[BugwardenError], Callable[[Any], Outcome]], ...] = (
+    (Refusal, _refused),
+    (StoreError, _store_failed),
+    (BackendError, _backend_failed),
+)
+"""The one table from the error tree (bugwarden/errors.py) to outcomes, most specific first."""
+
+
+def outcome_of(exc: BugwardenError) -> Outcome:
+    for kind, said in OUTCOMES:
+        if isinstance(exc, kind):
+            return said(exc)
+    return Outcome(exc.outcome, words.said(str(exc)), str(exc), "invalid")
+
+
+def _failed_run(tool: str, exc: ToolError) -> tuple[Outcome | None, ToolError]:
+    """A failed run as (its bugwarden outcome, if a bugwarden error caused it; the ToolError the model sees)."""
+    cause = cause_of(exc.__cause__)
+    if isinstance(cause, BugwardenError):
+        said = outcome_of(cause)
+        if isinstance(cause, StoreError):
+            log.error("state store failed while %s ran: %s", tool, cause)
+        return said, ToolError(said.message)
+    if cause is not None and isinstance(exc, UnexpectedToolError):
         reference = secrets.token_hex(4)
         log.error("tool %s failed unexpectedly (reference %s)", tool, reference, exc_info=cause)
-        return (
-            f"internal_error:{reference}",
-            None,
-            ToolError(f"internal error in bugwarden, reference {reference}; the operator's log has the details"),
-        )
+        message = f"internal error in bugwarden, reference {reference}; the operator's log has the details"
+        return Outcome(f"internal_error:{reference}", message, message, "invalid"), ToolError(message)
     message = str(exc)
     prefix = f"Error executing tool {tool}: "
-    return "tool_error", None, ToolError(words.said(message[len(prefix) :] if message.startswith(prefix) else message))
+    return None, ToolError(words.said(message[len(prefix) :] if message.startswith(prefix) else message))
 
 
-def _root_cause(exc: BaseException | None) -> BaseException | None:
+def cause_of(exc: BaseException | None) -> BaseException | None:
     """The error a model should hear about: task groups wrap failures in exception groups, tools wrap ToolErrors."""
     while True:
         if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-            expected = [e for e in exc.exceptions if isinstance(e, BackendError | Refusal | BaseExceptionGroup)]
+            expected = [e for e in exc.exceptions if isinstance(e, BugwardenError | BaseExceptionGroup)]
             exc = (expected or list(exc.exceptions))[0]
         elif isinstance(exc, ToolError) and exc.__cause__ is not None:
             exc = exc.__cause__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import BugwardenError
+
 SCOPES = (
     "errors:read",
     "errors:write",
@@ -17,7 +19,7 @@ BUNDLES: dict[str, frozenset[str]] = {
 }
 
 
-class ScopeError(ValueError):
+class ScopeError(BugwardenError, ValueError):
     """An unknown scope or bundle name."""
 
 
