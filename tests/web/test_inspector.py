@@ -2,6 +2,7 @@
 consent in a real Chromium: it discovers the server from the 401, registers itself (DCR), sends the person to
 /authorize with PKCE S256 and `resource`, receives the code on its own loopback listener, exchanges it, and lists
 the tools the person's choice allows; its next runs call tools with the stored grant, within the projects chosen.
+With registration closed, it connects the same way presenting a Client ID Metadata Document (as Claude does).
 
 Needs Node >= 22.19 and the Inspector, both installed by `.ci/inspector/run` (which runs this file with
 BUGWARDEN_TEST_INSPECTOR naming the install); without them the test skips, so the README's test command does not
@@ -62,35 +63,44 @@ async def _finish(process: Process, stderr: bytes = b"") -> tuple[int, Any, str]
     return status, json.loads(out) if out.strip() else None, stderr.decode(errors="replace")
 
 
+async def _authorization_url(process: Process) -> tuple[str, bytes]:
+    """(the address the Inspector asks the person to open, what it said so far) once it has printed it."""
+    assert process.stderr is not None
+    said = b""
+    with anyio.fail_after(WAIT):
+        while not re.search(rb"navigate to: \S+\s", said):
+            try:
+                said += await process.stderr.receive()
+            except anyio.EndOfStream:
+                raise AssertionError(await _finish(process, said)) from None
+    found = re.search(rb"navigate to: (\S+)\s", said)
+    assert found
+    return found.group(1).decode(), said
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),  # the Inspector keeps its client registration and tokens under ~/.mcp-inspector
+        "MCP_INSPECTOR_SECRET_STORE": "file",
+        "MCP_AUTO_OPEN_ENABLED": "true",  # without a terminal it would refuse to start a sign-in at all...
+        "BROWSER": "true",  # ...and the browser it opens is `true`: Chromium visits the URL it prints
+        "NO_COLOR": "1",
+    }
+
+
 async def test_the_inspector_connects_by_a_persons_sign_in_and_consent(
     sandbox: Starlette, home: Path, chromium: Chromium, tmp_path: Path
 ) -> None:
     inspector = _inspector()
     callback = f"http://127.0.0.1:{_free_port()}/oauth/callback"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),  # the Inspector keeps its client registration and tokens under ~/.mcp-inspector
-        "MCP_INSPECTOR_SECRET_STORE": "file",
-        "MCP_AUTO_OPEN_ENABLED": "true",  # without a terminal it would refuse to start a sign-in at all...
-        "BROWSER": "true",  # ...and the browser it opens is `true`: Chromium below visits the URL it prints
-        "NO_COLOR": "1",
-    }
+    env = _env(tmp_path)
     async with site(sandbox, home, settings={"toolsets": "all"}) as s:
         s.add_person("ada", bundle="triage")
         target = ["--server-url", f"{s.url}/mcp", "--transport", "http", "--format", "json"]
         first = [*inspector, *target, "--callback-url", callback, "--method", "tools/list"]
         async with await anyio.open_process(first, env=env, cwd=tmp_path) as process:
-            assert process.stderr is not None
-            said = b""
-            with anyio.fail_after(WAIT):
-                while not re.search(rb"navigate to: \S+\s", said):
-                    try:
-                        said += await process.stderr.receive()
-                    except anyio.EndOfStream:
-                        raise AssertionError(await _finish(process, said)) from None
-            found = re.search(rb"navigate to: (\S+)\s", said)
-            assert found
-            authorize = found.group(1).decode()
+            authorize, said = await _authorization_url(process)
             seen: dict[str, Any] = {}
 
             def consent(page: Any) -> None:
@@ -142,3 +152,46 @@ async def test_the_inspector_connects_by_a_persons_sign_in_and_consent(
         calls = [r for r in s.audit() if r["tool"] == "list_errors"]
         assert [r["decision"] for r in calls] == ["allowed", "denied"]
         assert {(r["person"], r["oauth_client"]) for r in calls} == {("ada", grant.client_id)}
+
+
+async def test_the_inspector_connects_with_a_client_id_metadata_document(
+    sandbox: Starlette, home: Path, chromium: Chromium, tmp_path: Path
+) -> None:
+    """Registration closed: the Inspector presents an https client id whose metadata document names its
+    callback (as Claude does); bugwarden fetches the document (here from the test, never the network)."""
+    inspector = _inspector()
+    callback = f"http://127.0.0.1:{_free_port()}/oauth/callback"
+    doc_url = "https://inspector.example/oauth/client-metadata.json"
+    document = {"client_id": doc_url, "client_name": "Inspector by document", "redirect_uris": [callback]}
+    fetched: list[str] = []
+
+    async def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return json.dumps(document).encode()
+
+    async with site(sandbox, home, metadata_fetch=fetch, oauth_registration="closed") as s:
+        s.add_person("ada")
+        command = [*inspector, "--server-url", f"{s.url}/mcp", "--transport", "http", "--format", "json"]
+        command += ["--client-metadata-url", doc_url, "--callback-url", callback, "--method", "tools/list"]
+        async with await anyio.open_process(command, env=_env(tmp_path), cwd=tmp_path) as process:
+            authorize, said = await _authorization_url(process)
+
+            def consent(page: Any) -> str:
+                page.goto(authorize)
+                page.get_by_label("Name").fill("ada")
+                page.get_by_label("Password").fill(PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                text = str(page.locator("main").inner_text())
+                page.get_by_role("button", name="Allow").click()
+                page.wait_for_url(callback + "**")
+                return text
+
+            text = await chromium.arun(consent)
+            status, listed, stderr = await _finish(process, said)
+        assert status == 0, stderr
+        assert parse_qs(urlsplit(authorize).query)["client_id"] == [doc_url]
+        assert "Inspector by document" in text and "from its metadata document at inspector.example" in text
+        assert fetched == [doc_url], "fetched once, then cached"
+        assert "list_errors" in {t["name"] for t in listed["result"]["tools"]}
+        grant = next(t for t in TokenStore(s.store.tokens).list() if t.is_grant)
+        assert (grant.person, grant.client_id) == ("ada", doc_url)
