@@ -12,6 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from bugwarden.web.people import People
 from tests.browser import Chromium
 from tests.web.helpers import PASSWORD, Site, csrf_of, site
 from tests.web.oauth_flow import REDIRECT, VERIFIER, registered, s256
@@ -162,3 +163,17 @@ async def test_on_https_the_consent_cookie_is_secure_with_the_host_prefix(sandbo
         consent = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("__Host-bw_consent="))
         assert all(part in consent for part in ("Secure", "HttpOnly", "SameSite=lax", "Path=/")), consent
         assert "Domain" not in consent
+
+
+async def test_a_password_change_ends_the_consent_cookie_too(sandbox: Starlette, home: Path) -> None:
+    async with site(sandbox, home) as s, httpx.AsyncClient(base_url=s.url) as http:
+        s.add_person("ada")
+        page = await http.get("/signin")
+        await http.post("/signin", data={"csrf": csrf_of(page.text), "name": "ada", "password": PASSWORD})
+        only_lax = {"bw_consent": http.cookies["bw_consent"]}
+        url = await _authorize_url(s)
+        async with httpx.AsyncClient(base_url=s.url, cookies=only_lax) as cross:
+            assert "Connect Test Agent?" in (await cross.get(url, follow_redirects=True)).text
+            People(s.store.tokens).set_password("ada", "a brand new passphrase")
+            again = await cross.get(await _authorize_url(s), follow_redirects=True)
+            assert "Connect Test Agent?" not in again.text and "Sign in" in again.text
