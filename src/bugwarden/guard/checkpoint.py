@@ -55,6 +55,7 @@ from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
 from .principal import Principal
+from .project_access import per_project
 from .target import AccountTarget, Feed, Listing, ProjectTarget, Target
 
 log = logging.getLogger("bugwarden")
@@ -232,6 +233,7 @@ class Checkpoint:
             target, resolved = await self.resolve(spec, args, principal)
             record = record.targeting(_backend_name(target), target.ids(), resolved)
             self.guard.limits(principal, spec, target, args)
+            target = per_project(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
         except Refusal as refusal:

@@ -11,11 +11,13 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..store import Database
+from ..store.project_access import ProjectAccess
 from .principal import Principal
 from .scopes import BUNDLES, parse_scopes
 
@@ -42,6 +44,8 @@ class TokenInfo:
     """For an OAuth grant (id `gr_…`): the person who gave it; `name` is then the client's name."""
     client_id: str | None = None
     """For an OAuth grant: the OAuth client it was given to."""
+    project_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
+    """Set from the console per project (store/project_access.py); empty: `scopes` on every project."""
 
     @property
     def is_grant(self) -> bool:
@@ -174,6 +178,7 @@ class TokenStore:
             transport=transport,
             person=info.person,
             client_id=info.client_id,
+            project_scopes=info.project_scopes,
         )
 
     def _within_person(self, info: TokenInfo) -> TokenInfo:
@@ -207,6 +212,8 @@ class TokenStore:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
         if row[11] is not None and float(row[11]) <= now.timestamp():
             raise TokenError(f"the access token of grant {info.id} ({info.name}) expired: refresh it")
+        if info.projects:
+            info = replace(info, project_scopes=ProjectAccess(self.db).of(info.id))
         if info.person is not None:
             info = self._within_person(info)
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
