@@ -150,12 +150,14 @@ class TokenStore:
             row = tx.execute(_SELECT + " FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
-        return _info(row)
+        info = _info(row)
+        return replace(info, project_scopes=ProjectAccess(self.db).of(info.id)) if info.projects else info
 
     def list(self) -> list[TokenInfo]:
         with self.db.transaction() as tx:
             rows = tx.execute(_SELECT + " FROM tokens ORDER BY created_at").fetchall()
-        return [_info(r) for r in rows]
+        per_project = ProjectAccess(self.db).every()
+        return [replace(info, project_scopes=per_project.get(info.id, {})) for info in map(_info, rows)]
 
     def revoke(self, token_id: str) -> tuple[TokenInfo, bool]:
         """Revoke a token; returns its info and whether this call revoked it (False: it already was)."""

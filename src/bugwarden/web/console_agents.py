@@ -90,7 +90,7 @@ def _beyond_projects(person: Person, agent: Agent) -> str:
     return ""
 
 
-def _agent(info: TokenInfo, project_scopes: Mapping[str, frozenset[str]] | None = None) -> Agent:
+def _agent(info: TokenInfo) -> Agent:
     return Agent(
         info.id,
         info.name,
@@ -103,7 +103,7 @@ def _agent(info: TokenInfo, project_scopes: Mapping[str, frozenset[str]] | None 
         info.last_used_at,
         info.expires_at,
         info.state(),
-        dict(project_scopes or {}),
+        dict(info.project_scopes),
     )
 
 
@@ -112,20 +112,17 @@ def _may_see(person: Person, agent: Agent) -> bool:
 
 
 async def _agents(request: Request) -> list[Agent]:
-    db = web_of(request).store.tokens
-    infos = await anyio.to_thread.run_sync(TokenStore(db).list)
-    every = await anyio.to_thread.run_sync(ProjectAccess(db).every)
-    return [_agent(info, every.get(info.id)) for info in infos]
+    tokens = TokenStore(web_of(request).store.tokens)
+    return [_agent(info) for info in await anyio.to_thread.run_sync(tokens.list)]
 
 
 async def _one(request: Request, person: Person) -> Agent:
-    db = web_of(request).store.tokens
+    tokens = TokenStore(web_of(request).store.tokens)
     agent_id = str(request.path_params["agent_id"])[:100]
     try:
-        info = await anyio.to_thread.run_sync(TokenStore(db).get, agent_id)
+        agent = _agent(await anyio.to_thread.run_sync(tokens.get, agent_id))
     except TokenError:
         raise HTTPException(404, "no such agent") from None
-    agent = _agent(info, await anyio.to_thread.run_sync(ProjectAccess(db).of, agent_id))
     if not _may_see(person, agent):
         raise HTTPException(404, "no such agent")
     return agent
