@@ -117,3 +117,22 @@ async def test_a_project_limited_admin_revokes_only_agents_within_their_projects
         await http.aclose()
         assert tokens.get(everywhere.id).state() == "active" and tokens.get(elsewhere.id).state() == "active"
         assert tokens.get(mine.id).state() == "revoked"
+
+
+async def test_a_grid_change_at_one_replica_holds_at_the_other_on_postgres(
+    sandbox: Starlette, home: Path, pg_url: str
+) -> None:
+    db = {"database_url": pg_url}
+    async with site(sandbox, home, settings=db) as a, site(sandbox, home, settings=db) as b:
+        info, secret = TokenStore(a.store.tokens).create("triage-bot", "triage", [API_PROJECT, WEB_PROJECT])
+        assert not (await call(b.url, secret, "resolve_error", ON_WEB)).is_error
+        http = await signed_in(a)
+        assert (await save(http, info.id, WEB_PROJECT, Resolve_and_update_errors="Off")).status_code == 303
+        await http.aclose()
+        assert not (await call(b.url, secret, "resolve_error", ON_API)).is_error
+        refused = await call(b.url, secret, "resolve_error", ON_WEB)
+        assert refused.is_error and "needs the errors:write scope" in text_of(refused)
+        http = await signed_in(b, "second-lead")
+        assert (await save(http, info.id, WEB_PROJECT, Resolve_and_update_errors="Full")).status_code == 303
+        await http.aclose()
+        assert not (await call(a.url, secret, "resolve_error", ON_WEB)).is_error
