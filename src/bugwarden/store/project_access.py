@@ -123,3 +123,28 @@ class ProjectNames:
                 rows = tx.execute(query, chunk).fetchall()
                 found.update({str(r[0]): str(r[1]) for r in rows})
         return found
+
+
+class ErrorTitles:
+    """What webhook deliveries called errors (the `signals` table of the hooks store): `Class: message`, from the
+    newest delivery naming each error. Data from upstream, like project names."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def titles(self, error_ids: Iterable[str]) -> dict[str, str]:
+        wanted = sorted({str(e) for e in error_ids})
+        found: dict[str, str] = {}
+        with self.db.transaction() as tx:
+            for start in range(0, len(wanted), 200):
+                chunk = wanted[start : start + 200]
+                marks = ", ".join("?" for _ in chunk)  # placeholders only: the ids are parameters
+                query = (
+                    "SELECT error_id, error_class, message FROM signals "  # noqa: S608
+                    f"WHERE error_id IN ({marks}) ORDER BY seq"
+                )
+                for error_id, error_class, message in tx.execute(query, chunk).fetchall():
+                    title = ": ".join(str(p) for p in (error_class, message) if p)
+                    if title:
+                        found[str(error_id)] = title[:NAME_LIMIT]
+        return found
