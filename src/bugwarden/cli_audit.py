@@ -19,12 +19,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .audit_names import names_for
 from .cli_common import UsageError, count
 from .config import Settings
 from .render.audit import NO_NAMES, Names, sentence
 from .render.text import inline
 from .store.audit_queries import DECISIONS, AuditFilter, AuditQueries, FilterError, export_line, parse_since
+from .web.project_names import names_for
 
 
 def since_arg(value: str) -> str:

@@ -20,11 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from ..audit_names import names_for
 from ..render.audit import NO_NAMES, Names, parts
 from ..store.audit_queries import DECISIONS, AuditFilter, AuditQueries, FilterError, export_line
 from .chain_watch import watch_for
-from .project_names import refresh
+from .project_names import names_for, refresh
 from .site import TEMPLATES, redirect, render, require_admin, require_person, security_headers, shown, web_of
 
 PAGE_SIZE = 50

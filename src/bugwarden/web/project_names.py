@@ -1,17 +1,20 @@
 """Project names for the console's pages and sentences: what the trackers call each project, remembered in the
-store (so `audit tail --plain` can use them too) whenever the console lists them. Names are data from upstream:
-templates escape them, and the sentences clean and quote them (render/audit.py)."""
+store (so `audit tail --plain` can use them too) whenever the console lists them; and `names_for`, the names audit
+sentences use (projects, and errors whose titles webhook deliveries carried), read from the store only. Names are
+data from upstream: templates escape them, and the sentences clean and quote them (render/audit.py)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from ..store import StoreError
-from ..store.project_access import ProjectNames
+from ..render.audit import NO_NAMES, Names, named_ids
+from ..store import Store, StoreError
+from ..store.project_access import ErrorTitles, ProjectNames
 from .site import Web
 
 log = logging.getLogger("bugwarden.web")
@@ -47,3 +50,15 @@ async def names_of(web: Web, project_ids: Iterable[str], *, fresh: bool = False)
         return await anyio.to_thread.run_sync(ProjectNames(web.store.tokens).names, wanted)
     except StoreError:
         return {}
+
+
+def names_for(store: Store, records: Iterable[Mapping[str, Any]]) -> Names:
+    """Names for these records' projects and errors (none when the store cannot say: the sentences then show ids)."""
+    projects, errors = named_ids(records)
+    try:
+        return Names(
+            projects=ProjectNames(store.tokens).names(projects) if projects else {},
+            errors=ErrorTitles(store.hooks).titles(errors) if errors else {},
+        )
+    except StoreError:
+        return NO_NAMES
