@@ -97,3 +97,72 @@ async def test_the_console_names_projects_and_escapes_hostile_names(sandbox: Sta
     for shown in (page, poll):
         assert "<img" not in shown and "&lt;img src=x onerror=\\&#34;window.pwned=1\\&#34;&gt;[U+202E]" in shown
         assert "\u202e" not in shown and "\n<img" not in html.unescape(shown)
+
+
+def test_a_change_of_access_reads_what_changed_where() -> None:
+    record = {
+        "phase": "result",
+        "transport": "web",
+        "tool": "console.access",
+        "decision": "allowed",
+        "outcome": "ok",
+        "principal_id": "person:lead",
+        "principal_name": "lead",
+        "arguments": {
+            "agent": "triage-bot",
+            "id": "tok_1",
+            "project_id": "p2",
+            "changes": {"Resolve and update errors": "Full → Off"},
+        },
+    }
+    assert sentence(record, Names(projects={"p2": "Web Frontend"})) == (
+        'lead (on the console) changed the access of triage-bot in project "Web Frontend" '
+        '(Resolve and update errors: Full → Off) — allowed'
+    )
+
+
+def test_names_and_access_on_postgres(home: Path, pg_url: str) -> None:
+    from bugwarden.guard.tokens import TokenStore
+    from bugwarden.store.project_access import ErrorTitles, ProjectAccess
+    from tests.conftest import make_settings
+
+    store = Store.open(make_settings(home, database_url=pg_url))
+    try:
+        ProjectNames(store.tokens).remember([("p1", "Checkout"), ("p2", "Web")])
+        ProjectNames(store.tokens).remember([("p2", "Web Frontend")])
+        assert ProjectNames(store.tokens).names(["p1", "p2", "p3"]) == {"p1": "Checkout", "p2": "Web Frontend"}
+        fields = {
+            "hook_id": "hk_1",
+            "source": "bugsnag",
+            "project_id": "p1",
+            "trigger_type": "firstException",
+            "triggers": "[]",
+            "error_id": "e1",
+            "error_class": "TypeError",
+            "message": "x is undefined",
+            "test": 0,
+            "received_at": "2026-12-01T00:00:00+00:00",
+        }
+        SignalStore(store.hooks).record("k1", fields, time.time(), lambda stored, new: {}, 1e9)
+        assert ErrorTitles(store.hooks).titles(["e1", "e9"]) == {"e1": "TypeError: x is undefined"}
+        info, secret = TokenStore(store.tokens).create("ci", "triage", ["p1", "p2"])
+        ProjectAccess(store.tokens).set_project(info.id, "p2", frozenset({"errors:read"}), info.projects)
+        principal = TokenStore(store.tokens).verify(secret)
+        assert principal.scopes_in("p2") == {"errors:read"} and "errors:write" in principal.scopes_in("p1")
+    finally:
+        store.close()
+
+
+@pytest.mark.anyio
+async def test_an_agents_page_escapes_a_hostile_project_name(sandbox: Starlette, home: Path) -> None:
+    from bugwarden.guard.tokens import TokenStore
+
+    async with site(sandbox, home) as s:
+        info, _ = TokenStore(s.store.tokens).create("ci", "read", ["p-hostile"])
+        ProjectNames(s.store.tokens).remember([("p-hostile", HOSTILE)])
+        s.add_person("lead", bundle="admin", admin=True)
+        async with httpx.AsyncClient(base_url=s.url) as http:
+            await sign_in(http, "lead")
+            pages = [(await http.get(path)).text for path in ("/console/agents", f"/console/agents/{info.id}")]
+    for page in pages:
+        assert "<img" not in page and "&lt;img src=x onerror=&#34;window.pwned=1&#34;&gt;[U+202E]" in page
