@@ -15,6 +15,7 @@ from tests.browser import Chromium
 from tests.conftest import API_PROJECT, WEB_PROJECT
 from tests.snapshot import text_of
 from tests.web.helpers import PASSWORD, site
+from tests.web.test_console_browser import shot
 from tests.web.test_console_projects import ON_API, ON_WEB, call
 
 pytestmark = pytest.mark.anyio
@@ -38,6 +39,7 @@ async def test_a_row_turned_off_in_one_project_refuses_there_only(
             web.get_by_label("Resolve and update errors").select_option("Off")
             web.get_by_role("button", name="Save").click()
             page.get_by_role("status").filter(has_text="Saved.").wait_for()
+            shot(page, "agent-projects")
             api = page.get_by_role("region", name="Project Api Server")
             return str(api.get_by_label("Resolve and update errors").input_value())
 

@@ -78,7 +78,8 @@ def _grids(agent: Agent, names: Mapping[str, str]) -> list[ProjectGrid]:
     if not agent.projects:
         return [ProjectGrid(None, None, grid(agent.scopes), agent.scopes)]
     return [
-        ProjectGrid(p, names.get(p), grid(agent.scopes_in(p)), agent.scopes_in(p)) for p in sorted(agent.projects)
+        ProjectGrid(p, names.get(p), grid(agent.scopes_in(p)), agent.scopes_in(p))
+        for p in sorted(agent.projects, key=lambda p: ((names.get(p) or p).casefold(), p))
     ]
 
 
