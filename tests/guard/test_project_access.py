@@ -32,9 +32,7 @@ def limited(per_project: dict[str, frozenset[str]], scopes: frozenset[str] = BUN
     )
 
 
-async def test_a_write_is_allowed_on_one_project_and_refused_on_the_other(
-    servers: Servers, sandbox: Starlette
-) -> None:
+async def test_a_write_is_allowed_on_one_project_and_refused_on_the_other(servers: Servers, sandbox: Starlette) -> None:
     from mcp import Client
 
     principal = limited({API_PROJECT: BUNDLES["triage"], WEB_PROJECT: BUNDLES["read"]}, BUNDLES["triage"])

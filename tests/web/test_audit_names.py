@@ -93,7 +93,7 @@ async def test_the_console_names_projects_and_escapes_hostile_names(sandbox: Sta
             await sign_in(http, "lead")
             page = (await http.get("/console/audit")).text
             poll = (await http.get("/console/audit/poll", params={"after": "1"})).json()["rows"]
-    assert "in project <span class=\"data\">&#34;Api Server&#34;</span>" in page  # listed by the tracker just now
+    assert 'in project <span class="data">&#34;Api Server&#34;</span>' in page  # listed by the tracker just now
     for shown in (page, poll):
         assert "<img" not in shown and "&lt;img src=x onerror=\\&#34;window.pwned=1\\&#34;&gt;[U+202E]" in shown
         assert "\u202e" not in shown and "\n<img" not in html.unescape(shown)
@@ -117,7 +117,7 @@ def test_a_change_of_access_reads_what_changed_where() -> None:
     }
     assert sentence(record, Names(projects={"p2": "Web Frontend"})) == (
         'lead (on the console) changed the access of triage-bot in project "Web Frontend" '
-        '(Resolve and update errors: Full → Off) — allowed'
+        "(Resolve and update errors: Full → Off) — allowed"
     )
 
 

@@ -73,7 +73,7 @@ async def test_one_projects_grid_changes_that_project_only(
         assert record["principal_name"] == "lead" and record["arguments"]["project_id"] == WEB_PROJECT
         assert record["arguments"]["changes"] == {"Resolve and update errors": "Full → Off"}
         listing = (await http.get("/console/agents")).text
-        assert "Web Frontend: <span class=\"note\">errors:read, projects:read</span>" in listing
+        assert 'Web Frontend: <span class="note">errors:read, projects:read</span>' in listing
         await http.aclose()
     monkeypatch.setenv("BUGWARDEN_HOME", str(home))
     assert cli(["token", "list"]) == 0
