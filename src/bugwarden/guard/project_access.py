@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from ..call.target import Feed, Listing, ProjectTarget, Target
 from .errors import denied
 from .policy import DELETE_OPERATIONS, ToolPolicy
 from .principal import Principal
-from .target import Feed, Listing, ProjectTarget, Target
 
 T = TypeVar("T", bound=Target)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..errors import BugwardenError
 from ..store import Database
 from ..store.project_access import ProjectAccess
 from .principal import Principal
@@ -26,7 +27,7 @@ MAX_LIFETIME = timedelta(days=3650)
 _DURATION = re.compile(r"^(\d{1,20})([mhdw])$")
 
 
-class TokenError(ValueError):
+class TokenError(BugwardenError, ValueError):
     """A presented token is unknown, expired or revoked; the message says which."""
 
 
