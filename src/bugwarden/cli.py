@@ -593,6 +593,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
             tokens = store.list()
             shown: list[Any] = [*columns.COLUMNS, *(columns.GRANT_COLUMNS if any(t.is_grant for t in tokens) else [])]
+            shown += columns.PROJECT_COLUMNS if any(t.project_scopes for t in tokens) else []
             print(to_json(tokens, shown) if args.json else table(tokens, shown, empty=columns.EMPTY))
         else:
             with cli_tokens.audited(state, settings, "token.revoke", {"token_id": args.id[:60]}) as done:

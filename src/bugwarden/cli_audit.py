@@ -15,14 +15,16 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .cli_common import UsageError, count
 from .config import Settings
-from .render.audit import sentence
+from .render.audit import NO_NAMES, Names, sentence
 from .render.text import inline
 from .store.audit_queries import DECISIONS, AuditFilter, AuditQueries, FilterError, export_line, parse_since
+from .web.project_names import names_for
 
 
 def since_arg(value: str) -> str:
@@ -100,22 +102,32 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if not records and args.n and not args.follow:
             print("no records match" + ("" if filters.empty else " these filters"), file=sys.stderr)
         shape = "json" if args.json else "plain" if args.plain else "table"
-        widths = show(records, shape, header=True)
+        lookup = partial(names_for, store)
+        widths = show(records, shape, header=True, names=lookup)
         if args.follow:
-            follow(queries, filters, records[-1]["seq"] if records else queries.head(), shape, widths)
+            follow(queries, filters, records[-1]["seq"] if records else queries.head(), shape, widths, names=lookup)
         return 0
     finally:
         store.close()
 
 
-def show(records: list[dict[str, Any]], shape: str, *, header: bool, widths: list[int] | None = None) -> list[int]:
-    """Print records as a table (the widths used are returned, to keep later rows aligned), sentences or JSON."""
+def show(
+    records: list[dict[str, Any]],
+    shape: str,
+    *,
+    header: bool,
+    widths: list[int] | None = None,
+    names: Callable[[list[dict[str, Any]]], Names] | None = None,
+) -> list[int]:
+    """Print records as a table (the widths used are returned, to keep later rows aligned), sentences (naming
+    projects and errors by what `names` knows of them) or JSON."""
     if not records:
         return widths or []
     if shape == "json":
         lines = [export_line(r) for r in records]
     elif shape == "plain":
-        lines = [f"{r.get('seq')}  {inline(r.get('ts'), 30)}  {sentence(r)}" for r in records]
+        known = names(records) if names is not None else NO_NAMES
+        lines = [f"{r.get('seq')}  {inline(r.get('ts'), 30)}  {sentence(r, known)}" for r in records]
     else:
         lines, widths = table_lines(records, header=header, widths=widths)
     if lines:
@@ -132,13 +144,14 @@ def follow(
     *,
     sleep: Callable[[float], None] = time.sleep,
     polls: int | None = None,
+    names: Callable[[list[dict[str, Any]]], Names] | None = None,
 ) -> None:
     """Print matching records as they land, until interrupted (or after `polls` polls)."""
     done = 0
     while polls is None or done < polls:
         sleep(1.0)
         records, after = queries.newer(filters, after=after)
-        widths = show(records, shape, header=not widths, widths=widths or None) if records else widths
+        widths = show(records, shape, header=not widths, widths=widths or None, names=names) if records else widths
         done += 1
 
 

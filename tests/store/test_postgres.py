@@ -55,7 +55,8 @@ def test_a_server_refuses_a_database_that_was_never_migrated(pg_cluster: Any, tm
     assert "(run `bugwarden db migrate`)" in capsys.readouterr().out
     assert cli(["db", "migrate", "--database-url", url]) == 0
     out = capsys.readouterr().out
-    assert "applied: tokens 1, tokens 2, tokens 3, audit 1, audit 2, audit 3, audit 4" in out and "(run" not in out
+    applied = "applied: tokens 1, tokens 2, tokens 3, tokens 4, audit 1, audit 2, audit 3, audit 4"
+    assert applied in out and "(run" not in out
     assert cli(["db", "migrate", "--database-url", url]) == 0
     assert "\nthe schema is current\n" in capsys.readouterr().out
     Store.open(settings_for(url, tmp_path)).close()

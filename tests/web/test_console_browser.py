@@ -133,7 +133,8 @@ async def test_a_team_lead_reads_filters_and_watches_the_log_live(
         assert "listed projects — allowed" in seen["all"]
         assert seen["banner"].startswith("Chain verified up to record")
         assert "resolve_error" in seen["filtered"] and "list_projects" not in seen["filtered"]
-        assert "triage-bot (token " + info.id + ", via mcp) listed errors in project " + API_PROJECT in seen["live"]
+        # the project by the name its tracker gives it (the page listed the projects when it loaded)
+        assert "triage-bot (token " + info.id + ', via mcp) listed errors in project "Api Server"' in seen["live"]
         assert HOSTILE in seen["all"], "the hostile text is shown as text"
         assert seen["pwned"] is None, "no injected handler or script ran"
 

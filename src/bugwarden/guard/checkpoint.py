@@ -51,6 +51,7 @@ from .cursors import CursorCodec, binding
 from .errors import STORE_UNAVAILABLE, Refusal, invalid
 from .notices import CallNotices, request_context
 from .policy import Guard, ToolPolicy
+from .project_access import per_project
 
 log = logging.getLogger("bugwarden")
 T = TypeVar("T")
@@ -211,6 +212,7 @@ class Checkpoint:
             target, resolved = await self.resolve(spec, args, principal, upstream)
             record = record.targeting(_backend_name(target), target.ids(), resolved)
             self.guard.limits(principal, spec, target, args)
+            target = per_project(principal, spec, target, args)
             target = self._with_cursor(principal, name, target, resolved)
             spec.check(resolved, target)
         except BugwardenError as exc:

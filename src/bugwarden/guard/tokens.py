@@ -11,12 +11,14 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..errors import BugwardenError
 from ..store import Database
+from ..store.project_access import ProjectAccess
 from .principal import Principal
 from .scopes import BUNDLES, parse_scopes
 
@@ -43,6 +45,8 @@ class TokenInfo:
     """For an OAuth grant (id `gr_…`): the person who gave it; `name` is then the client's name."""
     client_id: str | None = None
     """For an OAuth grant: the OAuth client it was given to."""
+    project_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
+    """Set from the console per project (store/project_access.py); empty: `scopes` on every project."""
 
     @property
     def is_grant(self) -> bool:
@@ -147,12 +151,14 @@ class TokenStore:
             row = tx.execute(_SELECT + " FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
             raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
-        return _info(row)
+        info = _info(row)
+        return replace(info, project_scopes=ProjectAccess(self.db).of(info.id)) if info.projects else info
 
     def list(self) -> list[TokenInfo]:
         with self.db.transaction() as tx:
             rows = tx.execute(_SELECT + " FROM tokens ORDER BY created_at").fetchall()
-        return [_info(r) for r in rows]
+        per_project = ProjectAccess(self.db).every()
+        return [replace(info, project_scopes=per_project.get(info.id, {})) for info in map(_info, rows)]
 
     def revoke(self, token_id: str) -> tuple[TokenInfo, bool]:
         """Revoke a token; returns its info and whether this call revoked it (False: it already was)."""
@@ -175,6 +181,7 @@ class TokenStore:
             transport=transport,
             person=info.person,
             client_id=info.client_id,
+            project_scopes=info.project_scopes,
         )
 
     def _within_person(self, info: TokenInfo) -> TokenInfo:
@@ -208,6 +215,8 @@ class TokenStore:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
         if row[11] is not None and float(row[11]) <= now.timestamp():
             raise TokenError(f"the access token of grant {info.id} ({info.name}) expired: refresh it")
+        if info.projects:
+            info = replace(info, project_scopes=ProjectAccess(self.db).of(info.id))
         if info.person is not None:
             info = self._within_person(info)
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:

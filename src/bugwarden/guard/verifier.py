@@ -32,6 +32,7 @@ class StoreTokenVerifier:
             claims={
                 "name": info.name,
                 "projects": sorted(info.projects),
+                "project_scopes": {p: sorted(s) for p, s in info.project_scopes.items()},
                 **({"person": info.person, "oauth_client": info.client_id} if info.person else {}),
             },
         )
@@ -51,4 +52,5 @@ def http_principal() -> Principal | None:
         transport="http",
         person=claims.get("person"),
         client_id=claims.get("oauth_client"),
+        project_scopes={str(p): frozenset(s) for p, s in (claims.get("project_scopes") or {}).items()},
     )

@@ -3,6 +3,8 @@
     sentence(record)   'triage-bot (granted by alice, via Claude Code) resolved error "TypeError in checkout"
                         in project Checkout — allowed, the user approved'
     parts(record)      the same as (text, is_data) pieces, for a page that marks what came from the record
+    sentence(record, Names(projects={"p1": "Checkout"}))   projects (and errors) named by what the trackers call
+                        them, where the record itself carries only their ids
 
 Every value taken from a record (names, client names, ids, error titles, reasons) is data: it is cleaned of
 control and invisible characters here, quoted when it is not a plain word (so that it cannot pass for our words),
@@ -12,7 +14,8 @@ and escaped by whatever shows it (the console's templates escape every piece).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .text import inline
@@ -109,6 +112,39 @@ _TARGET_KINDS = ("error", "event", "project", "organization")
 _NEEDS_SCOPE = re.compile(r"needs the ([a-z]+:[a-z]+) scope")
 
 
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What the trackers call the projects and errors records name by id (looked up by whoever shows the records:
+    the console, `audit tail --plain`). A name the record itself carries (its `labels`) comes first."""
+
+    projects: Mapping[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+    def of(self, kind: str, ident: object) -> str | None:
+        table = self.projects if kind == "project" else self.errors if kind == "error" else {}
+        name = table.get(str(ident)) if ident else None
+        return name or None
+
+
+NO_NAMES = Names()
+
+
+def named_ids(records: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
+    """The project ids and error ids these records name (what a `Names` for them needs)."""
+    projects: set[str] = set()
+    errors: set[str] = set()
+    for record in records:
+        for key in ("targets", "arguments"):
+            values = record.get(key)
+            if not isinstance(values, Mapping):
+                continue
+            if isinstance(values.get("project_id"), str):
+                projects.add(values["project_id"])
+            if isinstance(values.get("error_id"), str):
+                errors.add(values["error_id"])
+    return projects, errors
+
+
 def quoted(value: object, limit: int = 120) -> str:
     """A record's value as one clean line in double quotes (quotes and backslashes inside escaped)."""
     return '"' + inline(value, limit).replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -127,13 +163,13 @@ def _label(record: Mapping[str, Any], key: str) -> str | None:
     return None
 
 
-def _target(record: Mapping[str, Any], kind: str) -> list[Part]:
-    """`error "TypeError in checkout"` (a title when the record has one) or `error 5f3a…` (its id)."""
+def _target(record: Mapping[str, Any], kind: str, names: Names = NO_NAMES) -> list[Part]:
+    """`error "TypeError in checkout"` (a title when the record or `names` has one) or `error 5f3a…` (its id)."""
     targets = record.get("targets") if isinstance(record.get("targets"), Mapping) else {}
     arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
     key = f"{kind}_id"
-    label = _label(record, kind)
     ident = (targets or {}).get(key) or (arguments or {}).get(key)
+    label = _label(record, kind) or names.of(kind, ident)
     if label and kind in ("error", "event"):  # titles are sentences of their own: always quoted
         return [(f"{kind} ", False), (quoted(label), True)]
     if label:
@@ -174,7 +210,7 @@ def _actor(record: Mapping[str, Any]) -> list[Part]:
     return out
 
 
-def _object(record: Mapping[str, Any], template: str) -> list[Part]:
+def _object(record: Mapping[str, Any], template: str, names: Names = NO_NAMES) -> list[Part]:
     out: list[Part] = []
     for chunk in re.split(r"(\{[a-z_]+\})", template):
         if not chunk:
@@ -182,7 +218,7 @@ def _object(record: Mapping[str, Any], template: str) -> list[Part]:
         if chunk.startswith("{"):
             kind = chunk[1:-1]
             if kind in _TARGET_KINDS:
-                out += _target(record, kind)
+                out += _target(record, kind, names)
             else:  # a value the record's arguments carry (an agent's name, the tool an approval was for)
                 arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
                 value = (arguments or {}).get(kind) or (arguments or {}).get("id" if kind == "agent" else kind)
@@ -192,16 +228,34 @@ def _object(record: Mapping[str, Any], template: str) -> list[Part]:
     return out
 
 
-def _where(record: Mapping[str, Any], template: str) -> list[Part]:
-    """` in project Checkout` (or its id) when the record names a project the object does not already."""
+def _where(record: Mapping[str, Any], template: str, names: Names = NO_NAMES) -> list[Part]:
+    """` in project Checkout` (or its id) when the record names a project the object does not already (a console
+    record names it among its arguments: the project whose access changed)."""
     targets = record.get("targets") if isinstance(record.get("targets"), Mapping) else {}
+    arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
     if "{project}" in template or "{organization}" in template:
         return []
-    if (targets or {}).get("project_id") or _label(record, "project"):
-        return [(" in ", False), *_target(record, "project")]
+    web = str(record.get("tool") or "") in _ACTIONS
+    if (targets or {}).get("project_id") or _label(record, "project") or (web and (arguments or {}).get("project_id")):
+        return [(" in ", False), *_target(record, "project", names)]
     if (targets or {}).get("organization_id"):
-        return [(" in ", False), *_target(record, "organization")]
+        return [(" in ", False), *_target(record, "organization", names)]
     return []
+
+
+def _changes(record: Mapping[str, Any]) -> list[Part]:
+    """` (Resolve and update errors: Full → Off)`: what a change of access changed, row by row."""
+    arguments = record.get("arguments") if isinstance(record.get("arguments"), Mapping) else {}
+    changed = (arguments or {}).get("changes")
+    if record.get("tool") != "console.access" or not isinstance(changed, Mapping) or not changed:
+        return []
+    out: list[Part] = [(" (", False)]
+    for i, (row, change) in enumerate(list(changed.items())[:8]):
+        if i:
+            out.append(("; ", False))
+        out.append((inline(f"{row}: {change}", 100), True))
+    out.append((")", False))
+    return out
 
 
 def _reason(reason: str) -> str:
@@ -253,7 +307,7 @@ def _decision(record: Mapping[str, Any]) -> list[Part]:
     return said
 
 
-def parts(record: Mapping[str, Any]) -> list[Part]:
+def parts(record: Mapping[str, Any], names: Names = NO_NAMES) -> list[Part]:
     """The record's sentence as pieces (see `sentence`)."""
     tool = str(record.get("tool") or "")
     known = _TOOLS.get(tool) or _ACTIONS.get(tool)
@@ -287,13 +341,14 @@ def parts(record: Mapping[str, Any]) -> list[Part]:
         else:
             out.append((f" {past}", False))
         if template:
-            out += [(" ", False), *_object(record, template)]
-    out += _where(record, template)
+            out += [(" ", False), *_object(record, template, names)]
+    out += _where(record, template, names)
+    out += _changes(record)
     out.append((" — ", False))
     out += _decision(record)
     return out
 
 
-def sentence(record: Mapping[str, Any]) -> str:
+def sentence(record: Mapping[str, Any], names: Names = NO_NAMES) -> str:
     """One record in plain words: who (and through which client, granted by whom), what, where, the decision."""
-    return "".join(text for text, _ in parts(record))
+    return "".join(text for text, _ in parts(record, names))

@@ -6,6 +6,7 @@ To show more about a token (who it belongs to, which client it was granted to), 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from .table import Column
@@ -63,3 +64,31 @@ GRANT_COLUMNS: list[Column[GrantRow]] = [
     Column("OAUTH CLIENT", lambda t: t.client_id or "", "oauth_client", lambda t: t.client_id),
 ]
 """Shown when some tokens are OAuth grants (ids `gr_…`): who gave each, and to which client (NAME is its name)."""
+
+
+class ScopedRow(TokenRow, Protocol):
+    """A token whose access an admin set project by project (the console's grid)."""
+
+    @property
+    def project_scopes(self) -> Mapping[str, frozenset[str]]: ...
+
+
+def per_project(token: ScopedRow) -> str:
+    """`p1: errors:read,errors:write; p2: errors:read` (empty when the token has the same access everywhere)."""
+    return "; ".join(
+        f"{project}: {','.join(sorted(token.project_scopes[project])) or 'none'}"
+        for project in sorted(token.project_scopes)
+    )
+
+
+PROJECT_COLUMNS: list[Column[ScopedRow]] = [
+    Column(
+        "ACCESS PER PROJECT",
+        per_project,
+        "project_scopes",
+        lambda t: {p: sorted(s) for p, s in sorted(t.project_scopes.items())},
+        width=200,
+    ),
+]
+"""Shown when some tokens have access set per project: what each may do in each of its projects (SCOPES is then
+what it may do somewhere)."""

@@ -40,7 +40,7 @@ def _seed_audit_head(tx: Transaction, home: Path | None) -> None:
     tx.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (seq, digest))
 
 
-TOKENS = (
+TOKENS: tuple[Migration, ...] = (
     Migration(
         1,
         sqlite=(
@@ -103,6 +103,14 @@ TOKENS = (
         ),
     ),
 )
+# Access per project (store/project_access.py): for an agent limited to projects, what it may do in each one, set
+# from the console's grid; and the names of projects the console has seen, so that audit sentences name them.
+_PROJECT_ACCESS = (
+    "CREATE TABLE token_project_scopes (token_id TEXT NOT NULL, project_id TEXT NOT NULL, scopes TEXT NOT NULL, "
+    "PRIMARY KEY (token_id, project_id))",
+    "CREATE TABLE project_names (project_id TEXT PRIMARY KEY, name TEXT NOT NULL, seen_at TEXT NOT NULL)",
+)
+TOKENS += (Migration(4, sqlite=_PROJECT_ACCESS, postgres=_PROJECT_ACCESS),)
 AUDIT: tuple[Migration, ...] = (
     Migration(
         1,

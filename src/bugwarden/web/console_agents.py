@@ -5,8 +5,9 @@ agents they granted. Every change is audited with who made it and what changed.
 
     GET  /console/agents                    the list (and, for admins, the form to create a token)
     POST /console/agents                    create a static token (admins)
-    GET  /console/agents/{id}               one agent and its access grid
-    POST /console/agents/{id}/access        save the grid (admins)
+    GET  /console/agents/{id}               one agent and its access grid (one per project, for an agent limited
+                                            to projects)
+    POST /console/agents/{id}/access        save the grid (admins); with `project`, that project's grid
     GET  /console/agents/{id}/revoke        confirm
     POST /console/agents/{id}/revoke        revoke
 """
@@ -14,7 +15,8 @@ agents they granted. Every change is audited with who made it and what changed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
@@ -25,12 +27,15 @@ from starlette.routing import BaseRoute, Route
 from ..guard.audit import AuditError
 from ..guard.scopes import BUNDLES, ScopeError
 from ..guard.tokens import TokenError, TokenInfo, TokenStore
+from ..store import StoreError
 from ..store.agents import AgentAccess
 from ..store.oauth import OAuthRepository
 from ..store.people import Person
+from ..store.project_access import ProjectAccess
 from .access_grid import ROWS, GridError, changes, grid, scopes_for
 from .events import audit_event
 from .people import bundles_up_to
+from .project_names import names_of
 from .site import check_csrf, redirect, render, require_admin, require_person, web_of
 
 EXPIRIES = (("", "never"), ("1d", "1 day"), ("7d", "7 days"), ("30d", "30 days"), ("90d", "90 days"))
@@ -52,6 +57,38 @@ class Agent:
     last_used_at: str | None
     expires_at: str | None
     state: str
+    project_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """What it may do in each of its projects, where an admin set that per project."""
+
+    def scopes_in(self, project_id: str) -> frozenset[str]:
+        return self.project_scopes.get(project_id, self.scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectGrid:
+    """One grid on an agent's page: of one of its projects (`project` None: the same on every project)."""
+
+    project: str | None
+    name: str | None
+    levels: dict[str, str]
+    scopes: frozenset[str]
+
+
+def _grids(agent: Agent, names: Mapping[str, str]) -> list[ProjectGrid]:
+    if not agent.projects:
+        return [ProjectGrid(None, None, grid(agent.scopes), agent.scopes)]
+    return [
+        ProjectGrid(p, names.get(p), grid(agent.scopes_in(p)), agent.scopes_in(p))
+        for p in sorted(agent.projects, key=lambda p: ((names.get(p) or p).casefold(), p))
+    ]
+
+
+def _beyond_projects(person: Person, agent: Agent) -> str:
+    """Why a person limited to projects may not act on this agent ('' when they may): the agent must be limited to
+    their projects too."""
+    if person.projects and (not agent.projects or not agent.projects <= person.projects):
+        return "You may change only agents limited to your projects: " + ", ".join(sorted(person.projects)) + "."
+    return ""
 
 
 def _agent(info: TokenInfo) -> Agent:
@@ -67,6 +104,7 @@ def _agent(info: TokenInfo) -> Agent:
         info.last_used_at,
         info.expires_at,
         info.state(),
+        dict(info.project_scopes),
     )
 
 
@@ -94,11 +132,13 @@ async def _one(request: Request, person: Person) -> Agent:
 async def agents_page(request: Request) -> Response:
     person = await require_person(request)
     agents = [a for a in await _agents(request) if _may_see(person, a)]
+    names = await names_of(web_of(request), {p for a in agents for p in a.projects}, fresh=True)
     return render(
         request,
         "console/agents.html",
         section="agents",
         agents=agents,
+        names=names,
         bundles=bundles_up_to(person.bundle),
         expiries=EXPIRIES,
     )
@@ -107,10 +147,13 @@ async def agents_page(request: Request) -> Response:
 async def agent_page(request: Request) -> Response:
     person = await require_person(request)
     agent = await _one(request, person)
-    return _agent_view(request, agent, message="Saved." if request.query_params.get("saved") else "")
+    return await _agent_view(request, agent, message="Saved." if request.query_params.get("saved") else "")
 
 
-def _agent_view(request: Request, agent: Agent, *, message: str = "", problem: str = "", status: int = 200) -> Response:
+async def _agent_view(
+    request: Request, agent: Agent, *, message: str = "", problem: str = "", status: int = 200
+) -> Response:
+    names = await names_of(web_of(request), agent.projects, fresh=status == 200)
     return render(
         request,
         "console/agent.html",
@@ -118,7 +161,8 @@ def _agent_view(request: Request, agent: Agent, *, message: str = "", problem: s
         section="agents",
         agent=agent,
         rows=ROWS,
-        levels=grid(agent.scopes),
+        grids=_grids(agent, names),
+        names=names,
         message=message,
         problem=problem,
     )
@@ -130,33 +174,42 @@ async def save_access(request: Request) -> Response:
     web = web_of(request)
     agent = await _one(request, person)
     if agent.state != "active":
-        return _agent_view(
+        return await _agent_view(
             request, agent, problem=f"This agent is {agent.state}: its access cannot change.", status=409
         )
-    if person.projects and (not agent.projects or not agent.projects <= person.projects):
-        return _agent_view(
-            request,
-            agent,
-            problem="You may change only agents limited to your projects: " + ", ".join(sorted(person.projects)) + ".",
-            status=403,
-        )
+    if refused := _beyond_projects(person, agent):
+        return await _agent_view(request, agent, problem=refused, status=403)
+    project = str(form.get("project") or "")[:200] or None
+    if project is not None and project not in agent.projects:
+        problem = "That project is not one this agent is limited to."
+        return await _agent_view(request, agent, problem=problem, status=400)
     choices = {row.name: str(form.get(row.name)) for row in ROWS if form.get(row.name) is not None}
+    # One project's grid, or (without `project`) the same choices on every project the agent has a grid for.
+    projects = [project] if project else sorted(agent.project_scopes) if agent.projects else []
+    befores = {p: agent.scopes_in(p) for p in projects} if projects else {"": agent.scopes}
     try:
-        after = scopes_for(choices, agent.scopes)
+        afters = {p: scopes_for(choices, before) for p, before in befores.items()}
     except GridError as exc:
-        return _agent_view(request, agent, problem=str(exc), status=400)
-    beyond = (after - agent.scopes) - BUNDLES[person.bundle]
+        return await _agent_view(request, agent, problem=str(exc), status=400)
+    beyond = frozenset().union(*(afters[p] - befores[p] for p in afters)) - BUNDLES[person.bundle]
     if beyond:
-        return _agent_view(
+        return await _agent_view(
             request,
             agent,
             problem=f"You may grant up to the {person.bundle} bundle: {', '.join(sorted(beyond))} is beyond it.",
             status=403,
         )
-    changed = changes(agent.scopes, after)
+    changed = {p: c for p in afters if (c := changes(befores[p], afters[p]))}
     if not changed:
         return redirect(request, f"/console/agents/{agent.id}?saved=1")
-    details = {"agent": agent.name, "id": agent.id, "changes": changed, "scopes": sorted(after)}
+    details: dict[str, object] = {"agent": agent.name, "id": agent.id}
+    if projects:
+        details["projects"] = {p: {"changes": c, "scopes": sorted(afters[p])} for p, c in changed.items()}
+        if project:
+            details["project_id"] = project
+            details["changes"] = changed[project]
+    else:
+        details.update(changes=changed[""], scopes=sorted(afters[""]))
     try:
         await audit_event(
             web.audit,
@@ -168,16 +221,35 @@ async def save_access(request: Request) -> Response:
             details=details,
         )
     except AuditError:
-        return _agent_view(
+        return await _agent_view(
             request, agent, problem="The audit log cannot record this change, so it was not made.", status=503
         )
-    await anyio.to_thread.run_sync(AgentAccess(web.store.tokens).set_scopes, agent.id, after)
+    try:
+        if projects:
+            for p in changed:
+                await anyio.to_thread.run_sync(
+                    ProjectAccess(web.store.tokens).set_project, agent.id, p, afters[p], agent.projects
+                )
+        else:
+            await anyio.to_thread.run_sync(AgentAccess(web.store.tokens).set_scopes, agent.id, afters[""])
+    except StoreError:
+        return await _agent_view(request, agent, problem="The change could not be stored.", status=503)
     return redirect(request, f"/console/agents/{agent.id}?saved=1")
+
+
+def _may_revoke(person: Person, agent: Agent) -> str:
+    """Why this person may not revoke this agent ('' when they may): their own grant, always; someone else's agent,
+    as an admin, under the same project rule as the grid."""
+    if agent.person is not None and agent.person == person.name:
+        return ""
+    return _beyond_projects(person, agent)
 
 
 async def revoke_confirm(request: Request) -> Response:
     person = await require_person(request)
     agent = await _one(request, person)
+    if refused := _may_revoke(person, agent):
+        return await _agent_view(request, agent, problem=refused, status=403)
     return render(request, "console/revoke.html", section="agents", agent=agent)
 
 
@@ -186,6 +258,8 @@ async def revoke(request: Request) -> Response:
     form = await check_csrf(request)
     web = web_of(request)
     agent = await _one(request, person)
+    if refused := _may_revoke(person, agent):
+        return await _agent_view(request, agent, problem=refused, status=403)
     if form.get("confirm") != "yes":
         return redirect(request, f"/console/agents/{agent.id}/revoke")
     details = {"agent": agent.name, "id": agent.id}
@@ -200,7 +274,7 @@ async def revoke(request: Request) -> Response:
             details=details,
         )
     except AuditError:
-        return _agent_view(
+        return await _agent_view(
             request, agent, problem="The audit log cannot record this, so nothing was revoked.", status=503
         )
     if agent.kind == "grant":  # with every refresh token, so the client cannot get a new access token
@@ -236,6 +310,7 @@ async def create_token(request: Request) -> Response:
             status=400,
             section="agents",
             agents=agents,
+            names={},
             bundles=allowed,
             expiries=EXPIRIES,
             problem=problem,
@@ -263,6 +338,7 @@ async def create_token(request: Request) -> Response:
             status=400,
             section="agents",
             agents=agents,
+            names={},
             bundles=allowed,
             expiries=EXPIRIES,
             problem=message,

@@ -20,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from ..render.audit import parts
+from ..render.audit import NO_NAMES, Names, parts
 from ..store.audit_queries import DECISIONS, AuditFilter, AuditQueries, FilterError, export_line
 from .chain_watch import watch_for
+from .project_names import names_for, refresh
 from .site import TEMPLATES, redirect, render, require_admin, require_person, security_headers, shown, web_of
 
 PAGE_SIZE = 50
@@ -47,7 +48,7 @@ def _target_order(item: tuple[Any, Any]) -> int:
     return order.index(item[0]) if item[0] in order else len(order)
 
 
-def row_view(record: dict[str, Any]) -> dict[str, Any]:
+def row_view(record: dict[str, Any], names: Names = NO_NAMES) -> dict[str, Any]:
     """What a table row shows; every value is escaped by the template."""
     targets = record.get("targets") if isinstance(record.get("targets"), dict) else {}
     is_person = str(record.get("principal_id") or "").startswith("person:")
@@ -66,7 +67,7 @@ def row_view(record: dict[str, Any]) -> dict[str, Any]:
         "reason": record.get("reason") or "",
         "outcome": record.get("outcome") or "",
         "duration": record.get("duration_ms"),
-        "sentence": parts(record),
+        "sentence": parts(record, names),
     }
 
 
@@ -88,12 +89,14 @@ async def audit_page(request: Request) -> Response:
         page = await anyio.to_thread.run_sync(lambda: queries.page(filters, limit=PAGE_SIZE))
         cursor = None
     chain = await anyio.to_thread.run_sync(watch_for(web.audit).current)
+    await refresh(web)
+    names = await anyio.to_thread.run_sync(names_for, web.store, page.records)
     query = urlencode(filters_query(raw))
     return render(
         request,
         "console/audit.html",
         section="audit",
-        rows=[row_view(r) for r in page.records],
+        rows=[row_view(r, names) for r in page.records],
         raw=raw,
         decisions=DECISIONS,
         problem=problem,
@@ -125,7 +128,8 @@ async def audit_poll(request: Request) -> Response:
         return security_headers(JSONResponse({"rows": "", "after": after}))
     queries = AuditQueries(web.store.audit)
     records, next_after = await anyio.to_thread.run_sync(lambda: queries.newer(filters, after=after))
-    rows = _FRAGMENTS.get_template("console/_rows.html").render(rows=[row_view(r) for r in reversed(records)])
+    names = await anyio.to_thread.run_sync(names_for, web.store, records)
+    rows = _FRAGMENTS.get_template("console/_rows.html").render(rows=[row_view(r, names) for r in reversed(records)])
     return security_headers(JSONResponse({"rows": rows, "count": len(records), "after": next_after}))
 
 
