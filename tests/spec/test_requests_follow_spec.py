@@ -61,6 +61,10 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("list_errors", {**p, "user": "ann@example.com", "assigned_to": "me", "error_class": "KeyError"}),
         ("list_errors", {**p, "os": "Linux", "app_version": "3.*", "before": "1d", "filters": ["browser.name=Chrome"]}),
         ("list_errors", {**p, "saved_search_id": "abd86caf7a49de26373b7126"}),
+        (
+            "list_errors",
+            {**p, "filters": {"os.name": [{"type": "eq", "value": "Linux"}, {"type": "ne", "value": "iOS"}]}},
+        ),
         ("list_errors", {**p, "release_stage": "nowhere"}),
         ("get_error", {**p, "error_id": INTEGRITY}),
         ("list_events", {**p, "error_id": INTEGRITY, "limit": 3}),
@@ -84,6 +88,11 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("list_event_fields", p),
         ("list_saved_searches", {**p, "shared": True}),
         ("create_saved_search", {**p, "name": "mine", "filters": ["error.status=open", "error.status=for_review"]}),
+        (
+            "create_saved_search",
+            {**p, "name": "raw", "filters": {"error.status": [{"type": "eq", "value": "open"}]}, "sort": "users"},
+        ),
+        ("list_events", {**p, "error_id": INTEGRITY, "filters": {"user.id": [{"type": "ne", "value": "u-1"}]}}),
         ("list_organizations", {}),
         ("list_organizations", {"organization_id": ACME}),
         ("create_project", {"organization_id": ACME, "name": "Walk", "type": "js"}),

@@ -834,6 +834,7 @@ class BugsnagSim:
             raise ApiError(400, "name is required")
         if not isinstance(filters, dict):
             raise ApiError(400, "filters is required")
+        check_filter_object(filters)
         if not isinstance(data.get("project_default"), bool):
             raise ApiError(400, "project_default is required")
         if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
@@ -877,6 +878,8 @@ class BugsnagSim:
             raise ApiError(400, "name must not be blank")
         if "filters" in data and not isinstance(data["filters"], dict):
             raise ApiError(400, "filters must be an object")
+        if "filters" in data:
+            check_filter_object(data["filters"])
         if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
             raise ApiError(400, "Invalid sort")
         for flag in ("shared", "project_default"):
@@ -1102,6 +1105,19 @@ async def _test_hook_endpoint(request: Request) -> Response:
         return JSONResponse({"errors": ["Project not found"]}, 404)
     statuses = await fire(control.hooks, [dashboard_test_delivery(sim.world, project_id)], control.hook_transport)
     return JSONResponse({"deliveries": statuses})
+
+
+def check_filter_object(filters: dict[str, Any]) -> None:
+    """A saved search's `filters` as the document's `Filters` object has them: each field id maps to a list of
+    `{"type": "eq"|"ne", "value": string}`; anything else is a 400, as BugSnag answers it."""
+    for field, conditions in filters.items():
+        if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+            raise ApiError(400, f"filters.{field} must be an array of filters")
+        for condition in conditions:
+            if set(condition) != {"type", "value"} or condition["type"] not in ("eq", "ne"):
+                raise ApiError(400, 'Each filter must be of the format {"type": "eq"|"ne", "value": ...}')
+            if not isinstance(condition["value"], str):
+                raise ApiError(400, f"filters.{field} value must be a string")
 
 
 def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control: Control | None = None) -> Starlette:
