@@ -112,3 +112,17 @@ async def test_the_sandbox_refuses_a_saved_search_whose_filters_are_not_the_filt
             "/saved_searches", json={**body, "filters": {"error.status": [{"type": "eq", "value": "open"}]}}
         )
         assert good.status_code == 201
+
+
+async def test_a_saved_searchs_filters_are_listed_in_the_form_filters_takes(
+    servers: Servers, sandbox: Starlette, home: Path
+) -> None:
+    server = servers(admin_principal(), settings=make_settings(home, toolsets="all"))
+    async with Client(server) as client:
+        listed = await client.call_tool("list_saved_searches", {"project_id": API_PROJECT})
+        row = listed.structured_content["saved_searches"][0]
+        assert row["untrusted"]["filters"] == ["error.status=open", "app.release_stage=production"]
+        assert "filters: error.status=open; app.release_stage=production" in text_of(listed)
+        by_id = await client.call_tool("list_errors", {"project_id": API_PROJECT, "saved_search_id": row["id"]})
+        passed_on = await errors(client, row["untrusted"]["filters"])
+        assert passed_on.structured_content["errors"] == by_id.structured_content["errors"]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ..model import Comment, DataDeletion, FeatureFlag, Page, SavedSearch
 from .answer import Answer
 from .confirm import awaiting
+from .insights import filter_strings
 from .outputs import CommentList, CommentOut, CommentRef, DataDeletionOut, FeatureFlagList, FeatureFlagRef
 from .refs import iso, untrusted
 from .text import NOTICE, fence, inline, joined, plural, when
@@ -26,7 +27,7 @@ def comment_preview(comment: Comment) -> str:
 
 
 def saved_search_preview(search: SavedSearch) -> str:
-    conditions = "; ".join(f"{f} {k} {v}" for f, k, v in search.conditions)
+    conditions = "; ".join(filter_strings(search))
     return fence("saved.search", f"name: {inline(search.name, 60)}\nfilters: {inline(conditions, 300)}")
 
 

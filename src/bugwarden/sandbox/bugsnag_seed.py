@@ -703,6 +703,7 @@ def build_world() -> World:
         )
 
     _add_monster(errors, projects, oid("project", "api-server"))
+    _count_release_errors(releases, errors)
     collaborators = _collaborators(orgs, projects, users)
     return World(
         users=users,
@@ -716,6 +717,23 @@ def build_world() -> World:
         saved_searches=saved,
         event_fields=_event_fields(),
     )
+
+
+def _count_release_errors(releases: dict[str, list[dict[str, Any]]], errors: dict[str, SeedError]) -> None:
+    """Each release's `errors_introduced_count` and `errors_seen_count` from the errors themselves, so that a
+    release listing agrees with `list_errors` filtered by `introduced_in` (the demo must not contradict itself)."""
+    for pid, project_releases in releases.items():
+        mine = [e for e in errors.values() if e.data["project_id"] == pid]
+        for rel in project_releases:
+            stage, version = rel["release_stage"]["name"], rel["app_version"]
+            rel["errors_introduced_count"] = sum(
+                1 for e in mine if any(r["release_id"] == rel["id"] for r in e.data.get("introduced_in_releases", []))
+            )
+            rel["errors_seen_count"] = sum(
+                1
+                for e in mine
+                if any(ev["app"]["version"] == version and ev["app"]["releaseStage"] == stage for ev in e.events)
+            )
 
 
 def _event(
