@@ -25,6 +25,15 @@ CHANGED_FIELDS = (
 )
 
 
+def no_such_stage(stages: Sequence[str], argument: str) -> str:
+    """What to say when a release stage named by the caller is not one of the project's `stages`: which it has,
+    to pass as `argument` (instead of an empty page with a hint that cannot work)."""
+    if not stages:
+        return "This project has no release stage by that name, and none has reported yet."
+    listed = fence("release.stages", "\n".join(inline(s, 60) for s in stages))
+    return f"This project has no release stage by that name; it has these (pass one as {argument}):\n{NOTICE}\n{listed}"
+
+
 def error_list(
     page: Page[ErrorGroup],
     project_id: str,
@@ -37,12 +46,7 @@ def error_list(
     has, when looked up), the answer says so instead of suggesting a wider search."""
     if not page.items:
         if release_stage is not None and stages is not None and release_stage not in stages:
-            text = f"# Errors in project {project_id}\nThis project has no release stage by that name"
-            if stages:
-                text += "; it has these (pass one as release_stage):\n" + NOTICE + "\n"
-                text += fence("release.stages", "\n".join(inline(s, 60) for s in stages))
-            else:
-                text += ", and none has reported yet."
+            text = f"# Errors in project {project_id}\n" + no_such_stage(stages, "release_stage")
         else:
             hint = " Try a wider 'since' or fewer filters." if filtered else ""
             text = f"# Errors in project {project_id}\nNo errors match these filters.{hint}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from ..model import (
     Collaborator,
@@ -19,6 +20,7 @@ from ..model import (
 )
 from .answer import Answer
 from .context import trend_line
+from .errors import no_such_stage
 from .outputs import (
     BucketRef,
     CollaboratorList,
@@ -130,6 +132,11 @@ def stability(stage: str | None, points: Sequence[StabilityPoint]) -> Answer:
         counts = joined(count(p.sessions, "session"), count(p.unhandled_sessions, "unhandled session"), sep=", ")
         lines.append(f"{day[:10]}: {counts}" if day else counts)
     return Answer("\n".join(lines), data)
+
+
+def unknown_stage(title: str, stages: Sequence[str], argument: str, data: Any) -> Answer:
+    """An empty listing for a release stage the project does not have: says so and names the stages it has."""
+    return Answer(f"# {title}\n{no_such_stage(stages, argument)}", data)
 
 
 def releases(page: Page[Release], cursor: str | None) -> Answer:

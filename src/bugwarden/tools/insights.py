@@ -28,6 +28,7 @@ from ..render.outputs import (
 from .filters import FilterList, checked_filters, filter_rules
 from .params import Cursor, Limit, OptionalErrorId, ProjectId, Since
 from .registry import tool
+from .stages import stages_if_unknown
 from .support import check_since, insights, respond
 
 FieldId = Annotated[
@@ -193,6 +194,8 @@ async def list_releases(
     page = await backend.list_releases(
         target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=target.page
     )
+    if (stages := await stages_if_unknown(target, release_stage, not page.items)) is not None:
+        return respond(render.unknown_stage("Releases", stages, "release_stage", ReleaseList(releases=[])))
     return respond(render.releases(page, target.cursor(page.next)))
 
 
@@ -224,6 +227,9 @@ async def list_release_groups(
         limit=limit,
         page=target.page,
     )
+    if (stages := await stages_if_unknown(target, release_stage_name, not page.items)) is not None:
+        data = ReleaseGroupList(release_groups=[])
+        return respond(render.unknown_stage("Release groups", stages, "release_stage_name", data))
     return respond(render.release_groups(page, target.cursor(page.next)))
 
 

@@ -26,6 +26,7 @@ from .confirm import delete_after_consent
 from .filters import FilterList, checked_filters, filter_rules, parse_filter
 from .params import Confirm, Cursor, ErrorId, Limit, ProjectId
 from .registry import tool
+from .stages import stages_if_unknown
 from .support import backend_of, insights, respond
 
 CommentId = Annotated[str, Field(description="Comment id from list_comments.", min_length=1, max_length=200)]
@@ -125,6 +126,9 @@ async def list_feature_flags(
     page = await insights(target).list_feature_flags(
         target.project_id, release_stage_name, q=q, limit=limit, page=target.page
     )
+    if (stages := await stages_if_unknown(target, release_stage_name, not page.items)) is not None:
+        data = FeatureFlagList(feature_flags=[])
+        return respond(render_insights.unknown_stage("Feature flags", stages, "release_stage_name", data))
     return respond(render.feature_flags(page, release_stage_name, target.cursor(page.next)))
 
 

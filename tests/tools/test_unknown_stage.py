@@ -1,0 +1,36 @@
+"""A release stage the project does not have, named to a listing that takes one: the answer says so and names
+the stages it has, instead of "0 of 0" and a hint that cannot work (list_errors has done so since issue 26)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from tests.conftest import API_PROJECT, Servers, admin_principal, make_settings
+from tests.snapshot import text_of
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    ("tool", "argument"),
+    [
+        ("list_releases", "release_stage"),
+        ("list_release_groups", "release_stage_name"),
+        ("list_feature_flags", "release_stage_name"),
+    ],
+)
+async def test_an_unknown_release_stage_is_said_plainly_with_the_ones_there_are(
+    servers: Servers, home: Path, tool: str, argument: str
+) -> None:
+    server = servers(admin_principal(), settings=make_settings(home, toolsets="all"))
+    async with Client(server) as client:
+        result = await client.call_tool(tool, {"project_id": API_PROJECT, argument: "prod"})
+        text = text_of(result)
+        assert not result.is_error
+        assert f"no release stage by that name; it has these (pass one as {argument})" in text
+        assert "production\nstaging" in text and "0 of 0" not in text and "More:" not in text
+        known = await client.call_tool(tool, {"project_id": API_PROJECT, argument: "production"})
+        assert "no release stage by that name" not in text_of(known)
