@@ -3,10 +3,10 @@ empty, so a listing that finds something costs no extra request."""
 
 from __future__ import annotations
 
-from ..guard.target import Target
+from ..guard.target import ProjectTarget
 
 
-async def stages_if_unknown(target: Target, stage: str | None, empty: bool) -> tuple[str, ...] | None:
+async def stages_if_unknown(target: ProjectTarget, stage: str | None, empty: bool) -> tuple[str, ...] | None:
     """The project's release stages when `stage` is not one of them and the first page was `empty`; else None."""
     if not empty or not stage or target.page is not None:
         return None
