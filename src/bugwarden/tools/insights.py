@@ -66,7 +66,10 @@ async def list_pivots(
     filters: FilterList = None,
 ) -> Annotated[CallToolResult, PivotList]:
     """Where errors happen: the top values of releases, OS, browsers, users and other fields, for one error or a
-    whole project."""
+    whole project.
+
+    Use this when the question is which browsers, OSes, versions or users an error hits, or where a project's errors
+    cluster; narrow with filters (['app.release_stage=production'])."""
     backend = insights(target)
     found = await backend.list_pivots(
         target.project_id,
@@ -249,7 +252,11 @@ async def list_project_events(
     limit: Limit = 10,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, EventList]:
-    """Recent events across all errors of a project, newest first, optionally filtered (e.g. 'user.id=42')."""
+    """Recent events across all errors of a project, newest first, each with its error id.
+
+    Use this when the question is about occurrences rather than errors: what one user hit (filters
+    ['user.id=42']), what happened on one host (['device.hostname=web-1']) or in one release
+    (['version.seen_in=3.7.0'])."""
     backend = insights(target)
     page = await backend.list_project_events(
         target.project_id,
@@ -324,7 +331,10 @@ async def create_saved_search(
     shared: Annotated[bool, Field(description="Visible to the whole team.")] = False,
     project_default: Annotated[bool, Field(description="Make it the project's default view.")] = False,
 ) -> Annotated[CallToolResult, CreatedOut]:
-    """Save a named filter set in the dashboard, for example the query an investigation settled on."""
+    """Save a named filter set in the dashboard, for example the query an investigation settled on.
+
+    Use this when a query should outlive the conversation: filters as strings (['error.status=open']) or in
+    BugSnag's own form ({"error.status": [{"type": "eq", "value": "open"}]})."""
     backend = insights(target)
     parsed = await checked_filters(backend, target.project_id, filters)
     saved = await backend.create_saved_search(
