@@ -26,6 +26,7 @@ GLOBEX = oid("org", "globex")
 INTEGRITY = oid("error", "api-server", "0")
 KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
+TEAM = oid("team", "backend")
 REFERENCE = Path("/work/shared/reference/bugsnag-data-access-api-v2.yaml")
 
 
@@ -112,9 +113,9 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ),
         ("update_error", {**p, "error_id": INTEGRITY, "operation": "link_issue", "issue_url": "https://x.test/1"}),
         ("bulk_update_errors", {**p, "error_ids": [INTEGRITY, KEYERROR], "operation": "ignore"}),
-        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": "t1"}),
+        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": TEAM}),
         ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "discard"}),
-        ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "t1"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "Payments"}),
         ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "n1"}),
         ("list_events", {**p, "error_id": INTEGRITY, "filters": ["user.id=u-1", "user.id=u-2"], "since": "7d"}),
         ("list_events", {**p, "error_id": INTEGRITY, "direction": "asc", "before": "1d"}),

@@ -15,15 +15,15 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize(
-    ("tool", "argument"),
+    ("tool", "argument", "title"),
     [
-        ("list_releases", "release_stage"),
-        ("list_release_groups", "release_stage_name"),
-        ("list_feature_flags", "release_stage_name"),
+        ("list_releases", "release_stage", "Releases"),
+        ("list_release_groups", "release_stage_name", "Release groups"),
+        ("list_feature_flags", "release_stage_name", "Feature flags"),
     ],
 )
 async def test_an_unknown_release_stage_is_said_plainly_with_the_ones_there_are(
-    servers: Servers, home: Path, tool: str, argument: str
+    servers: Servers, home: Path, tool: str, argument: str, title: str
 ) -> None:
     server = servers(admin_principal(), settings=make_settings(home, toolsets="all"))
     async with Client(server) as client:
@@ -31,6 +31,7 @@ async def test_an_unknown_release_stage_is_said_plainly_with_the_ones_there_are(
         text = text_of(result)
         assert not result.is_error
         assert f"no release stage by that name; it has these (pass one as {argument})" in text
+        assert text.startswith(f"# {title}\nNo {title.lower()}: this project has no release stage")
         assert "production\nstaging" in text and "0 of 0" not in text and "More:" not in text
         known = await client.call_tool(tool, {"project_id": API_PROJECT, argument: "production"})
         assert "no release stage by that name" not in text_of(known)

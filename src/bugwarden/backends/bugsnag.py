@@ -59,6 +59,8 @@ from .quota import QuotaLedger
 log = logging.getLogger("bugwarden.bugsnag")
 MAX_PER_PAGE = 100
 PIVOT_FIELDS = ("app.release_stage", "app.version", "os.name", "browser.name")
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+"""How BugSnag's ids look (24 hex digits); an assignee team given otherwise is a team name."""
 _DASHBOARD_ERROR = re.compile(r"^/([^/]+)/([^/]+)/errors/([^/?#]+)")
 T = TypeVar("T")
 RESTRICTIONS = {
@@ -448,7 +450,13 @@ class BugsnagBackend:
 
     async def _with_assignee_id(self, project_id: str, change: ErrorChange) -> ErrorChange:
         """An assignment to a collaborator named by email, turned into the id BugSnag takes (one request: the
-        project's collaborators, which any member may read)."""
+        project's collaborators, which any member may read); a team named by its name, likewise (see
+        `_team_id`)."""
+        team = change.fields.get("assigned_team_id")
+        if change.operation == "assign" and isinstance(team, str) and team and not _OBJECT_ID.match(team):
+            return ErrorChange(
+                change.operation, {**change.fields, "assigned_team_id": await self._team_id(project_id, team)}
+            )
         who = change.fields.get("assigned_collaborator_id")
         if change.operation != "assign" or not isinstance(who, str) or "@" not in who:
             return change
@@ -464,6 +472,40 @@ class BugsnagBackend:
                 status=404,
             )
         return ErrorChange(change.operation, {**change.fields, "assigned_collaborator_id": found[0]})
+
+    async def _team_id(self, project_id: str, name: str) -> str:
+        """The id of the project's organization's team called `name` (case aside): the project (cached), then the
+        organization's teams searched by name, which BugSnag shows only to an organization admin."""
+        organization = (await self.get_project(project_id)).organization_id
+        if not organization:
+            raise InvalidArgument(f"project {project_id!r} names no organization to look team {name!r} up in")
+        path = api_path("organizations", ("organization_id", organization), "teams")
+        try:
+            teams = await self._page(
+                path,
+                [("q", name), ("per_page", "100")],
+                None,
+                lambda d: (str(d["id"]), str(d.get("name") or "")) if d.get("id") else None,
+                not_found=self._nf_org(organization),
+            )
+        except Forbidden as exc:
+            raise Forbidden(
+                "naming a team needs an organization admin upstream; pass the team's id instead; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=exc.status,
+            ) from exc
+        found = [tid for tid, called in teams.items if called.casefold() == name.strip().casefold()]
+        if not found:
+            raise NotFound(
+                f"no team of the project's organization is called {name[:60]!r}; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=404,
+            )
+        return found[0]
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))

@@ -136,7 +136,7 @@ def stability(stage: str | None, points: Sequence[StabilityPoint]) -> Answer:
 
 def unknown_stage(title: str, stages: Sequence[str], argument: str, data: Any) -> Answer:
     """An empty listing for a release stage the project does not have: says so and names the stages it has."""
-    return Answer(f"# {title}\n{no_such_stage(stages, argument)}", data)
+    return Answer(f"# {title}\nNo {title.lower()}: {no_such_stage(stages, argument)}", data)
 
 
 def releases(page: Page[Release], cursor: str | None) -> Answer:

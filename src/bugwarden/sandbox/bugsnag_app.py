@@ -790,6 +790,16 @@ class BugsnagSim:
         chunk, headers = q.paginate(request, people, "objectid")
         return self.ok(chunk, headers=headers)
 
+    async def org_teams(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        if user["role"] != "admin":
+            raise ApiError(403, "Organization Administrator role required")
+        teams = list(self.world.teams.get(org["id"], []))
+        if term := request.query_params.get("q"):
+            teams = [t for t in teams if q.contains(t["name"], term)]
+        chunk, headers = q.paginate(request, teams, "objectid")
+        return self.ok(chunk, headers=headers)
+
     async def org_collaborator(self, request: Request, user: dict[str, Any]) -> Response:
         org = self.org_for(user, request.path_params["organization_id"])
         self.require_writer(user)
@@ -1136,6 +1146,7 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route("/organizations/{organization_id}/projects", r(sim.list_projects), methods=["GET"]),
         Route("/organizations/{organization_id}/projects", r(sim.create_project), methods=["POST"]),
         Route("/organizations/{organization_id}/collaborators", r(sim.org_collaborators)),
+        Route("/organizations/{organization_id}/teams", r(sim.org_teams)),
         Route("/organizations/{organization_id}/collaborators/{id}", r(sim.org_collaborator)),
         Route(P, r(sim.get_project), methods=["GET"]),
         Route(P, r(sim.update_project), methods=["PATCH"]),

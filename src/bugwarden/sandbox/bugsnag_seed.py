@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +94,8 @@ class World:
     collaborators: dict[str, list[dict[str, Any]]]
     saved_searches: dict[str, dict[str, Any]]
     event_fields: list[dict[str, Any]]
+    teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per organization id: its teams (TeamApiView), which errors can be assigned to."""
 
 
 _PLATFORMS = {
@@ -716,6 +718,7 @@ def build_world() -> World:
         collaborators=collaborators,
         saved_searches=saved,
         event_fields=_event_fields(),
+        teams={org["id"]: _teams(org["slug"]) for org in orgs.values()},
     )
 
 
@@ -1007,6 +1010,15 @@ def _add_monster(errors: dict[str, SeedError], projects: dict[str, dict[str, Any
     seed = SeedError(data=data, daily=[0] * 28 + [4, 7], events=[event])
     _agree(seed, NOW - timedelta(days=2), last, 0, [event["user"]], ["3.7.0"])
     errors[eid] = seed
+
+
+def _teams(slug: str) -> list[dict[str, Any]]:
+    """An organization's teams: Backend (acme's keeps the id the tests know) and Payments."""
+    backend = oid("team", "backend") if slug == "acme" else oid("team", slug, "backend")
+    return [
+        {"id": backend, "name": "Backend", "collaborator_count": 2, "project_count": 2},
+        {"id": oid("team", slug, "payments"), "name": "Payments", "collaborator_count": 1, "project_count": 1},
+    ]
 
 
 def _collaborators(

@@ -74,7 +74,12 @@ CollaboratorId = Annotated[
     Field(description="For assign: the collaborator's id or email; empty unassigns.", max_length=200),
 ]
 TeamId = Annotated[
-    str | None, Field(description="For assign: the team instead of a collaborator (BugSnag team id).", max_length=100)
+    str | None,
+    Field(
+        description="For assign: the team instead of a collaborator: its BugSnag id, or its name (e.g. 'Payments'; "
+        "looked up, which BugSnag allows an organization admin).",
+        max_length=100,
+    ),
 ]
 NotificationId = Annotated[
     str | None,
