@@ -27,6 +27,7 @@ INTEGRITY = oid("error", "api-server", "0")
 KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
 TEAM = oid("team", "backend")
+JIRA = oid("integration", "jira")
 REFERENCE = Path("/work/shared/reference/bugsnag-data-access-api-v2.yaml")
 
 
@@ -116,7 +117,8 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": TEAM}),
         ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "discard"}),
         ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "Payments"}),
-        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "n1"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": JIRA}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "github"}),
         ("list_events", {**p, "error_id": INTEGRITY, "filters": ["user.id=u-1", "user.id=u-2"], "since": "7d"}),
         ("list_events", {**p, "error_id": INTEGRITY, "direction": "asc", "before": "1d"}),
         ("list_releases", {**p, "sort": "percent_of_sessions"}),

@@ -50,3 +50,19 @@ async def test_without_an_organization_admin_upstream_the_name_cannot_be_looked_
         refused = await client.call_tool("update_error", assign("Payments"))
     assert refused.is_error and "naming a team needs an organization admin upstream" in text_of(refused)
     assert "pass the team's id instead" in text_of(refused)
+
+
+async def test_an_issue_tracker_is_named_by_its_integration_key_or_tracker_project(
+    servers: Servers, sandbox: Starlette, home: Path
+) -> None:
+    args = {"project_id": API_PROJECT, "error_id": INTEGRITY, "operation": "create_issue"}
+    log = sandbox.state.control.log
+    async with Client(servers(admin_principal(), settings=make_settings(home, toolsets="all"))) as client:
+        for named in ("GitHub", "acme/api-server", "API"):
+            done = await client.call_tool("update_error", args | {"notification_id": named})
+            assert not done.is_error, text_of(done)
+        assert any(r.path.endswith("/configured_integration_summaries") for r in log)
+        unknown = await client.call_tool("update_error", args | {"notification_id": "linear"})
+        said = text_of(unknown)
+        assert unknown.is_error and "no issue tracker of project" in said and "'linear'" in said
+        assert "github, jira" in said and "nothing was changed" in said  # the keys it has, quoted in the fence

@@ -450,8 +450,13 @@ class BugsnagBackend:
 
     async def _with_assignee_id(self, project_id: str, change: ErrorChange) -> ErrorChange:
         """An assignment to a collaborator named by email, turned into the id BugSnag takes (one request: the
-        project's collaborators, which any member may read); a team named by its name, likewise (see
-        `_team_id`)."""
+        project's collaborators, which any member may read); a team named by its name, and an issue tracker by its
+        integration key, likewise (see `_team_id`, `_tracker_id`)."""
+        tracker = change.fields.get("notification_id")
+        if isinstance(tracker, str) and tracker and not _OBJECT_ID.match(tracker):
+            change = ErrorChange(
+                change.operation, {**change.fields, "notification_id": await self._tracker_id(project_id, tracker)}
+            )
         team = change.fields.get("assigned_team_id")
         if change.operation == "assign" and isinstance(team, str) and team and not _OBJECT_ID.match(team):
             return ErrorChange(
@@ -506,6 +511,39 @@ class BugsnagBackend:
                 status=404,
             )
         return found[0]
+
+    async def _tracker_id(self, project_id: str, key: str) -> str:
+        """The notification id of the project's one issue tracker whose integration key (`jira`, `github`, ...) or
+        tracker project (`PROJ`) is `key`, case aside."""
+        path = api_path("projects", ("project_id", project_id), "configured_integration_summaries")
+        found = await self._page(
+            path,
+            [("category", "issue-tracker"), ("per_page", "100")],
+            None,
+            lambda d: d if d.get("notification_id") else None,
+            not_found=self._nf_project(project_id),
+        )
+        wanted = key.strip().casefold()
+        matches = [
+            str(d["notification_id"])
+            for d in found.items
+            if wanted
+            in (str(d.get("integration_key") or "").casefold(), str(d.get("project_identifier") or "").casefold())
+        ]
+        if len(matches) != 1:
+            keys = sorted({str(d.get("integration_key")) for d in found.items if d.get("integration_key")})
+            said = "no" if not matches else "more than one"
+            failure = (NotFound if not matches else InvalidArgument)(
+                f"{said} issue tracker of project {project_id!r} is {key[:40]!r}"
+                + ("; pass one of its integration keys (quoted) or a notification id" if keys else ", and it has none")
+                + "; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=404 if not matches else None,
+            )
+            raise failure.quoting(", ".join(keys), "upstream.integrations") if keys else failure
+        return matches[0]
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))

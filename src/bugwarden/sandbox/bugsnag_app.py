@@ -790,6 +790,14 @@ class BugsnagSim:
         chunk, headers = q.paginate(request, people, "objectid")
         return self.ok(chunk, headers=headers)
 
+    async def integration_summaries(self, request: Request, user: dict[str, Any]) -> Response:
+        project = self.project_for(user, request.path_params["project_id"])
+        found = list(self.world.integrations.get(project["id"], []))
+        if category := request.query_params.get("category"):
+            found = [i for i in found if i["category"] == category]
+        chunk, headers = q.paginate(request, found, "objectid")
+        return self.ok(chunk, headers=headers)
+
     async def org_teams(self, request: Request, user: dict[str, Any]) -> Response:
         org = self.org_for(user, request.path_params["organization_id"])
         if user["role"] != "admin":
@@ -1147,6 +1155,7 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route("/organizations/{organization_id}/projects", r(sim.create_project), methods=["POST"]),
         Route("/organizations/{organization_id}/collaborators", r(sim.org_collaborators)),
         Route("/organizations/{organization_id}/teams", r(sim.org_teams)),
+        Route(P + "/configured_integration_summaries", r(sim.integration_summaries)),
         Route("/organizations/{organization_id}/collaborators/{id}", r(sim.org_collaborator)),
         Route(P, r(sim.get_project), methods=["GET"]),
         Route(P, r(sim.update_project), methods=["PATCH"]),

@@ -96,6 +96,8 @@ class World:
     event_fields: list[dict[str, Any]]
     teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Per organization id: its teams (TeamApiView), which errors can be assigned to."""
+    integrations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per project id: its configured integrations (ConfiguredIntegrationSummary): issue trackers to file errors in."""
 
 
 _PLATFORMS = {
@@ -719,6 +721,7 @@ def build_world() -> World:
         saved_searches=saved,
         event_fields=_event_fields(),
         teams={org["id"]: _teams(org["slug"]) for org in orgs.values()},
+        integrations={pid: _integrations(project["slug"]) for pid, project in projects.items()},
     )
 
 
@@ -1019,6 +1022,26 @@ def _teams(slug: str) -> list[dict[str, Any]]:
         {"id": backend, "name": "Backend", "collaborator_count": 2, "project_count": 2},
         {"id": oid("team", slug, "payments"), "name": "Payments", "collaborator_count": 1, "project_count": 1},
     ]
+
+
+def _integrations(slug: str) -> list[dict[str, Any]]:
+    """A project's issue trackers: Jira (one id for all, as the tests know it) and, for api-server, GitHub too."""
+    jira = {
+        "notification_id": oid("integration", "jira"),
+        "description": "Create and sync Jira ticket",
+        "project_identifier": slug[:3].upper(),
+        "integration_key": "jira",
+        "category": "issue-tracker",
+        "enabled_trigger_count": 2,
+        "status": "active",
+    }
+    github = jira | {
+        "notification_id": oid("integration", slug, "github"),
+        "description": "Create GitHub issue",
+        "project_identifier": f"acme/{slug}",
+        "integration_key": "github",
+    }
+    return [jira, github] if slug == "api-server" else [jira]
 
 
 def _collaborators(

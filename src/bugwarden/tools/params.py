@@ -84,6 +84,8 @@ TeamId = Annotated[
 NotificationId = Annotated[
     str | None,
     Field(
-        description="For create_issue or link_issue: which configured issue-tracker integration to use.", max_length=100
+        description="For create_issue or link_issue: which issue tracker: its notification id, or its integration key "
+        "(e.g. 'jira', 'github') or tracker project, looked up among the project's trackers.",
+        max_length=100,
     ),
 ]
