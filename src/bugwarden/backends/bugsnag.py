@@ -8,6 +8,7 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -39,8 +40,8 @@ from ..model import (
     TrendBucket,
 )
 from . import bugsnag_parse as parse
-from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
-from .call_context import failure_words, notice
+from .base import ErrorChange, ErrorQuery, Filter, Location, Vocabulary
+from .call_context import CallContext
 from .coerce import ident, obj, objs
 from .errors import (
     AccountRestricted,
@@ -51,6 +52,7 @@ from .errors import (
     NotFound,
     ResultsCapped,
     UpstreamError,
+    failure_words,
 )
 from .http import configured_client, error_for_status, parse_retry_after
 from .paths import api_path, check_id
@@ -194,19 +196,7 @@ class BugsnagBackend:
 
     name = "bugsnag"
     label = "BugSnag"
-    capabilities = Capabilities(
-        pivots=True,
-        trends=True,
-        releases=True,
-        organizations=True,
-        collaborators=True,
-        saved_searches=True,
-        event_fields=True,
-        delete=True,
-        comments=True,
-        comment_edits=True,
-        feature_flags=True,
-        data_deletion=True,
+    vocabulary = Vocabulary(
         statuses=("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
         severities=("info", "warning", "error"),
         operations=(
@@ -250,6 +240,16 @@ class BugsnagBackend:
         )
         self._pages: dict[str, str] = {}
         """Project id -> its dashboard page (https only), from project listings."""
+
+    def permits(self, capability: type[Any]) -> bool:
+        """The BugSnag token's role is learnt from each answer (a 403 says what it may not do): nothing withheld."""
+        return True
+
+    def bound(self, context: CallContext) -> BugsnagBackend:
+        """This backend, making its requests for one call (see `UpstreamClient.bound`); its caches are shared."""
+        view = copy.copy(self)
+        view.http = self.http.bound(context)
+        return view
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -735,7 +735,9 @@ class BugsnagBackend:
                 else:
                     log.info("part %s failed: %r", name, exc)
                     missing.append(name.replace("_", " "))
-                    await notice("warning", f"answering without the {name.replace('_', ' ')}: {failure_words(exc)}")
+                    await self.http.context.notice(
+                        "warning", f"answering without the {name.replace('_', ' ')}: {failure_words(exc)}"
+                    )
 
         async with anyio.create_task_group() as tg:
             for name, call in calls.items():

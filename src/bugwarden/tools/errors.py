@@ -9,11 +9,12 @@ from mcp.types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from ..backends.base import ErrorChange, ErrorQuery, Filter
+from ..backends.capabilities import Comments, ErrorChanges, Errors, EventFields, SavedSearches
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.approval import Consented
-from ..guard.checkpoint import name_target
-from ..guard.target import InProject, Target
+from ..call.call import ProjectCall
+from ..call.consent import Consent
+from ..call.target import Target
 from ..render import confirm as render_confirm
 from ..render import errors as render
 from ..render.outputs import CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
@@ -40,7 +41,7 @@ from .params import (
     TeamId,
 )
 from .registry import tool
-from .support import backend_of, check_since, check_vocabulary, insights, respond
+from .support import able, backend_of, check_since, check_vocabulary, respond
 
 SNOOZE_COMPANIONS = {
     "occurs_after": ("seconds",),
@@ -56,7 +57,7 @@ def _statuses(value: Any) -> list[str]:
 
 def list_rules(args: dict[str, Any], target: Target) -> None:
     backend = backend_of(target)
-    capabilities = backend.capabilities
+    capabilities = backend.vocabulary
     statuses = _statuses(args.get("status"))
     for status in statuses:
         check_vocabulary(target, {"status": status}, "status")
@@ -96,9 +97,9 @@ LIST_FILTERS = tuple(n for n in ErrorQuery.NAMES if n != "extra")
 Text = Annotated[str | None, Field(max_length=200)]
 
 
-@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=("errors",), rules=list_rules)
+@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,), rules=list_rules)
 async def list_errors(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     status: Annotated[
         Annotated[list[Status], Field(max_length=6)] | None,
@@ -173,10 +174,9 @@ async def list_errors(
     extra: list[Filter] = []
     order: str = sort
     if filters or saved_search_id:
-        backend = insights(target)
-        extra = await checked_filters(backend, target.project_id, filters)
+        extra = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
         if saved_search_id:
-            saved = await backend.get_saved_search(target.project_id, saved_search_id)
+            saved = await able(call.target, SavedSearches).get_saved_search(call.target.project_id, saved_search_id)
             extra += list(saved.conditions)
             order = saved.sort if saved.sort in ("first_seen", "users", "events") and sort == "last_seen" else sort
     query = ErrorQuery(
@@ -197,28 +197,32 @@ async def list_errors(
         direction=direction,
         extra=tuple(extra),
     )
-    page = await target.backend.list_errors(target.project_id, query, target.page)
+    page = await call.target.backend.list_errors(call.target.project_id, query, call.target.page)
     stages: tuple[str, ...] | None = None
-    if not page.items and release_stage and target.page is None:
-        stages = (await target.backend.get_project(target.project_id)).release_stages
+    if not page.items and release_stage and call.target.page is None:
+        stages = (await call.target.backend.get_project(call.target.project_id)).release_stages
     return respond(
-        render.error_list(page, target.project_id, target.cursor(page.next), bool(query.given()), release_stage, stages)
+        render.error_list(
+            page, call.target.project_id, call.target.cursor(page.next), bool(query.given()), release_stage, stages
+        )
     )
 
 
-@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
+@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,))
 async def get_error(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None, full: Full = False
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, ErrorDetail]:
     """Show one error: status, counts, first and last seen, and its latest event's stack and breadcrumbs (or, for
     a BugPort bug report, the report with its console, network requests and discussion)."""
-    return respond(render.error_detail(await target.backend.error_detail(target.project_id, error_id), full=full))
+    return respond(
+        render.error_detail(await call.target.backend.error_detail(call.target.project_id, error_id), full=full)
+    )
 
 
-async def apply_change(target: InProject, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
-    before = await target.backend.get_error(target.project_id, error_id)
-    name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
-    after = await target.backend.update_error(target.project_id, error_id, change)
+async def apply_change(call: ProjectCall, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
+    before = await call.target.backend.get_error(call.target.project_id, error_id)
+    call.name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
+    after = await able(call.target, ErrorChanges).update_error(call.target.project_id, error_id, change)
     return respond(render.change_made(before, after, change.operation, what))
 
 
@@ -228,14 +232,14 @@ async def apply_change(target: InProject, error_id: str, change: ErrorChange, wh
     read_only=False,
     destructive=False,
     idempotent=True,
-    needs=("update_error",),
+    needs=(ErrorChanges,),
 )
 async def resolve_error(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Mark an error as fixed (a BugPort bug report as resolved). A BugSnag error reopens automatically if it
     happens again. Use after a fix has shipped."""
-    return await apply_change(target, error_id, ErrorChange("fix"), "resolved")
+    return await apply_change(call, error_id, ErrorChange("fix"), "resolved")
 
 
 Operation = Literal[
@@ -303,7 +307,7 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     """The change an update asks for, checked against what the target's backend accepts (raises InvalidArgument).
     Used by the checkpoint (before any intent is recorded) and by the tool itself."""
     backend = backend_of(target)
-    capabilities = backend.capabilities
+    capabilities = backend.vocabulary
     operation = args.get("operation")
     if not capabilities.operations:
         if operation is not None:
@@ -384,14 +388,14 @@ def ask_before_discard(args: dict[str, Any]) -> str | None:
     read_only=False,
     destructive=True,
     idempotent=False,
-    needs=("update_error",),
+    needs=(ErrorChanges,),
     rules=update_rules,
     ask=ask_before_discard,
 )
 async def update_error(
+    call: ProjectCall,
     error_id: ErrorId,
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     operation: Annotated[
         Operation | None,
         Field(description="BugSnag: what to do. 'discard' drops all future events (needs the errors:delete scope)."),
@@ -423,7 +427,7 @@ async def update_error(
     if not consent.given:
         return respond(
             render_confirm.discard_pending(
-                error_id, target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
+                error_id, call.target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
             )
         )
     args = {
@@ -442,18 +446,18 @@ async def update_error(
         "additional_occurrences": additional_occurrences,
         "additional_users": additional_users,
     }
-    change = error_change(target, args)
-    return await apply_change(target, error_id, change, "updated" if operation is None else f"{operation} applied")
+    change = error_change(call.target, args)
+    return await apply_change(call, error_id, change, "updated" if operation is None else f"{operation} applied")
 
 
-@tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=("comments",))
+@tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=(Comments,))
 async def add_comment(
+    call: ProjectCall,
     error_id: ErrorId,
-    target: InProject,
     body: Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")],
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, CommentOut]:
     """Comment on a BugSnag error or a BugPort bug report, for example to record what was found or which release
     fixes it. list_comments shows the discussion."""
-    comment = await target.backend.add_comment(target.project_id, error_id, body)
-    return respond(render.comment_added(target.project_id, error_id, comment))
+    comment = await able(call.target, Comments).add_comment(call.target.project_id, error_id, body)
+    return respond(render.comment_added(call.target.project_id, error_id, comment))

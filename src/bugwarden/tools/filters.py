@@ -12,9 +12,9 @@ from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from ..backends.base import Filter
-from ..backends.bugsnag import BugsnagBackend
+from ..backends.capabilities import EventFields
 from ..backends.errors import InvalidArgument
-from ..guard.target import Target
+from ..call.target import Target
 
 MAX_CONDITIONS = 20
 _FIELD = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
@@ -102,7 +102,7 @@ def filter_rules(args: dict[str, Any], target: Target) -> None:
         parse_filter(text)
 
 
-async def checked_filters(backend: BugsnagBackend, project_id: str, filters: list[str] | None) -> list[Filter]:
+async def checked_filters(backend: EventFields, project_id: str, filters: list[str] | None) -> list[Filter]:
     """Parse and check filter keys against the project's (cached) event fields; refuse unknown keys by name."""
     parsed = [parse_filter(f) for f in filters or []]
     if not parsed:

@@ -7,9 +7,11 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.capabilities import EventFields, Events, Pivots, Releases, SavedSearches, Trends
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.target import InProject, Target
+from ..call.call import ProjectCall
+from ..call.target import Target
 from ..model import Page
 from ..render import events as render_events
 from ..render import insights as render
@@ -29,7 +31,7 @@ from .filters import FilterList, checked_filters, filter_rules
 from .params import Cursor, Limit, OptionalErrorId, ProjectId, Since
 from .registry import tool
 from .stages import stages_if_unknown
-from .support import check_since, insights, respond
+from .support import able, check_since, respond
 
 FieldId = Annotated[
     str,
@@ -51,11 +53,11 @@ def _scope(project_id: str, error_id: str | None) -> str:
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("pivots",),
+    needs=(Pivots,),
     rules=filter_rules,
 )
 async def list_pivots(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     pivots: Annotated[
@@ -70,15 +72,15 @@ async def list_pivots(
 
     Use this when the question is which browsers, OSes, versions or users an error hits, or where a project's errors
     cluster; narrow with filters (['app.release_stage=production'])."""
-    backend = insights(target)
+    backend = able(call.target, Pivots)
     found = await backend.list_pivots(
-        target.project_id,
+        call.target.project_id,
         error_id,
         summary_size=summary_size,
         pivots=pivots or (),
-        filters=await checked_filters(backend, target.project_id, filters),
+        filters=await checked_filters(able(call.target, EventFields), call.target.project_id, filters),
     )
-    return respond(render.pivots(found, _scope(target.project_id, error_id)))
+    return respond(render.pivots(found, _scope(call.target.project_id, error_id)))
 
 
 @tool(
@@ -87,11 +89,11 @@ async def list_pivots(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("pivots",),
+    needs=(Pivots,),
 )
 async def list_pivot_values(
+    call: ProjectCall,
     event_field_display_id: FieldId,
-    target: InProject,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     sort: Annotated[Literal["unsorted"] | None, Field(description="'unsorted' avoids the sorted-results cap.")] = None,
@@ -99,10 +101,10 @@ async def list_pivot_values(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, PivotValueList]:
     """All values of one event field with their event counts and share, for one error or a whole project."""
-    page = await insights(target).list_pivot_values(
-        target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=target.page
+    page = await able(call.target, Pivots).list_pivot_values(
+        call.target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=call.target.page
     )
-    return respond(render.pivot_values(page, event_field_display_id, target.cursor(page.next)))
+    return respond(render.pivot_values(page, event_field_display_id, call.target.cursor(page.next)))
 
 
 def trend_rules(args: dict[str, Any], target: Target) -> None:
@@ -117,11 +119,11 @@ def trend_rules(args: dict[str, Any], target: Target) -> None:
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("trends",),
+    needs=(Trends,),
     rules=trend_rules,
 )
 async def get_trend(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     buckets_count: Annotated[int | None, Field(ge=1, le=50, description="Number of buckets (1-50).")] = None,
@@ -131,14 +133,14 @@ async def get_trend(
     since: Since = None,
 ) -> Annotated[CallToolResult, TrendOut]:
     """Event counts over time for one error or a whole project: is it rising, falling, or a spike?"""
-    buckets = await insights(target).get_trend(
-        target.project_id,
+    buckets = await able(call.target, Trends).get_trend(
+        call.target.project_id,
         error_id,
         buckets_count=buckets_count,
         resolution=resolution,
         filters=[("event.since", "eq", since)] if since else [],
     )
-    return respond(render.trend(buckets, _scope(target.project_id, error_id)))
+    return respond(render.trend(buckets, _scope(call.target.project_id, error_id)))
 
 
 @tool(
@@ -147,13 +149,13 @@ async def get_trend(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def get_stability_trend(
-    target: InProject, project_id: ProjectId = None
+    call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, StabilityOut]:
     """Daily crash-free session rate of a project's primary release stage over the last 30 days."""
-    stage, points = await insights(target).get_stability_trend(target.project_id)
+    stage, points = await able(call.target, Releases).get_stability_trend(call.target.project_id)
     return respond(render.stability(stage, points))
 
 
@@ -163,10 +165,10 @@ async def get_stability_trend(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def list_releases(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     release_id: Annotated[
         str | None, Field(description="Show this one release instead of a list.", max_length=200)
@@ -185,21 +187,21 @@ async def list_releases(
 ) -> Annotated[CallToolResult, ReleaseList]:
     """Recent releases with errors introduced and seen, and unhandled-session rates; one release by id; or the
     builds of one version (release_group_id). The errors a release introduced: list_errors with introduced_in."""
-    backend = insights(target)
+    backend = able(call.target, Releases)
     if release_id:
-        release = await backend.get_release(target.project_id, release_id)
+        release = await backend.get_release(call.target.project_id, release_id)
         return respond(render.releases(Page((release,)), None))
     if release_group_id:
         builds = await backend.list_release_group_releases(
-            target.project_id, check_id(release_group_id, "release_group_id"), limit=limit, page=target.page
+            call.target.project_id, check_id(release_group_id, "release_group_id"), limit=limit, page=call.target.page
         )
-        return respond(render.releases(builds, target.cursor(builds.next)))
+        return respond(render.releases(builds, call.target.cursor(builds.next)))
     page = await backend.list_releases(
-        target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=target.page
+        call.target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=call.target.page
     )
-    if (stages := await stages_if_unknown(target, release_stage, not page.items)) is not None:
+    if (stages := await stages_if_unknown(call.target, release_stage, not page.items)) is not None:
         return respond(render.unknown_stage("Releases", stages, "release_stage", ReleaseList(releases=[])))
-    return respond(render.releases(page, target.cursor(page.next)))
+    return respond(render.releases(page, call.target.cursor(page.next)))
 
 
 @tool(
@@ -208,13 +210,13 @@ async def list_releases(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def list_release_groups(
+    call: ProjectCall,
     release_stage_name: Annotated[
         str, Field(description="Release stage, e.g. 'production'.", min_length=1, max_length=100)
     ],
-    target: InProject,
     project_id: ProjectId = None,
     top_only: Annotated[bool, Field(description="Only the top (most used) versions.")] = False,
     visible_only: Annotated[bool, Field(description="Only versions not hidden in the dashboard.")] = False,
@@ -222,18 +224,18 @@ async def list_release_groups(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Versions of a project in one release stage (release groups), with their visibility."""
-    page = await insights(target).list_release_groups(
-        target.project_id,
+    page = await able(call.target, Releases).list_release_groups(
+        call.target.project_id,
         release_stage_name,
         top_only=top_only,
         visible_only=visible_only,
         limit=limit,
-        page=target.page,
+        page=call.target.page,
     )
-    if (stages := await stages_if_unknown(target, release_stage_name, not page.items)) is not None:
+    if (stages := await stages_if_unknown(call.target, release_stage_name, not page.items)) is not None:
         data = ReleaseGroupList(release_groups=[])
         return respond(render.unknown_stage("Release groups", stages, "release_stage_name", data))
-    return respond(render.release_groups(page, target.cursor(page.next)))
+    return respond(render.release_groups(page, call.target.cursor(page.next)))
 
 
 @tool(
@@ -242,11 +244,11 @@ async def list_release_groups(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("events", "event_fields"),
+    needs=(Events, EventFields),
     rules=filter_rules,
 )
 async def list_project_events(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     filters: FilterList = None,
     limit: Limit = 10,
@@ -257,18 +259,18 @@ async def list_project_events(
     Use this when the question is about occurrences rather than errors: what one user hit (filters
     ['user.id=42']), what happened on one host (['device.hostname=web-1']) or in one release
     (['version.seen_in=3.7.0'])."""
-    backend = insights(target)
+    backend = able(call.target, Events)
     page = await backend.list_project_events(
-        target.project_id,
+        call.target.project_id,
         limit=limit,
-        page=target.page,
-        filters=await checked_filters(backend, target.project_id, filters),
+        page=call.target.page,
+        filters=await checked_filters(able(call.target, EventFields), call.target.project_id, filters),
     )
     return respond(
         render_events.event_list(
             page,
-            f"Events in project {target.project_id}",
-            target.cursor(page.next),
+            f"Events in project {call.target.project_id}",
+            call.target.cursor(page.next),
             "list_project_events",
             "No events match.",
         )
@@ -281,13 +283,13 @@ async def list_project_events(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("event_fields",),
+    needs=(EventFields,),
 )
 async def list_event_fields(
-    target: InProject, project_id: ProjectId = None
+    call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, EventFieldList]:
     """The fields this project can filter and pivot on (what `filters` accepts)."""
-    return respond(render.event_fields(await insights(target).list_event_fields(target.project_id)))
+    return respond(render.event_fields(await able(call.target, EventFields).list_event_fields(call.target.project_id)))
 
 
 @tool(
@@ -296,15 +298,19 @@ async def list_event_fields(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
 )
 async def list_saved_searches(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     shared: Annotated[bool | None, Field(description="Only shared (true) or only private (false) searches.")] = None,
 ) -> Annotated[CallToolResult, SavedSearchList]:
     """The project's saved searches (named filter sets from the dashboard)."""
-    return respond(render.saved_searches(await insights(target).list_saved_searches(target.project_id, shared=shared)))
+    return respond(
+        render.saved_searches(
+            await able(call.target, SavedSearches).list_saved_searches(call.target.project_id, shared=shared)
+        )
+    )
 
 
 def saved_search_rules(args: dict[str, Any], target: Target) -> None:
@@ -319,13 +325,13 @@ def saved_search_rules(args: dict[str, Any], target: Target) -> None:
     toolset="insights",
     read_only=False,
     idempotent=False,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
     rules=saved_search_rules,
 )
 async def create_saved_search(
+    call: ProjectCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="Name shown in the dashboard.")],
     filters: FilterList,
-    target: InProject,
     project_id: ProjectId = None,
     sort: Annotated[Literal["last_seen", "first_seen", "users", "events"] | None, Field(description="Order.")] = None,
     shared: Annotated[bool, Field(description="Visible to the whole team.")] = False,
@@ -335,9 +341,9 @@ async def create_saved_search(
 
     Use this when a query should outlive the conversation: filters as strings (['error.status=open']) or in
     BugSnag's own form ({"error.status": [{"type": "eq", "value": "open"}]})."""
-    backend = insights(target)
-    parsed = await checked_filters(backend, target.project_id, filters)
+    backend = able(call.target, SavedSearches)
+    parsed = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
     saved = await backend.create_saved_search(
-        target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
+        call.target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
     )
     return respond(render.saved_search_created(saved))

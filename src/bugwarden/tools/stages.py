@@ -3,7 +3,7 @@ empty, so a listing that finds something costs no extra request."""
 
 from __future__ import annotations
 
-from ..guard.target import ProjectTarget
+from ..call.target import ProjectTarget
 
 
 async def stages_if_unknown(target: ProjectTarget, stage: str | None, empty: bool) -> tuple[str, ...] | None:
