@@ -35,3 +35,12 @@ async def test_an_unknown_release_stage_is_said_plainly_with_the_ones_there_are(
         assert "production\nstaging" in text and "0 of 0" not in text and "More:" not in text
         known = await client.call_tool(tool, {"project_id": API_PROJECT, argument: "production"})
         assert "no release stage by that name" not in text_of(known)
+
+
+async def test_no_flag_matching_a_name_search_is_said_as_such(servers: Servers, home: Path) -> None:
+    server = servers(admin_principal(), settings=make_settings(home, toolsets="all"))
+    async with Client(server) as client:
+        args = {"project_id": API_PROJECT, "release_stage_name": "production"}
+        searched = text_of(await client.call_tool("list_feature_flags", args | {"q": "no-such-flag"}))
+        assert "No feature flag of this stage has that in its name." in searched
+        assert "No feature flags seen in this stage" not in searched

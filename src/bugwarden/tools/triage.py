@@ -143,7 +143,7 @@ async def list_feature_flags(
     if (stages := await stages_if_unknown(call.target, release_stage_name, not page.items)) is not None:
         data = FeatureFlagList(feature_flags=[])
         return respond(render_insights.unknown_stage("Feature flags", stages, "release_stage_name", data))
-    return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next)))
+    return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next), bool(q)))
 
 
 def saved_search_change_rules(args: dict[str, Any], target: Target) -> None:
