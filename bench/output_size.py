@@ -63,7 +63,7 @@ async def main() -> None:
         result = await client.call_tool("get_bug_context", {"project_id": PROJECT, "error_id": ERROR})
     ours = len(result.content[0].text.encode())
     theirs = await smartbear_get_error(sandbox, PROJECT, ERROR)
-    print(f"get_bug_context {ours:,} bytes vs bugsnag_get_error {theirs:,} bytes ({ours / theirs:.2f}x)")
+    print(f"get_bug_context {ours:,} bytes vs bugsnag_get_error {theirs:,} bytes ({ours / theirs:.3f}x)")
     print("# output size: text a model reads vs the raw API JSON behind it")
     sizes: dict[str, tuple[int, int]] = {}
     for error in (ERROR, MONSTER):
@@ -88,7 +88,7 @@ async def main() -> None:
     readme_row(
         "output size (`output_size.py`)",
         f"`get_bug_context` on the reference error: {ours / 1000:.1f} KB vs {theirs / 1000:.1f} KB for SmartBear's "
-        f"`bugsnag_get_error` on the same error, rebuilt from the same upstream answers (**{ours / theirs:.2f}x**); "
+        f"`bugsnag_get_error` on the same error, rebuilt from the same upstream answers (**{ours / theirs:.3f}x**); "
         f"{text / 1000:.1f} KB of text for {raw / 1000:.1f} KB of API JSON ({text / raw:.2f}x); for "
         f"the hostile 500-frame, 200 KB-metadata event {hostile / 1000:.1f} KB for {hostile_raw / 1000:.0f} KB "
         f"({hostile / hostile_raw:.3f}x)",

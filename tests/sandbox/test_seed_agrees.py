@@ -73,3 +73,23 @@ async def test_the_api_agrees_with_itself(sandbox: Starlette) -> None:
                     sum(v["events"] for v in summary["list"]) + summary["no_value"] + summary["other"]
                     == error["events"]
                 ), pivot["event_field_display_id"]
+
+
+def test_a_releases_error_counts_are_the_errors_it_introduced_and_saw() -> None:
+    """`list_releases` says how many errors a release introduced; `list_errors` with introduced_in must list
+    exactly that many (the demo's release questions have one answer)."""
+    for pid, releases in WORLD.releases.items():
+        mine = [e for e in ERRORS if e.data["project_id"] == pid]
+        for rel in releases:
+            introduced = [e for e in mine if rel["id"] in {r["release_id"] for r in e.data["introduced_in_releases"]}]
+            assert rel["errors_introduced_count"] == len(introduced), rel["id"]
+            seen = [
+                e
+                for e in mine
+                if any(
+                    ev["app"]["version"] == rel["app_version"]
+                    and ev["app"]["releaseStage"] == rel["release_stage"]["name"]
+                    for ev in e.events
+                )
+            ]
+            assert rel["errors_seen_count"] == len(seen), rel["id"]

@@ -160,7 +160,28 @@ class Spec:
             prop = op.body["properties"].get(key, {})
             if "enum" in prop and value not in prop["enum"]:
                 out.append(f"body field {key}={value!r} is not one of {prop['enum']}")
+        if "filters" in body:
+            out += _filter_object(body["filters"])
         return out
+
+
+def _filter_object(filters: Any) -> list[str]:
+    """How a body's `filters` departs from the document's `Filters` object: field id -> [{type: eq|ne, value}]."""
+    if not isinstance(filters, dict):
+        return ["body field filters is not an object of field ids"]
+    out: list[str] = []
+    for field, conditions in filters.items():
+        if not isinstance(conditions, list) or not conditions:
+            out.append(f"body filter {field} is not a list of conditions")
+            continue
+        for condition in conditions:
+            if not isinstance(condition, dict) or set(condition) != {"type", "value"}:
+                out.append(f"body filter {field} has a condition that is not {{type, value}}: {condition!r}")
+            elif condition["type"] not in ("eq", "ne"):
+                out.append(f"body filter {field} has type {condition['type']!r} (eq or ne)")
+            elif not isinstance(condition["value"], str):
+                out.append(f"body filter {field}'s value {condition['value']!r} is not a string")
+    return out
 
 
 SPEC = Spec()

@@ -26,6 +26,8 @@ GLOBEX = oid("org", "globex")
 INTEGRITY = oid("error", "api-server", "0")
 KEYERROR = oid("error", "api-server", "1")
 EVENT = oid("event", INTEGRITY, "0")
+TEAM = oid("team", "backend")
+JIRA = oid("integration", "jira")
 REFERENCE = Path("/work/shared/reference/bugsnag-data-access-api-v2.yaml")
 
 
@@ -61,6 +63,10 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("list_errors", {**p, "user": "ann@example.com", "assigned_to": "me", "error_class": "KeyError"}),
         ("list_errors", {**p, "os": "Linux", "app_version": "3.*", "before": "1d", "filters": ["browser.name=Chrome"]}),
         ("list_errors", {**p, "saved_search_id": "abd86caf7a49de26373b7126"}),
+        (
+            "list_errors",
+            {**p, "filters": {"os.name": [{"type": "eq", "value": "Linux"}, {"type": "ne", "value": "iOS"}]}},
+        ),
         ("list_errors", {**p, "release_stage": "nowhere"}),
         ("get_error", {**p, "error_id": INTEGRITY}),
         ("list_events", {**p, "error_id": INTEGRITY, "limit": 3}),
@@ -84,6 +90,11 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ("list_event_fields", p),
         ("list_saved_searches", {**p, "shared": True}),
         ("create_saved_search", {**p, "name": "mine", "filters": ["error.status=open", "error.status=for_review"]}),
+        (
+            "create_saved_search",
+            {**p, "name": "raw", "filters": {"error.status": [{"type": "eq", "value": "open"}]}, "sort": "users"},
+        ),
+        ("list_events", {**p, "error_id": INTEGRITY, "filters": {"user.id": [{"type": "ne", "value": "u-1"}]}}),
         ("list_organizations", {}),
         ("list_organizations", {"organization_id": ACME}),
         ("create_project", {"organization_id": ACME, "name": "Walk", "type": "js"}),
@@ -103,10 +114,11 @@ def calls() -> list[tuple[str, dict[str, Any]]]:
         ),
         ("update_error", {**p, "error_id": INTEGRITY, "operation": "link_issue", "issue_url": "https://x.test/1"}),
         ("bulk_update_errors", {**p, "error_ids": [INTEGRITY, KEYERROR], "operation": "ignore"}),
-        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": "t1"}),
+        ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "assign", "assigned_team_id": TEAM}),
         ("bulk_update_errors", {**p, "error_ids": [KEYERROR], "operation": "discard"}),
-        ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "t1"}),
-        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "n1"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "assign", "assigned_team_id": "Payments"}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": JIRA}),
+        ("update_error", {**p, "error_id": INTEGRITY, "operation": "create_issue", "notification_id": "github"}),
         ("list_events", {**p, "error_id": INTEGRITY, "filters": ["user.id=u-1", "user.id=u-2"], "since": "7d"}),
         ("list_events", {**p, "error_id": INTEGRITY, "direction": "asc", "before": "1d"}),
         ("list_releases", {**p, "sort": "percent_of_sessions"}),

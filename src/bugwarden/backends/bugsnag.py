@@ -61,6 +61,8 @@ from .quota import QuotaLedger
 log = logging.getLogger("bugwarden.bugsnag")
 MAX_PER_PAGE = 100
 PIVOT_FIELDS = ("app.release_stage", "app.version", "os.name", "browser.name")
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+"""How BugSnag's ids look (24 hex digits); an assignee team given otherwise is a team name."""
 _DASHBOARD_ERROR = re.compile(r"^/([^/]+)/([^/]+)/errors/([^/?#]+)")
 T = TypeVar("T")
 RESTRICTIONS = {
@@ -448,7 +450,18 @@ class BugsnagBackend:
 
     async def _with_assignee_id(self, project_id: str, change: ErrorChange) -> ErrorChange:
         """An assignment to a collaborator named by email, turned into the id BugSnag takes (one request: the
-        project's collaborators, which any member may read)."""
+        project's collaborators, which any member may read); a team named by its name, and an issue tracker by its
+        integration key, likewise (see `_team_id`, `_tracker_id`)."""
+        tracker = change.fields.get("notification_id")
+        if isinstance(tracker, str) and tracker and not _OBJECT_ID.match(tracker):
+            change = ErrorChange(
+                change.operation, {**change.fields, "notification_id": await self._tracker_id(project_id, tracker)}
+            )
+        team = change.fields.get("assigned_team_id")
+        if change.operation == "assign" and isinstance(team, str) and team and not _OBJECT_ID.match(team):
+            return ErrorChange(
+                change.operation, {**change.fields, "assigned_team_id": await self._team_id(project_id, team)}
+            )
         who = change.fields.get("assigned_collaborator_id")
         if change.operation != "assign" or not isinstance(who, str) or "@" not in who:
             return change
@@ -464,6 +477,73 @@ class BugsnagBackend:
                 status=404,
             )
         return ErrorChange(change.operation, {**change.fields, "assigned_collaborator_id": found[0]})
+
+    async def _team_id(self, project_id: str, name: str) -> str:
+        """The id of the project's organization's team called `name` (case aside): the project (cached), then the
+        organization's teams searched by name, which BugSnag shows only to an organization admin."""
+        organization = (await self.get_project(project_id)).organization_id
+        if not organization:
+            raise InvalidArgument(f"project {project_id!r} names no organization to look team {name!r} up in")
+        path = api_path("organizations", ("organization_id", organization), "teams")
+        try:
+            teams = await self._page(
+                path,
+                [("q", name), ("per_page", "100")],
+                None,
+                lambda d: (str(d["id"]), str(d.get("name") or "")) if d.get("id") else None,
+                not_found=self._nf_org(organization),
+            )
+        except Forbidden as exc:
+            raise Forbidden(
+                "naming a team needs an organization admin upstream; pass the team's id instead; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=exc.status,
+            ) from exc
+        found = [tid for tid, called in teams.items if called.casefold() == name.strip().casefold()]
+        if not found:
+            raise NotFound(
+                f"no team of the project's organization is called {name[:60]!r}; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=404,
+            )
+        return found[0]
+
+    async def _tracker_id(self, project_id: str, key: str) -> str:
+        """The notification id of the project's one issue tracker whose integration key (`jira`, `github`, ...) or
+        tracker project (`PROJ`) is `key`, case aside."""
+        path = api_path("projects", ("project_id", project_id), "configured_integration_summaries")
+        found = await self._page(
+            path,
+            [("category", "issue-tracker"), ("per_page", "100")],
+            None,
+            lambda d: d if d.get("notification_id") else None,
+            not_found=self._nf_project(project_id),
+        )
+        wanted = key.strip().casefold()
+        matches = [
+            str(d["notification_id"])
+            for d in found.items
+            if wanted
+            in (str(d.get("integration_key") or "").casefold(), str(d.get("project_identifier") or "").casefold())
+        ]
+        if len(matches) != 1:
+            keys = sorted({str(d.get("integration_key")) for d in found.items if d.get("integration_key")})
+            said = "no" if not matches else "more than one"
+            failure = (NotFound if not matches else InvalidArgument)(
+                f"{said} issue tracker of project {project_id!r} is {key[:40]!r}"
+                + ("; pass one of its integration keys (quoted) or a notification id" if keys else ", and it has none")
+                + "; nothing was changed",
+                backend=self.label,
+                method="GET",
+                path=path,
+                status=404 if not matches else None,
+            )
+            raise failure.quoting(", ".join(keys), "upstream.integrations") if keys else failure
+        return matches[0]
 
     async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None:
         path = api_path("projects", ("project_id", project_id), "errors", ("error_id", error_id))

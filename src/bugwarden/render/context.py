@@ -10,6 +10,7 @@ from .answer import Answer
 from .bugport import bug_report_sections, console_block, network_block, page_block, report_block
 from .events import (
     COMPACT,
+    EVERY_EVENT_FIELDS,
     breadcrumb_lines,
     breadcrumbs_block,
     context_block,
@@ -18,6 +19,7 @@ from .events import (
     exception_lines,
     exceptions_block,
     frame_line,
+    handled_word,
     headline,
     reopen_words,
 )
@@ -35,8 +37,7 @@ def pivot_lines(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[st
         if not p.values:
             continue
         only = p.values[0]
-        whole = total and len(p.values) == 1 and only.events == total and (p.cardinality or 1) == 1
-        if whole and not p.other and not p.no_value:
+        if _on_every_event(p, total):
             every.append(f"{inline(p.name or p.field, 30)} {inline(only.value, 40)}")
             continue
         top = ", ".join(inline(v.value, 40) + (f" {v.events:,}" if v.events is not None else "") for v in p.values)
@@ -50,6 +51,19 @@ def pivot_lines(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[st
         lines.append(f"{inline(p.name or p.field, 30)}: {top}")
     every_line = f"all {plural(total or 0, 'event')}: " + "; ".join(every) if every else None
     return every_line, lines, cut
+
+
+def _on_every_event(pivot: Pivot, total: int | None) -> bool:
+    """Whether all `total` events hold the pivot's one value (none lacks it, none holds another)."""
+    values = pivot.values
+    return bool(
+        total
+        and len(values) == 1
+        and values[0].events == total
+        and (pivot.cardinality or 1) == 1
+        and not pivot.other
+        and not pivot.no_value
+    )
 
 
 def pivots_block(pivots: tuple[Pivot, ...], total: int | None = None) -> tuple[str | None, list[str]]:
@@ -91,13 +105,30 @@ def compact_trend(trend: tuple[TrendBucket, ...]) -> str | None:
     counts = [b.events for b in trend]
     start, end = when(trend[0].start), when(trend[-1].end)
     direction = "rising" if counts[-1] > counts[0] else "falling" if counts[-1] < counts[0] else "flat"
-    span = f", {start[:10]} → {end[:10]}" if start and end else ""
+    span = f", {start[:10]} → {end[5:10] if end[:4] == start[:4] else end[:10]}" if start and end else ""
     return f"Trend (events per bucket{span}, {direction}): {_runs(counts)}"
 
 
 _BLANK_CODE = re.compile(r"^\s*>?\s*\d+ \|$")
 _SNIPPET = re.compile(r"^      ([> ]) *(\d+) \| ")
 """A code line of the innermost in-project frame, as render.events.snippet pads it; bug_context indents less."""
+
+
+def _tight(line: str) -> str:
+    """A line of `exception_lines` indented less: frames at the margin, library runs and code two columns in."""
+    if _SNIPPET.match(line):
+        return _SNIPPET.sub(r" \1\2 | ", line)
+    return line[2:] if line.startswith("  ") else line
+
+
+def _said_of_every_event(error: ErrorGroup, pivots: tuple[Pivot, ...]) -> dict[str, str]:
+    """The app and device fields (as `context_lines` names them) whose one value on every event the bug context
+    already states: the error's only release stage, and each field its pivots show on all events."""
+    said = {"release_stage": error.release_stages[0]} if len(error.release_stages) == 1 else {}
+    for p in pivots:
+        if p.field in EVERY_EVENT_FIELDS and _on_every_event(p, error.events):
+            said[EVERY_EVENT_FIELDS[p.field]] = p.values[0].value
+    return said
 
 
 def facts_line(error: ErrorGroup) -> str:
@@ -162,12 +193,11 @@ def bug_context(ctx: BugContext) -> Answer:
     stages = tuple(e.release_stages)
     pivots = tuple(p for p in ctx.pivots if not (p.field == "app.release_stage" and _only(p) == stages))
     every, top, cut = pivot_lines(pivots, e.events)
-    sections = [f"# Bug context: error {e.id} in project {e.project_id}", NOTICE, facts_line(e)]
+    sections = [f"# Error {e.id} in project {e.project_id}", NOTICE, facts_line(e)]
     sections.append(_error_fence(e, [every] if every and not top else None))
-    if ctx.dashboard_url:
-        sections.append(f"Dashboard: {ctx.dashboard_url}")
-    if line := compact_trend(ctx.trend):
-        sections.append(line)
+    trusted = [f"Dashboard: {ctx.dashboard_url}" if ctx.dashboard_url else None, compact_trend(ctx.trend)]
+    if said := [line for line in trusted if line]:
+        sections.append("\n".join(said))
     if top:
         sections += ["## Top values (events each)", fence("pivots", "\n".join(([every] if every else []) + top))]
         if cut:
@@ -179,24 +209,23 @@ def bug_context(ctx: BugContext) -> Answer:
         received = when(ctx.latest.received_at)
         lines = exception_lines(ctx.latest, COMPACT)
         same = bool(lines) and lines[0] == headline(e.error_class, e.message, 600)
-        sections.append(
-            f"## Latest event {ctx.latest.id}"
-            + (f" ({received})" if received else "")
-            + (": same class and message" if same else "")
-        )
-        body = [_SNIPPET.sub(r"  \1\2 | ", line) for line in (lines[1:] if same else lines)]
+        how = joined(received, handled_word(ctx.latest.unhandled), sep=", ")
+        heading = f"## Latest event {ctx.latest.id}" + (f" ({how})" if how else "")
+        heading += ": same class and message" if same else ""
+        body = [_tight(line) for line in (lines[1:] if same else lines)]
         body = [line for line in body if not _BLANK_CODE.match(line)]
         if crumbs := breadcrumb_lines(ctx.latest, COMPACT.breadcrumbs):
             body += ["breadcrumbs, oldest first:", *crumbs]
-        if where := context_lines(ctx.latest):
+        if where := context_lines(ctx.latest, _said_of_every_event(e, ctx.pivots)):
             body += where
-        sections.append(fence("event", "\n".join(body)))
+        sections.append(heading + "\n" + fence("event", "\n".join(body)))
     if ctx.missing:
         sections += [
             "## Response notes",
             "Could not load: " + ", ".join(ctx.missing) + ". The rest is complete; retry for the missing parts.",
         ]
-    sections.append("Next: `generate_fix_prompt`, `get_event` full=true (all frames), `resolve_error` once fixed.")
+    full = "all frames, metadata" if ctx.latest is not None and ctx.latest.metadata else "all frames"
+    sections.append(f"Next: `generate_fix_prompt`, `get_event` full=true ({full}), `resolve_error`.")
     data = BugContextOut(
         error=error_ref(ctx.error, ctx.dashboard_url),
         latest_event=event_ref(ctx.latest) if ctx.latest else None,

@@ -25,6 +25,16 @@ CHANGED_FIELDS = (
 )
 
 
+def no_such_stage(stages: Sequence[str], argument: str) -> str:
+    """What to say when a release stage named by the caller is not one of the project's `stages`: which it has,
+    to pass as `argument` (instead of an empty page with a hint that cannot work). Starts in lower case, to follow
+    a lead-in."""
+    if not stages:
+        return "this project has no release stage by that name, and none has reported yet."
+    listed = fence("release.stages", "\n".join(inline(s, 60) for s in stages))
+    return f"this project has no release stage by that name; it has these (pass one as {argument}):\n{NOTICE}\n{listed}"
+
+
 def error_list(
     page: Page[ErrorGroup],
     project_id: str,
@@ -37,12 +47,8 @@ def error_list(
     has, when looked up), the answer says so instead of suggesting a wider search."""
     if not page.items:
         if release_stage is not None and stages is not None and release_stage not in stages:
-            text = f"# Errors in project {project_id}\nThis project has no release stage by that name"
-            if stages:
-                text += "; it has these (pass one as release_stage):\n" + NOTICE + "\n"
-                text += fence("release.stages", "\n".join(inline(s, 60) for s in stages))
-            else:
-                text += ", and none has reported yet."
+            said = no_such_stage(stages, "release_stage")
+            text = f"# Errors in project {project_id}\n" + said[0].upper() + said[1:]
         else:
             hint = " Try a wider 'since' or fewer filters." if filtered else ""
             text = f"# Errors in project {project_id}\nNo errors match these filters.{hint}"

@@ -6,6 +6,7 @@ and severity words of a known vocabulary (`vocab`). Everything else an upstream 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,8 +277,20 @@ def context_block(event: Event) -> str | None:
     return fence("event.context", "\n".join(lines)) if lines else None
 
 
-def context_lines(event: Event) -> list[str]:
-    """Request, app, device and user of an event (cleaned, not fenced)."""
+EVERY_EVENT_FIELDS = {
+    "app.release_stage": "release_stage",
+    "app.version": "version",
+    "os.name": "os",
+    "browser.name": "browser",
+}
+"""Pivot fields (event field ids) and the name `context_lines` shows the same value under."""
+
+
+def context_lines(event: Event, said: Mapping[str, str] | None = None) -> list[str]:
+    """Request, app, device and user of an event (cleaned, not fenced). `said` maps the names of app and device
+    fields (`release_stage`, `version`, `os`, `browser`) to a value the reader was already told every event holds:
+    such a field is left out when the event holds that very value."""
+    said = said or {}
     lines: list[str] = []
     req = event.request
     if req.url or req.method:
@@ -296,7 +309,7 @@ def context_lines(event: Event) -> list[str]:
             ("type", app.type),
             ("in_foreground", foreground),
         )
-        if value not in (None, "")
+        if value not in (None, "") and said.get(name) != value
     ]
     if bits:
         lines.append("app: " + ", ".join(bits))
@@ -312,7 +325,7 @@ def context_lines(event: Event) -> list[str]:
             ("hostname", dev.hostname),
             ("locale", dev.locale),
         )
-        if value
+        if value and said.get(name) != value
     ]
     if bits:
         lines.append("device: " + ", ".join(bits))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from ..model import (
     Collaborator,
@@ -19,6 +20,7 @@ from ..model import (
 )
 from .answer import Answer
 from .context import trend_line
+from .errors import no_such_stage
 from .outputs import (
     BucketRef,
     CollaboratorList,
@@ -130,6 +132,11 @@ def stability(stage: str | None, points: Sequence[StabilityPoint]) -> Answer:
         counts = joined(count(p.sessions, "session"), count(p.unhandled_sessions, "unhandled session"), sep=", ")
         lines.append(f"{day[:10]}: {counts}" if day else counts)
     return Answer("\n".join(lines), data)
+
+
+def unknown_stage(title: str, stages: Sequence[str], argument: str, data: Any) -> Answer:
+    """An empty listing for a release stage the project does not have: says so and names the stages it has."""
+    return Answer(f"# {title}\nNo {title.lower()}: {no_such_stage(stages, argument)}", data)
 
 
 def releases(page: Page[Release], cursor: str | None) -> Answer:
@@ -267,28 +274,26 @@ def event_fields(fields: Sequence[EventField]) -> Answer:
     return Answer(text, EventFieldList(fields=[f.display_id for f in fields]))
 
 
-def _filters_words(search: SavedSearch) -> str:
-    rendered = "; ".join(
-        f"{k} {c.get('type')} {c.get('value')}"
-        for k, conds in search.filters.items()
-        if isinstance(conds, list)
-        for c in conds
-        if isinstance(c, dict)
-    )
-    return rendered or json.dumps(search.filters, default=str)
+def filter_strings(search: SavedSearch) -> list[str]:
+    """A saved search's conditions as the `filters` argument takes them ('field=value', 'field!=value'), so a row
+    can be passed on as it is; a condition of another shape is said as it came, marked as not passable."""
+    strings = [f"{f}{'=' if k == 'eq' else '!='}{v}" for f, k, v in search.conditions]
+    if search.unusable:
+        strings.append(f"(+{search.unusable} condition(s) of another form: {json.dumps(search.filters, default=str)})")
+    return strings
 
 
 def saved_searches(found: Sequence[SavedSearch]) -> Answer:
     body = [
         f"- {joined(s.id, f'sort {s.sort}' if s.sort else None, 'shared' if s.shared else None)}\n"
-        f"  name: {inline(s.name, 60)}\n  filters: {inline(_filters_words(s), 200)}"
+        f"  name: {inline(s.name, 60)}\n  filters: {inline('; '.join(filter_strings(s)), 200)}"
         for s in found
     ]
     text = f"# Saved searches ({len(found)})"
     text += f"\n\n{NOTICE}\n\n{fence('saved.searches', chr(10).join(body))}" if body else "\n\nNo saved searches."
     data = SavedSearchList(
         saved_searches=[
-            SavedSearchRef(id=s.id, shared=s.shared, untrusted=untrusted(name=s.name, filters=_filters_words(s)))
+            SavedSearchRef(id=s.id, shared=s.shared, untrusted=untrusted(name=s.name, filters=filter_strings(s)))
             for s in found
         ]
     )

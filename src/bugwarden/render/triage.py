@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ..model import Comment, DataDeletion, FeatureFlag, Page, SavedSearch
 from .answer import Answer
 from .confirm import awaiting
+from .insights import filter_strings
 from .outputs import CommentList, CommentOut, CommentRef, DataDeletionOut, FeatureFlagList, FeatureFlagRef
 from .refs import iso, untrusted
 from .text import NOTICE, fence, inline, joined, plural, when
@@ -26,7 +27,7 @@ def comment_preview(comment: Comment) -> str:
 
 
 def saved_search_preview(search: SavedSearch) -> str:
-    conditions = "; ".join(f"{f} {k} {v}" for f, k, v in search.conditions)
+    conditions = "; ".join(filter_strings(search))
     return fence("saved.search", f"name: {inline(search.name, 60)}\nfilters: {inline(conditions, 300)}")
 
 
@@ -53,7 +54,9 @@ def comment_changed(project_id: str, error_id: str, comment: Comment) -> Answer:
     )
 
 
-def feature_flags(page: Page[FeatureFlag], stage: str, cursor: str | None) -> Answer:
+def feature_flags(page: Page[FeatureFlag], stage: str, cursor: str | None, searched: bool = False) -> Answer:
+    """A page of a stage's feature flags; with none found, says whether that is the stage or the name search
+    (`searched`: a `q` was given)."""
     lines = []
     for f in page.items:
         state = {True: "active", False: "inactive", None: None}[f.active]
@@ -62,7 +65,8 @@ def feature_flags(page: Page[FeatureFlag], stage: str, cursor: str | None) -> An
     body = "\n".join(lines)
     shown = f"{len(page.items)}" + (f" of {page.total:,}" if page.total is not None else "")
     text = f"# Feature flags in {inline(stage, 40)} ({shown})"
-    text += f"\n\n{NOTICE}\n\n{fence('feature.flags', body)}" if body else "\n\nNo feature flags seen in this stage."
+    none = "No feature flag of this stage has that in its name." if searched else "No feature flags seen in this stage."
+    text += f"\n\n{NOTICE}\n\n{fence('feature.flags', body)}" if body else f"\n\n{none}"
     if page.items:
         text += "\n\nErrors with a flag on: `list_errors` with filters ['feature_flag.seen_in=<flag name>']."
     if cursor:

@@ -790,6 +790,24 @@ class BugsnagSim:
         chunk, headers = q.paginate(request, people, "objectid")
         return self.ok(chunk, headers=headers)
 
+    async def integration_summaries(self, request: Request, user: dict[str, Any]) -> Response:
+        project = self.project_for(user, request.path_params["project_id"])
+        found = list(self.world.integrations.get(project["id"], []))
+        if category := request.query_params.get("category"):
+            found = [i for i in found if i["category"] == category]
+        chunk, headers = q.paginate(request, found, "objectid")
+        return self.ok(chunk, headers=headers)
+
+    async def org_teams(self, request: Request, user: dict[str, Any]) -> Response:
+        org = self.org_for(user, request.path_params["organization_id"])
+        if user["role"] != "admin":
+            raise ApiError(403, "Organization Administrator role required")
+        teams = list(self.world.teams.get(org["id"], []))
+        if term := request.query_params.get("q"):
+            teams = [t for t in teams if q.contains(t["name"], term)]
+        chunk, headers = q.paginate(request, teams, "objectid")
+        return self.ok(chunk, headers=headers)
+
     async def org_collaborator(self, request: Request, user: dict[str, Any]) -> Response:
         org = self.org_for(user, request.path_params["organization_id"])
         self.require_writer(user)
@@ -834,6 +852,7 @@ class BugsnagSim:
             raise ApiError(400, "name is required")
         if not isinstance(filters, dict):
             raise ApiError(400, "filters is required")
+        check_filter_object(filters)
         if not isinstance(data.get("project_default"), bool):
             raise ApiError(400, "project_default is required")
         if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
@@ -877,6 +896,8 @@ class BugsnagSim:
             raise ApiError(400, "name must not be blank")
         if "filters" in data and not isinstance(data["filters"], dict):
             raise ApiError(400, "filters must be an object")
+        if "filters" in data:
+            check_filter_object(data["filters"])
         if data.get("sort") not in (None, "first_seen", "users", "events", "last_seen"):
             raise ApiError(400, "Invalid sort")
         for flag in ("shared", "project_default"):
@@ -1104,6 +1125,19 @@ async def _test_hook_endpoint(request: Request) -> Response:
     return JSONResponse({"deliveries": statuses})
 
 
+def check_filter_object(filters: dict[str, Any]) -> None:
+    """A saved search's `filters` as the document's `Filters` object has them: each field id maps to a list of
+    `{"type": "eq"|"ne", "value": string}`; anything else is a 400, as BugSnag answers it."""
+    for field, conditions in filters.items():
+        if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+            raise ApiError(400, f"filters.{field} must be an array of filters")
+        for condition in conditions:
+            if set(condition) != {"type", "value"} or condition["type"] not in ("eq", "ne"):
+                raise ApiError(400, 'Each filter must be of the format {"type": "eq"|"ne", "value": ...}')
+            if not isinstance(condition["value"], str):
+                raise ApiError(400, f"filters.{field} value must be a string")
+
+
 def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control: Control | None = None) -> Starlette:
     """Build a fresh simulator with freshly seeded data. `app.state.control` holds faults and the request log."""
     control = control or Control(rate_limit=rate_limit)
@@ -1120,6 +1154,8 @@ def create_bugsnag_app(*, rate_limit: int = 30, sorted_cap: int = 1000, control:
         Route("/organizations/{organization_id}/projects", r(sim.list_projects), methods=["GET"]),
         Route("/organizations/{organization_id}/projects", r(sim.create_project), methods=["POST"]),
         Route("/organizations/{organization_id}/collaborators", r(sim.org_collaborators)),
+        Route("/organizations/{organization_id}/teams", r(sim.org_teams)),
+        Route(P + "/configured_integration_summaries", r(sim.integration_summaries)),
         Route("/organizations/{organization_id}/collaborators/{id}", r(sim.org_collaborator)),
         Route(P, r(sim.get_project), methods=["GET"]),
         Route(P, r(sim.update_project), methods=["PATCH"]),

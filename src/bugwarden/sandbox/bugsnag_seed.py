@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -94,6 +94,10 @@ class World:
     collaborators: dict[str, list[dict[str, Any]]]
     saved_searches: dict[str, dict[str, Any]]
     event_fields: list[dict[str, Any]]
+    teams: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per organization id: its teams (TeamApiView), which errors can be assigned to."""
+    integrations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Per project id: its configured integrations (ConfiguredIntegrationSummary): issue trackers to file errors in."""
 
 
 _PLATFORMS = {
@@ -703,6 +707,7 @@ def build_world() -> World:
         )
 
     _add_monster(errors, projects, oid("project", "api-server"))
+    _count_release_errors(releases, errors)
     collaborators = _collaborators(orgs, projects, users)
     return World(
         users=users,
@@ -715,7 +720,26 @@ def build_world() -> World:
         collaborators=collaborators,
         saved_searches=saved,
         event_fields=_event_fields(),
+        teams={org["id"]: _teams(org["slug"]) for org in orgs.values()},
+        integrations={pid: _integrations(project["slug"]) for pid, project in projects.items()},
     )
+
+
+def _count_release_errors(releases: dict[str, list[dict[str, Any]]], errors: dict[str, SeedError]) -> None:
+    """Each release's `errors_introduced_count` and `errors_seen_count` from the errors themselves, so that a
+    release listing agrees with `list_errors` filtered by `introduced_in` (the demo must not contradict itself)."""
+    for pid, project_releases in releases.items():
+        mine = [e for e in errors.values() if e.data["project_id"] == pid]
+        for rel in project_releases:
+            stage, version = rel["release_stage"]["name"], rel["app_version"]
+            rel["errors_introduced_count"] = sum(
+                1 for e in mine if any(r["release_id"] == rel["id"] for r in e.data.get("introduced_in_releases", []))
+            )
+            rel["errors_seen_count"] = sum(
+                1
+                for e in mine
+                if any(ev["app"]["version"] == version and ev["app"]["releaseStage"] == stage for ev in e.events)
+            )
 
 
 def _event(
@@ -989,6 +1013,35 @@ def _add_monster(errors: dict[str, SeedError], projects: dict[str, dict[str, Any
     seed = SeedError(data=data, daily=[0] * 28 + [4, 7], events=[event])
     _agree(seed, NOW - timedelta(days=2), last, 0, [event["user"]], ["3.7.0"])
     errors[eid] = seed
+
+
+def _teams(slug: str) -> list[dict[str, Any]]:
+    """An organization's teams: Backend (acme's keeps the id the tests know) and Payments."""
+    backend = oid("team", "backend") if slug == "acme" else oid("team", slug, "backend")
+    return [
+        {"id": backend, "name": "Backend", "collaborator_count": 2, "project_count": 2},
+        {"id": oid("team", slug, "payments"), "name": "Payments", "collaborator_count": 1, "project_count": 1},
+    ]
+
+
+def _integrations(slug: str) -> list[dict[str, Any]]:
+    """A project's issue trackers: Jira (one id for all, as the tests know it) and, for api-server, GitHub too."""
+    jira = {
+        "notification_id": oid("integration", "jira"),
+        "description": "Create and sync Jira ticket",
+        "project_identifier": slug[:3].upper(),
+        "integration_key": "jira",
+        "category": "issue-tracker",
+        "enabled_trigger_count": 2,
+        "status": "active",
+    }
+    github = jira | {
+        "notification_id": oid("integration", slug, "github"),
+        "description": "Create GitHub issue",
+        "project_identifier": f"acme/{slug}",
+        "integration_key": "github",
+    }
+    return [jira, github] if slug == "api-server" else [jira]
 
 
 def _collaborators(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from mcp.types import CallToolResult
@@ -78,6 +79,17 @@ def list_rules(args: dict[str, Any], target: Target) -> None:
     if args.get("saved_search_id") is not None:
         check_id(args["saved_search_id"], "saved_search_id")
     filter_rules(args, target)
+
+
+_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,100}")
+
+
+def id_or_name(value: object, what: str) -> str:
+    """A team or issue tracker as given: an id (`check_id`), or a name the backend looks up (one line of printable
+    characters, never put in a path)."""
+    if isinstance(value, str) and _NAME.fullmatch(value) and value.strip():
+        return value.strip()
+    return check_id(value, what)
 
 
 LIST_FILTERS = tuple(n for n in ErrorQuery.NAMES if n != "extra")
@@ -335,13 +347,13 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
             raise InvalidArgument("override_severity needs severity: info, warning or error")
         fields["severity"] = args["severity"]
     if args.get("notification_id") is not None:
-        fields["notification_id"] = check_id(args["notification_id"], "notification_id")
+        fields["notification_id"] = id_or_name(args["notification_id"], "notification_id")
     if operation == "assign":
         team = args.get("assigned_team_id")
         if team and args.get("assigned_collaborator_id"):
             raise InvalidArgument("assign to a collaborator or to a team, not both")
         if team:
-            fields["assigned_team_id"] = check_id(team, "assigned_team_id")
+            fields["assigned_team_id"] = id_or_name(team, "assigned_team_id")
         else:
             fields["assigned_collaborator_id"] = args.get("assigned_collaborator_id") or ""
     elif operation == "link_issue":

@@ -30,6 +30,7 @@ from ..render.outputs import (
 from .filters import FilterList, checked_filters, filter_rules
 from .params import Cursor, Limit, OptionalErrorId, ProjectId, Since
 from .registry import tool
+from .stages import stages_if_unknown
 from .support import able, check_since, respond
 
 FieldId = Annotated[
@@ -67,7 +68,10 @@ async def list_pivots(
     filters: FilterList = None,
 ) -> Annotated[CallToolResult, PivotList]:
     """Where errors happen: the top values of releases, OS, browsers, users and other fields, for one error or a
-    whole project."""
+    whole project.
+
+    Use this when the question is which browsers, OSes, versions or users an error hits, or where a project's errors
+    cluster; narrow with filters (['app.release_stage=production'])."""
     backend = able(call.target, Pivots)
     found = await backend.list_pivots(
         call.target.project_id,
@@ -195,6 +199,8 @@ async def list_releases(
     page = await backend.list_releases(
         call.target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=call.target.page
     )
+    if (stages := await stages_if_unknown(call.target, release_stage, not page.items)) is not None:
+        return respond(render.unknown_stage("Releases", stages, "release_stage", ReleaseList(releases=[])))
     return respond(render.releases(page, call.target.cursor(page.next)))
 
 
@@ -226,6 +232,9 @@ async def list_release_groups(
         limit=limit,
         page=call.target.page,
     )
+    if (stages := await stages_if_unknown(call.target, release_stage_name, not page.items)) is not None:
+        data = ReleaseGroupList(release_groups=[])
+        return respond(render.unknown_stage("Release groups", stages, "release_stage_name", data))
     return respond(render.release_groups(page, call.target.cursor(page.next)))
 
 
@@ -245,7 +254,11 @@ async def list_project_events(
     limit: Limit = 10,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, EventList]:
-    """Recent events across all errors of a project, newest first, optionally filtered (e.g. 'user.id=42')."""
+    """Recent events across all errors of a project, newest first, each with its error id.
+
+    Use this when the question is about occurrences rather than errors: what one user hit (filters
+    ['user.id=42']), what happened on one host (['device.hostname=web-1']) or in one release
+    (['version.seen_in=3.7.0'])."""
     backend = able(call.target, Events)
     page = await backend.list_project_events(
         call.target.project_id,
@@ -324,7 +337,10 @@ async def create_saved_search(
     shared: Annotated[bool, Field(description="Visible to the whole team.")] = False,
     project_default: Annotated[bool, Field(description="Make it the project's default view.")] = False,
 ) -> Annotated[CallToolResult, CreatedOut]:
-    """Save a named filter set in the dashboard, for example the query an investigation settled on."""
+    """Save a named filter set in the dashboard, for example the query an investigation settled on.
+
+    Use this when a query should outlive the conversation: filters as strings (['error.status=open']) or in
+    BugSnag's own form ({"error.status": [{"type": "eq", "value": "open"}]})."""
     backend = able(call.target, SavedSearches)
     parsed = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
     saved = await backend.create_saved_search(

@@ -74,11 +74,18 @@ CollaboratorId = Annotated[
     Field(description="For assign: the collaborator's id or email; empty unassigns.", max_length=200),
 ]
 TeamId = Annotated[
-    str | None, Field(description="For assign: the team instead of a collaborator (BugSnag team id).", max_length=100)
+    str | None,
+    Field(
+        description="For assign: the team instead of a collaborator: its BugSnag id, or its name (e.g. 'Payments'; "
+        "looked up, which BugSnag allows an organization admin).",
+        max_length=100,
+    ),
 ]
 NotificationId = Annotated[
     str | None,
     Field(
-        description="For create_issue or link_issue: which configured issue-tracker integration to use.", max_length=100
+        description="For create_issue or link_issue: which issue tracker: its notification id, or its integration key "
+        "(e.g. 'jira', 'github') or tracker project, looked up among the project's trackers.",
+        max_length=100,
     ),
 ]

@@ -36,6 +36,7 @@ from .confirm import delete_after_consent
 from .filters import FilterList, checked_filters, filter_rules, parse_filter
 from .params import Confirm, Cursor, ErrorId, Limit, ProjectId
 from .registry import tool
+from .stages import stages_if_unknown
 from .support import able, respond
 
 CommentId = Annotated[str, Field(description="Comment id from list_comments.", min_length=1, max_length=200)]
@@ -139,7 +140,10 @@ async def list_feature_flags(
     page = await able(call.target, FeatureFlags).list_feature_flags(
         call.target.project_id, release_stage_name, q=q, limit=limit, page=call.target.page
     )
-    return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next)))
+    if (stages := await stages_if_unknown(call.target, release_stage_name, not page.items)) is not None:
+        data = FeatureFlagList(feature_flags=[])
+        return respond(render_insights.unknown_stage("Feature flags", stages, "release_stage_name", data))
+    return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next), bool(q)))
 
 
 def saved_search_change_rules(args: dict[str, Any], target: Target) -> None:
