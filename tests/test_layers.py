@@ -170,12 +170,10 @@ def sql_speakers(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] in DRIVERS]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            if node.module.split(".")[0] in DRIVERS:
-                found.append(f"from {node.module} import …")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in STATEMENT_RUNNERS:
-                found.append(f"a call of .{node.func.attr}() on line {node.lineno}")
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in DRIVERS:
+            found.append(f"from {node.module} import …")
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) in STATEMENT_RUNNERS:
+            found.append(f"a call of .{getattr(node.func, 'attr', '')}() on line {node.lineno}")
     return found
 
 

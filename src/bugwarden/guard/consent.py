@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..store import Database
-from ..store.consent import ConsentRepository, SqlConsentRepository
+from ..store.consent import ConsentRepository, consent_repository
 from .errors import invalid
 
 CODE_TTL = 300.0
@@ -48,7 +48,7 @@ class ConsentBook:
 
     def __init__(self, db: Database, key: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
         self.db = db
-        self.records: ConsentRepository = SqlConsentRepository(db)
+        self.records: ConsentRepository = consent_repository(db)
         self._key = key
         self._clock = clock
 

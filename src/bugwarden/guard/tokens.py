@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..store import Database
 from ..store.people import PeopleRepository
-from ..store.tokens import SqlTokenRepository, TokenInfo, TokenRepository
+from ..store.tokens import TokenInfo, TokenRepository, token_repository
 from .principal import Principal
 from .scopes import BUNDLES, parse_scopes
 
@@ -61,7 +61,7 @@ class TokenStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.tokens: TokenRepository = SqlTokenRepository(db)
+        self.tokens: TokenRepository = token_repository(db)
         self.people = PeopleRepository(db)
         """Who gave each grant, and what they may grant today (the people table is in the tokens database)."""
 

@@ -3,7 +3,7 @@ user declined (`declines`, by `decline_key`, shared with approvals.py, whose rej
 
 The codes themselves are signed, not stored (guard/consent.py). One SQL implementation serves both databases.
 
-    consent = SqlConsentRepository(store.state)
+    consent = consent_repository(store.state)
     consent.use(nonce, expires_at, now)   # False: that code was already used
     consent.decline(digest, now)          # no code is issued or accepted for the call for DECLINE_TTL
     consent.declined(digest, now)
@@ -59,3 +59,8 @@ class SqlConsentRepository:
         with self.db.transaction() as tx:
             row = tx.execute("SELECT expires_at FROM declines WHERE digest = ?", (decline_key(digest),)).fetchone()
         return row is not None and float(row[0]) > now
+
+
+def consent_repository(db: Database) -> ConsentRepository:
+    """Used codes and declines in `db` (either dialect: the statements are the same)."""
+    return SqlConsentRepository(db)

@@ -3,7 +3,7 @@
 Issuing, verifying and narrowing tokens is the guard's (guard/tokens.py); this repository only stores and finds
 them. One SQL implementation serves both databases (the statements are the same in SQLite and PostgreSQL).
 
-    tokens = SqlTokenRepository(store.tokens)
+    tokens = token_repository(store.tokens)
     tokens.add(info, secret_hash)
     tokens.by_secret_hash(secret_hash)   # StoredToken | None
     tokens.revoke(token_id, at)          # True: revoked now; False: it already was; None: no such token
@@ -158,3 +158,8 @@ class SqlTokenRepository:
 
     def close(self) -> None:
         self.db.close()
+
+
+def token_repository(db: Database) -> TokenRepository:
+    """The token table in `db` (either dialect: the statements are the same)."""
+    return SqlTokenRepository(db)
