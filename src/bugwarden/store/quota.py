@@ -6,7 +6,7 @@ decision inside one write transaction with what it reads, so that two replicas c
 of a window. One SQL implementation serves both databases.
 
     quota = SqlQuotaRepository(store.state)
-    wait = quota.reserve(key, now, said=None, forget_before=now - 120, max_block=3600, decide=decide)
+    wait = quota.reserve(key, now, said=None, forget_before=now - 120, max_block=3600, decide=paced)  # a `Decide`
     quota.block(key, (limit, remaining, now), until=now + retry_after)   # a 429
     quota.last_word(key)                                                  # (limit, remaining)
 """
