@@ -7,8 +7,10 @@ by the `Checkpoint` (guard/checkpoint.py), the one choke point between a transpo
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
+import typing
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -43,8 +46,11 @@ from .backends.base import Backend
 from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
 from .backends.quota import QuotaLedger, StoredQuota
+from .call.call import Call
+from .call.consent import Consent
 from .config import Settings
 from .guard import notices
+from .guard.approval import Consented
 from .guard.approvals import ApprovalDesk
 from .guard.audit import AuditLog
 from .guard.checkpoint import Checkpoint
@@ -71,6 +77,8 @@ from .store.waits import in_store_thread, in_token_thread
 from .tools import REGISTRY
 from .tools.completions import Completions
 from .tools.resources import RESOURCE_TOOLS
+from .tools.resources import TEMPLATES as RESOURCE_TEMPLATES
+from .tools.resources import read as read_as
 from .tools.resources import register as register_resources
 from .tools.resources import route as resource_route
 from .tools.schema import compact
@@ -171,7 +179,7 @@ class GuardedServer(MCPServer[Runtime]):
         if name != "list_signals":
             return None
 
-        async def accept(args: dict[str, Any]) -> None:
+        async def accept(call: Call[Any]) -> None:
             return None
 
         try:
@@ -209,7 +217,7 @@ class GuardedServer(MCPServer[Runtime]):
     async def _handle_list_resource_templates(self, ctx: Any, params: Any) -> ListResourceTemplatesResult:
         visible = await self.checkpoint.visible_tools(ctx)
         allowed = {uri for uri, tool in RESOURCE_TOOLS.items() if tool in visible}
-        templates = [t for t in await self.list_resource_templates() if t.uri_template in allowed]
+        templates = [t for t in RESOURCE_TEMPLATES if t.uri_template in allowed]
         return ListResourceTemplatesResult(resource_templates=templates)
 
     async def read_resource(self, uri: Any, context: Context[Runtime, Any] | None = None) -> Any:
@@ -217,11 +225,8 @@ class GuardedServer(MCPServer[Runtime]):
         routed = resource_route(str(uri))
         name, arguments = routed if routed is not None else ("", {"uri": str(uri)[:300]})
 
-        async def read(args: dict[str, Any]) -> Any:
-            try:
-                return await MCPServer.read_resource(self, uri, context)
-            except ResourceError as exc:
-                raise ToolError(str(exc)) from exc.__cause__
+        async def read(call: Call[Any]) -> list[ReadResourceContents]:
+            return [ReadResourceContents(content=await read_as(call), mime_type="text/markdown")]
 
         try:
             contents = await self.checkpoint.invoke(f"resource:{name or 'unknown'}", name, arguments, context, read)
@@ -235,11 +240,40 @@ class GuardedServer(MCPServer[Runtime]):
 
 @functools.cache
 def sdk_tool(name: str) -> Tool:
-    """The SDK's view of a registered tool (schemas built from its signature): stateless, so built once."""
+    """The SDK's view of a registered tool (schemas built from its signature): stateless, so built once.
+
+    The handler's first parameter takes the `Call`, which the checkpoint passes (it is no part of the input
+    schema), and a parameter typed `Consent` is filled by the guard's consent resolvers (`Consented`)."""
     spec = REGISTRY[name]
     return Tool.from_function(
-        spec.fn, name=name, title=spec.title, description=spec.description, annotations=spec.annotations
+        as_the_sdk_sees(spec.fn),
+        name=name,
+        title=spec.title,
+        description=spec.description,
+        annotations=spec.annotations,
     )
+
+
+def as_the_sdk_sees(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`'s signature without its first parameter (the Call), `Consent` parameters resolved by `Consented`."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    shown = [
+        parameter.replace(annotation=Consented if hints.get(parameter.name) is Consent else hints[parameter.name])
+        for parameter in list(inspect.signature(fn).parameters.values())[1:]
+    ]
+
+    @functools.wraps(fn)
+    async def handler(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a tool runs through the checkpoint, which hands it its Call")
+
+    handler.__signature__ = inspect.signature(fn).replace(  # type: ignore[attr-defined]
+        parameters=shown, return_annotation=hints.get("return", inspect.Signature.empty)
+    )
+    handler.__annotations__ = {p.name: p.annotation for p in shown} | (
+        {"return": hints["return"]} if "return" in hints else {}
+    )
+    del handler.__wrapped__
+    return handler
 
 
 def _still_allowed(tokens: TokenStore) -> Callable[[str], bool]:
@@ -382,6 +416,6 @@ def build_server(
         **server_kw,
     )
     register_resources(server)
-    server.enable_protocol_utilities(Completions(checkpoint, clock=runtime.clock))
+    server.enable_protocol_utilities(Completions(checkpoint.invoke, clock=runtime.clock))
     server.enable_signal_subscriptions(watch)
     return server

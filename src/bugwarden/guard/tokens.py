@@ -13,6 +13,7 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from ..errors import BugwardenError
 from ..store import Database
 from ..store.people import PeopleRepository
 from ..store.tokens import TokenInfo, TokenRepository, token_repository
@@ -26,7 +27,7 @@ _DURATION = re.compile(r"^(\d{1,20})([mhdw])$")
 __all__ = ["LAST_USED_RESOLUTION", "MAX_LIFETIME", "TokenError", "TokenInfo", "TokenStore", "parse_duration"]
 
 
-class TokenError(ValueError):
+class TokenError(BugwardenError, ValueError):
     """A presented token is unknown, expired or revoked; the message says which."""
 
 
