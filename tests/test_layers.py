@@ -15,6 +15,9 @@ sandbox                           nothing of bugwarden (a shared misunderstandin
 
 And only render builds a fence or sanitises text: no other module (the simulators aside) names the fence tag
 in a string, calls `fence`, defines a sanitiser-like function or holds a pattern of invisible code points.
+
+And only store speaks SQL: no other module (the simulators aside) imports a database driver, holds SQL text, runs
+a statement or opens a transaction; the rest of the code asks store's repositories.
 """
 
 from __future__ import annotations
@@ -184,6 +187,55 @@ def test_the_fence_rule_would_catch_a_second_fence(tmp_path: Path) -> None:
     )
     assert len(fence_builders(second)) == 5
     assert len(OUTSIDE_RENDER) > 40 and fence_builders(SRC / "render" / "text.py") != []
+
+
+# -- only store/ speaks SQL (issue 23: typed repositories, one implementation per database) ----------------------
+
+OUTSIDE_STORE = sorted(p for p in SRC.rglob("*.py") if layer_of(p) not in ("store", "sandbox"))
+"""Every module but the store's own and the simulators' (which keep their state in memory, apart from ours)."""
+DRIVERS = {"sqlite3", "psycopg", "psycopg2", "psycopg_pool", "asyncpg", "aiosqlite", "sqlalchemy", "apsw"}
+SQL = re.compile(
+    r"\bSELECT\s+(?:[\w*(]|DISTINCT\b)|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b"
+    r"|\b(?:CREATE|ALTER|DROP)\s+(?:UNIQUE\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)\b|\bBEGIN\s+(?:IMMEDIATE|EXCLUSIVE)\b"
+    r"|\bPRAGMA\s+\w+|\bFOR\s+UPDATE\b|\bON\s+CONFLICT\b"
+)
+"""SQL as this code base writes it (upper-case keywords), so that prose saying "select" or "update" is not SQL."""
+STATEMENT_RUNNERS = {"execute", "executemany", "executescript", "transaction"}
+
+
+def sql_speakers(path: Path) -> list[str]:
+    """What in a module speaks SQL: an import of a database driver, a string holding SQL (docstrings aside: prose
+    may name a statement), a call that runs a statement or opens a transaction."""
+    tree = ast.parse(path.read_text())
+    found = [f"SQL {s.strip()[:50]!r}" for s in strings_in(tree) if SQL.search(s)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] in DRIVERS]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in DRIVERS:
+            found.append(f"from {node.module} import …")
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) in STATEMENT_RUNNERS:
+            found.append(f"a call of .{getattr(node.func, 'attr', '')}() on line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("path", OUTSIDE_STORE, ids=[str(p.relative_to(SRC)) for p in OUTSIDE_STORE])
+def test_only_store_speaks_sql(path: Path) -> None:
+    assert sql_speakers(path) == [], f"{path.relative_to(SRC)}: ask a repository in store/ (tokens, audit_chain, …)"
+
+
+def test_the_sql_rule_would_catch_sql_outside_store(tmp_path: Path) -> None:
+    leak = tmp_path / "leak.py"
+    leak.write_text(
+        'import sqlite3\nfrom psycopg_pool import ConnectionPool\n\n\ndef f(db):\n    """Prose may say SELECT x."""\n'
+        '    with db.transaction(write=True) as tx:\n'
+        '        tx.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (1, 2))\n'
+        '    return "SELECT seq, hash FROM audit_head WHERE id = 1" + " FOR UPDATE"\n'
+        'NOT_SQL = "select a project, then update the error from the list"\n'
+    )
+    assert len(sql_speakers(leak)) == 7
+    assert len(OUTSIDE_STORE) > 40 and {layer_of(p) for p in OUTSIDE_STORE} >= {"guard", "backends", "web", "cli"}
+    for repository in ("tokens.py", "audit_chain.py", "consent.py", "quota.py"):
+        assert sql_speakers(SRC / "store" / repository) != []
 
 
 # -- tools import no concrete backend (issue 23: capabilities are types) -----------------------------------------

@@ -71,6 +71,7 @@ from .store.hooks import HookStore
 from .store.journal import FILE_NAME as JOURNAL_FILE
 from .store.journal import Journal
 from .store.keys import KeyRing
+from .store.quota import SqlQuotaRepository
 from .store.signals import SignalStore
 from .store.waits import in_store_thread, in_token_thread
 from .tools import REGISTRY
@@ -332,7 +333,7 @@ def build_server(
     options = dict(upstream_options or {})
     store = store or Store.open(settings)
     # The quota ledger is shared by every process and replica using this store.
-    ledger = quota or StoredQuota(store.state, run=in_store_thread)
+    ledger = quota or StoredQuota(SqlQuotaRepository(store.state), run=in_store_thread)
     backends: list[Backend] = []
     if settings.bugsnag_auth:
         backends.append(BugsnagBackend(settings, transport=backend_transport, quota=ledger, **options))

@@ -14,6 +14,7 @@ from bugwarden.guard.consent import CODE_TTL, ConsentBook
 from bugwarden.guard.errors import Refusal
 from bugwarden.store import Store
 from bugwarden.store.buckets import CallBudgets
+from bugwarden.store.quota import SqlQuotaRepository
 
 NOW = 1_800_000_000.0
 DAY = 86_400.0
@@ -40,7 +41,7 @@ def test_a_budget_dated_a_day_ahead_refuses_for_about_a_minute_at_most(tmp_path:
 @pytest.mark.anyio
 async def test_a_quota_block_dated_a_day_ahead_lasts_at_most_the_longest_retry_after(tmp_path: Path) -> None:
     store = Store.sqlite(tmp_path)
-    ledger = StoredQuota(store.state)
+    ledger = StoredQuota(SqlQuotaRepository(store.state))
     assert await ledger.acquire("k", NOW) == 0
     await ledger.record("k", NOW, limit=30, remaining=29, retry_after=5)
     _state(tmp_path, "UPDATE quota_word SET blocked_until = ? WHERE key = 'k'", NOW + DAY)
@@ -52,7 +53,7 @@ async def test_a_quota_block_dated_a_day_ahead_lasts_at_most_the_longest_retry_a
 @pytest.mark.anyio
 async def test_sent_rows_dated_a_day_ahead_age_out_within_a_window(tmp_path: Path) -> None:
     store = Store.sqlite(tmp_path)
-    ledger = StoredQuota(store.state)
+    ledger = StoredQuota(SqlQuotaRepository(store.state))
     assert await ledger.acquire("k", NOW) == 0
     await ledger.record("k", NOW, limit=1, remaining=0, retry_after=None)
     _state(tmp_path, "UPDATE quota_sent SET at = ? WHERE key = 'k'", NOW + DAY)

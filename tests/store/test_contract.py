@@ -21,6 +21,7 @@ from bugwarden.guard.tokens import TokenError, TokenStore
 from bugwarden.store import Store, StoreError
 from bugwarden.store.buckets import CallBudgets
 from bugwarden.store.keys import KeyRing
+from bugwarden.store.quota import SqlQuotaRepository
 from bugwarden.store.schema import COMPONENTS, Schema
 
 Opener = Callable[[], Store]
@@ -121,7 +122,7 @@ def test_the_call_budget_is_one_budget(open_store: Opener) -> None:
 
 
 def test_the_upstream_quota_is_one_quota(open_store: Opener) -> None:
-    ledgers = [StoredQuota(open_store().state), StoredQuota(open_store().state)]
+    ledgers = [StoredQuota(SqlQuotaRepository(open_store().state)), StoredQuota(SqlQuotaRepository(open_store().state))]
     ledgers[0].observe("bugsnag:k", 1000.0, limit=30, remaining=30, retry_after=None)
     assert ledgers[0].reserve("bugsnag:k", 1000.0) == 0  # what the upstream said is written with this request
     with ThreadPoolExecutor(8) as pool:

@@ -4,18 +4,18 @@ BugSnag allows about 30 requests a minute per token and says so in `X-RateLimit-
 `X-RateLimit-Remaining`; a 429 carries `Retry-After`. A ledger remembers, per credential, when
 requests were sent and what the upstream last said, and answers one question before every
 request: may it go now, and if not, how long until it may. `MemoryQuota` serves one process;
-`StoredQuota` keeps the ledger in the state store, so every process and replica sharing the store
-(SQLite files under one BUGWARDEN_HOME, or one PostgreSQL database) paces to the upstream's one limit
+`StoredQuota` keeps the ledger in the state store, through the quota repository it is handed
+(store/quota.py; backends import no store), so every process and replica sharing the store (SQLite
+files under one BUGWARDEN_HOME, or one PostgreSQL database) paces to the upstream's one limit
 together. Times are wall-clock seconds, so replicas need roughly synchronised clocks (NTP).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,29 +140,49 @@ class MemoryQuota:
                 a.blocked_until = max(a.blocked_until, now + retry_after)
 
 
-class _Transaction(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+Said = tuple[int | None, int | None, float]
+"""What one response said: (limit, remaining, when); None where it said nothing."""
+Word = tuple[int | None, int | None, float, float]
+"""What the upstream last said of a credential: (limit, remaining, when remaining was said, blocked until)."""
 
 
-class _Database(Protocol):
-    def transaction(self, *, write: bool = False) -> contextlib.AbstractContextManager[_Transaction]: ...
+class QuotaRecords(Protocol):
+    """Where `StoredQuota` keeps the ledger: the state store's quota repository (store/quota.py), which runs each
+    method in one transaction serialised with every other process's. Raises the store's StoreError."""
+
+    def reserve(
+        self,
+        key: str,
+        now: float,
+        *,
+        said: Said | None,
+        forget_before: float,
+        max_block: float,
+        decide: Callable[[list[float], Word], float],
+    ) -> float: ...
+
+    def block(self, key: str, said: Said, until: float) -> None: ...
+
+    def last_word(self, key: str) -> tuple[int | None, int | None]: ...
 
 
 class StoredQuota:
-    """The ledger in the state store (tables `quota_sent` and `quota_word`), shared by every process using it.
+    """The ledger in the state store (its quota repository), shared by every process using it.
 
     Each `reserve` is one write transaction: the store serialises them (SQLite's file lock, PostgreSQL's
     advisory lock), so two replicas can never both take the last request of a window. What a response said
     about the limit is written with this process's next `reserve` (one transaction per request, not two), except
     a 429's Retry-After, which binds everyone at once. A store failure raises its StoreError; the upstream
     client turns that into a refusal to send, never into an unpaced send.
+
+        StoredQuota(SqlQuotaRepository(store.state), run=in_store_thread)
     """
 
-    def __init__(self, db: _Database, run: Callable[..., Awaitable[Any]] | None = None) -> None:
-        self.db = db
+    def __init__(self, records: QuotaRecords, run: Callable[..., Awaitable[Any]] | None = None) -> None:
+        self.records = records
         self._run: Callable[..., Awaitable[Any]] = run or anyio.to_thread.run_sync
         """How blocking store work is run (the server passes the store's own bounded worker threads)."""
-        self._pending: dict[str, tuple[int | None, int | None, float]] = {}
+        self._pending: dict[str, Said] = {}
         self._lock = threading.Lock()
 
     async def acquire(self, key: str, now: float) -> float:
@@ -181,34 +201,19 @@ class StoredQuota:
     def reserve(self, key: str, now: float) -> float:
         with self._lock:
             pending = self._pending.pop(key, None)
-        with self.db.transaction(write=True) as tx:
-            if pending is not None:
-                self._write_word(tx, key, *pending, retry_until=None)
-            tx.execute("DELETE FROM quota_sent WHERE key = ? AND at <= ?", (key, now - 2 * WINDOW))
-            # Rows dated beyond their lifetimes (a replica's clock ahead, an edited store) are held to them here, so
-            # they age out as usual instead of blocking the credential for as long as they claim.
-            tx.execute("UPDATE quota_sent SET at = ? WHERE key = ? AND at > ?", (now, key, now))
-            tx.execute(
-                "UPDATE quota_word SET blocked_until = ? WHERE key = ? AND blocked_until > ?",
-                (now + MAX_BLOCK, key, now + MAX_BLOCK),
-            )
-            tx.execute("UPDATE quota_word SET remaining_at = ? WHERE key = ? AND remaining_at > ?", (now, key, now))
-            sent = [float(r[0]) for r in tx.execute("SELECT at FROM quota_sent WHERE key = ?", (key,)).fetchall()]
-            word = tx.execute(
-                "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
-            ).fetchone()
-            limit, remaining, remaining_at, blocked_until = word if word else (None, None, 0.0, 0.0)
-            wait = decide(sent, now, limit, remaining, float(remaining_at), float(blocked_until))
-            if wait <= 0:
-                tx.execute("INSERT INTO quota_sent (key, at) VALUES (?, ?)", (key, now))
-            return wait
+
+        def paced(sent: list[float], word: Word) -> float:
+            return decide(sent, now, *word)
+
+        return self.records.reserve(
+            key, now, said=pending, forget_before=now - 2 * WINDOW, max_block=MAX_BLOCK, decide=paced
+        )
 
     def observe(
         self, key: str, now: float, *, limit: int | None, remaining: int | None, retry_after: float | None
     ) -> None:
         if retry_after is not None:
-            with self.db.transaction(write=True) as tx:
-                self._write_word(tx, key, limit, remaining, now, retry_until=now + retry_after)
+            self.records.block(key, (limit, remaining, now), until=now + retry_after)
         elif limit is not None or remaining is not None:
             with self._lock:
                 self._pending[key] = (limit, remaining, now)
@@ -218,31 +223,4 @@ class StoredQuota:
             pending = self._pending.get(key)
         if pending is not None and pending[0] is not None and pending[1] is not None:
             return pending[0], pending[1]
-        with self.db.transaction() as tx:
-            row = tx.execute("SELECT lim, remaining FROM quota_word WHERE key = ?", (key,)).fetchone()
-        return (row[0], row[1]) if row else (None, None)
-
-    @staticmethod
-    def _write_word(
-        tx: _Transaction, key: str, limit: int | None, remaining: int | None, at: float, *, retry_until: float | None
-    ) -> None:
-        row = tx.execute(
-            "SELECT lim, remaining, remaining_at, blocked_until FROM quota_word WHERE key = ?", (key,)
-        ).fetchone()
-        old_limit, old_remaining, old_at, old_blocked = row if row else (None, None, 0.0, 0.0)
-        values = (
-            limit if limit is not None else old_limit,
-            remaining if remaining is not None else old_remaining,
-            at if remaining is not None else float(old_at),
-            max(float(old_blocked), retry_until) if retry_until is not None else float(old_blocked),
-        )
-        if row:
-            tx.execute(
-                "UPDATE quota_word SET lim = ?, remaining = ?, remaining_at = ?, blocked_until = ? WHERE key = ?",
-                (*values, key),
-            )
-        else:
-            tx.execute(
-                "INSERT INTO quota_word (key, lim, remaining, remaining_at, blocked_until) VALUES (?, ?, ?, ?, ?)",
-                (key, *values),
-            )
+        return self.records.last_word(key)

@@ -26,17 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Database, Store, StoreError
-from ..store.audit_facts import index_record
+from ..store.audit_chain import AuditChain, ChainHead, ChainLink, ChainRow, StoredHead, audit_chain
 from ..store.journal import Journal
 from ..store.keys import KeyRing
 from ..store.schema import GENESIS
 from .principal import Principal
 
 log = logging.getLogger("bugwarden.audit")
-HEAD_FOR_UPDATE = {
-    "sqlite": "SELECT seq, hash FROM audit_head WHERE id = 1",  # BEGIN IMMEDIATE already holds the write lock
-    "postgres": "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
-}
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|cookie|credential", re.I)
 _CONFIRM_CODE = re.compile(r"cf_[0-9a-f]{1,12}_[0-9a-f]{12}_[0-9a-f]{32}")
 _SECRET_VALUE = re.compile(r"\bbw_[A-Za-z0-9_-]{16,}|\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{8,}")
@@ -155,7 +151,8 @@ class AuditError(StoreError):
 
 
 class AuditLog:
-    """Append-only, hash-chained records in one database (SQLite `audit.sqlite3`, or PostgreSQL)."""
+    """Append-only, hash-chained records in one database (SQLite `audit.sqlite3`, or PostgreSQL), kept through the
+    store's audit chain repository (store/audit_chain.py)."""
 
     def __init__(
         self,
@@ -174,6 +171,16 @@ class AuditLog:
         """Keys the chain head (HMAC over its seq and hash) so that moving it back is noticed; every writer of a
         served log has it (`for_store`). Without it, writes leave the head unkeyed and `verify` cannot check it."""
 
+    @property
+    def db(self) -> Database:
+        """The database the chain is in; setting it moves the log to another database (of either dialect)."""
+        return self._db
+
+    @db.setter
+    def db(self, db: Database) -> None:
+        self._db = db
+        self.chain: AuditChain = audit_chain(db)
+
     @classmethod
     def for_store(
         cls, store: Store, state_key: str | None = None, clock: Any = time.monotonic, journal: Journal | None = None
@@ -189,7 +196,7 @@ class AuditLog:
         return hmac.new(key, f"audit-head|{seq}|{digest}".encode(), hashlib.sha256).hexdigest()
 
     def close(self) -> None:
-        self.db.close()
+        self.chain.close()
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -204,25 +211,19 @@ class AuditLog:
             if self.journal is not None and not self.journal.draining and self.journal.pending():
                 self.journal.drain(self.append)  # what was refused during an outage goes first, in its order
             key = self._head_key() if self._head_key is not None else None  # read before the head is locked
-            with self.db.transaction(write=True) as tx:
-                head = tx.execute(HEAD_FOR_UPDATE[self.db.dialect]).fetchone()
-                seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
-                ts = _now()
-                if seq > 1:
-                    last = tx.execute("SELECT ts FROM audit WHERE seq = ?", (seq - 1,)).fetchone()
-                    if last is not None and str(last[0]) > ts:
-                        ts = str(last[0])
+
+            def link(head: ChainHead) -> ChainLink:
+                seq, ts = head.seq + 1, _now()
+                if head.last_ts is not None and head.last_ts > ts:
+                    ts = head.last_ts
+                stored = record
                 if started is not None:
-                    record = {**record, "duration_ms": round((self._clock() - started) * 1000, 1)}
-                body = canonical({**record, "seq": seq, "ts": ts})
-                digest = chain_hash(prev, body)
-                tx.execute(
-                    "INSERT INTO audit (seq, ts, record, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
-                    (seq, ts, body, prev, digest),
-                )
-                index_record(tx, seq, ts, record)
-                mac = self._head_mac(seq, digest, key)
-                tx.execute("UPDATE audit_head SET seq = ?, hash = ?, mac = ? WHERE id = 1", (seq, digest, mac))
+                    stored = {**record, "duration_ms": round((self._clock() - started) * 1000, 1)}
+                body = canonical({**stored, "seq": seq, "ts": ts})
+                digest = chain_hash(head.hash, body)
+                return ChainLink(seq, ts, body, head.hash, digest, self._head_mac(seq, digest, key), stored)
+
+            seq = self.chain.append(link)
         except (StoreError, AuditError) as exc:
             self.healthy = False
             log.error("audit store failed: %s", exc)
@@ -243,8 +244,7 @@ class AuditLog:
     def ready(self) -> bool:
         """Whether the store takes writes now (a write transaction that changes nothing); sets `healthy`."""
         try:
-            with self.db.transaction(write=True) as tx:
-                tx.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
+            self.chain.probe()
         except StoreError:
             self.healthy = False
             return False
@@ -261,20 +261,11 @@ class AuditLog:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def rows(self, since: str | None = None) -> Iterator[tuple[int, str, str, str, str]]:
+    def rows(self, since: str | None = None) -> Iterator[ChainRow]:
         """Rows in order, from one snapshot; `since` is an ISO UTC time in the stored format: every record from
         the first one stored at or after it, to the end (a cut by sequence, so no later record is left out even
         where an older log's times run backwards)."""
-        query = "SELECT seq, ts, record, prev_hash, hash FROM audit"
-        params: tuple[Any, ...] = ()
-        if since:
-            query += (
-                " WHERE seq >= (SELECT COALESCE(MIN(seq), (SELECT MAX(seq) + 1 FROM audit)) FROM audit WHERE ts >= ?)"
-            )
-            params = (since,)
-        with self.db.transaction() as tx:
-            for seq, ts, body, prev, digest in tx.execute(query + " ORDER BY seq", params).fetchall():
-                yield int(seq), ts, body, prev, digest
+        yield from self.chain.rows(since)
 
     def records(self, since: str | None = None) -> Iterator[dict[str, Any]]:
         for seq, ts, body, prev, digest in self.rows(since):
@@ -284,19 +275,13 @@ class AuditLog:
         """The last `n` records, oldest first (none for n = 0)."""
         if n <= 0:
             return []
-        with self.db.transaction() as tx:
-            rows = tx.execute(
-                "SELECT seq, ts, record, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT ?", (n,)
-            ).fetchall()
         return [
-            {**json.loads(body), "seq": int(seq), "ts": ts, "prev_hash": prev, "hash": digest}
-            for seq, ts, body, prev, digest in reversed(rows)
+            {**json.loads(body), "seq": seq, "ts": ts, "prev_hash": prev, "hash": digest}
+            for seq, ts, body, prev, digest in self.chain.last(n)
         ]
 
     def count(self) -> int:
-        with self.db.transaction() as tx:
-            row = tx.execute("SELECT seq FROM audit_head WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        return self.chain.count()
 
     def verify(self, against: Iterable[dict[str, Any]] | None = None) -> tuple[bool, str]:
         """Recompute the chain from one snapshot. Returns (ok, message naming the first bad record).
@@ -304,29 +289,27 @@ class AuditLog:
         With a head key, the head must carry its keyed MAC (a head moved back, with records cut from the end,
         does not). `against` is an earlier export (records with `seq` and `hash`): the live log must still hold
         it unchanged, as its prefix."""
-        with self.db.transaction() as tx:
-            head = tx.execute("SELECT seq, hash, mac FROM audit_head WHERE id = 1").fetchone()
-            rows = tx.execute("SELECT seq, ts, record, prev_hash, hash FROM audit ORDER BY seq").fetchall()
+        head, rows = self.chain.snapshot()
         ok, message = self._verify_rows(head, rows)
         if not ok:
             return ok, message
-        if self._head_key is not None and head is not None and int(head[0]) > 0:
-            expected_mac = self._head_mac(int(head[0]), str(head[1]))
-            if head[2] is None:
+        if self._head_key is not None and head is not None and head.seq > 0:
+            expected_mac = self._head_mac(head.seq, head.hash)
+            if head.mac is None:
                 return False, (
-                    f"record {int(head[0])}: the chain head carries no key, so records may have been cut from the "
+                    f"record {head.seq}: the chain head carries no key, so records may have been cut from the "
                     "end (right after an upgrade, the next call keys it: verify again after one call)"
                 )
-            if not hmac.compare_digest(str(head[2]), str(expected_mac)):
+            if not hmac.compare_digest(head.mac, str(expected_mac)):
                 return False, (
-                    f"record {int(head[0])}: the chain head was not written by bugwarden (moved back after records "
+                    f"record {head.seq}: the chain head was not written by bugwarden (moved back after records "
                     "were cut from the end, or forged)"
                 )
         if against is not None:
             return _contains(rows, against, message)
         return ok, message
 
-    def _verify_rows(self, head: Any, rows: list[Any]) -> tuple[bool, str]:
+    def _verify_rows(self, head: StoredHead | None, rows: list[ChainRow]) -> tuple[bool, str]:
         prev, expected = GENESIS, 1
         for seq, ts, body, prev_hash, digest in rows:
             try:
@@ -343,7 +326,7 @@ class AuditLog:
                 return False, f"record {seq}: hash mismatch (the record was edited)"
             prev, expected = digest, seq + 1
         count = expected - 1
-        head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
         if head_seq > count:
             return (
                 False,
@@ -369,7 +352,7 @@ def chain_hash(prev: str, body: str) -> str:
     return hashlib.sha256((prev + "\n" + body).encode()).hexdigest()
 
 
-def _contains(rows: list[Any], export: Iterable[dict[str, Any]], verdict: str) -> tuple[bool, str]:
+def _contains(rows: list[ChainRow], export: Iterable[dict[str, Any]], verdict: str) -> tuple[bool, str]:
     """Whether the live rows (already verified as one chain) hold the exported records unchanged, in place: the
     same hash at the same seq proves everything up to it is unchanged, because each hash covers all before it."""
     live = {int(seq): str(digest) for seq, _ts, _body, _prev, digest in rows}

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..store import Database
-from ..store.approvals import DECLINE_TTL, decline_key
+from ..store.consent import ConsentRepository, consent_repository
 from .errors import invalid
 
 CODE_TTL = 300.0
@@ -43,8 +43,12 @@ def call_digest(principal_id: str, tool: str, arguments: dict[str, Any]) -> str:
 
 
 class ConsentBook:
+    """Issues and redeems confirmation codes; used codes and declines are kept in the store's consent repository
+    (store/consent.py)."""
+
     def __init__(self, db: Database, key: Callable[[], bytes], clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.records: ConsentRepository = consent_repository(db)
         self._key = key
         self._clock = clock
 
@@ -84,23 +88,12 @@ class ConsentBook:
             )
         if self.declined(digest):
             raise invalid("the user declined this change when asked; it will not be made without asking again")
-        with self.db.transaction(write=True) as tx:
-            tx.execute("DELETE FROM consumed WHERE expires_at < ?", (now,))
-            if tx.execute("SELECT nonce FROM consumed WHERE nonce = ?", (nonce,)).fetchone() is not None:
-                raise invalid("this confirmation code was already used: call again without confirm for a fresh preview")
-            tx.execute("INSERT INTO consumed (nonce, expires_at) VALUES (?, ?)", (nonce, float(expires)))
+        if not self.records.use(nonce, float(expires), now):
+            raise invalid("this confirmation code was already used: call again without confirm for a fresh preview")
 
     def decline(self, digest: str) -> None:
         """Record that a user said no to the call `digest`: no code will be issued or accepted for it."""
-        key = decline_key(digest)
-        now = self._clock()
-        with self.db.transaction(write=True) as tx:
-            tx.execute("DELETE FROM declines WHERE expires_at < ?", (now,))
-            tx.execute("DELETE FROM declines WHERE digest = ?", (key,))
-            tx.execute("INSERT INTO declines (digest, expires_at) VALUES (?, ?)", (key, now + DECLINE_TTL))
+        self.records.decline(digest, self._clock())
 
     def declined(self, digest: str) -> bool:
-        key = decline_key(digest)
-        with self.db.transaction() as tx:
-            row = tx.execute("SELECT expires_at FROM declines WHERE digest = ?", (key,)).fetchone()
-        return row is not None and float(row[0]) > self._clock()
+        return self.records.declined(digest, self._clock())

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from ..errors import BugwardenError
 from ..store import Database
+from ..store.people import PeopleRepository
 from ..store.project_access import ProjectAccess
+from ..store.tokens import TokenInfo, TokenRepository, token_repository
 from .principal import Principal
 from .scopes import BUNDLES, parse_scopes
 
@@ -26,39 +25,11 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_LIFETIME = timedelta(days=3650)
 _DURATION = re.compile(r"^(\d{1,20})([mhdw])$")
 
+__all__ = ["LAST_USED_RESOLUTION", "MAX_LIFETIME", "TokenError", "TokenInfo", "TokenStore", "parse_duration"]
+
 
 class TokenError(BugwardenError, ValueError):
     """A presented token is unknown, expired or revoked; the message says which."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenInfo:
-    id: str
-    name: str
-    scopes: frozenset[str]
-    projects: frozenset[str]
-    created_at: str
-    expires_at: str | None
-    last_used_at: str | None
-    revoked_at: str | None
-    person: str | None = None
-    """For an OAuth grant (id `gr_…`): the person who gave it; `name` is then the client's name."""
-    client_id: str | None = None
-    """For an OAuth grant: the OAuth client it was given to."""
-    project_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False)
-    """Set from the console per project (store/project_access.py); empty: `scopes` on every project."""
-
-    @property
-    def is_grant(self) -> bool:
-        return self.person is not None
-
-    def state(self, now: datetime | None = None) -> str:
-        """`active`, `expired` or `revoked`."""
-        if self.revoked_at:
-            return "revoked"
-        if self.expires_at and datetime.fromisoformat(self.expires_at) <= (now or _now()):
-            return "expired"
-        return "active"
 
 
 def parse_duration(value: str) -> timedelta:
@@ -83,32 +54,21 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-_SELECT = "SELECT id, name, scopes, projects, created_at, expires_at, last_used_at, revoked_at, person, client_id"
-
-
-def _info(row: Any) -> TokenInfo:
-    return TokenInfo(
-        row[0],
-        row[1],
-        frozenset(json.loads(row[2])),
-        frozenset(json.loads(row[3])),
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-    )
+def _unknown(token_id: str) -> TokenError:
+    return TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
 
 
 class TokenStore:
-    """The token table of a store."""
+    """Issues and checks the tokens of a store, kept in its token repository (store/tokens.py)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.tokens: TokenRepository = token_repository(db)
+        self.people = PeopleRepository(db)
+        """Who gave each grant, and what they may grant today (the people table is in the tokens database)."""
 
     def close(self) -> None:
-        self.db.close()
+        self.tokens.close()
 
     def create(
         self,
@@ -130,45 +90,35 @@ class TokenStore:
         token_id = "tok_" + secrets.token_hex(6)
         created = _now()
         expires = (created + parse_duration(expires_in)).isoformat() if expires_in else None
-        with self.db.transaction(write=True) as tx:
-            tx.execute(
-                "INSERT INTO tokens (id, name, secret_hash, scopes, projects, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    token_id,
-                    name.strip(),
-                    _hash(secret),
-                    json.dumps(sorted(granted)),
-                    json.dumps(sorted({p.strip() for p in projects if p.strip()})),
-                    created.isoformat(),
-                    expires,
-                ),
-            )
+        info = TokenInfo(
+            id=token_id,
+            name=name.strip(),
+            scopes=frozenset(granted),
+            projects=frozenset(p.strip() for p in projects if p.strip()),
+            created_at=created.isoformat(),
+            expires_at=expires,
+            last_used_at=None,
+            revoked_at=None,
+        )
+        self.tokens.add(info, _hash(secret))
         return self.get(token_id), secret
 
     def get(self, token_id: str) -> TokenInfo:
-        with self.db.transaction() as tx:
-            row = tx.execute(_SELECT + " FROM tokens WHERE id = ?", (token_id,)).fetchone()
-        if row is None:
-            raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
-        info = _info(row)
+        info = self.tokens.get(token_id)
+        if info is None:
+            raise _unknown(token_id)
         return replace(info, project_scopes=ProjectAccess(self.db).of(info.id)) if info.projects else info
 
     def list(self) -> list[TokenInfo]:
-        with self.db.transaction() as tx:
-            rows = tx.execute(_SELECT + " FROM tokens ORDER BY created_at").fetchall()
         per_project = ProjectAccess(self.db).every()
-        return [replace(info, project_scopes=per_project.get(info.id, {})) for info in map(_info, rows)]
+        return [replace(info, project_scopes=per_project.get(info.id, {})) for info in self.tokens.list()]
 
     def revoke(self, token_id: str) -> tuple[TokenInfo, bool]:
         """Revoke a token; returns its info and whether this call revoked it (False: it already was)."""
-        with self.db.transaction(write=True) as tx:
-            if tx.execute("SELECT id FROM tokens WHERE id = ?", (token_id,)).fetchone() is None:
-                raise TokenError(f"no token with id {token_id!r}: see `bugwarden token list`")
-            changed = tx.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (_now().isoformat(), token_id)
-            ).rowcount
-        return self.get(token_id), changed == 1
+        changed = self.tokens.revoke(token_id, _now().isoformat())
+        if changed is None:
+            raise _unknown(token_id)
+        return self.get(token_id), changed
 
     def verify(self, secret: str, transport: str = "stdio") -> Principal:
         """The principal for a presented secret, or TokenError (unknown, expired or revoked)."""
@@ -187,39 +137,34 @@ class TokenStore:
     def _within_person(self, info: TokenInfo) -> TokenInfo:
         """A grant never gives more than the person who gave it may give now: their bundle and projects today
         (`user add` again with less narrows every grant they gave; a removed person's grants stop)."""
-        with self.db.transaction() as tx:
-            row = tx.execute("SELECT bundle, projects FROM people WHERE name = ?", (info.person,)).fetchone()
-        if row is None or str(row[0]) not in BUNDLES:
+        person = self.people.get(info.person) if info.person is not None else None
+        if person is None or person.bundle not in BUNDLES:
             raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant access")
-        allowed = frozenset(json.loads(row[1]))
+        allowed = person.projects
         projects = info.projects if not allowed else (info.projects & allowed if info.projects else allowed)
         if allowed and not projects:
             raise TokenError(f"grant {info.id} ({info.name}): {info.person} may no longer grant its projects")
-        return replace(info, scopes=info.scopes & BUNDLES[str(row[0])], projects=projects)
+        return replace(info, scopes=info.scopes & BUNDLES[person.bundle], projects=projects)
 
     def check(self, secret: str) -> TokenInfo:
         """The token a presented secret belongs to, if it is usable now; else TokenError. Runs on every HTTP
         request and every stdio call, so `last_used_at` is written at most once a minute per token."""
         digest = _hash(secret)
-        with self.db.transaction() as tx:
-            row = tx.execute(
-                _SELECT + ", secret_hash, access_expires_at FROM tokens WHERE secret_hash = ?", (digest,)
-            ).fetchone()
-        if row is None or not hmac.compare_digest(row[10], digest):
+        stored = self.tokens.by_secret_hash(digest)
+        if stored is None or not hmac.compare_digest(stored.secret_hash, digest):
             raise TokenError("unknown bugwarden token: create one with `bugwarden token create`")
-        info = _info(row)
+        info = stored.info
         if info.revoked_at:
             raise TokenError(f"bugwarden token {info.id} ({info.name}) was revoked")
         now = _now()
         if info.state(now) == "expired":
             raise TokenError(f"bugwarden token {info.id} ({info.name}) expired at {info.expires_at}")
-        if row[11] is not None and float(row[11]) <= now.timestamp():
+        if stored.access_expires_at is not None and stored.access_expires_at <= now.timestamp():
             raise TokenError(f"the access token of grant {info.id} ({info.name}) expired: refresh it")
         if info.projects:
             info = replace(info, project_scopes=ProjectAccess(self.db).of(info.id))
         if info.person is not None:
             info = self._within_person(info)
         if info.last_used_at is None or datetime.fromisoformat(info.last_used_at) <= now - LAST_USED_RESOLUTION:
-            with self.db.transaction(write=True) as tx:
-                tx.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now.isoformat(), info.id))
+            self.tokens.touch(info.id, now.isoformat())
         return info

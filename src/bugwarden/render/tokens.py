@@ -13,7 +13,7 @@ from .table import Column
 
 
 class TokenRow(Protocol):
-    """What the table reads of a token (guard.tokens.TokenInfo has it)."""
+    """What the table reads of a token (store.tokens.TokenInfo has it)."""
 
     @property
     def id(self) -> str: ...

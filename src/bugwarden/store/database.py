@@ -1,9 +1,11 @@
 """One seam for every piece of persistent state: a `Database` that runs transactions.
 
-Repositories (tokens, audit, keys, confirmations, rate buckets, the upstream quota) are written once
-against this interface, in SQL that both dialects accept (`?` placeholders, translated for
-PostgreSQL); where they differ (row locks) a repository picks by `db.dialect`. The embedded default
-is SQLite files under `BUGWARDEN_HOME`; PostgreSQL serves teams running replicas.
+Only the store speaks SQL: the rest of the code asks its repositories (tokens.py, audit_chain.py,
+consent.py, quota.py, keys.py, buckets.py, people.py, approvals.py, ...), each written against this
+interface in SQL that both dialects accept (`?` placeholders, translated for PostgreSQL); where the
+dialects differ (the audit head's row lock) a repository has one class per database, picked by
+`db.dialect`. The embedded default is SQLite files under `BUGWARDEN_HOME`; PostgreSQL serves teams
+running replicas.
 
 Failures surface as `StoreError`, whose message is for operators (stderr, the CLI): agents are
 told only that the audit log or token store could not be used.
