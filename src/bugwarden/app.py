@@ -38,7 +38,6 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-from . import __version__
 from .backends.base import Backend
 from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
@@ -73,6 +72,7 @@ from .tools.resources import RESOURCE_TOOLS
 from .tools.resources import register as register_resources
 from .tools.resources import route as resource_route
 from .tools.schema import compact
+from .version import __version__
 
 log = logging.getLogger("bugwarden")
 Authenticate = Callable[[Any], Awaitable[Principal]]

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, cli_approvals, cli_tokens, hooks_cli
+from . import cli_approvals, cli_tokens, hooks_cli
 from .cli_common import UsageError, count
 from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
+from .version import __version__
 
 log = logging.getLogger("bugwarden")
 

@@ -30,7 +30,6 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from .. import __version__
 from ..config import (
     DEFAULT_CACHING,
     DEFAULT_LIMITS,
@@ -42,6 +41,7 @@ from ..config import (
     Settings,
     Timeouts,
 )
+from ..version import __version__
 from .cache import ResponseCache
 from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, spend, wait
 from .call_context import deadline as current_deadline
