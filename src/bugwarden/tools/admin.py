@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -24,6 +24,7 @@ from ..render.outputs import (
 )
 from .confirm import change_settings, fields_given
 from .errors import bugsnag_change
+from .operations import BulkOperation, chosen
 from .params import (
     AdditionalOccurrences,
     AdditionalUsers,
@@ -35,7 +36,7 @@ from .params import (
     Occurrences,
     OrganizationId,
     ProjectId,
-    ReopenIf,
+    ReopenRule,
     Seconds,
     Severity,
     TeamId,
@@ -262,11 +263,6 @@ async def update_release_group(
     return respond(render_insights.release_group_changed(group))
 
 
-BulkOperation = Literal[
-    "open", "fix", "ignore", "snooze", "override_severity", "assign", "unlink_issue", "discard", "undiscard", "delete"
-]
-
-
 def bulk_rules(args: dict[str, Any], target: Target) -> None:
     for error_id in args["error_ids"]:
         check_id(error_id, "error_ids")
@@ -305,7 +301,7 @@ async def bulk_update_errors(
     severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
     assigned_collaborator_id: CollaboratorId = None,
     assigned_team_id: TeamId = None,
-    reopen_if: Annotated[ReopenIf | None, Field(description="For snooze.")] = None,
+    reopen_if: ReopenRule = None,
     seconds: Seconds = None,
     occurrences: Occurrences = None,
     hours: Hours = None,
@@ -316,6 +312,7 @@ async def bulk_update_errors(
     """Apply one change to up to 100 errors at once: open, fix, ignore, snooze, override severity, assign (to a
     collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
     (errors:delete) ask first."""
+    args = chosen(locals())
     if not consent.given:
         return respond(
             render_errors.bulk_pending(
@@ -328,20 +325,6 @@ async def bulk_update_errors(
                 consent.approve_at,
             )
         )
-    change = bugsnag_change(
-        target,
-        operation,
-        {
-            "severity": severity,
-            "assigned_collaborator_id": assigned_collaborator_id,
-            "assigned_team_id": assigned_team_id,
-            "reopen_if": reopen_if,
-            "seconds": seconds,
-            "occurrences": occurrences,
-            "hours": hours,
-            "additional_occurrences": additional_occurrences,
-            "additional_users": additional_users,
-        },
-    )
+    change = bugsnag_change(target, operation, args)
     statuses = await insights(target).bulk_update_errors(target.project_id, error_ids, change)
     return respond(render_errors.bulk_change(target.project_id, operation, statuses))

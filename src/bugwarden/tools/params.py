@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from .operations import ReopenIf
+
 ProjectId = Annotated[
     str | None,
     Field(
@@ -54,7 +56,7 @@ Status = Literal[
 ]
 Severity = Literal["info", "warning", "error", "low", "medium", "high", "critical"]
 ErrorSort = Literal["last_seen", "first_seen", "users", "events", "unsorted"]
-ReopenIf = Literal["occurs_after", "n_occurrences_in_m_hours", "n_additional_occurrences", "n_additional_users"]
+ReopenRule = Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")]
 Seconds = Annotated[
     int | None, Field(ge=1, le=100_000_000, description="For snooze with occurs_after: reopen after this many seconds.")
 ]
