@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bugwarden.app import sdk_tool
 from bugwarden.backends.coerce import ident
 from bugwarden.backends.paths import is_id
+from bugwarden.services import sdk_tool
 from bugwarden.tools.operations import OPERATION_FIELDS, OPERATIONS, SNOOZE_COMPANIONS, chosen, operation_takes
 
 SRC = Path(__file__).parents[2] / "src" / "bugwarden"
