@@ -58,33 +58,37 @@ class Seams:
     """What tests and benchmarks put in place of the world: the upstream network, clocks, the quota ledger.
 
     `backend_transport` / `bugport_transport` replace the network of the upstream clients (tests use the sandbox's
-    ASGI app); `sleep`, `clock` and `wall_clock` go to both upstream clients and the checkpoint; `quota` replaces
-    the ledger kept in the store."""
+    ASGI app); `upstream` (`sleep`, `clock`, `wall_clock`) goes to both upstream clients and the checkpoint;
+    `quota` replaces the ledger kept in the store."""
 
     backend_transport: Any = None
     bugport_transport: Any = None
-    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
-    quota: QuotaLedger | None = None
     upstream: dict[str, Any] = field(default_factory=dict)
-    """Only the clocks that were given, for the upstream clients (which keep their own defaults otherwise)."""
+    quota: QuotaLedger | None = None
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        return self.upstream.get("sleep", anyio.sleep)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.upstream.get("clock", time.monotonic)
+
+    @property
+    def wall_clock(self) -> Callable[[], float]:
+        return self.upstream.get("wall_clock", time.time)
 
     @classmethod
     def take(cls, build: dict[str, Any]) -> Seams | None:
-        """The seams given loose among `build` (`backend_transport`, `bugport_transport`, `upstream_options`: the
-        clocks, `quota`), taken out of it; None when there are none."""
+        """The seams given loose among `build` (`backend_transport`, `bugport_transport`, `upstream_options`,
+        `quota`), taken out of it; None when there are none."""
         if not any(k in build for k in LOOSE):
             return None
-        options = dict(build.pop("upstream_options", None) or {})
         return cls(
             backend_transport=build.pop("backend_transport", None),
             bugport_transport=build.pop("bugport_transport", None),
-            sleep=options.get("sleep", anyio.sleep),
-            clock=options.get("clock", time.monotonic),
-            wall_clock=options.get("wall_clock", time.time),
+            upstream=dict(build.pop("upstream_options", None) or {}),
             quota=build.pop("quota", None),
-            upstream=options,
         )
 
 
