@@ -366,9 +366,9 @@ def build_http(
     **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
-    (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
-    (tests), `metadata_fetch` the
-    network for client metadata documents (tests)."""
+    (sign-in, consent, console) and the OAuth authorization server. One `Services` serves them all; `build_kw`
+    goes to `Services.from_settings` (`store`, and the loose test seams). `web_clock` replaces the pages' wall
+    clock (tests), `metadata_fetch` the network for client metadata documents (tests)."""
     options.check()
     services = Services.from_settings(
         settings,
