@@ -3,6 +3,7 @@ built once; the HTTP options are one typed settings object; the server overrides
 
 from __future__ import annotations
 
+import ast
 import inspect
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,33 @@ def test_the_server_overrides_no_private_method_of_the_sdk() -> None:
     public = [name for name in vars(GuardedServer) if hasattr(MCPServer, name) and not name.startswith("_")]
     assert set(public) <= {"call_tool", "read_resource"}  # public methods, overridden to pass the checkpoint
     assert all(inspect.iscoroutinefunction(getattr(GuardedServer, n)) for n in public)
+
+
+SRC = Path(__file__).parents[1] / "src" / "bugwarden"
+BUILT_ONCE = {"Checkpoint", "Guard", "AuditLog", "KeyRing", "StoredQuota", "BugsnagBackend", "BugportBackend", "open"}
+"""What only the composition root builds for a server (`open`: `Store.open`)."""
+ENTRANCES = [SRC / "app.py", SRC / "http_app.py", SRC / "stdio.py", *sorted((SRC / "web").rglob("*.py"))]
+
+
+def built_in(path: Path) -> set[str]:
+    """The names of BUILT_ONCE that a module calls (`Name(...)` or `Store.open(...)`)."""
+    called: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                called.add(func.id)
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "Store":
+                called.add(func.attr)
+    return called & BUILT_ONCE
+
+
+@pytest.mark.parametrize("path", ENTRANCES, ids=[str(p.relative_to(SRC)) for p in ENTRANCES])
+def test_the_entrances_take_their_services_and_build_none(path: Path) -> None:
+    assert built_in(path) == set(), f"{path.relative_to(SRC)}: take it from services.Services"
+
+
+def test_only_the_composition_root_builds_a_checkpoint() -> None:
+    building = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "Checkpoint" in built_in(p))
+    assert building == ["services.py"]
+    assert built_in(SRC / "services.py") == BUILT_ONCE
