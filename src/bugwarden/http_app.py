@@ -1,19 +1,20 @@
 """Streamable HTTP for editor agents: bearer tokens from the token store, and a front door that is fair and bounded.
 
 Outermost first, every request meets:
+- `WebhookRoutes`: `POST /hooks/bugsnag/<secret>` goes to the webhook receiver (hooks/receiver.py);
 - `OneAuthorization`: a request with more than one Authorization header is refused (400), so nothing can
   be checked against one header and acted on with another;
 - `BoundedBody`: a body must arrive whole within `body_timeout` and be at most 1 MiB (408, 413);
-- `BearerAuth`: the MCP endpoint needs `Authorization: Bearer bw_…`, checked against the token store on
-  every request (revocation applies at once); a 401 says how to get a token. bugwarden is not an OAuth
-  authorization server, so it advertises none;
+- with a public URL, the pages (web/): sign-in, consent, the console and the OAuth authorization server;
+- `BearerAuth`: the MCP endpoint needs `Authorization: Bearer …`, checked against the token store on
+  every request (revocation applies at once); a 401 says how to get a token, and names the authorization
+  server's metadata when there is one (with a public URL; without one, bugwarden advertises none);
 - `SessionsPerToken`: each token may hold `max_sessions_per_token` open sessions; another token can always
   open its own.
 Slow clients are cut off at the connection too: `BoundedH11` closes a connection whose request headers
 have not arrived within `header_timeout`. The per-token budget of tool calls lives in the checkpoint,
 after authentication, so it counts calls (not protocol chatter) and only for verified tokens.
 """
-
 from __future__ import annotations
 
 import ipaddress
