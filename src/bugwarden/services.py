@@ -26,7 +26,7 @@ from .backends.quota import QuotaLedger, StoredQuota
 from .config import Settings
 from .guard.approvals import ApprovalDesk
 from .guard.audit import AuditLog
-from .guard.checkpoint import Checkpoint
+from .guard.checkpoint import Authenticate, Checkpoint
 from .guard.consent import ConsentBook
 from .guard.cursors import CursorCodec
 from .guard.errors import Refusal
@@ -46,9 +46,6 @@ from .store.keys import KeyRing
 from .store.signals import SignalStore
 from .store.waits import in_store_thread, in_token_thread
 from .tools import REGISTRY
-
-Authenticate = Callable[[Any], Awaitable[Principal]]
-
 
 LOOSE = ("backend_transport", "bugport_transport", "upstream_options", "quota")
 
