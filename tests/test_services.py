@@ -148,3 +148,40 @@ def test_only_the_composition_root_builds_a_checkpoint() -> None:
     building = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if "Checkpoint" in built_in(p))
     assert building == ["services.py"]
     assert built_in(SRC / "services.py") == BUILT_ONCE
+
+
+class Sees:
+    """A checkpoint that lets the caller see `visible`."""
+
+    def __init__(self, *visible: str) -> None:
+        self.visible = set(visible)
+
+    async def visible_tools(self, ctx: Any) -> set[str]:
+        return self.visible
+
+
+@pytest.mark.anyio
+async def test_the_listing_middleware_lists_only_what_the_checkpoint_lets_the_caller_use() -> None:
+    from types import SimpleNamespace
+
+    from bugwarden.app import ListsWhatMayBeUsed
+
+    schema = {"type": "object", "title": "x", "properties": {"a": {"title": "A", "type": "string", "default": None}}}
+    tools = {"tools": [{"name": "seen", "inputSchema": schema}, {"name": "hidden", "inputSchema": schema}], "m": 1}
+    templates = {"resourceTemplates": [{"uriTemplate": "bugsnag://organizations/{organization_id}"}]}
+    answers: dict[str, Any] = {"tools/list": tools, "resources/templates/list": templates, "ping": {"pong": 1}}
+
+    async def call_next(ctx: Any) -> Any:
+        return answers[ctx.method]
+
+    async def ask(*visible: str, method: str) -> Any:
+        middleware: Any = ListsWhatMayBeUsed(Sees(*visible))  # type: ignore[arg-type]
+        return await middleware(SimpleNamespace(method=method), call_next)
+
+    compacted = {"type": "object", "properties": {"a": {"type": "string"}}}
+    assert await ask("seen", method="tools/list") == {"tools": [{"name": "seen", "inputSchema": compacted}], "m": 1}
+    assert await ask("seen", method="resources/templates/list") == {"resourceTemplates": []}
+    assert await ask("list_organizations", method="resources/templates/list") == templates
+    assert await ask("seen", method="ping") == {"pong": 1}
+    answers["tools/list"] = object()  # not the wire form: fail closed
+    assert await ask("seen", method="tools/list") == {"tools": []}
