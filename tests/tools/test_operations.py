@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from bugwarden.backends.coerce import ident
 from bugwarden.backends.paths import is_id
 from bugwarden.services import sdk_tool
 from bugwarden.tools.operations import OPERATION_FIELDS, OPERATIONS, SNOOZE_COMPANIONS, chosen, operation_takes
+from bugwarden.tools.params import SNOOZE_RULE
 
 SRC = Path(__file__).parents[2] / "src" / "bugwarden"
 SNOOZE_PARAMETERS = ("reopen_if", *(n for names in SNOOZE_COMPANIONS.values() for n in names))
@@ -65,3 +67,15 @@ def test_an_upstream_id_is_kept_exactly_when_it_could_be_a_path_segment() -> Non
     for value in ("abc", "5f0c1a", "a.b:c@d+e-f_g", "x" * 200, "x" * 201, "a..b", "../x", "a/b", "", "-a", "é"):
         assert (ident(value) == value) is is_id(value), value
     assert re.fullmatch(r"\d+", ident(123) or "")
+
+
+def test_the_snooze_rule_is_declared_once_and_names_every_companion() -> None:
+    assert list(SNOOZE_RULE) == list(SNOOZE_PARAMETERS)
+    declared = [
+        f"{path.name}:{node.name}"
+        for path in (SRC / "tools").glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.AsyncFunctionDef | ast.FunctionDef)
+        and any(arg.arg in SNOOZE_RULE for arg in node.args.args + node.args.kwonlyargs)
+    ]
+    assert declared == []

@@ -26,20 +26,15 @@ from .confirm import change_settings, fields_given
 from .errors import bugsnag_change
 from .operations import BulkOperation, chosen
 from .params import (
-    AdditionalOccurrences,
-    AdditionalUsers,
     CollaboratorId,
     Confirm,
     Cursor,
-    Hours,
     Limit,
-    Occurrences,
     OrganizationId,
     ProjectId,
-    ReopenRule,
-    Seconds,
     Severity,
     TeamId,
+    with_snooze_rule,
 )
 from .registry import tool
 from .support import insights, respond
@@ -289,6 +284,7 @@ def ask_before_bulk_loss(args: dict[str, Any]) -> str | None:
     rules=bulk_rules,
     ask=ask_before_bulk_loss,
 )
+@with_snooze_rule
 async def bulk_update_errors(
     error_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=200)]],
@@ -301,18 +297,13 @@ async def bulk_update_errors(
     severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
     assigned_collaborator_id: CollaboratorId = None,
     assigned_team_id: TeamId = None,
-    reopen_if: ReopenRule = None,
-    seconds: Seconds = None,
-    occurrences: Occurrences = None,
-    hours: Hours = None,
-    additional_occurrences: AdditionalOccurrences = None,
-    additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
+    **rule: Any,
 ) -> Annotated[CallToolResult, BulkChangeOut]:
     """Apply one change to up to 100 errors at once: open, fix, ignore, snooze, override severity, assign (to a
     collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
     (errors:delete) ask first."""
-    args = chosen(locals())
+    args = chosen(locals() | rule)
     if not consent.given:
         return respond(
             render_errors.bulk_pending(

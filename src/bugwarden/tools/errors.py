@@ -19,25 +19,20 @@ from ..render.outputs import CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
 from .filters import FilterList, checked_filters, filter_rules
 from .operations import BUGPORT_FIELDS, SNOOZE_COMPANIONS, UpdateOperation, chosen, operation_takes, refuse_foreign
 from .params import (
-    AdditionalOccurrences,
-    AdditionalUsers,
     CollaboratorId,
     Confirm,
     Cursor,
     ErrorId,
     ErrorSort,
     Full,
-    Hours,
     Limit,
     NotificationId,
-    Occurrences,
     ProjectId,
-    ReopenRule,
-    Seconds,
     Severity,
     Since,
     Status,
     TeamId,
+    with_snooze_rule,
 )
 from .registry import tool
 from .support import backend_of, check_since, check_vocabulary, insights, respond
@@ -307,6 +302,7 @@ def ask_before_discard(args: dict[str, Any]) -> str | None:
     rules=update_rules,
     ask=ask_before_discard,
 )
+@with_snooze_rule
 async def update_error(
     error_id: ErrorId,
     target: InProject,
@@ -328,18 +324,13 @@ async def update_error(
     notification_id: NotificationId = None,
     issue_url: Annotated[str | None, Field(description="For link_issue.", max_length=2000)] = None,
     issue_title: Annotated[str | None, Field(description="For create_issue.", max_length=200)] = None,
-    reopen_if: ReopenRule = None,
-    seconds: Seconds = None,
-    occurrences: Occurrences = None,
-    hours: Hours = None,
-    additional_occurrences: AdditionalOccurrences = None,
-    additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
+    **rule: Any,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign (to a collaborator or
     a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
     status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
-    args = chosen(locals())
+    args = chosen(locals() | rule)
     if not consent.given:
         return respond(
             render_confirm.discard_pending(
