@@ -1,12 +1,14 @@
 """The layers of shared/DESIGN.md hold: each package imports only the packages below it.
 
-model, config                     nothing of bugwarden
+errors, model                     nothing of bugwarden (errors: the root of the exception tree)
+config                            errors
 render                            model
 store                             config (types only)
 backends                          model, config
-guard                             backends, store, render (the words of refusals and failures), model, config
-tools                             guard, render, backends, model
-runtime                           guard, backends, model, config
+call                              backends, model (what the checkpoint hands a tool: Call, Target, Consent)
+tools                             call, render, backends, model: never the guard, which stands above them
+guard                             call, backends, store, render (the words of refusals and failures), model, config
+runtime                           guard, call, backends, model, config
 web                               guard, store, render, model, config
 app, http_app, cli, doctor        anything
 sandbox                           nothing of bugwarden (a shared misunderstanding could not pass a test)
@@ -25,15 +27,17 @@ import pytest
 
 SRC = Path(__file__).parents[1] / "src" / "bugwarden"
 ALLOWED = {
+    "errors": set(),
     "model": set(),
-    "config": set(),
+    "config": {"errors"},
     "render": {"model"},
-    "store": {"config"},
-    "backends": {"model", "config", "version"},
-    "guard": {"backends", "store", "render", "model", "config"},
-    "tools": {"guard", "render", "backends", "model"},
-    "runtime": {"guard", "backends", "model", "config"},
-    "web": {"guard", "store", "render", "model", "config"},
+    "store": {"config", "errors"},
+    "backends": {"model", "config", "errors", "version"},
+    "call": {"backends", "model", "errors"},
+    "tools": {"call", "render", "backends", "model", "errors"},
+    "guard": {"call", "backends", "store", "render", "model", "config", "errors"},
+    "runtime": {"guard", "call", "backends", "model", "config", "errors"},
+    "web": {"guard", "call", "store", "render", "model", "config", "errors"},
     "sandbox": set(),
 }
 
@@ -43,9 +47,10 @@ def layer_of(path: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
-def imported_layers(path: Path) -> set[str]:
-    """The bugwarden layers a module imports (relative or absolute), at any depth of the file."""
-    package = path.relative_to(SRC.parent).with_suffix("").parts[:-1]  # the package the module is in
+def imported_layers(path: Path, src: Path = SRC) -> set[str]:
+    """The bugwarden layers a module imports (relative or absolute), at any depth of the file (`src`: the
+    package's folder)."""
+    package = path.relative_to(src.parent).with_suffix("").parts[:-1]  # the package the module is in
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
@@ -82,7 +87,43 @@ def test_a_module_imports_only_the_layers_below_it(path: Path) -> None:
 
 def test_the_rule_is_checked_on_something() -> None:
     assert len(MODULES) > 30 and {layer_of(p) for p in MODULES} == set(ALLOWED)
-    assert imported_layers(SRC / "tools" / "errors.py") >= {"guard", "render", "backends"}
+    assert imported_layers(SRC / "tools" / "errors.py") >= {"call", "render", "backends"}
+    assert imported_layers(SRC / "guard" / "checkpoint.py") >= {"call", "backends", "store", "render"}
+
+
+def test_a_tool_importing_the_guard_would_be_caught(tmp_path: Path) -> None:
+    """The rule that holds the tools below the guard fails on a tool module that imports any guard module."""
+    src = tmp_path / "bugwarden"
+    (src / "tools").mkdir(parents=True)
+    sneaky = src / "tools" / "sneaky.py"
+    for line in ("from ..guard.approval import Consented", "from bugwarden.guard import checkpoint"):
+        sneaky.write_text(line + "\n")
+        assert imported_layers(sneaky, src) - ALLOWED["tools"] == {"guard"}, line
+    assert "guard" not in ALLOWED["tools"] and "guard" not in ALLOWED["call"]
+
+
+# -- only the checkpoint builds a Call (issue 23) -----------------------------------------------------------------
+
+
+def builds_a_call(path: Path) -> list[int]:
+    """The lines of a module that construct a `Call(...)`."""
+    tree = ast.parse(path.read_text())
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Call"
+    ]
+
+
+def test_only_the_checkpoint_builds_a_call() -> None:
+    builders = {str(p.relative_to(SRC)): lines for p in sorted(SRC.rglob("*.py")) if (lines := builds_a_call(p))}
+    assert list(builders) == ["guard/checkpoint.py"], builders
+
+
+def test_the_call_rule_would_catch_another_builder(tmp_path: Path) -> None:
+    other = tmp_path / "other.py"
+    other.write_text("from bugwarden.call.call import Call\nc = Call(principal=None, tool='x')\n")
+    assert builds_a_call(other) == [2]
 
 
 # -- only render/ builds a fence or sanitises (issue 23: one fence, one sanitiser) ------------------------------

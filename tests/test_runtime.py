@@ -10,9 +10,9 @@ import pytest
 
 from bugwarden.backends.base import Location
 from bugwarden.backends.errors import InvalidArgument, UpstreamServerError
+from bugwarden.call.target import AccountTarget, Listing, ProjectTarget
 from bugwarden.config import Settings
 from bugwarden.guard.principal import Principal
-from bugwarden.guard.target import AccountTarget, Listing, ProjectTarget
 from bugwarden.model import Project
 from bugwarden.runtime import Runtime
 

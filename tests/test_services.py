@@ -168,8 +168,7 @@ async def test_the_listing_middleware_lists_only_what_the_checkpoint_lets_the_ca
 
     schema = {"type": "object", "title": "x", "properties": {"a": {"title": "A", "type": "string", "default": None}}}
     tools = {"tools": [{"name": "seen", "inputSchema": schema}, {"name": "hidden", "inputSchema": schema}], "m": 1}
-    templates = {"resourceTemplates": [{"uriTemplate": "bugsnag://organizations/{organization_id}"}]}
-    answers: dict[str, Any] = {"tools/list": tools, "resources/templates/list": templates, "ping": {"pong": 1}}
+    answers: dict[str, Any] = {"tools/list": tools, "resources/templates/list": {"resourceTemplates": []}, "ping": {}}
 
     async def call_next(ctx: Any) -> Any:
         return answers[ctx.method]
@@ -181,7 +180,10 @@ async def test_the_listing_middleware_lists_only_what_the_checkpoint_lets_the_ca
     compacted = {"type": "object", "properties": {"a": {"type": "string"}}}
     assert await ask("seen", method="tools/list") == {"tools": [{"name": "seen", "inputSchema": compacted}], "m": 1}
     assert await ask("seen", method="resources/templates/list") == {"resourceTemplates": []}
-    assert await ask("list_organizations", method="resources/templates/list") == templates
-    assert await ask("seen", method="ping") == {"pong": 1}
+    organizations = await ask("list_organizations", method="resources/templates/list")
+    assert [t["uriTemplate"] for t in organizations["resourceTemplates"]] == [
+        "bugsnag://organizations/{organization_id}"
+    ]
+    assert await ask("seen", method="ping") == {}
     answers["tools/list"] = object()  # not the wire form: fail closed
     assert await ask("seen", method="tools/list") == {"tools": []}

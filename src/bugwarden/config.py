@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .errors import BugwardenError
 
-class ConfigError(ValueError):
+
+class ConfigError(BugwardenError, ValueError):
     """A setting is missing or malformed; the message names the variable and what to do."""
 
 

@@ -11,16 +11,17 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .backends.base import Backend
+from .backends.call_context import CallContext
 from .backends.errors import BackendError, InvalidArgument
 from .backends.paths import check_id
+from .call.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target, projects_of
 from .config import Settings
 from .guard.policy import ToolPolicy
 from .guard.principal import Principal
-from .guard.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target, projects_of
 from .model import Project
 
 log = logging.getLogger("bugwarden")
@@ -55,9 +56,16 @@ class Runtime:
             )
         raise InvalidArgument("no tracker is configured")
 
-    async def discover(self) -> None:
-        """Ask each backend what its credential may do (once). A failure leaves that backend read-only for now."""
-        for backend in self.backends:
+    def bound(self, upstream: CallContext | None) -> Runtime:
+        """This runtime with every backend bound to one call (its requests charged to it), or as it is."""
+        if upstream is None:
+            return self
+        return replace(self, backends=[backend.bound(upstream) for backend in self.backends])
+
+    async def discover(self, upstream: CallContext | None = None) -> None:
+        """Ask each backend what its credential may do (once), for the call `upstream` if any. A failure leaves
+        that backend read-only for now."""
+        for backend in self.bound(upstream).backends:
             try:
                 await backend.discover()
             except BackendError as exc:
@@ -98,10 +106,15 @@ class Runtime:
         raise InvalidArgument(f"{spec.name} is not available for the configured trackers")
 
     async def resolve(
-        self, spec: ToolPolicy, arguments: dict[str, Any], principal: Principal
+        self, spec: ToolPolicy, arguments: dict[str, Any], principal: Principal, upstream: CallContext | None = None
     ) -> tuple[Target, dict[str, Any]]:
-        """The one target of a call, from validated arguments; and the arguments with ids resolved."""
-        args = dict(arguments)
+        """The one target of a call, from validated arguments; and the arguments with ids resolved. The target's
+        backends, and the lookups made to find it, are bound to the call's `upstream`."""
+        return await self.bound(upstream)._resolve(spec, dict(arguments), principal)
+
+    async def _resolve(
+        self, spec: ToolPolicy, args: dict[str, Any], principal: Principal
+    ) -> tuple[Target, dict[str, Any]]:
         if spec.reach == "feed":
             project = args.get("project_id")
             if project is not None:

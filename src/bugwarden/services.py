@@ -9,8 +9,10 @@ guard and the checkpoint once. The stdio server, the HTTP app and the pages (web
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,9 @@ from .backends.base import Backend
 from .backends.bugport import BugportBackend
 from .backends.bugsnag import BugsnagBackend
 from .backends.quota import QuotaLedger, StoredQuota
+from .call.consent import Consent
 from .config import Settings
+from .guard.approval import Consented
 from .guard.approvals import ApprovalDesk
 from .guard.audit import AuditLog
 from .guard.checkpoint import Authenticate, Checkpoint
@@ -91,11 +95,40 @@ class Seams:
 
 @functools.cache
 def sdk_tool(name: str) -> Tool:
-    """The SDK's view of a registered tool (schemas built from its signature): stateless, so built once."""
+    """The SDK's view of a registered tool (schemas built from its signature): stateless, so built once.
+
+    The handler's first parameter takes the `Call`, which the checkpoint passes (it is no part of the input
+    schema), and a parameter typed `Consent` is filled by the guard's consent resolvers (`Consented`)."""
     spec = REGISTRY[name]
     return Tool.from_function(
-        spec.fn, name=name, title=spec.title, description=spec.description, annotations=spec.annotations
+        as_the_sdk_sees(spec.fn),
+        name=name,
+        title=spec.title,
+        description=spec.description,
+        annotations=spec.annotations,
     )
+
+
+def as_the_sdk_sees(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`'s signature without its first parameter (the Call), `Consent` parameters resolved by `Consented`."""
+    hints = typing.get_type_hints(fn, include_extras=True)
+    shown = [
+        parameter.replace(annotation=Consented if hints.get(parameter.name) is Consent else hints[parameter.name])
+        for parameter in list(inspect.signature(fn).parameters.values())[1:]
+    ]
+
+    @functools.wraps(fn)
+    async def handler(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a tool runs through the checkpoint, which hands it its Call")
+
+    handler.__signature__ = inspect.signature(fn).replace(  # type: ignore[attr-defined]
+        parameters=shown, return_annotation=hints.get("return", inspect.Signature.empty)
+    )
+    handler.__annotations__ = {p.name: p.annotation for p in shown} | (
+        {"return": hints["return"]} if "return" in hints else {}
+    )
+    del handler.__wrapped__
+    return handler
 
 
 def stdio_authenticator(tokens: TokenStore, secret: str, transport: str = "stdio") -> Authenticate:

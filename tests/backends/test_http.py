@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from bugwarden.backends import errors as E
 from bugwarden.backends.base import ErrorChange, ErrorQuery
 from bugwarden.backends.bugsnag import BugsnagBackend, classify
-from bugwarden.backends.call_context import Deadline, Level, reset_deadline, reset_listener, set_deadline, set_listener
+from bugwarden.backends.call_context import CallContext, Deadline, Level
 from bugwarden.backends.http import UpstreamClient, error_for_status, parse_retry_after
 from bugwarden.backends.quota import MemoryQuota, decide
 from bugwarden.config import Caching, Limits, Retries, Timeouts
@@ -112,11 +112,7 @@ async def test_a_quota_wait_that_fits_the_deadline_is_waited_and_reported(home: 
         clock.now += 10
     # Five requests in the last 50 s: the sixth may go when the first is a minute old, 10 s from now. That fits.
     heard = Heard()
-    token = set_listener(heard)
-    try:
-        await b.get_error(API_PROJECT, KEYERROR)
-    finally:
-        reset_listener(token)
+    await b.bound(CallContext(listener=heard)).get_error(API_PROJECT, KEYERROR)
     waits = heard.waits
     assert sum(clock.slept) == pytest.approx(10.0)
     assert waits and waits[0][2] == pytest.approx(10.0) and "rate limit" in waits[0][0]
@@ -142,13 +138,10 @@ async def test_a_spent_quota_fails_at_once_with_the_time_to_retry(home: Path) ->
 
 async def test_the_deadline_runs_on_the_injected_clock(sandbox: Starlette, home: Path) -> None:
     b, clock = backend_for(sandbox, home)
-    token = set_deadline(Deadline(clock.now + 1.0, clock))
-    try:
-        sandbox.state.control.faults.fail_next(5, 503)
-        with pytest.raises(E.UpstreamServerError):
-            await b.get_error(API_PROJECT, KEYERROR)
-    finally:
-        reset_deadline(token)
+    call = b.bound(CallContext(deadline=Deadline(clock.now + 1.0, clock)))
+    sandbox.state.control.faults.fail_next(5, 503)
+    with pytest.raises(E.UpstreamServerError):
+        await call.get_error(API_PROJECT, KEYERROR)
     assert sum(clock.slept) < 1.0  # it stopped retrying when the next backoff would pass the deadline
 
 

@@ -118,7 +118,7 @@ async def test_any_other_failure_on_the_way_in_is_refused_with_a_reference_and_a
 ) -> None:
     server = servers(ADMIN, settings=make_settings(home, toolsets="all"))
 
-    async def broken(spec: Any, arguments: Any, principal: Any) -> Any:
+    async def broken(spec: Any, arguments: Any, principal: Any, upstream: Any) -> Any:
         raise KeyError("/srv/bugwarden/secret/path.py")
 
     server.checkpoint.resolve = broken

@@ -73,7 +73,7 @@ async def test_a_caller_whose_own_budget_is_spent_does_not_refuse_the_callers_sh
     import httpx
 
     from bugwarden.backends.bugsnag import BugsnagBackend
-    from bugwarden.backends.call_context import reset_meter, set_meter
+    from bugwarden.backends.call_context import CallContext
     from bugwarden.guard.errors import Refusal
     from tests.conftest import make_settings
 
@@ -87,12 +87,8 @@ async def test_a_caller_whose_own_budget_is_spent_does_not_refuse_the_callers_sh
             raise Refusal("denied", "this agent's token has used its budget", outcome="rate_limited")
 
     async def first() -> None:
-        token = set_meter(Spent())
-        try:
-            with pytest.raises(Refusal):
-                await backend.list_projects()
-        finally:
-            reset_meter(token)
+        with pytest.raises(Refusal):
+            await backend.bound(CallContext(meter=Spent())).list_projects()
 
     async def second() -> None:
         await anyio.lowlevel.checkpoint()  # after the first registered its request

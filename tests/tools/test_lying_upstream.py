@@ -163,7 +163,7 @@ async def test_a_listing_of_endless_distinct_pages_stops_at_the_page_and_request
     """5,000 pages of one item each: a listing follows at most LISTING_PAGES pages, and none once the call has
     made LISTING_REQUESTS requests; the call's caveat says what was left out."""
     from bugwarden.backends import http as upstream
-    from bugwarden.backends.call_context import record_caveats, record_statuses
+    from bugwarden.backends.call_context import CallContext
 
     sent: list[str] = []
 
@@ -173,10 +173,10 @@ async def test_a_listing_of_endless_distinct_pages_stops_at_the_page_and_request
         link = f'<http://api.test/items?page={n + 1}>; rel="next"' if n < 5000 else ""
         return httpx.Response(200, json=[{"n": n}], headers={"Link": link, "X-Total-Count": "5000"})
 
-    client = upstream.UpstreamClient("BugSnag", "http://api.test", headers={}, transport=httpx.MockTransport(pages))
+    unbound = upstream.UpstreamClient("BugSnag", "http://api.test", headers={}, transport=httpx.MockTransport(pages))
+    call = CallContext()
+    client, caveats = unbound.bound(call), call.caveats
     try:
-        record_statuses()
-        caveats = record_caveats()
         found = await client.follow("/items", paging=client.link_paging, what="the item listing")
         assert len(sent) == upstream.LISTING_PAGES and len(found.items) == upstream.LISTING_PAGES
         assert found.stopped is not None and "20 pages" in found.stopped

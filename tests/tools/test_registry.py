@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bugwarden.guard.approval import Consented
-from bugwarden.guard.scopes import SCOPES
-from bugwarden.guard.target import InAccount, InFeed, InListing, InProject, InProjectOrAccount
+from bugwarden.call.call import AccountCall, FeedCall, ListingCall, ProjectCall, ProjectOrAccountCall
+from bugwarden.call.consent import Consent
+from bugwarden.call.scopes import SCOPES
 from bugwarden.tools import REGISTRY
 
 CORE = {
@@ -30,11 +30,11 @@ WRITE_SCOPES = frozenset({"errors:write", "errors:delete", "projects:admin"})
 """The scopes that allow changing something: write tools need one, read tools none."""
 README = Path(__file__).parents[2] / "README.md"
 REACH_OF = {
-    InProject: "project",
-    InAccount: "account",
-    InProjectOrAccount: "account",
-    InListing: "listing",
-    InFeed: "feed",
+    ProjectCall: "project",
+    AccountCall: "account",
+    ProjectOrAccountCall: "account",
+    ListingCall: "listing",
+    FeedCall: "feed",
 }
 
 
@@ -67,8 +67,9 @@ def test_the_target_a_tool_takes_matches_its_registered_reach(name: str) -> None
     targets = [REACH_OF[h] for h in hints.values() if h in REACH_OF]
     assert targets == [spec.reach], "the checkpoint resolves the target the registry names, and the tool takes it"
     params = inspect.signature(spec.fn).parameters
+    assert next(iter(params)) == "call", "the checkpoint hands the Call as the first argument"
     asks = spec.ask is not None
-    assert asks == (Consented in hints.values()), "a tool that asks first takes the consent, and only then"
+    assert asks == (Consent in hints.values()), "a tool that asks first takes the consent, and only then"
     assert asks == ("confirm" in params), "a tool that asks first offers `confirm` for clients that cannot ask"
     if spec.reach == "project":
         assert "project_id" in params
@@ -86,11 +87,12 @@ def test_every_tool_has_a_whole_output_snapshot(name: str) -> None:
 
 
 def test_every_parameter_is_described_and_no_schema_uses_oneof() -> None:
-    from mcp.server.mcpserver.tools.base import Tool
+    from bugwarden.services import sdk_tool
 
     undocumented = []
     for spec in REGISTRY.values():
-        schema = Tool.from_function(spec.fn).parameters
+        schema = sdk_tool(spec.name).parameters
+        assert "call" not in schema.get("properties", {}), "the Call is handed by the checkpoint, not sent"
         assert "oneOf" not in str(schema), spec.name
         for prop, body in schema.get("properties", {}).items():
             if "description" not in body:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from ..model import BugContext, Comment, ErrorGroup, Event, Page, Project
+from .call_context import CallContext
 
 Filter = tuple[str, str, str]
 """One event filter condition: (field display id, "eq" | "ne", value)."""
@@ -194,5 +195,10 @@ class Backend(Protocol):
     async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment: ...
 
     async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]: ...
+
+    def bound(self, context: CallContext) -> Backend:
+        """This backend, making its upstream requests for one call: charged to the call's budget, within its
+        deadline, heard by its listener and recorded in it (the checkpoint binds the backends of every call)."""
+        ...
 
     async def aclose(self) -> None: ...

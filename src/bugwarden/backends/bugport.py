@@ -8,6 +8,7 @@ alone is enough to find its project.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from ..model import (
     Project,
 )
 from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
+from .call_context import CallContext
 from .coerce import ident, integer, number, obj, objs, text, timestamp, word
 from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
 from .http import configured_client, error_for_status, parse_retry_after
@@ -168,8 +170,20 @@ class BugportBackend:
             transport=transport,
             **client_kw,
         )
-        self.bridge: Bridge | None = None
+        self._found: dict[str, Bridge] = {}
+        """What discovery learnt ("bridge"): one dict shared with every view bound to a call."""
         self._discovering = anyio.Lock()
+
+    @property
+    def bridge(self) -> Bridge | None:
+        """What the bridge reports for this token, once discovered."""
+        return self._found.get("bridge")
+
+    def bound(self, context: CallContext) -> BugportBackend:
+        """This backend, making its requests for one call (see `UpstreamClient.bound`); discovery is shared."""
+        view = copy.copy(self)
+        view.http = self.http.bound(context)
+        return view
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -220,12 +234,13 @@ class BugportBackend:
                     if (pid := ident(p.get("id"))) is not None
                 )
                 names = frozenset(text(t.get("name")) or "" for t in objs(obj(tools_body).get("tools")))
-                self.bridge = Bridge(
+                self._found["bridge"] = Bridge(
                     workspace=text(obj(config.get("workspace")).get("name")),
                     projects=projects,
                     scopes=frozenset(str(s) for s in config.get("scopes") or [] if isinstance(s, str)),
                     tools=names,
                 )
+            assert self.bridge is not None
             return self.bridge
 
     @staticmethod

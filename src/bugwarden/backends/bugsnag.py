@@ -8,6 +8,7 @@ pagination by following `Link rel="next"` only, 404 (never 403) for what the tok
 from __future__ import annotations
 
 import base64
+import copy
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,7 +41,7 @@ from ..model import (
 )
 from . import bugsnag_parse as parse
 from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
-from .call_context import failure_words, notice
+from .call_context import CallContext
 from .coerce import ident, obj, objs
 from .errors import (
     AccountRestricted,
@@ -51,6 +52,7 @@ from .errors import (
     NotFound,
     ResultsCapped,
     UpstreamError,
+    failure_words,
 )
 from .http import configured_client, error_for_status, parse_retry_after
 from .paths import api_path, check_id
@@ -248,6 +250,12 @@ class BugsnagBackend:
         )
         self._pages: dict[str, str] = {}
         """Project id -> its dashboard page (https only), from project listings."""
+
+    def bound(self, context: CallContext) -> BugsnagBackend:
+        """This backend, making its requests for one call (see `UpstreamClient.bound`); its caches are shared."""
+        view = copy.copy(self)
+        view.http = self.http.bound(context)
+        return view
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -655,7 +663,9 @@ class BugsnagBackend:
                 else:
                     log.info("part %s failed: %r", name, exc)
                     missing.append(name.replace("_", " "))
-                    await notice("warning", f"answering without the {name.replace('_', ' ')}: {failure_words(exc)}")
+                    await self.http.context.notice(
+                        "warning", f"answering without the {name.replace('_', ' ')}: {failure_words(exc)}"
+                    )
 
         async with anyio.create_task_group() as tg:
             for name, call in calls.items():

@@ -1,19 +1,19 @@
-"""What one tool call lends the upstream requests it makes: a deadline, a record of the statuses
-seen, and a listener that hears about waits and notable events (the checkpoint turns those into
-MCP progress notifications and log messages).
+"""What one tool call lends the upstream requests it makes: a deadline, its token's budget, a record of the
+statuses seen and of what the answer leaves out, and a listener that hears about waits and notable events (the
+checkpoint turns those into MCP progress notifications and log messages).
 
-Everything here is a context variable, so concurrent calls never see each other's deadline or
-listener, and the upstream client needs no extra parameters to honour them.
+The checkpoint builds one `CallContext` per call and hands it down explicitly: a backend bound to it
+(`Backend.bound`) passes it to its upstream client, which charges, times and records every request against it.
+Concurrent calls hold different contexts, so they never see each other's deadline, budget or listener. A backend
+used outside a call (the CLI, `doctor`) works with a detached context: no budget, the client's own deadline, and
+nothing recorded.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
-
-from .errors import BackendError
 
 Level = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
@@ -41,100 +41,70 @@ class Listener(Protocol):
         ...
 
 
-_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("bugwarden_deadline", default=None)
-_statuses: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bugwarden_statuses", default=None)
-_listener: contextvars.ContextVar[Listener | None] = contextvars.ContextVar("bugwarden_listener", default=None)
-_caveats: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("bugwarden_caveats", default=None)
-
-
 class Meter(Protocol):
     """Draws one upstream request from the calling token's budget (raises when it is spent)."""
 
     async def spend(self) -> None: ...
 
 
-_meter: contextvars.ContextVar[Meter | None] = contextvars.ContextVar("bugwarden_meter", default=None)
+@dataclass(slots=True)
+class CallContext:
+    """One call's share of the upstream: its deadline, budget meter and listener, and what it has seen."""
+
+    deadline: Deadline | None = None
+    """None: each request takes the client's own call deadline."""
+    meter: Meter | None = None
+    listener: Listener | None = None
+    statuses: list[int] = field(default_factory=list)
+    """The status of every upstream response this call saw (the audit record keeps the worst)."""
+    caveats: list[str] = field(default_factory=list)
+    """What the answer leaves out or could not check, in bugwarden's own words, said once each."""
+    keeps: bool = True
+    """False for the detached context of a backend used outside any call: it records nothing."""
+
+    @classmethod
+    def detached(cls) -> CallContext:
+        return cls(keeps=False)
+
+    async def spend(self) -> None:
+        """An upstream request is about to go: draw it from this call's budget, if the call has one."""
+        if self.meter is not None:
+            await self.meter.spend()
+
+    def seen(self, status: int) -> None:
+        if self.keeps:
+            self.statuses.append(status)
+
+    def requests_made(self) -> int:
+        """How many upstream responses this call has seen so far."""
+        return len(self.statuses)
+
+    def caveat(self, message: str) -> None:
+        """Note something the answer of this call leaves out (said once per call); our words only, never upstream
+        text."""
+        if self.keeps and message not in self.caveats:
+            self.caveats.append(message)
+
+    async def notice(self, level: Level, message: str) -> None:
+        """Tell this call's listener, if any."""
+        if self.listener is not None:
+            await self.listener.notice(level, message)
+
+    async def wait(
+        self, seconds: float, reason: str, sleep: Callable[[float], Awaitable[None]], every: float = 2.0
+    ) -> None:
+        """Sleep `seconds`, telling the listener how long is left at least every `every` seconds."""
+        await wait(seconds, reason, sleep, self.listener, every)
 
 
-def set_meter(meter: Meter | None) -> contextvars.Token[Meter | None]:
-    """Charge every upstream request made in this context (target lookups included) to `meter`."""
-    return _meter.set(meter)
-
-
-def reset_meter(token: contextvars.Token[Meter | None]) -> None:
-    _meter.reset(token)
-
-
-async def spend() -> None:
-    """An upstream request is about to go: draw it from this call's budget, if the call has one."""
-    if (meter := _meter.get()) is not None:
-        await meter.spend()
-
-
-def set_deadline(deadline: Deadline) -> contextvars.Token[Deadline | None]:
-    """Give every upstream request made in this context one shared deadline (a tool call's budget)."""
-    return _deadline.set(deadline)
-
-
-def reset_deadline(token: contextvars.Token[Deadline | None]) -> None:
-    _deadline.reset(token)
-
-
-def deadline() -> Deadline | None:
-    return _deadline.get()
-
-
-def record_statuses() -> list[int]:
-    """Collect the status of every upstream response in this context (for the audit record)."""
-    statuses: list[int] = []
-    _statuses.set(statuses)
-    return statuses
-
-
-def seen(status: int) -> None:
-    if (statuses := _statuses.get()) is not None:
-        statuses.append(status)
-
-
-def requests_made() -> int | None:
-    """How many upstream responses this context has seen so far (None outside a recorded call)."""
-    statuses = _statuses.get()
-    return None if statuses is None else len(statuses)
-
-
-def record_caveats() -> list[str]:
-    """Collect what an answer in this context leaves out or could not check (a listing cut short), in
-    bugwarden's own words, for the caller to append to the answer."""
-    caveats: list[str] = []
-    _caveats.set(caveats)
-    return caveats
-
-
-def caveat(message: str) -> None:
-    """Note something the answer of this call leaves out (said once per call); our words only, never upstream
-    text."""
-    if (caveats := _caveats.get()) is not None and message not in caveats:
-        caveats.append(message)
-
-
-def set_listener(listener: Listener | None) -> contextvars.Token[Listener | None]:
-    """Who hears about waits and notable events in this context."""
-    return _listener.set(listener)
-
-
-def reset_listener(token: contextvars.Token[Listener | None]) -> None:
-    _listener.reset(token)
-
-
-async def notice(level: Level, message: str) -> None:
-    """Tell this call's listener, if any."""
-    if (listener := _listener.get()) is not None:
-        await listener.notice(level, message)
-
-
-async def wait(seconds: float, reason: str, sleep: Callable[[float], Awaitable[None]], every: float = 2.0) -> None:
-    """Sleep `seconds`, telling the listener how long is left at least every `every` seconds."""
-    listener = _listener.get()
+async def wait(
+    seconds: float,
+    reason: str,
+    sleep: Callable[[float], Awaitable[None]],
+    listener: Listener | None,
+    every: float = 2.0,
+) -> None:
+    """Sleep `seconds`, telling `listener` (if any) how long is left at least every `every` seconds."""
     waited = 0.0
     while waited < seconds:
         if listener is not None:
@@ -142,21 +112,3 @@ async def wait(seconds: float, reason: str, sleep: Callable[[float], Awaitable[N
         step = min(every, seconds - waited)
         await sleep(step)
         waited += step
-
-
-def failure_words(exc: BackendError) -> str:
-    """A failure in our own words for a log line: its kind and status, never the upstream's text."""
-    kinds = {
-        "RateLimited": "rate limited",
-        "UpstreamTimeout": "timed out",
-        "UpstreamUnreachable": "unreachable",
-        "UpstreamServerError": "server error",
-        "MalformedResponse": "unreadable answer",
-        "ResponseTooLarge": "answer too large",
-        "NotFound": "not found",
-        "Forbidden": "forbidden",
-        "Unauthorized": "credential rejected",
-        "NotImplementedUpstream": "route not implemented",
-    }
-    kind = kinds.get(type(exc).__name__, "failed")
-    return f"{kind} (HTTP {exc.status})" if exc.status else kind

@@ -12,6 +12,7 @@ into the most specific error. It is the only code that talks HTTP to an upstream
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -43,8 +44,7 @@ from ..config import (
 )
 from ..version import __version__
 from .cache import ResponseCache
-from .call_context import Deadline, caveat, failure_words, notice, requests_made, seen, spend, wait
-from .call_context import deadline as current_deadline
+from .call_context import CallContext, Deadline
 from .errors import (
     AnswerCutShort,
     BackendError,
@@ -63,6 +63,7 @@ from .errors import (
     UpstreamError,
     UpstreamServerError,
     UpstreamTimeout,
+    failure_words,
     map_transport_errors,
 )
 from .quota import MemoryQuota, QuotaLedger
@@ -179,6 +180,23 @@ class _Flight:
         self.error: BaseException | None = None
 
 
+class _Pool:
+    """The connection pool, shared by a client and every view of it bound to a call."""
+
+    def __init__(self) -> None:
+        self._http: httpx.AsyncClient | None = None
+
+    def client(self, args: dict[str, Any]) -> httpx.AsyncClient:
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.AsyncClient(**args)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
 Classify = Callable[[int, Any, httpx.Headers, dict[str, Any]], UpstreamError]
 """(status, parsed body or None, headers, where) -> the error to raise; `where` holds backend, method, path."""
 
@@ -239,7 +257,9 @@ class UpstreamClient:
             transport=transport,
             follow_redirects=False,
         )
-        self._http: httpx.AsyncClient | None = None  # built on first use: its TLS setup costs ~60 ms at start-up
+        self._pool = _Pool()  # shared by every bound view; its client is built on first use (TLS setup: ~60 ms)
+        self.context = CallContext.detached()
+        """The call this client's requests are made for (see `bound`); detached outside any call."""
         self._sleep = sleep
         self._clock = clock
         self._wall = wall_clock
@@ -258,11 +278,16 @@ class UpstreamClient:
     def body_paging(self, **kw: str) -> BodyCursorPaging:
         return BodyCursorPaging(self.base_path, **kw)
 
+    def bound(self, context: CallContext) -> UpstreamClient:
+        """This client, making its requests for one call: charged to its budget, within its deadline, heard by
+        its listener and recorded in it. The view shares everything else (connections, cache, quota, flights)."""
+        view = copy.copy(self)
+        view.context = context
+        return view
+
     async def aclose(self) -> None:
         """Close connections; a later request opens a fresh pool (one server may serve several sessions)."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        await self._pool.aclose()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -295,7 +320,7 @@ class UpstreamClient:
                     raise
                 age = max(0, round(self._clock() - old.stored_at))
                 log.warning("%s %s; serving a cached answer %ds old for %s", self.label, failure_words(exc), age, path)
-                await notice(
+                await self.context.notice(
                     "warning", f"{self.label} {failure_words(exc)}: serving a cached answer {age}s old instead"
                 )
                 result = (old.body, old.response)
@@ -365,7 +390,7 @@ class UpstreamClient:
         pages, empty = 1, 0
         stopped: str | None = None
         while found.next and stopped is None:
-            spent = requests_made() or 0
+            spent = self.context.requests_made()
             if found.next in followed:
                 stopped = f"{self.label} sent a next link it had already sent (a loop)"
             elif len(items) >= max_items:
@@ -390,8 +415,8 @@ class UpstreamClient:
         if stopped is not None:
             words = f"{what} stopped after {pages} page{'s' * (pages != 1)} because {stopped}: it may be incomplete"
             log.warning("%s %s", self.label, words)
-            caveat(words[0].upper() + words[1:] + ".")
-            await notice("warning", words)
+            self.context.caveat(words[0].upper() + words[1:] + ".")
+            await self.context.notice("warning", words)
         return Followed(items[:max_items], stopped)
 
     async def send(
@@ -431,7 +456,7 @@ class UpstreamClient:
     # -- the request loop -------------------------------------------------------------------------
 
     def _deadline(self) -> Deadline:
-        return current_deadline() or Deadline(self._clock() + self.timeouts.call_deadline, self._clock)
+        return self.context.deadline or Deadline(self._clock() + self.timeouts.call_deadline, self._clock)
 
     async def request(
         self,
@@ -449,7 +474,7 @@ class UpstreamClient:
         idempotent = method in IDEMPOTENT
         attempt = 0
         while True:
-            await spend()  # the calling token's budget counts every upstream request, retries included
+            await self.context.spend()  # the calling token's budget counts every upstream request, retries included
             await self._admit(method, path, deadline)
             try:
                 response, content = await self._send_once(method, url, path, params, json_body, raw_query, deadline)
@@ -481,12 +506,12 @@ class UpstreamClient:
                     wait_for,
                 )
                 attempt += 1
-                await notice(
+                await self.context.notice(
                     "info" if isinstance(exc, RateLimited) else "warning",
                     f"{self.label} {failure_words(exc)}; retry {attempt} of {self.retries.attempts} in {wait_for:.1f}s",
                 )
                 reason = f"{self.label}'s rate limit (Retry-After)" if isinstance(exc, RateLimited) else "a retry"
-                await wait(wait_for, reason, self._sleep, PROGRESS_EVERY)
+                await self.context.wait(wait_for, reason, self._sleep, PROGRESS_EVERY)
 
     async def _admit(self, method: str, path: str, deadline: Deadline) -> None:
         """Wait for the quota when the wait fits this call's deadline; otherwise fail at once with the retry time."""
@@ -497,8 +522,8 @@ class UpstreamClient:
             if wait_for + 0.5 >= deadline.remaining():
                 raise await self._spent(method, path, wait_for)
             log.info("%s rate limit reached; waiting %.1fs for quota", self.label, wait_for)
-            await notice("info", f"{self.label}'s rate limit reached: waiting {wait_for:.0f}s for quota")
-            await wait(wait_for, f"{self.label}'s rate limit", self._sleep, PROGRESS_EVERY)
+            await self.context.notice("info", f"{self.label}'s rate limit reached: waiting {wait_for:.0f}s for quota")
+            await self.context.wait(wait_for, f"{self.label}'s rate limit", self._sleep, PROGRESS_EVERY)
 
     async def _ledger(self, method: str, path: str) -> float:
         """Reserve one request in the quota ledger: the wait before it may go (0: now)."""
@@ -531,7 +556,9 @@ class UpstreamClient:
 
     async def _spent(self, method: str, path: str, wait_for: float) -> RateLimited:
         seconds = max(1, math.ceil(wait_for))
-        await notice("warning", f"{self.label}'s rate limit is used up; the call fails now rather than wait {seconds}s")
+        await self.context.notice(
+            "warning", f"{self.label}'s rate limit is used up; the call fails now rather than wait {seconds}s"
+        )
         return RateLimited(
             f"{self.label}'s rate limit for this account is used up for now: retry in {seconds}s. Results already "
             "fetched (project lists, event fields) are still served from the cache meanwhile.",
@@ -562,18 +589,17 @@ class UpstreamClient:
             url = url + ("?" + raw_query if raw_query else "")
         elif params:
             url = url + "?" + encode_query(params)
-        if self._http is None or self._http.is_closed:
-            self._http = httpx.AsyncClient(**self._client_args)
+        client = self._pool.client(self._client_args)
         try:
             with map_transport_errors(self.label, method, path), anyio.fail_after(remaining):
-                async with self._http.stream(method, url, json=json_body) as response:
+                async with client.stream(method, url, json=json_body) as response:
                     content = await self._read_body(method, response, where)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"{self.label} did not answer within this call's time budget; try again shortly", **where
             ) from None
         await self._tell_ledger(response)
-        seen(response.status_code)
+        self.context.seen(response.status_code)
         response.extensions[_SIZE] = len(content)
         return response, content
 

@@ -1,11 +1,19 @@
 """The consent a destructive tool receives: asked of the user where the client can ask, else a preview first.
 
-A tool declares `consent: Consented` and branches on `consent.given`. Whether a question is needed
-comes from the tool's registration (`question`); how it was answered is recorded in the audit.
+A tool declares a parameter typed `Consent` (call/consent.py) and branches on `consent.given`; the server fills it
+through `Consented`, the SDK resolvers below. Whether a question is needed comes from the tool's registration
+(`question`); how it was answered is recorded in the audit.
+
+The SDK runs resolvers with nothing but the request's context and the tool's arguments, so the checkpoint lends
+them the call being consented to (`consenting`) for the duration of its run: the one value that travels beside
+the call rather than in it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,11 +23,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.resolve import Resolve
 from pydantic import BaseModel, Field
 
-from ..backends.call_context import deadline as current_deadline
+from ..call.call import Call
+from ..call.consent import Consent
 from ..store.approvals import ApprovalError
 from ..store.waits import in_store_thread
+from .approvals import ApprovalDesk
 from .audit import redact
-from .checkpoint import Invocation, invocation
+from .consent import ConsentBook
 from .errors import Refusal, invalid
 from .notices import CallNotices, request_context
 
@@ -37,16 +47,39 @@ class Approval(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Consent:
-    """`given`, or not: `how` is 'not needed', 'user approved', 'confirmation code', 'approved by <person>',
-    'preview', 'awaiting approval' or 'declined'; a preview carries the `code` that confirms exactly this call,
-    a change awaiting approval its `approval` id and where a person decides it (`approve_at`)."""
+class Consenting:
+    """The call being consented to, and what deciding needs: its digest (principal + tool + validated arguments),
+    the question a person reads, the consent book, and the operator's policy where the client cannot ask."""
 
-    given: bool
-    how: str
-    code: str | None = None
-    approval: str | None = None
+    call: Call[Any]
+    digest: str
+    question: str | None
+    book: ConsentBook
+    policy: str = "code"
+    """Where the client cannot ask its user: `approval` (a person approves) or `code` (the model may confirm)."""
+    approvals: ApprovalDesk | None = None
     approve_at: str | None = None
+    """Where a person approves: the console's Approvals page, when the server has a public URL."""
+
+
+_consenting: contextvars.ContextVar[Consenting | None] = contextvars.ContextVar("bugwarden_consenting", default=None)
+
+
+@contextlib.contextmanager
+def consenting(what: Consenting) -> Iterator[None]:
+    """Lend `what` to the consent resolvers while the call runs (the checkpoint's run step)."""
+    token = _consenting.set(what)
+    try:
+        yield
+    finally:
+        _consenting.reset(token)
+
+
+def _current() -> Consenting:
+    value = _consenting.get()
+    if value is None:
+        raise RuntimeError("no call is being run through the checkpoint")
+    return value
 
 
 def declared_elicitation(ctx: Any) -> bool:
@@ -78,7 +111,7 @@ def can_elicit(ctx: Any) -> bool:
 async def ask(ctx: Context) -> Consent | Elicit[Approval]:
     """The user decides when they can be asked; otherwise the operator's policy: a person's approval, or the
     confirmation code (which the model can send back on its own)."""
-    call = invocation()
+    call = _current()
     if call.question is None:
         return Consent(True, "not needed")
     if can_elicit(ctx):
@@ -89,11 +122,11 @@ async def ask(ctx: Context) -> Consent | Elicit[Approval]:
             if not consent.given and consent.approval is not None and wants_progress(ctx):
                 consent = await _wait_for_a_person(ctx, call, consent)
             return consent
-        confirm = call.arguments.get("confirm")
+        confirm = call.call.arguments.get("confirm")
         if isinstance(confirm, str) and confirm:
-            await in_store_thread(call.consent.redeem, confirm, call.digest)
+            await in_store_thread(call.book.redeem, confirm, call.digest)
             return Consent(True, "confirmation code")
-        code = await in_store_thread(call.consent.issue, call.digest)
+        code = await in_store_thread(call.book.issue, call.digest)
     except Refusal as refusal:
         raise ToolError(refusal.message) from refusal
     return Consent(False, "preview", code)
@@ -110,14 +143,14 @@ def wants_progress(ctx: Any) -> bool:
     )
 
 
-async def _wait_for_a_person(ctx: Any, call: Invocation, pending: Consent) -> Consent:
+async def _wait_for_a_person(ctx: Any, call: Consenting, pending: Consent) -> Consent:
     """Wait briefly for a person to decide, with progress notifications: at most APPROVAL_WAIT seconds and half
     of what is left of the call's deadline. Approved: the call goes ahead (the approval used once); rejected:
     refused; still pending: the call answers that it waits."""
     assert call.approvals is not None and pending.approval is not None
-    until = current_deadline()
+    until = call.call.deadline
     total = min(APPROVAL_WAIT, until.remaining() / 2) if until is not None else APPROVAL_WAIT
-    notices = CallNotices(ctx, call.tool)
+    notices = CallNotices(ctx, call.call.tool)
     waited = 0.0
     while waited < total:
         await notices.waiting(f"a person's approval ({pending.approval})", waited, total)
@@ -139,11 +172,11 @@ async def _wait_for_a_person(ctx: Any, call: Invocation, pending: Consent) -> Co
     return pending
 
 
-def _by_approval(call: Invocation) -> Consent:
+def _by_approval(call: Consenting) -> Consent:
     """A person's approval: redeem an approved one for this exact call (once), or create (or find) the pending
     one and say where it is decided. A rejection binds like a decline."""
     assert call.approvals is not None
-    if call.consent.declined(call.digest):
+    if call.book.declined(call.digest):
         rejected = call.approvals.store.rejected(call.digest)
         if rejected is not None:
             raise invalid(
@@ -157,12 +190,12 @@ def _by_approval(call: Invocation) -> Consent:
     try:
         pending = call.approvals.store.request(
             call.digest,
-            principal_id=call.principal.id,
-            principal_name=call.principal.name,
-            tool=call.tool,
-            targets=call.targets,
-            arguments=redact({k: v for k, v in call.arguments.items() if k != "confirm" and v is not None}),
-            question=call.question or call.tool,
+            principal_id=call.call.principal.id,
+            principal_name=call.call.principal.name,
+            tool=call.call.tool,
+            targets=call.call.target.ids(),
+            arguments=redact({k: v for k, v in call.call.arguments.items() if k != "confirm" and v is not None}),
+            question=call.question or call.call.tool,
         )
     except ApprovalError as exc:
         raise invalid(str(exc)) from None
@@ -171,7 +204,8 @@ def _by_approval(call: Invocation) -> Consent:
 
 async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -> Consent:
     """Normalise the outcome, and remember a user's no so that no confirmation code can override it."""
-    call = invocation()
+    consenting = _current()
+    call = consenting.call
     if isinstance(answer, AcceptedElicitation):
         data = answer.data
         if isinstance(data, Consent):
@@ -183,9 +217,12 @@ async def settle(answer: Annotated[ElicitationResult[Approval], Resolve(ask)]) -
     if getattr(answer, "action", "decline") == "cancel":
         call.notes["consent"] = "cancelled"
         return Consent(False, "cancelled")
-    await in_store_thread(call.consent.decline, call.digest)
+    await in_store_thread(consenting.book.decline, consenting.digest)
     call.notes["consent"] = "declined"
     return Consent(False, "declined")
 
 
 Consented = Annotated[Consent, Resolve(settle)]
+"""What the server puts in place of a tool's `Consent` parameter (app.sdk_tool): filled by `settle`."""
+
+__all__ = ["Consent", "Consented", "Consenting", "can_elicit", "consenting", "declared_elicitation"]

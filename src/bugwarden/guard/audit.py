@@ -150,7 +150,7 @@ class AuditRecord:
         )
 
 
-class AuditError(RuntimeError):
+class AuditError(StoreError):
     """The audit store could not record; callers refuse writes and withhold reads on it."""
 
 

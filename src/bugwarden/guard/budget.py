@@ -7,14 +7,14 @@ otherwise refused at once (a `Refusal` the checkpoint records), saying when to r
 
     meter = Meter(budgets, clock=time.time, sleep=anyio.sleep)
     meter.start(principal, deadline, notices)   # the entry unit
-    ...                                         # each upstream request: await call_context.spend()
+    ...                                         # each upstream request: await meter.spend() (CallContext.spend)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..backends.call_context import Deadline, reset_listener, set_listener, wait
+from ..backends.call_context import Deadline, wait
 from ..store.buckets import CallBudgets
 from ..store.waits import in_store_thread
 from .errors import Refusal
@@ -71,8 +71,4 @@ class Meter:
         self.drawn += 1
         if wait_for > 0:
             await self.notices.notice("info", f"waiting {wait_for:.0f}s for this token's call budget")
-            listening = set_listener(self.notices)
-            try:
-                await wait(wait_for, "this token's call budget", self.sleep)
-            finally:
-                reset_listener(listening)
+            await wait(wait_for, "this token's call budget", self.sleep, self.notices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import BugwardenError
 from .principal import Principal
 
 STORE_UNAVAILABLE = (
@@ -10,7 +11,7 @@ STORE_UNAVAILABLE = (
 )
 
 
-class Refusal(Exception):
+class Refusal(BugwardenError):
     """A call the checkpoint will not run. `decision` is `denied` (policy) or `invalid` (the arguments);
     `str()` is the message for the agent, which never names what the caller may not see."""
 

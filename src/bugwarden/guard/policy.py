@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ..backends.base import Backend, Capabilities
+from ..call.target import AccountTarget, Feed, ProjectTarget, Target
 from .errors import Refusal, denied
 from .principal import Principal
-from .target import AccountTarget, Feed, ProjectTarget, Target
 
 DELETE_OPERATIONS = frozenset({"discard", "delete"})
 WHAT_IS_MISSING = {

@@ -1,27 +1,12 @@
-"""Who is calling: a token holder over HTTP or stdio, or the local stdio principal."""
+"""The principal a stdio launch runs as without a token (the `Principal` type itself is in call/principal.py,
+where tools can read it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ..call.principal import Principal
 from .scopes import BUNDLES
 
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The caller's identity and grant. `projects` empty means every project the upstream token can see."""
-
-    id: str
-    name: str
-    scopes: frozenset[str]
-    projects: frozenset[str] = field(default_factory=frozenset)
-    transport: str = "stdio"
-    person: str | None = None
-    """Through an OAuth grant: the person who gave it (`client_id` is then the OAuth client it was given to)."""
-    client_id: str | None = None
-
-    def allows_project(self, project_id: str | None) -> bool:
-        return not self.projects or (project_id is not None and project_id in self.projects)
+__all__ = ["Principal", "local_principal"]
 
 
 def local_principal(bundle: str = "read", transport: str = "stdio") -> Principal:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..errors import BugwardenError
 from ..store import Database
 from .principal import Principal
 from .scopes import BUNDLES, parse_scopes
@@ -24,7 +25,7 @@ MAX_LIFETIME = timedelta(days=3650)
 _DURATION = re.compile(r"^(\d{1,20})([mhdw])$")
 
 
-class TokenError(ValueError):
+class TokenError(BugwardenError, ValueError):
     """A presented token is unknown, expired or revoked; the message says which."""
 
 

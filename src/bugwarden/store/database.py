@@ -22,11 +22,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import BugwardenError
+
 log = logging.getLogger("bugwarden.store")
 
 
-class StoreError(RuntimeError):
+class StoreError(BugwardenError, RuntimeError):
     """The state store could not be used: unreachable, locked, unwritable, corrupt, or a schema mismatch."""
+
+    outcome = "store_unavailable"
 
 
 DEFAULT_WAIT = 30.0

@@ -9,8 +9,9 @@ from pydantic import Field
 
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.approval import Consented
-from ..guard.target import AccountTarget, InAccount, InProject, InProjectOrAccount, Target
+from ..call.call import AccountCall, ProjectCall, ProjectOrAccountCall
+from ..call.consent import Consent
+from ..call.target import AccountTarget, Target
 from ..render import errors as render_errors
 from ..render import insights as render_insights
 from ..render import projects as render
@@ -59,13 +60,13 @@ Names = Annotated[list[Annotated[str, Field(max_length=200)]] | None, Field(max_
     reach="account",
 )
 async def list_organizations(
-    target: InAccount,
+    call: AccountCall,
     organization_id: Annotated[str | None, Field(description="Show this one organization.", max_length=200)] = None,
 ) -> Annotated[CallToolResult, OrganizationList]:
     """The organizations the configured BugSnag user belongs to, or one of them by id."""
-    backend = insights(target)
-    if target.organization_id:
-        return respond(render.organization_list([await backend.get_organization(target.organization_id)]))
+    backend = insights(call.target)
+    if call.target.organization_id:
+        return respond(render.organization_list([await backend.get_organization(call.target.organization_id)]))
     return respond(render.organization_list((await backend.list_organizations(limit=100)).items))
 
 
@@ -94,16 +95,16 @@ PROJECT_SETTINGS = ("name", "resolve_on_deploy", "ignore_old_browsers", "discard
     ask=lambda args: f"Change the settings of organization {args['organization_id']}?",
 )
 async def update_organization(
+    call: AccountCall,
     organization_id: OrganizationId,
-    target: InAccount,
-    consent: Consented,
+    consent: Consent,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New name.")] = None,
     auto_upgrade: Annotated[bool | None, Field(description="Upgrade the plan automatically.")] = None,
     billing_emails: Annotated[Names, Field(description="Replaces the billing email list.", max_length=20)] = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Rename an organization or change its billing settings (billing_emails replaces the list). Asks first."""
-    backend = insights(target)
+    backend = insights(call.target)
     fields = fields_given(name=name, auto_upgrade=auto_upgrade, billing_emails=billing_emails)
 
     async def current_name() -> str:
@@ -129,13 +130,13 @@ async def update_organization(
     reach="account",
 )
 async def create_project(
+    call: AccountCall,
     organization_id: OrganizationId,
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^$]", description="Project name.")],
     type: ProjectType,
-    target: InAccount,
 ) -> Annotated[CallToolResult, CreatedOut]:
     """Create a project in an organization; answers with its id (its API key stays in the dashboard)."""
-    return respond(render.project_created(await insights(target).create_project(organization_id, name, type)))
+    return respond(render.project_created(await insights(call.target).create_project(organization_id, name, type)))
 
 
 @tool(
@@ -150,8 +151,8 @@ async def create_project(
     ask=lambda args: f"Change the settings of project {args['project_id']}?",
 )
 async def update_project(
-    target: InProject,
-    consent: Consented,
+    call: ProjectCall,
+    consent: Consent,
     project_id: ProjectId = None,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New project name.")] = None,
     resolve_on_deploy: Annotated[bool | None, Field(description="Mark errors fixed on each deploy.")] = None,
@@ -165,7 +166,7 @@ async def update_project(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Change project settings. List settings are replaced, not merged. Asks first; answers with what changed."""
-    backend = insights(target)
+    backend = insights(call.target)
     fields = fields_given(
         name=name,
         resolve_on_deploy=resolve_on_deploy,
@@ -175,15 +176,15 @@ async def update_project(
     )
 
     async def current_name() -> str:
-        return (await backend.get_project(target.project_id)).name
+        return (await backend.get_project(call.target.project_id)).name
 
     return await change_settings(
         "project",
-        target.project_id,
+        call.target.project_id,
         consent,
         fields,
         current_name,
-        lambda: backend.update_project(target.project_id, fields),
+        lambda: backend.update_project(call.target.project_id, fields),
     )
 
 
@@ -207,7 +208,7 @@ def collaborator_rules(args: dict[str, Any], target: Target) -> None:
     rules=collaborator_rules,
 )
 async def list_collaborators(
-    target: InProjectOrAccount,
+    call: ProjectOrAccountCall,
     organization_id: Annotated[
         str | None,
         Field(
@@ -223,18 +224,20 @@ async def list_collaborators(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, CollaboratorList]:
     """People with access, with names and emails: an organization's, one project's, or one collaborator."""
-    backend = insights(target)
-    if isinstance(target, AccountTarget):
-        assert target.organization_id is not None  # collaborator_rules: organization_id or project_id
+    backend = insights(call.target)
+    if isinstance(call.target, AccountTarget):
+        assert call.target.organization_id is not None  # collaborator_rules: organization_id or project_id
         if collaborator_id:
             person = await backend.get_org_collaborator(
-                target.organization_id, check_id(collaborator_id, "collaborator_id")
+                call.target.organization_id, check_id(collaborator_id, "collaborator_id")
             )
             return respond(render_insights.collaborators((person,), None, None))
-        page = await backend.list_org_collaborators(target.organization_id, q=q, limit=limit, page=target.page)
+        page = await backend.list_org_collaborators(
+            call.target.organization_id, q=q, limit=limit, page=call.target.page
+        )
     else:
-        page = await backend.list_project_collaborators(target.project_id, limit=limit, page=target.page)
-    return respond(render_insights.collaborators(page.items, page.total, target.cursor(page.next)))
+        page = await backend.list_project_collaborators(call.target.project_id, limit=limit, page=call.target.page)
+    return respond(render_insights.collaborators(page.items, page.total, call.target.cursor(page.next)))
 
 
 @tool(
@@ -247,14 +250,14 @@ async def list_collaborators(
     reach="account",
 )
 async def update_release_group(
+    call: AccountCall,
     release_group_id: Annotated[
         str, Field(description="Release group id from list_release_groups.", min_length=1, max_length=200)
     ],
     visible: Annotated[bool, Field(description="Show (true) or hide (false) this version in the dashboard.")],
-    target: InAccount,
 ) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Show or hide a version (release group) in the dashboard's release lists."""
-    group = await insights(target).update_release_group(release_group_id, visible)
+    group = await insights(call.target).update_release_group(release_group_id, visible)
     return respond(render_insights.release_group_changed(group))
 
 
@@ -286,13 +289,13 @@ def ask_before_bulk_loss(args: dict[str, Any]) -> str | None:
 )
 @with_snooze_rule
 async def bulk_update_errors(
+    call: ProjectCall,
     error_ids: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=200)]],
         Field(min_length=1, max_length=100, description="Error ids from list_errors."),
     ],
     operation: Annotated[BulkOperation, Field(description="The change to apply to every listed error.")],
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     project_id: ProjectId = None,
     severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
     assigned_collaborator_id: CollaboratorId = None,
@@ -303,11 +306,11 @@ async def bulk_update_errors(
     """Apply one change to up to 100 errors at once: open, fix, ignore, snooze, override severity, assign (to a
     collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
     (errors:delete) ask first."""
-    args = chosen(locals() | rule)
+    args = chosen(call.arguments)
     if not consent.given:
         return respond(
             render_errors.bulk_pending(
-                target.project_id,
+                call.target.project_id,
                 operation,
                 error_ids,
                 consent.how,
@@ -316,6 +319,6 @@ async def bulk_update_errors(
                 consent.approve_at,
             )
         )
-    change = bugsnag_change(target, operation, args)
-    statuses = await insights(target).bulk_update_errors(target.project_id, error_ids, change)
-    return respond(render_errors.bulk_change(target.project_id, operation, statuses))
+    change = bugsnag_change(call.target, operation, args)
+    statuses = await insights(call.target).bulk_update_errors(call.target.project_id, error_ids, change)
+    return respond(render_errors.bulk_change(call.target.project_id, operation, statuses))

@@ -21,15 +21,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 
 from ..backends.base import ErrorQuery
 from ..backends.errors import BackendError
-from ..guard.checkpoint import Checkpoint, invocation
-from ..guard.target import AccountTarget, Listing, ProjectTarget, Target, current, projects_of
+from ..call.call import Call
+from ..call.target import AccountTarget, Listing, ProjectTarget, Target, projects_of
 from ..render.text import verbatim
 from .resources import ERROR_URI, EVENT_URI, ORGANIZATION_URI
 from .support import insights
@@ -40,6 +40,16 @@ CACHE_SECONDS = 30.0
 
 Candidate = tuple[str, tuple[str, ...]]
 """A value to offer, and the words a partial value may match (the value itself, a name, a message)."""
+T = TypeVar("T")
+
+
+class Invoke(Protocol):
+    """How a completion runs through the checkpoint (`Checkpoint.invoke`): as the read tool `name`, audited as
+    `record_as`, handing `run` the admitted Call; raises ToolError when refused or failed."""
+
+    def __call__(
+        self, record_as: str, name: str, arguments: Any, ctx: Any, run: Callable[[Call[Any]], Awaitable[T]]
+    ) -> Awaitable[T]: ...
 
 
 async def _projects(target: Target) -> list[Candidate]:
@@ -112,10 +122,10 @@ def ranked(candidates: Sequence[Candidate], partial: str) -> list[str]:
 
 
 class Completions:
-    """Answers `completion/complete` requests through one checkpoint."""
+    """Answers `completion/complete` requests through one checkpoint (its `invoke`)."""
 
-    def __init__(self, checkpoint: Checkpoint, clock: Callable[[], float] = time.monotonic) -> None:
-        self.checkpoint = checkpoint
+    def __init__(self, invoke: Invoke, clock: Callable[[], float] = time.monotonic) -> None:
+        self.invoke = invoke
         self.clock = clock
         self._cache: dict[tuple[str, str, str, str], tuple[float, list[Candidate]]] = {}
 
@@ -128,17 +138,17 @@ class Completions:
         known = dict(params.context.arguments or {}) if params.context else {}
         arguments = {"project_id": known["project_id"]} if source.in_project and known.get("project_id") else {}
         try:
-            candidates = await self.checkpoint.invoke(
-                f"completion:{source.tool}", source.tool, arguments, ctx, lambda args: self._candidates(source)
+            candidates = await self.invoke(
+                f"completion:{source.tool}", source.tool, arguments, ctx, lambda call: self._candidates(source, call)
             )
         except ToolError:
             return _answer([])  # refused or failed: the checkpoint audited why; the client learns nothing
         return _answer(ranked(candidates, params.argument.value))
 
-    async def _candidates(self, source: Source) -> list[Candidate]:
-        target = current()
+    async def _candidates(self, source: Source, call: Call[Any]) -> list[Candidate]:
+        target = call.target
         scope = target.project_id if isinstance(target, ProjectTarget) else ""
-        key = (invocation().principal.id, source.tool, source.candidates.__name__, scope)
+        key = (call.principal.id, source.tool, source.candidates.__name__, scope)
         now = self.clock()
         if (hit := self._cache.get(key)) and hit[0] > now:
             return hit[1]

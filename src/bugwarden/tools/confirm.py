@@ -7,7 +7,7 @@ from typing import Any
 
 from mcp.types import CallToolResult
 
-from ..guard.approval import Consent
+from ..call.consent import Consent
 from ..render import confirm as render
 from .support import respond
 

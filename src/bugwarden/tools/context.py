@@ -6,7 +6,7 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
-from ..guard.target import InProject
+from ..call.call import ProjectCall
 from ..render import context as render
 from ..render.outputs import BugContextOut, FixPromptOut
 from .params import ErrorId, ProjectId
@@ -16,18 +16,18 @@ from .support import respond
 
 @tool(title="Get bug context", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def get_bug_context(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, BugContextOut]:
     """Everything needed to start fixing one error, in one call: summary, counts, first and last seen, releases,
     latest stack and breadcrumbs, top releases/OS/browsers, and the recent trend."""
-    return respond(render.bug_context(await target.backend.bug_context(target.project_id, error_id)))
+    return respond(render.bug_context(await call.target.backend.bug_context(call.target.project_id, error_id)))
 
 
 @tool(title="Generate fix prompt", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def generate_fix_prompt(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, FixPromptOut]:
     """A ready-to-paste brief for a coding agent: what broke, where, how often, reproduction hints, and what to
     verify after the fix."""
-    context, notes = await target.backend.fix_brief(target.project_id, error_id)
+    context, notes = await call.target.backend.fix_brief(call.target.project_id, error_id)
     return respond(render.fix_prompt(context, notes))

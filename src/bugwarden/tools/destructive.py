@@ -6,8 +6,8 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
-from ..guard.approval import Consented
-from ..guard.target import InAccount, InProject
+from ..call.call import AccountCall, ProjectCall
+from ..call.consent import Consent
 from ..render import confirm as render
 from ..render.outputs import DeletionOut
 from .confirm import delete_after_consent
@@ -27,18 +27,18 @@ from .support import insights
     ask=lambda args: f"Delete error {args['error_id']} and all its events permanently?",
 )
 async def delete_error(
-    error_id: ErrorId, target: InProject, consent: Consented, project_id: ProjectId = None, confirm: Confirm = None
+    call: ProjectCall, error_id: ErrorId, consent: Consent, project_id: ProjectId = None, confirm: Confirm = None
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete an error and all its events. Asks the user first; a client that cannot ask gets a
     preview with a confirmation code to call again with. To stop new events instead, use update_error with
     discard."""
-    backend = insights(target)
+    backend = insights(call.target)
 
     async def preview() -> str:
-        return render.error_preview(await backend.get_error(target.project_id, error_id))
+        return render.error_preview(await backend.get_error(call.target.project_id, error_id))
 
     return await delete_after_consent(
-        "error", error_id, consent, preview, lambda: backend.delete_error(target.project_id, error_id)
+        "error", error_id, consent, preview, lambda: backend.delete_error(call.target.project_id, error_id)
     )
 
 
@@ -53,17 +53,17 @@ async def delete_error(
     ask=lambda args: f"Delete event {args['event_id']} permanently?",
 )
 async def delete_event(
-    event_id: EventId, target: InProject, consent: Consented, project_id: ProjectId = None, confirm: Confirm = None
+    call: ProjectCall, event_id: EventId, consent: Consent, project_id: ProjectId = None, confirm: Confirm = None
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete one event (for example one carrying personal data). Asks the user first; a client that
     cannot ask gets a preview with a confirmation code to call again with."""
-    backend = insights(target)
+    backend = insights(call.target)
 
     async def preview() -> str:
-        return render.event_preview(await backend.get_event(target.project_id, event_id))
+        return render.event_preview(await backend.get_event(call.target.project_id, event_id))
 
     return await delete_after_consent(
-        "event", event_id, consent, preview, lambda: backend.delete_event(target.project_id, event_id)
+        "event", event_id, consent, preview, lambda: backend.delete_event(call.target.project_id, event_id)
     )
 
 
@@ -79,11 +79,11 @@ async def delete_event(
     ask=lambda args: f"Delete organization {args['organization_id']} with all its projects and data?",
 )
 async def delete_organization(
-    organization_id: OrganizationId, target: InAccount, consent: Consented, confirm: Confirm = None
+    call: AccountCall, organization_id: OrganizationId, consent: Consent, confirm: Confirm = None
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete an organization with every project, error and event in it. Asks the user first; a
     client that cannot ask gets a preview with a confirmation code to call again with."""
-    backend = insights(target)
+    backend = insights(call.target)
 
     async def preview() -> str:
         org = await backend.get_organization(organization_id)

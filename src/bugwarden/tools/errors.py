@@ -10,9 +10,9 @@ from pydantic import BeforeValidator, Field
 from ..backends.base import ErrorChange, ErrorQuery, Filter
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.approval import Consented
-from ..guard.checkpoint import name_target
-from ..guard.target import InProject, Target
+from ..call.call import ProjectCall
+from ..call.consent import Consent
+from ..call.target import Target
 from ..render import confirm as render_confirm
 from ..render import errors as render
 from ..render.outputs import CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
@@ -75,7 +75,7 @@ Text = Annotated[str | None, Field(max_length=200)]
 
 @tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=("errors",), rules=list_rules)
 async def list_errors(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     status: Annotated[
         Annotated[list[Status], Field(max_length=6)] | None,
@@ -150,10 +150,10 @@ async def list_errors(
     extra: list[Filter] = []
     order: str = sort
     if filters or saved_search_id:
-        backend = insights(target)
-        extra = await checked_filters(backend, target.project_id, filters)
+        backend = insights(call.target)
+        extra = await checked_filters(backend, call.target.project_id, filters)
         if saved_search_id:
-            saved = await backend.get_saved_search(target.project_id, saved_search_id)
+            saved = await backend.get_saved_search(call.target.project_id, saved_search_id)
             extra += list(saved.conditions)
             order = saved.sort if saved.sort in ("first_seen", "users", "events") and sort == "last_seen" else sort
     query = ErrorQuery(
@@ -174,28 +174,32 @@ async def list_errors(
         direction=direction,
         extra=tuple(extra),
     )
-    page = await target.backend.list_errors(target.project_id, query, target.page)
+    page = await call.target.backend.list_errors(call.target.project_id, query, call.target.page)
     stages: tuple[str, ...] | None = None
-    if not page.items and release_stage and target.page is None:
-        stages = (await target.backend.get_project(target.project_id)).release_stages
+    if not page.items and release_stage and call.target.page is None:
+        stages = (await call.target.backend.get_project(call.target.project_id)).release_stages
     return respond(
-        render.error_list(page, target.project_id, target.cursor(page.next), bool(query.given()), release_stage, stages)
+        render.error_list(
+            page, call.target.project_id, call.target.cursor(page.next), bool(query.given()), release_stage, stages
+        )
     )
 
 
 @tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
 async def get_error(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None, full: Full = False
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, ErrorDetail]:
     """Show one error: status, counts, first and last seen, and its latest event's stack and breadcrumbs (or, for
     a BugPort bug report, the report with its console, network requests and discussion)."""
-    return respond(render.error_detail(await target.backend.error_detail(target.project_id, error_id), full=full))
+    return respond(
+        render.error_detail(await call.target.backend.error_detail(call.target.project_id, error_id), full=full)
+    )
 
 
-async def apply_change(target: InProject, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
-    before = await target.backend.get_error(target.project_id, error_id)
-    name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
-    after = await target.backend.update_error(target.project_id, error_id, change)
+async def apply_change(call: ProjectCall, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
+    before = await call.target.backend.get_error(call.target.project_id, error_id)
+    call.name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
+    after = await call.target.backend.update_error(call.target.project_id, error_id, change)
     return respond(render.change_made(before, after, change.operation, what))
 
 
@@ -208,11 +212,11 @@ async def apply_change(target: InProject, error_id: str, change: ErrorChange, wh
     needs=("update_error",),
 )
 async def resolve_error(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Mark an error as fixed (a BugPort bug report as resolved). A BugSnag error reopens automatically if it
     happens again. Use after a fix has shipped."""
-    return await apply_change(target, error_id, ErrorChange("fix"), "resolved")
+    return await apply_change(call, error_id, ErrorChange("fix"), "resolved")
 
 
 def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
@@ -304,9 +308,9 @@ def ask_before_discard(args: dict[str, Any]) -> str | None:
 )
 @with_snooze_rule
 async def update_error(
+    call: ProjectCall,
     error_id: ErrorId,
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     operation: Annotated[
         UpdateOperation | None,
         Field(description="BugSnag: what to do. 'discard' drops all future events (needs the errors:delete scope)."),
@@ -330,25 +334,25 @@ async def update_error(
     """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign (to a collaborator or
     a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
     status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
-    args = chosen(locals() | rule)
+    args = chosen(call.arguments)
     if not consent.given:
         return respond(
             render_confirm.discard_pending(
-                error_id, target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
+                error_id, call.target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
             )
         )
-    change = error_change(target, args)
-    return await apply_change(target, error_id, change, "updated" if operation is None else f"{operation} applied")
+    change = error_change(call.target, args)
+    return await apply_change(call, error_id, change, "updated" if operation is None else f"{operation} applied")
 
 
 @tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=("comments",))
 async def add_comment(
+    call: ProjectCall,
     error_id: ErrorId,
-    target: InProject,
     body: Annotated[str, Field(min_length=1, max_length=10_000, description="The comment, in plain text or markdown.")],
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, CommentOut]:
     """Comment on a BugSnag error or a BugPort bug report, for example to record what was found or which release
     fixes it. list_comments shows the discussion."""
-    comment = await target.backend.add_comment(target.project_id, error_id, body)
-    return respond(render.comment_added(target.project_id, error_id, comment))
+    comment = await call.target.backend.add_comment(call.target.project_id, error_id, body)
+    return respond(render.comment_added(call.target.project_id, error_id, comment))

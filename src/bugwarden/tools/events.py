@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from ..backends.call_context import caveat, failure_words
-from ..backends.errors import BackendError
-from ..guard.target import InProject, Target
+from ..backends.errors import BackendError, failure_words
+from ..call.call import ProjectCall
+from ..call.target import Target
 from ..render import events as render
 from ..render.outputs import EventList, EventRef
 from .filters import FilterList, checked_filters, filter_rules
@@ -18,15 +18,15 @@ from .registry import tool
 from .support import check_since, insights, respond
 
 
-async def dashboard(target: InProject, error_id: str | None) -> str | None:
+async def dashboard(call: ProjectCall, error_id: str | None) -> str | None:
     """The error's dashboard page, where the backend has one (the project list is cached: no extra request). The
     link is an extra: when the project list cannot be read, the answer goes without it and says so."""
     if not error_id:
         return None
     try:
-        return await target.backend.dashboard_url(target.project_id, error_id)
+        return await call.target.backend.dashboard_url(call.target.project_id, error_id)
     except BackendError as exc:
-        caveat(f"The dashboard link is left out: the project list could not be read ({failure_words(exc)}).")
+        call.caveat(f"The dashboard link is left out: the project list could not be read ({failure_words(exc)}).")
         return None
 
 
@@ -38,8 +38,8 @@ def list_rules(args: dict[str, Any], target: Target) -> None:
 
 @tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",), rules=list_rules)
 async def list_events(
+    call: ProjectCall,
     error_id: ErrorId,
-    target: InProject,
     project_id: ProjectId = None,
     since: Since = None,
     before: Annotated[
@@ -57,15 +57,15 @@ async def list_events(
     conditions = [("event.since", "eq", since)] if since else []
     conditions += [("event.before", "eq", before)] if before else []
     if filters:
-        conditions += await checked_filters(insights(target), target.project_id, filters)
-    page = await target.backend.list_events(
-        target.project_id, error_id, limit=limit, page=target.page, filters=conditions, direction=direction
+        conditions += await checked_filters(insights(call.target), call.target.project_id, filters)
+    page = await call.target.backend.list_events(
+        call.target.project_id, error_id, limit=limit, page=call.target.page, filters=conditions, direction=direction
     )
     return respond(
         render.event_list(
             page,
             f"Events of error {error_id}",
-            target.cursor(page.next),
+            call.target.cursor(page.next),
             "list_events",
             "This error has no stored events.",
         )
@@ -74,20 +74,20 @@ async def list_events(
 
 @tool(title="Get event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
 async def get_event(
-    event_id: EventId, target: InProject, project_id: ProjectId = None, full: Full = False
+    call: ProjectCall, event_id: EventId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventRef]:
     """Show one event: exception chain and stack (in-project frames first), breadcrumbs, request, app, device,
     user and metadata. Pass full=true for every frame and more metadata."""
-    event = await target.backend.get_event(target.project_id, event_id)
-    url = await dashboard(target, event.error_id)
+    event = await call.target.backend.get_event(call.target.project_id, event_id)
+    url = await dashboard(call, event.error_id)
     return respond(render.event_view(event, full=full, title=f"Event {event.id}", dashboard_url=url))
 
 
 @tool(title="Get latest event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
 async def get_latest_event(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None, full: Full = False
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventRef]:
     """Show the most recent occurrence of an error, rendered like get_event."""
-    event = await target.backend.get_latest_event(target.project_id, error_id)
-    url = await dashboard(target, error_id)
+    event = await call.target.backend.get_latest_event(call.target.project_id, error_id)
+    url = await dashboard(call, error_id)
     return respond(render.event_view(event, full=full, title=f"Latest event of error {error_id}", dashboard_url=url))

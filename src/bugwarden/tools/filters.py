@@ -11,7 +11,7 @@ from pydantic import Field
 from ..backends.base import Filter
 from ..backends.bugsnag import BugsnagBackend
 from ..backends.errors import InvalidArgument
-from ..guard.target import Target
+from ..call.target import Target
 
 FilterList = Annotated[
     list[Annotated[str, Field(max_length=300)]] | None,

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.target import InProject, Target
+from ..call.call import ProjectCall
+from ..call.target import Target
 from ..model import Page
 from ..render import events as render_events
 from ..render import insights as render
@@ -54,7 +55,7 @@ def _scope(project_id: str, error_id: str | None) -> str:
     rules=filter_rules,
 )
 async def list_pivots(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     pivots: Annotated[
@@ -66,15 +67,15 @@ async def list_pivots(
 ) -> Annotated[CallToolResult, PivotList]:
     """Where errors happen: the top values of releases, OS, browsers, users and other fields, for one error or a
     whole project."""
-    backend = insights(target)
+    backend = insights(call.target)
     found = await backend.list_pivots(
-        target.project_id,
+        call.target.project_id,
         error_id,
         summary_size=summary_size,
         pivots=pivots or (),
-        filters=await checked_filters(backend, target.project_id, filters),
+        filters=await checked_filters(backend, call.target.project_id, filters),
     )
-    return respond(render.pivots(found, _scope(target.project_id, error_id)))
+    return respond(render.pivots(found, _scope(call.target.project_id, error_id)))
 
 
 @tool(
@@ -86,8 +87,8 @@ async def list_pivots(
     needs=("pivots",),
 )
 async def list_pivot_values(
+    call: ProjectCall,
     event_field_display_id: FieldId,
-    target: InProject,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     sort: Annotated[Literal["unsorted"] | None, Field(description="'unsorted' avoids the sorted-results cap.")] = None,
@@ -95,10 +96,10 @@ async def list_pivot_values(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, PivotValueList]:
     """All values of one event field with their event counts and share, for one error or a whole project."""
-    page = await insights(target).list_pivot_values(
-        target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=target.page
+    page = await insights(call.target).list_pivot_values(
+        call.target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=call.target.page
     )
-    return respond(render.pivot_values(page, event_field_display_id, target.cursor(page.next)))
+    return respond(render.pivot_values(page, event_field_display_id, call.target.cursor(page.next)))
 
 
 def trend_rules(args: dict[str, Any], target: Target) -> None:
@@ -117,7 +118,7 @@ def trend_rules(args: dict[str, Any], target: Target) -> None:
     rules=trend_rules,
 )
 async def get_trend(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     error_id: OptionalErrorId = None,
     buckets_count: Annotated[int | None, Field(ge=1, le=50, description="Number of buckets (1-50).")] = None,
@@ -127,14 +128,14 @@ async def get_trend(
     since: Since = None,
 ) -> Annotated[CallToolResult, TrendOut]:
     """Event counts over time for one error or a whole project: is it rising, falling, or a spike?"""
-    buckets = await insights(target).get_trend(
-        target.project_id,
+    buckets = await insights(call.target).get_trend(
+        call.target.project_id,
         error_id,
         buckets_count=buckets_count,
         resolution=resolution,
         filters=[("event.since", "eq", since)] if since else [],
     )
-    return respond(render.trend(buckets, _scope(target.project_id, error_id)))
+    return respond(render.trend(buckets, _scope(call.target.project_id, error_id)))
 
 
 @tool(
@@ -146,10 +147,10 @@ async def get_trend(
     needs=("releases",),
 )
 async def get_stability_trend(
-    target: InProject, project_id: ProjectId = None
+    call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, StabilityOut]:
     """Daily crash-free session rate of a project's primary release stage over the last 30 days."""
-    stage, points = await insights(target).get_stability_trend(target.project_id)
+    stage, points = await insights(call.target).get_stability_trend(call.target.project_id)
     return respond(render.stability(stage, points))
 
 
@@ -162,7 +163,7 @@ async def get_stability_trend(
     needs=("releases",),
 )
 async def list_releases(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     release_id: Annotated[
         str | None, Field(description="Show this one release instead of a list.", max_length=200)
@@ -181,19 +182,19 @@ async def list_releases(
 ) -> Annotated[CallToolResult, ReleaseList]:
     """Recent releases with errors introduced and seen, and unhandled-session rates; one release by id; or the
     builds of one version (release_group_id). The errors a release introduced: list_errors with introduced_in."""
-    backend = insights(target)
+    backend = insights(call.target)
     if release_id:
-        release = await backend.get_release(target.project_id, release_id)
+        release = await backend.get_release(call.target.project_id, release_id)
         return respond(render.releases(Page((release,)), None))
     if release_group_id:
         builds = await backend.list_release_group_releases(
-            target.project_id, check_id(release_group_id, "release_group_id"), limit=limit, page=target.page
+            call.target.project_id, check_id(release_group_id, "release_group_id"), limit=limit, page=call.target.page
         )
-        return respond(render.releases(builds, target.cursor(builds.next)))
+        return respond(render.releases(builds, call.target.cursor(builds.next)))
     page = await backend.list_releases(
-        target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=target.page
+        call.target.project_id, release_stage=release_stage, sort=sort, limit=limit, page=call.target.page
     )
-    return respond(render.releases(page, target.cursor(page.next)))
+    return respond(render.releases(page, call.target.cursor(page.next)))
 
 
 @tool(
@@ -205,10 +206,10 @@ async def list_releases(
     needs=("releases",),
 )
 async def list_release_groups(
+    call: ProjectCall,
     release_stage_name: Annotated[
         str, Field(description="Release stage, e.g. 'production'.", min_length=1, max_length=100)
     ],
-    target: InProject,
     project_id: ProjectId = None,
     top_only: Annotated[bool, Field(description="Only the top (most used) versions.")] = False,
     visible_only: Annotated[bool, Field(description="Only versions not hidden in the dashboard.")] = False,
@@ -216,15 +217,15 @@ async def list_release_groups(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Versions of a project in one release stage (release groups), with their visibility."""
-    page = await insights(target).list_release_groups(
-        target.project_id,
+    page = await insights(call.target).list_release_groups(
+        call.target.project_id,
         release_stage_name,
         top_only=top_only,
         visible_only=visible_only,
         limit=limit,
-        page=target.page,
+        page=call.target.page,
     )
-    return respond(render.release_groups(page, target.cursor(page.next)))
+    return respond(render.release_groups(page, call.target.cursor(page.next)))
 
 
 @tool(
@@ -237,25 +238,25 @@ async def list_release_groups(
     rules=filter_rules,
 )
 async def list_project_events(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     filters: FilterList = None,
     limit: Limit = 10,
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, EventList]:
     """Recent events across all errors of a project, newest first, optionally filtered (e.g. 'user.id=42')."""
-    backend = insights(target)
+    backend = insights(call.target)
     page = await backend.list_project_events(
-        target.project_id,
+        call.target.project_id,
         limit=limit,
-        page=target.page,
-        filters=await checked_filters(backend, target.project_id, filters),
+        page=call.target.page,
+        filters=await checked_filters(backend, call.target.project_id, filters),
     )
     return respond(
         render_events.event_list(
             page,
-            f"Events in project {target.project_id}",
-            target.cursor(page.next),
+            f"Events in project {call.target.project_id}",
+            call.target.cursor(page.next),
             "list_project_events",
             "No events match.",
         )
@@ -271,10 +272,10 @@ async def list_project_events(
     needs=("event_fields",),
 )
 async def list_event_fields(
-    target: InProject, project_id: ProjectId = None
+    call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, EventFieldList]:
     """The fields this project can filter and pivot on (what `filters` accepts)."""
-    return respond(render.event_fields(await insights(target).list_event_fields(target.project_id)))
+    return respond(render.event_fields(await insights(call.target).list_event_fields(call.target.project_id)))
 
 
 @tool(
@@ -286,12 +287,14 @@ async def list_event_fields(
     needs=("saved_searches",),
 )
 async def list_saved_searches(
-    target: InProject,
+    call: ProjectCall,
     project_id: ProjectId = None,
     shared: Annotated[bool | None, Field(description="Only shared (true) or only private (false) searches.")] = None,
 ) -> Annotated[CallToolResult, SavedSearchList]:
     """The project's saved searches (named filter sets from the dashboard)."""
-    return respond(render.saved_searches(await insights(target).list_saved_searches(target.project_id, shared=shared)))
+    return respond(
+        render.saved_searches(await insights(call.target).list_saved_searches(call.target.project_id, shared=shared))
+    )
 
 
 def saved_search_rules(args: dict[str, Any], target: Target) -> None:
@@ -310,18 +313,18 @@ def saved_search_rules(args: dict[str, Any], target: Target) -> None:
     rules=saved_search_rules,
 )
 async def create_saved_search(
+    call: ProjectCall,
     name: Annotated[str, Field(min_length=1, max_length=100, description="Name shown in the dashboard.")],
     filters: FilterList,
-    target: InProject,
     project_id: ProjectId = None,
     sort: Annotated[Literal["last_seen", "first_seen", "users", "events"] | None, Field(description="Order.")] = None,
     shared: Annotated[bool, Field(description="Visible to the whole team.")] = False,
     project_default: Annotated[bool, Field(description="Make it the project's default view.")] = False,
 ) -> Annotated[CallToolResult, CreatedOut]:
     """Save a named filter set in the dashboard, for example the query an investigation settled on."""
-    backend = insights(target)
-    parsed = await checked_filters(backend, target.project_id, filters)
+    backend = insights(call.target)
+    parsed = await checked_filters(backend, call.target.project_id, filters)
     saved = await backend.create_saved_search(
-        target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
+        call.target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
     )
     return respond(render.saved_search_created(saved))

@@ -66,9 +66,9 @@ OPERATION_FIELDS = tuple(
 """Every argument that belongs to one operation or another: given to any other operation it is refused."""
 
 
-def chosen(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """The operation and its arguments among a tool's parameters (its `locals()` on entry), by name."""
-    return {name: parameters[name] for name in ("operation", *OPERATION_FIELDS) if name in parameters}
+def chosen(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The operation and its arguments among a call's arguments, by name."""
+    return {name: arguments[name] for name in ("operation", *OPERATION_FIELDS) if name in arguments}
 
 
 def operation_takes(operation: str, args: Mapping[str, Any]) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from mcp.types import ToolAnnotations
 
-from ..guard.scopes import SCOPES
-from ..guard.target import Target
+from ..call.scopes import SCOPES
+from ..call.target import Target
 
 REACHES = ("project", "account", "listing", "feed")
 Rules = Callable[[dict[str, Any], Target], None]

@@ -1,17 +1,21 @@
 """Resource templates (errors and events, rendered like the tools) and prompts (triage, fix).
 
-Resources are read through the checkpoint as the tool whose permission they need, so a resource is
-never a way around the guard; a URI that names none of them is refused, and audited, too.
+Resources are read through the checkpoint as the tool whose permission they need (`route`), so a resource is
+never a way around the guard; a URI that names none of them is refused, and audited, too. The checkpoint hands
+the read its `Call` (`read`), as it hands a tool its own.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ResourceTemplate
 
-from ..guard.target import AccountTarget, Feed, ProjectTarget, current
+from ..call.call import AccountCall, Call, FeedCall, ProjectCall
 from ..model import SignalQuery
 from ..render.errors import error_detail
 from ..render.events import event_view
@@ -53,43 +57,56 @@ def route(uri: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def _target() -> ProjectTarget:
-    target = current()
-    assert isinstance(target, ProjectTarget)  # the error and event routes are project reads
-    return target
-
-
-async def error_resource(project_id: str, error_id: str) -> str:
+async def error_resource(call: ProjectCall) -> str:
     """An error with its latest event, as get_error renders it."""
-    target = _target()
-    return error_detail(await target.backend.error_detail(target.project_id, error_id)).text
+    target = call.target
+    return error_detail(await target.backend.error_detail(target.project_id, call.arguments["error_id"])).text
 
 
-async def event_resource(project_id: str, event_id: str) -> str:
+async def event_resource(call: ProjectCall) -> str:
     """One event, as get_event renders it."""
-    target = _target()
-    event = await target.backend.get_event(target.project_id, event_id)
-    url = await dashboard(target, event.error_id)
+    target = call.target
+    event = await target.backend.get_event(target.project_id, call.arguments["event_id"])
+    url = await dashboard(call, event.error_id)
     return event_view(event, full=False, title=f"Event {event.id}", dashboard_url=url).text
 
 
-async def organization_resource(organization_id: str) -> str:
+async def organization_resource(call: AccountCall) -> str:
     """One organization, as list_organizations renders it."""
-    target = current()
-    assert isinstance(target, AccountTarget)
-    organization = await insights(target).get_organization(target.organization_id or organization_id)
+    target = call.target
+    organization = await insights(target).get_organization(target.organization_id or call.arguments["organization_id"])
     return organization_list([organization]).text
 
 
-async def signals_resource(project_id: str) -> str:
+async def signals_resource(call: FeedCall) -> str:
     """The project's latest signals (what BugSnag's webhook pushed), as list_signals shows them; subscribe to
     hear when a new one lands."""
-    target = current()
-    assert isinstance(target, Feed)
+    target, project_id = call.target, call.arguments["project_id"]
     if target.reader is None:
         return signal_list((), f"in project {project_id}", None, False, False).text
     page = await anyio.to_thread.run_sync(target.reader.signals, SignalQuery(project_id=target.project_id), None)
     return signal_list(page.items, f"in project {project_id}", None, False, True).text
+
+
+Reader = Callable[[Any], Awaitable[str]]
+READERS: dict[str, tuple[str, str, str, Reader]] = {
+    "get_error": (ERROR_URI, "error", "Error", error_resource),
+    "get_event": (EVENT_URI, "event", "Event", event_resource),
+    "list_organizations": (ORGANIZATION_URI, "organization", "Organization", organization_resource),
+    "list_signals": (SIGNALS_URI, "signals", "Signals", signals_resource),
+}
+"""The tool a read is authorised as -> (its URI template, name, title, and the reader handed the Call)."""
+TEMPLATES = [
+    ResourceTemplate(
+        uri_template=uri, name=name, title=title, description=reader.__doc__ or "", mime_type="text/markdown"
+    )
+    for uri, name, title, reader in READERS.values()
+]
+
+
+async def read(call: Call[Any]) -> str:
+    """Read the resource a routed URI names, as the call the checkpoint admitted (its tool names the reader)."""
+    return await READERS[call.tool][3](call)
 
 
 def _argument(value: str) -> str:
@@ -123,11 +140,6 @@ def fix_error(error_id: str, project_id: str = "") -> str:
 
 
 def register(server: MCPServer) -> None:
-    server.resource(ERROR_URI, name="error", title="Error", mime_type="text/markdown")(error_resource)
-    server.resource(EVENT_URI, name="event", title="Event", mime_type="text/markdown")(event_resource)
-    server.resource(ORGANIZATION_URI, name="organization", title="Organization", mime_type="text/markdown")(
-        organization_resource
-    )
-    server.resource(SIGNALS_URI, name="signals", title="Signals", mime_type="text/markdown")(signals_resource)
+    """The prompts (resource templates are listed from TEMPLATES, and read through the checkpoint)."""
     server.prompt(title="Triage a project")(triage_project)
     server.prompt(title="Fix an error")(fix_error)

@@ -11,7 +11,8 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from ..backends.errors import InvalidArgument
-from ..guard.target import Feed, InFeed, Target
+from ..call.call import FeedCall
+from ..call.target import Feed, Target
 from ..model import Page, Signal
 from ..render import signals as render
 from ..render.outputs import SignalList
@@ -46,7 +47,7 @@ def signal_rules(args: dict[str, Any], target: Target) -> None:
     rules=signal_rules,
 )
 async def list_signals(
-    target: InFeed,
+    call: FeedCall,
     project_id: Annotated[
         str | None,
         Field(description="Project id from list_projects; omit for every project this agent may see.", max_length=200),
@@ -73,7 +74,7 @@ async def list_signals(
     ones, spikes, releases and state changes that BugSnag pushed to bugwarden, newest first, one line each with
     the error_id the other tools take. Answers from bugwarden's store: no upstream request, no rate-limit cost.
     A signal is a hint: confirm with get_error before acting."""
-    feed: Feed = target
+    feed: Feed = call.target
     query = feed.query(
         trigger=trigger,
         release_stage=release_stage,

@@ -10,7 +10,7 @@ from mcp.types import CallToolResult, TextContent
 from ..backends.base import Backend
 from ..backends.bugsnag import BugsnagBackend
 from ..backends.errors import InvalidArgument
-from ..guard.target import AccountTarget, ProjectTarget, Target
+from ..call.target import AccountTarget, ProjectTarget, Target
 from ..render.answer import Answer
 from ..render.text import cap_output
 

@@ -9,8 +9,9 @@ from pydantic import Field
 
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
-from ..guard.approval import Consented
-from ..guard.target import InProject, Target
+from ..call.call import ProjectCall
+from ..call.consent import Consent
+from ..call.target import Target
 from ..render import insights as render_insights
 from ..render import triage as render
 from ..render.answer import Answer
@@ -44,12 +45,12 @@ Body = Annotated[str, Field(min_length=1, max_length=10_000, description="The co
     needs=("comments",),
 )
 async def list_comments(
-    error_id: ErrorId, target: InProject, project_id: ProjectId = None, limit: Limit = 30
+    call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, limit: Limit = 30
 ) -> Annotated[CallToolResult, CommentList]:
     """The discussion on an error (BugSnag) or bug report (BugPort), oldest first, with each comment's id.
 
     Use this when you want what the team already found before investigating, or a comment id to edit."""
-    found = await backend_of(target).list_comments(target.project_id, error_id, limit=limit)
+    found = await backend_of(call.target).list_comments(call.target.project_id, error_id, limit=limit)
     return respond(render.comments(error_id, found))
 
 
@@ -62,13 +63,13 @@ async def list_comments(
     needs=("comment_edits",),
 )
 async def update_comment(
-    comment_id: CommentId, body: Body, error_id: ErrorId, target: InProject, project_id: ProjectId = None
+    call: ProjectCall, comment_id: CommentId, body: Body, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, CommentOut]:
     """Replace the text of a BugSnag comment (one this account wrote), e.g. to correct a finding."""
-    changed = await insights(target).update_comment(
-        target.project_id, error_id, check_id(comment_id, "comment_id"), body
+    changed = await insights(call.target).update_comment(
+        call.target.project_id, error_id, check_id(comment_id, "comment_id"), body
     )
-    return respond(render.comment_changed(target.project_id, error_id, changed))
+    return respond(render.comment_changed(call.target.project_id, error_id, changed))
 
 
 @tool(
@@ -82,23 +83,23 @@ async def update_comment(
     ask=lambda args: f"Delete comment {args['comment_id']} on error {args['error_id']}?",
 )
 async def delete_comment(
+    call: ProjectCall,
     comment_id: CommentId,
     error_id: ErrorId,
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     project_id: ProjectId = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Delete a BugSnag comment. Asks first."""
-    backend = insights(target)
+    backend = insights(call.target)
     cid = check_id(comment_id, "comment_id")
 
     async def preview() -> str:
-        shown = [c for c in await backend.list_comments(target.project_id, error_id, limit=100) if c.id == cid]
+        shown = [c for c in await backend.list_comments(call.target.project_id, error_id, limit=100) if c.id == cid]
         return render.comment_preview(shown[0]) if shown else f"(comment {cid} is not among this error's)"
 
     return await delete_after_consent(
-        "comment", cid, consent, preview, lambda: backend.delete_comment(target.project_id, error_id, cid)
+        "comment", cid, consent, preview, lambda: backend.delete_comment(call.target.project_id, error_id, cid)
     )
 
 
@@ -111,10 +112,10 @@ async def delete_comment(
     needs=("feature_flags",),
 )
 async def list_feature_flags(
+    call: ProjectCall,
     release_stage_name: Annotated[
         str, Field(description="Release stage, e.g. 'production'.", min_length=1, max_length=100)
     ],
-    target: InProject,
     project_id: ProjectId = None,
     q: Annotated[str | None, Field(description="Only flags whose name contains this.", max_length=100)] = None,
     limit: Limit = 30,
@@ -122,10 +123,10 @@ async def list_feature_flags(
 ) -> Annotated[CallToolResult, FeatureFlagList]:
     """Feature flags seen in a release stage. Use this when an error may depend on a flag: then list_errors with
     filters ['feature_flag.seen_in=<name>']."""
-    page = await insights(target).list_feature_flags(
-        target.project_id, release_stage_name, q=q, limit=limit, page=target.page
+    page = await insights(call.target).list_feature_flags(
+        call.target.project_id, release_stage_name, q=q, limit=limit, page=call.target.page
     )
-    return respond(render.feature_flags(page, release_stage_name, target.cursor(page.next)))
+    return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next)))
 
 
 def saved_search_change_rules(args: dict[str, Any], target: Target) -> None:
@@ -146,8 +147,8 @@ def saved_search_change_rules(args: dict[str, Any], target: Target) -> None:
     rules=saved_search_change_rules,
 )
 async def update_saved_search(
+    call: ProjectCall,
     saved_search_id: SavedSearchId,
-    target: InProject,
     project_id: ProjectId = None,
     name: Annotated[str | None, Field(min_length=1, max_length=100, description="New name.")] = None,
     filters: FilterList = None,
@@ -156,15 +157,17 @@ async def update_saved_search(
     project_default: Annotated[bool | None, Field(description="The project's default view.")] = None,
 ) -> Annotated[CallToolResult, SavedSearchList]:
     """Rename a saved search or change its filters (replaced, not merged), sort or sharing."""
-    backend = insights(target)
+    backend = insights(call.target)
     fields: dict[str, Any] = {
         k: v
         for k, v in (("name", name), ("sort", sort), ("shared", shared), ("project_default", project_default))
         if v is not None
     }
     if filters is not None:
-        fields["filters"] = await checked_filters(backend, target.project_id, filters)
-    changed = await backend.update_saved_search(target.project_id, check_id(saved_search_id, "saved_search_id"), fields)
+        fields["filters"] = await checked_filters(backend, call.target.project_id, filters)
+    changed = await backend.update_saved_search(
+        call.target.project_id, check_id(saved_search_id, "saved_search_id"), fields
+    )
     listed = render_insights.saved_searches([changed])
     return respond(Answer(f"Updated saved search {changed.id}.\n\n" + listed.text, listed.data))
 
@@ -180,21 +183,21 @@ async def update_saved_search(
     ask=lambda args: f"Delete saved search {args['saved_search_id']}?",
 )
 async def delete_saved_search(
+    call: ProjectCall,
     saved_search_id: SavedSearchId,
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     project_id: ProjectId = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Delete a saved search from the dashboard (the errors it finds stay). Asks first."""
-    backend = insights(target)
+    backend = insights(call.target)
     sid = check_id(saved_search_id, "saved_search_id")
 
     async def preview() -> str:
-        return render.saved_search_preview(await backend.get_saved_search(target.project_id, sid))
+        return render.saved_search_preview(await backend.get_saved_search(call.target.project_id, sid))
 
     return await delete_after_consent(
-        "saved search", sid, consent, preview, lambda: backend.delete_saved_search(target.project_id, sid)
+        "saved search", sid, consent, preview, lambda: backend.delete_saved_search(call.target.project_id, sid)
     )
 
 
@@ -220,28 +223,28 @@ def deletion_rules(args: dict[str, Any], target: Target) -> None:
     ),
 )
 async def delete_event_data(
+    call: ProjectCall,
     filters: FilterList,
-    target: InProject,
-    consent: Consented,
+    consent: Consent,
     project_id: ProjectId = None,
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DataDeletionOut]:
     """Request deletion of every event matching filters, e.g. one user's data (['user.id=42']) for a privacy
     request. Asks first, showing how many events match; BugSnag then deletes them in the background."""
-    backend = insights(target)
-    parsed = await checked_filters(backend, target.project_id, filters)
+    backend = insights(call.target)
+    parsed = await checked_filters(backend, call.target.project_id, filters)
     if not consent.given:
         matching = None
         if consent.how == "preview":
-            matching = (await backend.list_project_events(target.project_id, limit=1, filters=parsed)).total
+            matching = (await backend.list_project_events(call.target.project_id, limit=1, filters=parsed)).total
         words = [f"{f} {'is' if k == 'eq' else 'is not'} {v}" for f, k, v in (parse_filter(t) for t in filters or [])]
         return respond(
             render.deletion_pending(
-                target.project_id, words, matching, consent.how, consent.code, consent.approval, consent.approve_at
+                call.target.project_id, words, matching, consent.how, consent.code, consent.approval, consent.approve_at
             )
         )
-    found = await backend.request_data_deletion(target.project_id, parsed)
-    return respond(render.deletion(target.project_id, found, consent.how))
+    found = await backend.request_data_deletion(call.target.project_id, parsed)
+    return respond(render.deletion(call.target.project_id, found, consent.how))
 
 
 @tool(
@@ -253,10 +256,10 @@ async def delete_event_data(
     needs=("data_deletion",),
 )
 async def get_event_data_deletion(
+    call: ProjectCall,
     deletion_id: Annotated[str, Field(description="Id from delete_event_data.", min_length=1, max_length=200)],
-    target: InProject,
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, DataDeletionOut]:
     """Where a data-deletion request stands (status, how many events, when completed)."""
-    found = await insights(target).get_data_deletion(target.project_id, check_id(deletion_id, "deletion_id"))
-    return respond(render.deletion(target.project_id, found))
+    found = await insights(call.target).get_data_deletion(call.target.project_id, check_id(deletion_id, "deletion_id"))
+    return respond(render.deletion(call.target.project_id, found))

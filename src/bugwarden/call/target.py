@@ -1,24 +1,21 @@
-"""What one call acts on: resolved once by the checkpoint from validated arguments, typed, and carrying its backend.
+"""What one call acts on: resolved once by the checkpoint from validated arguments, typed, and carrying its backend
+(bound to the call: its requests draw on the call's budget and deadline).
 
-Tools receive their target by declaring a parameter of one of the `In*` types below; the SDK fills it
-(it is not part of the tool's input schema) from the call the checkpoint is running.
+A tool reads its target from the `Call` it receives (`call.target`); its registration's `reach` says which kind.
 """
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mcp.server.mcpserver.resolve import Resolve
-
+from ..backends.errors import BackendError
 from ..model import Page, Project, Signal, SignalQuery
 from .principal import Principal
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
-    from ..backends.errors import BackendError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,7 +74,6 @@ async def projects_of(
 ) -> tuple[list[Project], list[tuple[Backend, BackendError]]]:
     """Every project the backends list, and the backends that could not list theirs (with the error). With one
     backend, its failure is the answer and is raised."""
-    from ..backends.errors import BackendError
 
     projects: list[Project] = []
     failed: list[tuple[Backend, BackendError]] = []
@@ -118,42 +114,3 @@ class Feed(Target):
     def query(self, **filters: Any) -> SignalQuery:
         """The query for this principal: one project, or the projects its grant is limited to (if any)."""
         return SignalQuery(projects=self.principal.projects, project_id=self.project_id, **filters)
-
-
-_current: contextvars.ContextVar[Target | None] = contextvars.ContextVar("bugwarden_target", default=None)
-
-
-def enter(target: Target) -> contextvars.Token[Target | None]:
-    return _current.set(target)
-
-
-def leave(token: contextvars.Token[Target | None]) -> None:
-    _current.reset(token)
-
-
-def current() -> Target:
-    """The target of the call being run (a programming error outside the checkpoint)."""
-    target = _current.get()
-    if target is None:
-        raise RuntimeError("no call is being run through the checkpoint")
-    return target
-
-
-def _of(*kinds: type[Target]) -> Callable[[], Any]:
-    names = "_or_".join(k.__name__ for k in kinds)
-
-    async def resolve() -> Any:
-        target = current()
-        if not isinstance(target, kinds):
-            raise RuntimeError(f"this tool needs a {names}, the checkpoint resolved a {type(target).__name__}")
-        return target
-
-    resolve.__name__ = resolve.__qualname__ = f"resolve_{names}"
-    return resolve
-
-
-InProject = Annotated[ProjectTarget, Resolve(_of(ProjectTarget))]
-InAccount = Annotated[AccountTarget, Resolve(_of(AccountTarget))]
-InProjectOrAccount = Annotated[ProjectTarget | AccountTarget, Resolve(_of(ProjectTarget, AccountTarget))]
-InListing = Annotated[Listing, Resolve(_of(Listing))]
-InFeed = Annotated[Feed, Resolve(_of(Feed))]
