@@ -92,7 +92,7 @@ def bugsnag_serves(name: str) -> bool:
     """Whether a BugSnag-only server offers this registered tool (BugPort-only tools need BugPort)."""
     from bugwarden.tools import REGISTRY
 
-    return all(BugsnagBackend.capabilities.has(n) for n in REGISTRY[name].needs)
+    return all(issubclass(BugsnagBackend, n) for n in REGISTRY[name].needs)
 
 
 def admin_principal() -> Principal:

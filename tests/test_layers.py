@@ -219,3 +219,34 @@ def test_the_face_rule_would_catch_an_import_of_the_version_from_the_package() -
     assert names_taken_from_the_face("from bugwarden import __version__, config", 2) == ["__version__"]
     assert names_taken_from_the_face("from .. import __version__, store", 2) == ["__version__"]
     assert names_taken_from_the_face("from . import __version__, cli_tokens", 1) == ["__version__"]
+
+
+# -- tools import no concrete backend (issue 23: capabilities are types) -----------------------------------------
+
+CONCRETE = {"bugsnag", "bugport", "bugsnag_parse", "http"}
+"""The backend modules that are one tracker's adapter (or the client under them), not its interfaces."""
+
+
+def backend_modules(path: Path) -> set[str]:
+    """The modules of backends/ a module imports by name (`from ..backends.bugsnag import ...`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            parts = node.module.split(".")
+            if "backends" in parts and parts.index("backends") + 1 < len(parts):
+                found.add(parts[parts.index("backends") + 1])
+    return found
+
+
+TOOLS = sorted((SRC / "tools").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", TOOLS, ids=[p.name for p in TOOLS])
+def test_a_tool_imports_no_concrete_backend(path: Path) -> None:
+    assert backend_modules(path) & CONCRETE == set(), f"tools/{path.name}: ask by capability (backends/capabilities.py)"
+
+
+def test_the_backend_rule_would_catch_a_concrete_import(tmp_path: Path) -> None:
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text("from ..backends.bugsnag import BugsnagBackend\nfrom ..backends.capabilities import Pivots\n")
+    assert backend_modules(sneaky) & CONCRETE == {"bugsnag"}

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bugwarden.backends.base import Location
+from bugwarden.backends.capabilities import Organizations
 from bugwarden.backends.errors import InvalidArgument, UpstreamServerError
 from bugwarden.call.target import AccountTarget, Listing, ProjectTarget
 from bugwarden.config import Settings
@@ -65,6 +66,18 @@ class FakeBackend:
     async def aclose(self) -> None:
         self.closed = True
 
+    def permits(self, capability: type[Any]) -> bool:
+        return capability is not Organizations or "organizations" in self.capabilities.names
+
+    # What makes it an `Organizations` backend (the account tools); the tests resolve targets, never call these.
+    async def list_organizations(self, *, page: str | None = None, limit: int = 30) -> Any: ...
+    async def get_organization(self, organization_id: str) -> Any: ...
+    async def update_organization(self, organization_id: str, fields: dict[str, Any]) -> Any: ...
+    async def delete_organization(self, organization_id: str) -> None: ...
+    async def list_org_projects(self, organization_id: str, **kw: Any) -> Any: ...
+    async def create_project(self, organization_id: str, name: str, type: str) -> Any: ...
+    async def update_project(self, project_id: str, fields: dict[str, Any]) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -73,7 +86,7 @@ class Spec:
     toolset: str = "core"
     read_only: bool = True
     reach: str = "project"
-    needs: tuple[str, ...] = ()
+    needs: tuple[type[Any], ...] = ()
 
 
 def snag(*projects: str, **kw: Any) -> FakeBackend:
@@ -148,11 +161,11 @@ async def test_a_listing_sees_every_backend_and_the_default_it_may_see() -> None
 async def test_an_account_tool_goes_to_the_backend_that_can_serve_it() -> None:
     bugsnag = snag()
     rt = runtime(port(capabilities=Capabilities(frozenset())), bugsnag)
-    target, _ = await rt.resolve(Spec(reach="account", needs=("organizations",)), {"organization_id": "o1"}, person())
+    target, _ = await rt.resolve(Spec(reach="account", needs=(Organizations,)), {"organization_id": "o1"}, person())
     assert isinstance(target, AccountTarget) and target.backend is bugsnag and target.organization_id == "o1"
     with pytest.raises(InvalidArgument, match="list_organizations is not available for the configured trackers"):
         await runtime(port(capabilities=Capabilities(frozenset()))).resolve(
-            Spec(name="list_organizations", reach="account", needs=("organizations",)), {}, person()
+            Spec(name="list_organizations", reach="account", needs=(Organizations,)), {}, person()
         )
 
 

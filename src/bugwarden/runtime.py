@@ -16,6 +16,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .backends.call_context import CallContext
+from .backends.capabilities import has
 from .backends.errors import BackendError, InvalidArgument
 from .backends.paths import check_id
 from .call.target import AccountTarget, Feed, Listing, ProjectTarget, SignalReader, Target, projects_of
@@ -101,7 +102,7 @@ class Runtime:
 
     def _serving(self, spec: ToolPolicy) -> Backend:
         for backend in self.backends:
-            if all(backend.capabilities.has(n) for n in spec.needs):
+            if all(has(backend, n) for n in spec.needs):
                 return backend
         raise InvalidArgument(f"{spec.name} is not available for the configured trackers")
 

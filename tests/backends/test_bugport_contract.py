@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from bugwarden.backends import errors as E
 from bugwarden.backends.base import ErrorChange, ErrorQuery
 from bugwarden.backends.bugport import BugportBackend, bug_group, detail
+from bugwarden.backends.capabilities import Comments, ErrorChanges, Errors, Events, has
 from bugwarden.config import ConfigError, Settings
 from bugwarden.sandbox.bugport_seed import uid
 from tests.conftest import bugport_settings
@@ -38,10 +39,10 @@ async def test_discovery_reads_config_and_tools(bugport_sandbox: Starlette, home
     bridge = await b.bridge_info()
     assert bridge.scopes == {"bugs:read", "bugs:write"} and "update_bug_status" in bridge.tools
     assert {p.id for p in bridge.projects} == {SHOP, ADMIN}
-    assert b.capabilities.comments and b.capabilities.update_error and not b.capabilities.events
+    assert has(b, Comments) and has(b, ErrorChanges) and not has(b, Events) and not isinstance(b, Events)
     reader = backend(bugport_sandbox, home, "bp_mcp_sandbox_ro")
     await reader.discover()
-    assert not reader.capabilities.update_error and not reader.capabilities.comments
+    assert not has(reader, ErrorChanges) and not has(reader, Comments) and has(reader, Errors)
     await b.discover()
     assert paths(bugport_sandbox).count("GET /v1/mcp/config") == 2  # once per token, then cached
 

@@ -1,17 +1,16 @@
-"""What every backend offers the tools: one Protocol, capability flags, and typed requests.
+"""What every backend offers the tools: one Protocol for the core, its vocabulary, and typed requests.
 
-Tools call these methods and never build URLs, and read `capabilities` instead of asking which
-tracker they talk to. A backend that cannot serve something says so in its capabilities, and the
-checkpoint refuses the tools that would need it before any request is made.
+Tools call these methods and never build URLs. What a backend can do beyond the core is one small interface per
+capability (backends/capabilities.py), checked with `isinstance`; the checkpoint refuses the tools that need one a
+backend lacks before any request is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from ..model import BugContext, Comment, ErrorGroup, Event, Page, Project
+from ..model import BugContext, ErrorGroup, Page, Project
 from .call_context import CallContext
 
 Filter = tuple[str, str, str]
@@ -82,26 +81,10 @@ class ErrorChange:
 
 
 @dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a backend can serve. Tools declare the flags they need; the vocabularies say which values exist."""
+class Vocabulary:
+    """The words a backend's errors use, and which `list_errors` filters and sorts it applies. What a backend can
+    do beyond that is a type question (backends/capabilities.py)."""
 
-    errors: bool = True
-    events: bool = True
-    update_error: bool = True
-    comments: bool = False
-    comment_edits: bool = False
-    """Comments can be edited and deleted by id."""
-    feature_flags: bool = False
-    data_deletion: bool = False
-    """Events matching filters can be deleted in bulk (a data-deletion request)."""
-    pivots: bool = False
-    trends: bool = False
-    releases: bool = False
-    organizations: bool = False
-    collaborators: bool = False
-    saved_searches: bool = False
-    event_fields: bool = False
-    delete: bool = False
     statuses: tuple[str, ...] = ()
     """Error statuses that exist (list filters; `update_error` status changes where `operations` is empty)."""
     severities: tuple[str, ...] = ()
@@ -112,9 +95,6 @@ class Capabilities:
     several_statuses: bool = False
     """Whether `list_errors` can match any of several statuses at once."""
     sorts: tuple[str, ...] = ("last_seen",)
-
-    def has(self, name: str) -> bool:
-        return bool(getattr(self, name, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +115,12 @@ class Backend(Protocol):
     """How agents and operators read it ('BugSnag', 'BugPort')."""
 
     @property
-    def capabilities(self) -> Capabilities: ...
+    def vocabulary(self) -> Vocabulary: ...
+
+    def permits(self, capability: type[Any]) -> bool:
+        """Whether the configured credential lets this backend use `capability` (one of backends/capabilities.py),
+        as far as discovery learnt (BugPort's bridge grants reads and writes per token)."""
+        ...
 
     def owns_project(self, project_id: str) -> bool:
         """Whether a project id belongs to this backend (by its shape or prefix, without a request)."""
@@ -174,27 +159,6 @@ class Backend(Protocol):
     async def fix_brief(self, project_id: str, error_id: str) -> tuple[BugContext, str | None]:
         """The bug context and the tracker's own fix notes, if it has any."""
         ...
-
-    async def list_events(
-        self,
-        project_id: str,
-        error_id: str,
-        *,
-        limit: int = 10,
-        page: str | None = None,
-        filters: Sequence[Filter] = (),
-        direction: str | None = None,
-    ) -> Page[Event]: ...
-
-    async def get_event(self, project_id: str, event_id: str) -> Event: ...
-
-    async def get_latest_event(self, project_id: str, error_id: str) -> Event: ...
-
-    async def update_error(self, project_id: str, error_id: str, change: ErrorChange) -> ErrorGroup | None: ...
-
-    async def add_comment(self, project_id: str, error_id: str, body: str) -> Comment: ...
-
-    async def list_comments(self, project_id: str, error_id: str, *, limit: int = 30) -> list[Comment]: ...
 
     def bound(self, context: CallContext) -> Backend:
         """This backend, making its upstream requests for one call: charged to the call's budget, within its

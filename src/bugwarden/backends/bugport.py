@@ -9,7 +9,7 @@ alone is enough to find its project.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,13 +24,13 @@ from ..model import (
     Comment,
     ConsoleLog,
     ErrorGroup,
-    Event,
     NetworkRequest,
     Page,
     Project,
 )
-from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
+from .base import ErrorChange, ErrorQuery, Location, Vocabulary
 from .call_context import CallContext
+from .capabilities import Comments, ErrorChanges, Errors
 from .coerce import ident, integer, number, obj, objs, text, timestamp, word
 from .errors import InvalidArgument, InvalidRequest, MalformedResponse, NotFound, NotImplementedUpstream, UpstreamError
 from .http import configured_client, error_for_status, parse_retry_after
@@ -188,20 +188,16 @@ class BugportBackend:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    @property
-    def capabilities(self) -> Capabilities:
-        """Before discovery: read-only; after it, what the bridge reports for this token's scopes."""
+    vocabulary = Vocabulary(statuses=STATUSES, severities=SEVERITIES, filters=("status", "severity", "search"))
+
+    def permits(self, capability: type[Any]) -> bool:
+        """Before discovery: reads only; after it, what the bridge reports for this token's scopes."""
         scopes = self.bridge.scopes if self.bridge else frozenset({"bugs:read"})
-        can_write = "bugs:write" in scopes
-        return Capabilities(
-            errors="bugs:read" in scopes,
-            events=False,
-            update_error=can_write,
-            comments=can_write,
-            statuses=STATUSES,
-            severities=SEVERITIES,
-            filters=("status", "severity", "search"),
-        )
+        if capability is Errors:
+            return "bugs:read" in scopes
+        if capability in (ErrorChanges, Comments):
+            return "bugs:write" in scopes
+        return True
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -266,7 +262,7 @@ class BugportBackend:
         raise NotFound(f"project {project_id!r} not found or not visible to this BugPort token", backend=self.label)
 
     async def list_errors(self, project_id: str, query: ErrorQuery, page: str | None = None) -> Page[ErrorGroup]:
-        unsupported = [n for n in query.given() if n not in self.capabilities.filters]
+        unsupported = [n for n in query.given() if n not in self.vocabulary.filters]
         if unsupported:
             raise InvalidArgument(f"BugPort cannot filter bug reports by {', '.join(unsupported)}")
         params: list[tuple[str, str]] = [("project_id", bare(project_id, "project_id"))]
@@ -348,30 +344,6 @@ class BugportBackend:
         path = api_path("mcp", "bugs", ("error_id", bare(error_id, "error_id")), "prompt")
         body, _ = await self._optional(self.http.get_json(path, not_found=self._nf(project_id, error_id)))
         return context, text(obj(body).get("prompt")) if body else None
-
-    async def list_events(
-        self,
-        project_id: str,
-        error_id: str,
-        *,
-        limit: int = 10,
-        page: str | None = None,
-        filters: Sequence[Filter] = (),
-        direction: str | None = None,
-    ) -> Page[Event]:
-        raise self._no_events()
-
-    async def get_event(self, project_id: str, event_id: str) -> Event:
-        raise self._no_events()
-
-    async def get_latest_event(self, project_id: str, error_id: str) -> Event:
-        raise self._no_events()
-
-    @staticmethod
-    def _no_events() -> InvalidArgument:
-        return InvalidArgument(
-            "BugPort bug reports have no events (each report is one occurrence): use get_error or get_bug_context"
-        )
 
     # -- writes -----------------------------------------------------------------------------------
 

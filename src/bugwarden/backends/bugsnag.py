@@ -40,7 +40,7 @@ from ..model import (
     TrendBucket,
 )
 from . import bugsnag_parse as parse
-from .base import Capabilities, ErrorChange, ErrorQuery, Filter, Location
+from .base import ErrorChange, ErrorQuery, Filter, Location, Vocabulary
 from .call_context import CallContext
 from .coerce import ident, obj, objs
 from .errors import (
@@ -194,19 +194,7 @@ class BugsnagBackend:
 
     name = "bugsnag"
     label = "BugSnag"
-    capabilities = Capabilities(
-        pivots=True,
-        trends=True,
-        releases=True,
-        organizations=True,
-        collaborators=True,
-        saved_searches=True,
-        event_fields=True,
-        delete=True,
-        comments=True,
-        comment_edits=True,
-        feature_flags=True,
-        data_deletion=True,
+    vocabulary = Vocabulary(
         statuses=("open", "in progress", "for_review", "fixed", "snoozed", "ignored"),
         severities=("info", "warning", "error"),
         operations=(
@@ -250,6 +238,10 @@ class BugsnagBackend:
         )
         self._pages: dict[str, str] = {}
         """Project id -> its dashboard page (https only), from project listings."""
+
+    def permits(self, capability: type[Any]) -> bool:
+        """The BugSnag token's role is learnt from each answer (a 403 says what it may not do): nothing withheld."""
+        return True
 
     def bound(self, context: CallContext) -> BugsnagBackend:
         """This backend, making its requests for one call (see `UpstreamClient.bound`); its caches are shared."""

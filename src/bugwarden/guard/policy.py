@@ -11,17 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ..backends.base import Backend, Capabilities
+from ..backends.base import Backend
+from ..backends.capabilities import SAID, Capability, has
 from ..call.target import AccountTarget, Feed, ProjectTarget, Target
 from .errors import Refusal, denied
 from .principal import Principal
 
 DELETE_OPERATIONS = frozenset({"discard", "delete"})
-WHAT_IS_MISSING = {
-    "events": "events (each bug report is one occurrence): use get_error or get_bug_context",
-    "update_error": "write access with the configured upstream token",
-    "comments": "comments through their API",
-}
 
 
 class ToolPolicy(Protocol):
@@ -46,7 +42,9 @@ class ToolPolicy(Protocol):
         ...
 
     @property
-    def needs(self) -> tuple[str, ...]: ...
+    def needs(self) -> tuple[Capability, ...]:
+        """The capabilities (backends/capabilities.py) a backend must have, and permit, to serve the tool."""
+        ...
 
 
 class Guard:
@@ -57,14 +55,11 @@ class Guard:
         self.toolsets = frozenset(toolsets)
         self.backends = backends
 
-    def _capabilities(self) -> list[Capabilities]:
-        return [b.capabilities for b in self.backends()]
-
     def offered(self, spec: ToolPolicy) -> bool:
         """Whether this server offers the tool at all: toolset configured and some backend able."""
         if spec.toolset not in self.toolsets:
             return False
-        return any(all(c.has(n) for n in spec.needs) for c in self._capabilities())
+        return any(all(has(b, n) for n in spec.needs) for b in self.backends())
 
     def visible(self, principal: Principal, spec: ToolPolicy) -> bool:
         return self.offered(spec) and spec.scope in principal.scopes
@@ -82,11 +77,10 @@ class Guard:
         if self.offered(spec):
             return
         backends = list(self.backends())
-        missing = [n for n in spec.needs if not any(b.capabilities.has(n) for b in backends)] or list(spec.needs)
+        missing = [n for n in spec.needs if not any(has(b, n) for b in backends)] or list(spec.needs)
         labels = ", ".join(b.label for b in backends) or "none"
         raise denied(
-            f"tool {spec.name} is not available here: the configured trackers ({labels}) have no "
-            + WHAT_IS_MISSING.get(missing[0], missing[0].replace("_", " "))
+            f"tool {spec.name} is not available here: the configured trackers ({labels}) have no " + SAID[missing[0]]
         )
 
     def limits(self, principal: Principal, spec: ToolPolicy, target: Target, arguments: dict[str, Any]) -> None:
@@ -116,7 +110,6 @@ class Guard:
 
     @staticmethod
     def _serves(spec: ToolPolicy, backend: Backend) -> None:
-        missing = [n for n in spec.needs if not backend.capabilities.has(n)]
+        missing = [n for n in spec.needs if not has(backend, n)]
         if missing:
-            what = WHAT_IS_MISSING.get(missing[0], missing[0].replace("_", " "))
-            raise Refusal("denied", f"{spec.name} is not available for {backend.label} projects: no {what}")
+            raise Refusal("denied", f"{spec.name} is not available for {backend.label} projects: no {SAID[missing[0]]}")

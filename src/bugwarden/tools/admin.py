@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.capabilities import BulkChanges, Collaborators, Organizations, Releases
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
 from ..call.call import AccountCall, ProjectCall, ProjectOrAccountCall
@@ -38,7 +39,7 @@ from .params import (
     with_snooze_rule,
 )
 from .registry import tool
-from .support import insights, respond
+from .support import able, respond
 
 ProjectType = Annotated[
     str,
@@ -56,7 +57,7 @@ Names = Annotated[list[Annotated[str, Field(max_length=200)]] | None, Field(max_
     toolset="admin",
     read_only=True,
     idempotent=True,
-    needs=("organizations",),
+    needs=(Organizations,),
     reach="account",
 )
 async def list_organizations(
@@ -64,7 +65,7 @@ async def list_organizations(
     organization_id: Annotated[str | None, Field(description="Show this one organization.", max_length=200)] = None,
 ) -> Annotated[CallToolResult, OrganizationList]:
     """The organizations the configured BugSnag user belongs to, or one of them by id."""
-    backend = insights(call.target)
+    backend = able(call.target, Organizations)
     if call.target.organization_id:
         return respond(render.organization_list([await backend.get_organization(call.target.organization_id)]))
     return respond(render.organization_list((await backend.list_organizations(limit=100)).items))
@@ -89,7 +90,7 @@ PROJECT_SETTINGS = ("name", "resolve_on_deploy", "ignore_old_browsers", "discard
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("organizations",),
+    needs=(Organizations,),
     reach="account",
     rules=some_setting(ORGANIZATION_SETTINGS),
     ask=lambda args: f"Change the settings of organization {args['organization_id']}?",
@@ -104,7 +105,7 @@ async def update_organization(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Rename an organization or change its billing settings (billing_emails replaces the list). Asks first."""
-    backend = insights(call.target)
+    backend = able(call.target, Organizations)
     fields = fields_given(name=name, auto_upgrade=auto_upgrade, billing_emails=billing_emails)
 
     async def current_name() -> str:
@@ -126,7 +127,7 @@ async def update_organization(
     toolset="admin",
     read_only=False,
     idempotent=False,
-    needs=("organizations",),
+    needs=(Organizations,),
     reach="account",
 )
 async def create_project(
@@ -136,7 +137,9 @@ async def create_project(
     type: ProjectType,
 ) -> Annotated[CallToolResult, CreatedOut]:
     """Create a project in an organization; answers with its id (its API key stays in the dashboard)."""
-    return respond(render.project_created(await insights(call.target).create_project(organization_id, name, type)))
+    return respond(
+        render.project_created(await able(call.target, Organizations).create_project(organization_id, name, type))
+    )
 
 
 @tool(
@@ -146,7 +149,7 @@ async def create_project(
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("organizations",),
+    needs=(Organizations,),
     rules=some_setting(PROJECT_SETTINGS),
     ask=lambda args: f"Change the settings of project {args['project_id']}?",
 )
@@ -166,7 +169,7 @@ async def update_project(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, SettingsChangeOut]:
     """Change project settings. List settings are replaced, not merged. Asks first; answers with what changed."""
-    backend = insights(call.target)
+    backend = able(call.target, Organizations)
     fields = fields_given(
         name=name,
         resolve_on_deploy=resolve_on_deploy,
@@ -176,7 +179,7 @@ async def update_project(
     )
 
     async def current_name() -> str:
-        return (await backend.get_project(call.target.project_id)).name
+        return (await call.target.backend.get_project(call.target.project_id)).name
 
     return await change_settings(
         "project",
@@ -203,7 +206,7 @@ def collaborator_rules(args: dict[str, Any], target: Target) -> None:
     toolset="admin",
     read_only=True,
     idempotent=True,
-    needs=("collaborators",),
+    needs=(Collaborators,),
     reach="account",
     rules=collaborator_rules,
 )
@@ -224,7 +227,7 @@ async def list_collaborators(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, CollaboratorList]:
     """People with access, with names and emails: an organization's, one project's, or one collaborator."""
-    backend = insights(call.target)
+    backend = able(call.target, Collaborators)
     if isinstance(call.target, AccountTarget):
         assert call.target.organization_id is not None  # collaborator_rules: organization_id or project_id
         if collaborator_id:
@@ -246,7 +249,7 @@ async def list_collaborators(
     toolset="admin",
     read_only=False,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
     reach="account",
 )
 async def update_release_group(
@@ -257,7 +260,7 @@ async def update_release_group(
     visible: Annotated[bool, Field(description="Show (true) or hide (false) this version in the dashboard.")],
 ) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Show or hide a version (release group) in the dashboard's release lists."""
-    group = await insights(call.target).update_release_group(release_group_id, visible)
+    group = await able(call.target, Releases).update_release_group(release_group_id, visible)
     return respond(render_insights.release_group_changed(group))
 
 
@@ -283,7 +286,7 @@ def ask_before_bulk_loss(args: dict[str, Any]) -> str | None:
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("organizations",),
+    needs=(BulkChanges,),
     rules=bulk_rules,
     ask=ask_before_bulk_loss,
 )
@@ -320,5 +323,5 @@ async def bulk_update_errors(
             )
         )
     change = bugsnag_change(call.target, operation, args)
-    statuses = await insights(call.target).bulk_update_errors(call.target.project_id, error_ids, change)
+    statuses = await able(call.target, BulkChanges).bulk_update_errors(call.target.project_id, error_ids, change)
     return respond(render_errors.bulk_change(call.target.project_id, operation, statuses))

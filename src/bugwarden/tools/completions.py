@@ -27,12 +27,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 
 from ..backends.base import ErrorQuery
+from ..backends.capabilities import Organizations
 from ..backends.errors import BackendError
 from ..call.call import Call
 from ..call.target import AccountTarget, Listing, ProjectTarget, Target, projects_of
 from ..render.text import verbatim
 from .resources import ERROR_URI, EVENT_URI, ORGANIZATION_URI
-from .support import insights
+from .support import able
 
 log = logging.getLogger("bugwarden.tools")
 MAX_VALUES = 100  # the protocol's cap on one answer
@@ -75,7 +76,7 @@ async def _release_stages(target: Target) -> list[Candidate]:
 
 async def _organizations(target: Target) -> list[Candidate]:
     assert isinstance(target, AccountTarget)
-    orgs = await insights(target).list_organizations(limit=100)
+    orgs = await able(target, Organizations).list_organizations(limit=100)
     return [(o.id, (o.id, o.name, o.slug or "")) for o in orgs.items]
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
+from ..backends.capabilities import Errors
 from ..call.call import ProjectCall
 from ..render import context as render
 from ..render.outputs import BugContextOut, FixPromptOut
@@ -14,7 +15,7 @@ from .registry import tool
 from .support import respond
 
 
-@tool(title="Get bug context", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
+@tool(title="Get bug context", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,))
 async def get_bug_context(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, BugContextOut]:
@@ -23,7 +24,7 @@ async def get_bug_context(
     return respond(render.bug_context(await call.target.backend.bug_context(call.target.project_id, error_id)))
 
 
-@tool(title="Generate fix prompt", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
+@tool(title="Generate fix prompt", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,))
 async def generate_fix_prompt(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, FixPromptOut]:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
+from ..backends.capabilities import Deletes, Events, Organizations
 from ..call.call import AccountCall, ProjectCall
 from ..call.consent import Consent
 from ..render import confirm as render
@@ -13,7 +14,7 @@ from ..render.outputs import DeletionOut
 from .confirm import delete_after_consent
 from .params import Confirm, ErrorId, EventId, OrganizationId, ProjectId
 from .registry import tool
-from .support import insights
+from .support import able
 
 
 @tool(
@@ -23,7 +24,7 @@ from .support import insights
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("delete",),
+    needs=(Deletes,),
     ask=lambda args: f"Delete error {args['error_id']} and all its events permanently?",
 )
 async def delete_error(
@@ -32,10 +33,10 @@ async def delete_error(
     """Permanently delete an error and all its events. Asks the user first; a client that cannot ask gets a
     preview with a confirmation code to call again with. To stop new events instead, use update_error with
     discard."""
-    backend = insights(call.target)
+    backend = able(call.target, Deletes)
 
     async def preview() -> str:
-        return render.error_preview(await backend.get_error(call.target.project_id, error_id))
+        return render.error_preview(await call.target.backend.get_error(call.target.project_id, error_id))
 
     return await delete_after_consent(
         "error", error_id, consent, preview, lambda: backend.delete_error(call.target.project_id, error_id)
@@ -49,7 +50,7 @@ async def delete_error(
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("delete",),
+    needs=(Deletes,),
     ask=lambda args: f"Delete event {args['event_id']} permanently?",
 )
 async def delete_event(
@@ -57,10 +58,10 @@ async def delete_event(
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete one event (for example one carrying personal data). Asks the user first; a client that
     cannot ask gets a preview with a confirmation code to call again with."""
-    backend = insights(call.target)
+    backend = able(call.target, Deletes)
 
     async def preview() -> str:
-        return render.event_preview(await backend.get_event(call.target.project_id, event_id))
+        return render.event_preview(await able(call.target, Events).get_event(call.target.project_id, event_id))
 
     return await delete_after_consent(
         "event", event_id, consent, preview, lambda: backend.delete_event(call.target.project_id, event_id)
@@ -74,7 +75,7 @@ async def delete_event(
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("organizations", "delete"),
+    needs=(Organizations, Deletes),
     reach="account",
     ask=lambda args: f"Delete organization {args['organization_id']} with all its projects and data?",
 )
@@ -83,7 +84,7 @@ async def delete_organization(
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Permanently delete an organization with every project, error and event in it. Asks the user first; a
     client that cannot ask gets a preview with a confirmation code to call again with."""
-    backend = insights(call.target)
+    backend = able(call.target, Organizations)
 
     async def preview() -> str:
         org = await backend.get_organization(organization_id)

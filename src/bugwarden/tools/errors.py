@@ -8,6 +8,7 @@ from mcp.types import CallToolResult
 from pydantic import BeforeValidator, Field
 
 from ..backends.base import ErrorChange, ErrorQuery, Filter
+from ..backends.capabilities import Comments, ErrorChanges, Errors, EventFields, SavedSearches
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
 from ..call.call import ProjectCall
@@ -35,7 +36,7 @@ from .params import (
     with_snooze_rule,
 )
 from .registry import tool
-from .support import backend_of, check_since, check_vocabulary, insights, respond
+from .support import able, backend_of, check_since, check_vocabulary, respond
 
 
 def _statuses(value: Any) -> list[str]:
@@ -44,7 +45,7 @@ def _statuses(value: Any) -> list[str]:
 
 def list_rules(args: dict[str, Any], target: Target) -> None:
     backend = backend_of(target)
-    capabilities = backend.capabilities
+    capabilities = backend.vocabulary
     statuses = _statuses(args.get("status"))
     for status in statuses:
         check_vocabulary(target, {"status": status}, "status")
@@ -73,7 +74,7 @@ LIST_FILTERS = tuple(n for n in ErrorQuery.NAMES if n != "extra")
 Text = Annotated[str | None, Field(max_length=200)]
 
 
-@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=("errors",), rules=list_rules)
+@tool(title="List errors", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,), rules=list_rules)
 async def list_errors(
     call: ProjectCall,
     project_id: ProjectId = None,
@@ -150,10 +151,9 @@ async def list_errors(
     extra: list[Filter] = []
     order: str = sort
     if filters or saved_search_id:
-        backend = insights(call.target)
-        extra = await checked_filters(backend, call.target.project_id, filters)
+        extra = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
         if saved_search_id:
-            saved = await backend.get_saved_search(call.target.project_id, saved_search_id)
+            saved = await able(call.target, SavedSearches).get_saved_search(call.target.project_id, saved_search_id)
             extra += list(saved.conditions)
             order = saved.sort if saved.sort in ("first_seen", "users", "events") and sort == "last_seen" else sort
     query = ErrorQuery(
@@ -185,7 +185,7 @@ async def list_errors(
     )
 
 
-@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=("errors",))
+@tool(title="Get error", scope="errors:read", read_only=True, idempotent=True, needs=(Errors,))
 async def get_error(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, ErrorDetail]:
@@ -199,7 +199,7 @@ async def get_error(
 async def apply_change(call: ProjectCall, error_id: str, change: ErrorChange, what: str) -> CallToolResult:
     before = await call.target.backend.get_error(call.target.project_id, error_id)
     call.name_target("error", f"{before.error_class}: {before.message}" if before.message else before.error_class)
-    after = await call.target.backend.update_error(call.target.project_id, error_id, change)
+    after = await able(call.target, ErrorChanges).update_error(call.target.project_id, error_id, change)
     return respond(render.change_made(before, after, change.operation, what))
 
 
@@ -209,7 +209,7 @@ async def apply_change(call: ProjectCall, error_id: str, change: ErrorChange, wh
     read_only=False,
     destructive=False,
     idempotent=True,
-    needs=("update_error",),
+    needs=(ErrorChanges,),
 )
 async def resolve_error(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None
@@ -223,7 +223,7 @@ def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     """The change an update asks for, checked against what the target's backend accepts (raises InvalidArgument).
     Used by the checkpoint (before any intent is recorded) and by the tool itself."""
     backend = backend_of(target)
-    capabilities = backend.capabilities
+    capabilities = backend.vocabulary
     operation = args.get("operation")
     if not capabilities.operations:
         if operation is not None:
@@ -302,7 +302,7 @@ def ask_before_discard(args: dict[str, Any]) -> str | None:
     read_only=False,
     destructive=True,
     idempotent=False,
-    needs=("update_error",),
+    needs=(ErrorChanges,),
     rules=update_rules,
     ask=ask_before_discard,
 )
@@ -345,7 +345,7 @@ async def update_error(
     return await apply_change(call, error_id, change, "updated" if operation is None else f"{operation} applied")
 
 
-@tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=("comments",))
+@tool(title="Add comment", scope="errors:write", read_only=False, idempotent=False, needs=(Comments,))
 async def add_comment(
     call: ProjectCall,
     error_id: ErrorId,
@@ -354,5 +354,5 @@ async def add_comment(
 ) -> Annotated[CallToolResult, CommentOut]:
     """Comment on a BugSnag error or a BugPort bug report, for example to record what was found or which release
     fixes it. list_comments shows the discussion."""
-    comment = await call.target.backend.add_comment(call.target.project_id, error_id, body)
+    comment = await able(call.target, Comments).add_comment(call.target.project_id, error_id, body)
     return respond(render.comment_added(call.target.project_id, error_id, comment))

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.capabilities import EventFields, Events
 from ..backends.errors import BackendError, failure_words
 from ..call.call import ProjectCall
 from ..call.target import Target
@@ -15,7 +16,7 @@ from ..render.outputs import EventList, EventRef
 from .filters import FilterList, checked_filters, filter_rules
 from .params import Cursor, ErrorId, EventId, Full, Limit, ProjectId, Since
 from .registry import tool
-from .support import check_since, insights, respond
+from .support import able, check_since, respond
 
 
 async def dashboard(call: ProjectCall, error_id: str | None) -> str | None:
@@ -36,7 +37,7 @@ def list_rules(args: dict[str, Any], target: Target) -> None:
     check_since(args.get("before"), "before")
 
 
-@tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=("events",), rules=list_rules)
+@tool(title="List events", scope="errors:read", read_only=True, idempotent=True, needs=(Events,), rules=list_rules)
 async def list_events(
     call: ProjectCall,
     error_id: ErrorId,
@@ -57,8 +58,8 @@ async def list_events(
     conditions = [("event.since", "eq", since)] if since else []
     conditions += [("event.before", "eq", before)] if before else []
     if filters:
-        conditions += await checked_filters(insights(call.target), call.target.project_id, filters)
-    page = await call.target.backend.list_events(
+        conditions += await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
+    page = await able(call.target, Events).list_events(
         call.target.project_id, error_id, limit=limit, page=call.target.page, filters=conditions, direction=direction
     )
     return respond(
@@ -72,22 +73,22 @@ async def list_events(
     )
 
 
-@tool(title="Get event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
+@tool(title="Get event", scope="errors:read", read_only=True, idempotent=True, needs=(Events,))
 async def get_event(
     call: ProjectCall, event_id: EventId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventRef]:
     """Show one event: exception chain and stack (in-project frames first), breadcrumbs, request, app, device,
     user and metadata. Pass full=true for every frame and more metadata."""
-    event = await call.target.backend.get_event(call.target.project_id, event_id)
+    event = await able(call.target, Events).get_event(call.target.project_id, event_id)
     url = await dashboard(call, event.error_id)
     return respond(render.event_view(event, full=full, title=f"Event {event.id}", dashboard_url=url))
 
 
-@tool(title="Get latest event", scope="errors:read", read_only=True, idempotent=True, needs=("events",))
+@tool(title="Get latest event", scope="errors:read", read_only=True, idempotent=True, needs=(Events,))
 async def get_latest_event(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, full: Full = False
 ) -> Annotated[CallToolResult, EventRef]:
     """Show the most recent occurrence of an error, rendered like get_event."""
-    event = await call.target.backend.get_latest_event(call.target.project_id, error_id)
+    event = await able(call.target, Events).get_latest_event(call.target.project_id, error_id)
     url = await dashboard(call, error_id)
     return respond(render.event_view(event, full=full, title=f"Latest event of error {error_id}", dashboard_url=url))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..backends.base import Filter
-from ..backends.bugsnag import BugsnagBackend
+from ..backends.capabilities import EventFields
 from ..backends.errors import InvalidArgument
 from ..call.target import Target
 
@@ -41,7 +41,7 @@ def filter_rules(args: dict[str, Any], target: Target) -> None:
         parse_filter(text)
 
 
-async def checked_filters(backend: BugsnagBackend, project_id: str, filters: list[str] | None) -> list[Filter]:
+async def checked_filters(backend: EventFields, project_id: str, filters: list[str] | None) -> list[Filter]:
     """Parse and check filter keys against the project's (cached) event fields; refuse unknown keys by name."""
     parsed = [parse_filter(f) for f in filters or []]
     if not parsed:

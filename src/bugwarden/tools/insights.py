@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.capabilities import EventFields, Events, Pivots, Releases, SavedSearches, Trends
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
 from ..call.call import ProjectCall
@@ -29,7 +30,7 @@ from ..render.outputs import (
 from .filters import FilterList, checked_filters, filter_rules
 from .params import Cursor, Limit, OptionalErrorId, ProjectId, Since
 from .registry import tool
-from .support import check_since, insights, respond
+from .support import able, check_since, respond
 
 FieldId = Annotated[
     str,
@@ -51,7 +52,7 @@ def _scope(project_id: str, error_id: str | None) -> str:
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("pivots",),
+    needs=(Pivots,),
     rules=filter_rules,
 )
 async def list_pivots(
@@ -67,13 +68,13 @@ async def list_pivots(
 ) -> Annotated[CallToolResult, PivotList]:
     """Where errors happen: the top values of releases, OS, browsers, users and other fields, for one error or a
     whole project."""
-    backend = insights(call.target)
+    backend = able(call.target, Pivots)
     found = await backend.list_pivots(
         call.target.project_id,
         error_id,
         summary_size=summary_size,
         pivots=pivots or (),
-        filters=await checked_filters(backend, call.target.project_id, filters),
+        filters=await checked_filters(able(call.target, EventFields), call.target.project_id, filters),
     )
     return respond(render.pivots(found, _scope(call.target.project_id, error_id)))
 
@@ -84,7 +85,7 @@ async def list_pivots(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("pivots",),
+    needs=(Pivots,),
 )
 async def list_pivot_values(
     call: ProjectCall,
@@ -96,7 +97,7 @@ async def list_pivot_values(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, PivotValueList]:
     """All values of one event field with their event counts and share, for one error or a whole project."""
-    page = await insights(call.target).list_pivot_values(
+    page = await able(call.target, Pivots).list_pivot_values(
         call.target.project_id, event_field_display_id, error_id, sort=sort, limit=limit, page=call.target.page
     )
     return respond(render.pivot_values(page, event_field_display_id, call.target.cursor(page.next)))
@@ -114,7 +115,7 @@ def trend_rules(args: dict[str, Any], target: Target) -> None:
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("trends",),
+    needs=(Trends,),
     rules=trend_rules,
 )
 async def get_trend(
@@ -128,7 +129,7 @@ async def get_trend(
     since: Since = None,
 ) -> Annotated[CallToolResult, TrendOut]:
     """Event counts over time for one error or a whole project: is it rising, falling, or a spike?"""
-    buckets = await insights(call.target).get_trend(
+    buckets = await able(call.target, Trends).get_trend(
         call.target.project_id,
         error_id,
         buckets_count=buckets_count,
@@ -144,13 +145,13 @@ async def get_trend(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def get_stability_trend(
     call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, StabilityOut]:
     """Daily crash-free session rate of a project's primary release stage over the last 30 days."""
-    stage, points = await insights(call.target).get_stability_trend(call.target.project_id)
+    stage, points = await able(call.target, Releases).get_stability_trend(call.target.project_id)
     return respond(render.stability(stage, points))
 
 
@@ -160,7 +161,7 @@ async def get_stability_trend(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def list_releases(
     call: ProjectCall,
@@ -182,7 +183,7 @@ async def list_releases(
 ) -> Annotated[CallToolResult, ReleaseList]:
     """Recent releases with errors introduced and seen, and unhandled-session rates; one release by id; or the
     builds of one version (release_group_id). The errors a release introduced: list_errors with introduced_in."""
-    backend = insights(call.target)
+    backend = able(call.target, Releases)
     if release_id:
         release = await backend.get_release(call.target.project_id, release_id)
         return respond(render.releases(Page((release,)), None))
@@ -203,7 +204,7 @@ async def list_releases(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("releases",),
+    needs=(Releases,),
 )
 async def list_release_groups(
     call: ProjectCall,
@@ -217,7 +218,7 @@ async def list_release_groups(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, ReleaseGroupList]:
     """Versions of a project in one release stage (release groups), with their visibility."""
-    page = await insights(call.target).list_release_groups(
+    page = await able(call.target, Releases).list_release_groups(
         call.target.project_id,
         release_stage_name,
         top_only=top_only,
@@ -234,7 +235,7 @@ async def list_release_groups(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("events", "event_fields"),
+    needs=(Events, EventFields),
     rules=filter_rules,
 )
 async def list_project_events(
@@ -245,12 +246,12 @@ async def list_project_events(
     cursor: Cursor = None,
 ) -> Annotated[CallToolResult, EventList]:
     """Recent events across all errors of a project, newest first, optionally filtered (e.g. 'user.id=42')."""
-    backend = insights(call.target)
+    backend = able(call.target, Events)
     page = await backend.list_project_events(
         call.target.project_id,
         limit=limit,
         page=call.target.page,
-        filters=await checked_filters(backend, call.target.project_id, filters),
+        filters=await checked_filters(able(call.target, EventFields), call.target.project_id, filters),
     )
     return respond(
         render_events.event_list(
@@ -269,13 +270,13 @@ async def list_project_events(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("event_fields",),
+    needs=(EventFields,),
 )
 async def list_event_fields(
     call: ProjectCall, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, EventFieldList]:
     """The fields this project can filter and pivot on (what `filters` accepts)."""
-    return respond(render.event_fields(await insights(call.target).list_event_fields(call.target.project_id)))
+    return respond(render.event_fields(await able(call.target, EventFields).list_event_fields(call.target.project_id)))
 
 
 @tool(
@@ -284,7 +285,7 @@ async def list_event_fields(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
 )
 async def list_saved_searches(
     call: ProjectCall,
@@ -293,7 +294,9 @@ async def list_saved_searches(
 ) -> Annotated[CallToolResult, SavedSearchList]:
     """The project's saved searches (named filter sets from the dashboard)."""
     return respond(
-        render.saved_searches(await insights(call.target).list_saved_searches(call.target.project_id, shared=shared))
+        render.saved_searches(
+            await able(call.target, SavedSearches).list_saved_searches(call.target.project_id, shared=shared)
+        )
     )
 
 
@@ -309,7 +312,7 @@ def saved_search_rules(args: dict[str, Any], target: Target) -> None:
     toolset="insights",
     read_only=False,
     idempotent=False,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
     rules=saved_search_rules,
 )
 async def create_saved_search(
@@ -322,8 +325,8 @@ async def create_saved_search(
     project_default: Annotated[bool, Field(description="Make it the project's default view.")] = False,
 ) -> Annotated[CallToolResult, CreatedOut]:
     """Save a named filter set in the dashboard, for example the query an investigation settled on."""
-    backend = insights(call.target)
-    parsed = await checked_filters(backend, call.target.project_id, filters)
+    backend = able(call.target, SavedSearches)
+    parsed = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
     saved = await backend.create_saved_search(
         call.target.project_id, name, parsed, project_default=project_default, sort=sort, shared=shared
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp.types import ToolAnnotations
 
+from ..backends.capabilities import Capability
 from ..call.scopes import SCOPES
 from ..call.target import Target
 
@@ -32,7 +33,8 @@ class ToolSpec:
     destructive: bool
     idempotent: bool
     open_world: bool = True
-    needs: tuple[str, ...] = ()
+    needs: tuple[Capability, ...] = ()
+    """The capabilities (backends/capabilities.py) the tool uses: it is offered only where a backend has them."""
     reach: str = "project"
     """'project': acts inside one project (takes project_id); 'account': organization level, or a project when
     given project_id; 'listing': lists across every backend and shows only what the principal may see; 'feed':
@@ -76,7 +78,7 @@ def tool(
     read_only: bool,
     destructive: bool = False,
     idempotent: bool,
-    needs: tuple[str, ...] = (),
+    needs: tuple[Capability, ...] = (),
     reach: str = "project",
     rules: Rules | None = None,
     ask: Question | None = None,

@@ -15,6 +15,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ResourceTemplate
 
+from ..backends.capabilities import Events, Organizations
 from ..call.call import AccountCall, Call, FeedCall, ProjectCall
 from ..model import SignalQuery
 from ..render.errors import error_detail
@@ -23,7 +24,7 @@ from ..render.projects import organization_list
 from ..render.signals import signal_list
 from ..render.text import FENCE_TAG, inline
 from .events import dashboard
-from .support import insights
+from .support import able
 
 ERROR_URI = "bugsnag://projects/{project_id}/errors/{error_id}"
 EVENT_URI = "bugsnag://projects/{project_id}/events/{event_id}"
@@ -66,7 +67,7 @@ async def error_resource(call: ProjectCall) -> str:
 async def event_resource(call: ProjectCall) -> str:
     """One event, as get_event renders it."""
     target = call.target
-    event = await target.backend.get_event(target.project_id, call.arguments["event_id"])
+    event = await able(target, Events).get_event(target.project_id, call.arguments["event_id"])
     url = await dashboard(call, event.error_id)
     return event_view(event, full=False, title=f"Event {event.id}", dashboard_url=url).text
 
@@ -74,7 +75,9 @@ async def event_resource(call: ProjectCall) -> str:
 async def organization_resource(call: AccountCall) -> str:
     """One organization, as list_organizations renders it."""
     target = call.target
-    organization = await insights(target).get_organization(target.organization_id or call.arguments["organization_id"])
+    organization = await able(target, Organizations).get_organization(
+        target.organization_id or call.arguments["organization_id"]
+    )
     return organization_list([organization]).text
 
 

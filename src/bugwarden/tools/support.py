@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp.types import CallToolResult, TextContent
 
 from ..backends.base import Backend
-from ..backends.bugsnag import BugsnagBackend
+from ..backends.capabilities import SAID, has
 from ..backends.errors import InvalidArgument
 from ..call.target import AccountTarget, ProjectTarget, Target
 from ..render.answer import Answer
@@ -25,12 +25,16 @@ def respond(answer: Answer) -> CallToolResult:
     )
 
 
-def insights(target: ProjectTarget | AccountTarget) -> BugsnagBackend:
-    """The backend of a BugSnag-only tool (the insights and admin toolsets follow BugSnag's API). The checkpoint
-    refuses these tools for other backends by capability, so this only narrows the type."""
-    if not isinstance(target.backend, BugsnagBackend):
-        raise InvalidArgument(f"this tool is served by BugSnag only, not {target.backend.label}")
-    return target.backend
+C = TypeVar("C")
+
+
+def able(target: ProjectTarget | AccountTarget, capability: type[C]) -> C:
+    """The target's backend as the capability a tool uses (backends/capabilities.py). The checkpoint refuses a
+    tool for a backend without the capabilities its registration needs, so this only narrows the type."""
+    backend = target.backend
+    if not isinstance(backend, capability) or not has(backend, capability):
+        raise InvalidArgument(f"{backend.label} has no {SAID.get(capability, 'such capability')}")
+    return backend
 
 
 def backend_of(target: Target) -> Backend:
@@ -49,7 +53,7 @@ def check_since(since: str | None, name: str = "since") -> None:
 def check_vocabulary(target: Target, arguments: dict[str, Any], *names: str) -> None:
     """Refuse a status or severity the target's backend does not have, naming the ones it has."""
     backend = backend_of(target)
-    vocab = {"status": backend.capabilities.statuses, "severity": backend.capabilities.severities}
+    vocab = {"status": backend.vocabulary.statuses, "severity": backend.vocabulary.severities}
     for name in names:
         value = arguments.get(name)
         if value is not None and value not in vocab[name]:

@@ -7,6 +7,15 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from ..backends.capabilities import (
+    CommentEdits,
+    Comments,
+    DataDeletions,
+    EventFields,
+    Events,
+    FeatureFlags,
+    SavedSearches,
+)
 from ..backends.errors import InvalidArgument
 from ..backends.paths import check_id
 from ..call.call import ProjectCall
@@ -27,7 +36,7 @@ from .confirm import delete_after_consent
 from .filters import FilterList, checked_filters, filter_rules, parse_filter
 from .params import Confirm, Cursor, ErrorId, Limit, ProjectId
 from .registry import tool
-from .support import backend_of, insights, respond
+from .support import able, respond
 
 CommentId = Annotated[str, Field(description="Comment id from list_comments.", min_length=1, max_length=200)]
 SavedSearchId = Annotated[
@@ -42,7 +51,7 @@ Body = Annotated[str, Field(min_length=1, max_length=10_000, description="The co
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("comments",),
+    needs=(Comments,),
 )
 async def list_comments(
     call: ProjectCall, error_id: ErrorId, project_id: ProjectId = None, limit: Limit = 30
@@ -50,7 +59,7 @@ async def list_comments(
     """The discussion on an error (BugSnag) or bug report (BugPort), oldest first, with each comment's id.
 
     Use this when you want what the team already found before investigating, or a comment id to edit."""
-    found = await backend_of(call.target).list_comments(call.target.project_id, error_id, limit=limit)
+    found = await able(call.target, Comments).list_comments(call.target.project_id, error_id, limit=limit)
     return respond(render.comments(error_id, found))
 
 
@@ -60,13 +69,13 @@ async def list_comments(
     toolset="admin",
     read_only=False,
     idempotent=True,
-    needs=("comment_edits",),
+    needs=(CommentEdits,),
 )
 async def update_comment(
     call: ProjectCall, comment_id: CommentId, body: Body, error_id: ErrorId, project_id: ProjectId = None
 ) -> Annotated[CallToolResult, CommentOut]:
     """Replace the text of a BugSnag comment (one this account wrote), e.g. to correct a finding."""
-    changed = await insights(call.target).update_comment(
+    changed = await able(call.target, CommentEdits).update_comment(
         call.target.project_id, error_id, check_id(comment_id, "comment_id"), body
     )
     return respond(render.comment_changed(call.target.project_id, error_id, changed))
@@ -79,7 +88,7 @@ async def update_comment(
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("comment_edits",),
+    needs=(CommentEdits,),
     ask=lambda args: f"Delete comment {args['comment_id']} on error {args['error_id']}?",
 )
 async def delete_comment(
@@ -91,11 +100,15 @@ async def delete_comment(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Delete a BugSnag comment. Asks first."""
-    backend = insights(call.target)
+    backend = able(call.target, CommentEdits)
     cid = check_id(comment_id, "comment_id")
 
     async def preview() -> str:
-        shown = [c for c in await backend.list_comments(call.target.project_id, error_id, limit=100) if c.id == cid]
+        shown = [
+            c
+            for c in await able(call.target, Comments).list_comments(call.target.project_id, error_id, limit=100)
+            if c.id == cid
+        ]
         return render.comment_preview(shown[0]) if shown else f"(comment {cid} is not among this error's)"
 
     return await delete_after_consent(
@@ -109,7 +122,7 @@ async def delete_comment(
     toolset="insights",
     read_only=True,
     idempotent=True,
-    needs=("feature_flags",),
+    needs=(FeatureFlags,),
 )
 async def list_feature_flags(
     call: ProjectCall,
@@ -123,7 +136,7 @@ async def list_feature_flags(
 ) -> Annotated[CallToolResult, FeatureFlagList]:
     """Feature flags seen in a release stage. Use this when an error may depend on a flag: then list_errors with
     filters ['feature_flag.seen_in=<name>']."""
-    page = await insights(call.target).list_feature_flags(
+    page = await able(call.target, FeatureFlags).list_feature_flags(
         call.target.project_id, release_stage_name, q=q, limit=limit, page=call.target.page
     )
     return respond(render.feature_flags(page, release_stage_name, call.target.cursor(page.next)))
@@ -143,7 +156,7 @@ def saved_search_change_rules(args: dict[str, Any], target: Target) -> None:
     toolset="insights",
     read_only=False,
     idempotent=True,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
     rules=saved_search_change_rules,
 )
 async def update_saved_search(
@@ -157,14 +170,14 @@ async def update_saved_search(
     project_default: Annotated[bool | None, Field(description="The project's default view.")] = None,
 ) -> Annotated[CallToolResult, SavedSearchList]:
     """Rename a saved search or change its filters (replaced, not merged), sort or sharing."""
-    backend = insights(call.target)
+    backend = able(call.target, SavedSearches)
     fields: dict[str, Any] = {
         k: v
         for k, v in (("name", name), ("sort", sort), ("shared", shared), ("project_default", project_default))
         if v is not None
     }
     if filters is not None:
-        fields["filters"] = await checked_filters(backend, call.target.project_id, filters)
+        fields["filters"] = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
     changed = await backend.update_saved_search(
         call.target.project_id, check_id(saved_search_id, "saved_search_id"), fields
     )
@@ -179,7 +192,7 @@ async def update_saved_search(
     read_only=False,
     destructive=True,
     idempotent=True,
-    needs=("saved_searches",),
+    needs=(SavedSearches,),
     ask=lambda args: f"Delete saved search {args['saved_search_id']}?",
 )
 async def delete_saved_search(
@@ -190,7 +203,7 @@ async def delete_saved_search(
     confirm: Confirm = None,
 ) -> Annotated[CallToolResult, DeletionOut]:
     """Delete a saved search from the dashboard (the errors it finds stay). Asks first."""
-    backend = insights(call.target)
+    backend = able(call.target, SavedSearches)
     sid = check_id(saved_search_id, "saved_search_id")
 
     async def preview() -> str:
@@ -214,7 +227,7 @@ def deletion_rules(args: dict[str, Any], target: Target) -> None:
     read_only=False,
     destructive=True,
     idempotent=False,
-    needs=("data_deletion",),
+    needs=(DataDeletions,),
     rules=deletion_rules,
     ask=lambda args: (
         f"Permanently delete every event of project {args.get('project_id')} matching "
@@ -231,12 +244,14 @@ async def delete_event_data(
 ) -> Annotated[CallToolResult, DataDeletionOut]:
     """Request deletion of every event matching filters, e.g. one user's data (['user.id=42']) for a privacy
     request. Asks first, showing how many events match; BugSnag then deletes them in the background."""
-    backend = insights(call.target)
-    parsed = await checked_filters(backend, call.target.project_id, filters)
+    backend = able(call.target, DataDeletions)
+    parsed = await checked_filters(able(call.target, EventFields), call.target.project_id, filters)
     if not consent.given:
         matching = None
         if consent.how == "preview":
-            matching = (await backend.list_project_events(call.target.project_id, limit=1, filters=parsed)).total
+            matching = (
+                await able(call.target, Events).list_project_events(call.target.project_id, limit=1, filters=parsed)
+            ).total
         words = [f"{f} {'is' if k == 'eq' else 'is not'} {v}" for f, k, v in (parse_filter(t) for t in filters or [])]
         return respond(
             render.deletion_pending(
@@ -253,7 +268,7 @@ async def delete_event_data(
     toolset="destructive",
     read_only=True,
     idempotent=True,
-    needs=("data_deletion",),
+    needs=(DataDeletions,),
 )
 async def get_event_data_deletion(
     call: ProjectCall,
@@ -261,5 +276,7 @@ async def get_event_data_deletion(
     project_id: ProjectId = None,
 ) -> Annotated[CallToolResult, DataDeletionOut]:
     """Where a data-deletion request stands (status, how many events, when completed)."""
-    found = await insights(call.target).get_data_deletion(call.target.project_id, check_id(deletion_id, "deletion_id"))
+    found = await able(call.target, DataDeletions).get_data_deletion(
+        call.target.project_id, check_id(deletion_id, "deletion_id")
+    )
     return respond(render.deletion(call.target.project_id, found))
