@@ -9,8 +9,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from bugwarden.config import HttpSettings
 from bugwarden.home import LINKS, page
-from bugwarden.http_app import HttpOptions, build_http
+from bugwarden.http_app import build_http
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.anyio
 async def get(sandbox: Starlette, home: Path, **options: Any) -> httpx.Response:
     """`GET /` on a server built with these HTTP options."""
     server, app = build_http(
-        make_settings(home), HttpOptions(**options), backend_transport=httpx.ASGITransport(app=sandbox)
+        make_settings(home), HttpSettings(**options), backend_transport=httpx.ASGITransport(app=sandbox)
     )
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as http:
@@ -52,7 +53,7 @@ async def test_when_mcp_is_served_at_the_root_the_root_is_mcp(sandbox: Starlette
 
 
 def test_links_can_be_added_and_are_escaped() -> None:
-    options = HttpOptions()
+    options = HttpSettings()
     LINKS.append(lambda o: ("<Approvals>", "/console/approvals?x=1&y=2"))
     try:
         text = page(options)

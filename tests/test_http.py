@@ -18,9 +18,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 
-from bugwarden.config import ConfigError
+from bugwarden.config import ConfigError, HttpSettings
 from bugwarden.guard.tokens import TokenStore
-from bugwarden.http_app import HttpOptions, bounded_h11, build_http
+from bugwarden.http_app import bounded_h11, build_http, transport_security
 from bugwarden.store import Store
 from tests.conftest import API_PROJECT, Servers, make_settings
 from tests.snapshot import text_of
@@ -50,7 +50,7 @@ async def serving(
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     port = sock.getsockname()[1]
-    opts = HttpOptions(host="127.0.0.1", port=port, **options)
+    opts = HttpSettings(host="127.0.0.1", port=port, **options)
     server, app = build_http(
         make_settings(home, toolsets="all", state_key=state_key, **(settings or {})),
         opts,
@@ -190,8 +190,10 @@ async def test_allowed_hosts_for_deployments_behind_a_name(sandbox: Starlette, h
 
 def test_non_loopback_addresses_need_allowed_hosts() -> None:
     with pytest.raises(ConfigError, match="--allowed-host"):
-        HttpOptions(host="0.0.0.0").security()
-    assert HttpOptions(host="0.0.0.0", allowed_hosts=("mcp.example.com",)).security()
+        HttpSettings(host="0.0.0.0").check()
+    named = HttpSettings(host="0.0.0.0", allowed_hosts=("mcp.example.com",))
+    named.check()
+    assert transport_security(named).allowed_hosts == ["mcp.example.com"]
 
 
 async def test_request_body_limit(sandbox: Starlette, home: Path) -> None:

@@ -35,7 +35,7 @@ ALLOWED = {
     "config": {"errors"},
     "render": {"model"},
     "store": {"config", "errors"},
-    "backends": {"model", "config", "errors", "__version__"},
+    "backends": {"model", "config", "errors", "version"},
     "call": {"backends", "model", "errors"},
     "tools": {"call", "render", "backends", "model", "errors"},
     "guard": {"call", "backends", "store", "render", "model", "config", "errors"},
@@ -236,6 +236,41 @@ def test_the_sql_rule_would_catch_sql_outside_store(tmp_path: Path) -> None:
     assert len(OUTSIDE_STORE) > 40 and {layer_of(p) for p in OUTSIDE_STORE} >= {"guard", "backends", "web", "cli"}
     for repository in ("tokens.py", "audit_chain.py", "consent.py", "quota.py"):
         assert sql_speakers(SRC / "store" / repository) != []
+
+
+# -- the package's face stands on top (nothing inside the package imports bugwarden/__init__.py) ----------------
+
+ALL_MODULES = sorted(SRC.rglob("*.py"))
+
+
+def names_taken_from_the_face(source: str, depth: int) -> list[str]:
+    """The names a module imports from the package itself (`from . import x` at the top level, `from .. import x`
+    one package down (`depth` 2), `from bugwarden import x`) that are no module of the package: those run through
+    `__init__.py`, which imports the server, so the arrow would run back up."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ImportFrom) or node.module not in (None, "bugwarden"):
+            continue
+        if (node.module is None and node.level != depth) or (node.module == "bugwarden" and node.level):
+            continue
+        for alias in node.names:
+            if not ((SRC / f"{alias.name}.py").exists() or (SRC / alias.name / "__init__.py").exists()):
+                found.append(alias.name)
+    return found
+
+
+@pytest.mark.parametrize("path", ALL_MODULES, ids=[str(p.relative_to(SRC)) for p in ALL_MODULES])
+def test_no_module_imports_the_package_face(path: Path) -> None:
+    depth = len(path.relative_to(SRC).parts)  # 1 for a top-level module
+    found = names_taken_from_the_face(path.read_text(), depth)
+    assert found == [], f"{path.relative_to(SRC)}: import {found} from the module that defines it"
+
+
+def test_the_face_rule_would_catch_an_import_of_the_version_from_the_package() -> None:
+    assert names_taken_from_the_face((SRC / "backends" / "http.py").read_text(), 2) == []
+    assert names_taken_from_the_face("from bugwarden import __version__, config", 2) == ["__version__"]
+    assert names_taken_from_the_face("from .. import __version__, store", 2) == ["__version__"]
+    assert names_taken_from_the_face("from . import __version__, cli_tokens", 1) == ["__version__"]
 
 
 # -- tools import no concrete backend (issue 23: capabilities are types) -----------------------------------------

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import __version__, cli_approvals, cli_tokens, hooks_cli
+from . import cli_approvals, cli_tokens, hooks_cli
 from .cli_common import UsageError, count
-from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, Settings
+from .config import DEFAULT_TOOLSETS, TOOLSETS, ConfigError, HttpSettings, Settings
+from .version import __version__
 
 log = logging.getLogger("bugwarden")
 
@@ -282,20 +283,19 @@ def _transport_args(p: argparse.ArgumentParser, toolsets_from_env: bool = True) 
     hooks_cli.add_receiver_args(p)
 
 
-def _http_options(args: argparse.Namespace, settings: Settings) -> Any:
-    from .http_app import HttpOptions
-
-    return HttpOptions(
+def _http_options(args: argparse.Namespace, settings: Settings) -> HttpSettings:
+    """The HTTP settings the flags and the environment give (raises ConfigError for ones that do not fit)."""
+    return HttpSettings.of(
+        settings,
         host=args.host,
         port=args.port,
         path=args.path,
-        allowed_hosts=tuple(args.allowed_host) + settings.allowed_hosts,
-        allowed_origins=tuple(args.allowed_origin) + settings.allowed_origins,
+        allowed_hosts=tuple(args.allowed_host),
+        allowed_origins=tuple(args.allowed_origin),
         stateless=args.stateless,
         rate_limit=args.http_rate_limit,
         max_sessions_per_token=args.max_sessions_per_token,
         session_idle_timeout=float(args.session_idle_timeout),
-        public_url=settings.public_url,
         oauth_registration=args.oauth_registration,
         metadata_hosts=tuple(args.oauth_metadata_host),
         trusted_proxy_header=args.trusted_proxy_header,
@@ -330,8 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             public_url=getattr(args, "public_url", None),
         )
         if getattr(args, "transport", None) == "http":
-            _http_options(args, settings).security()
-            _http_options(args, settings).check_trusted_proxy()
+            _http_options(args, settings)
         return handler(args, settings)
     except (ConfigError, StoreError, UsageError, hooks_cli.HooksUsageError) as exc:
         print(f"bugwarden: {exc}", file=sys.stderr)
@@ -414,24 +413,21 @@ def _run_http(
 # -- commands --------------------------------------------------------------------------------------------
 
 
-def _check_agent_token(settings: Settings) -> None:
+def _check_agent_token(settings: Settings, tokens: Any) -> None:
     """Refuse to start with a BUGWARDEN_TOKEN that is already unusable (it is checked again on every call)."""
-    from .guard.tokens import TokenError, TokenStore
-    from .store import Store
+    from .guard.tokens import TokenError
 
     if not settings.agent_token:
         return
-    store = Store.open(settings)
     try:
-        TokenStore(store.tokens).verify(settings.agent_token.reveal(), transport="stdio")
+        tokens.verify(settings.agent_token.reveal(), transport="stdio")
     except TokenError as exc:
         raise UsageError(f"BUGWARDEN_TOKEN refused: {exc}") from None
-    finally:
-        store.close()
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from .app import build_server
+    from .services import Services
 
     if not settings.backends:
         raise UsageError(
@@ -441,8 +437,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return _run_http(settings, args)
     from .stdio import serve_stdio
 
-    _check_agent_token(settings)
-    server = build_server(settings)
+    services = Services.from_settings(settings)
+    try:
+        _check_agent_token(settings, services.tokens)
+    except UsageError:
+        services.close()
+        raise
+    server = build_server(services)
     return serve_stdio(server, cleanup=server.close, serving="serving MCP on stdio")
 
 

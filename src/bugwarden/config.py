@@ -8,6 +8,7 @@ Errors name the variable and the bad value. Credentials are `Secret`s whose repr
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -317,3 +318,114 @@ def _parse_float(name: str, value: str) -> float:
     if number < 0:
         raise ConfigError(f"Config {name!r} has value {value!r}. Must not be negative.")
     return number
+
+
+# -- the HTTP transport ---------------------------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DEFAULT_HOOK_RATE = 120
+DEFAULT_KEEP_DAYS = 30
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HookOptions:
+    """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
+
+    rate: int = DEFAULT_HOOK_RATE
+    """Deliveries a minute per hook (and per process); a minute's worth may arrive at once."""
+    allow_from: tuple[Network, ...] = ()
+    """Source networks deliveries may come from; empty: any."""
+    keep_days: float = DEFAULT_KEEP_DAYS
+    max_in_flight: int = 16
+    body_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How the HTTP transport is exposed: every option of `serve --transport http`, in one place.
+    Hosts and origins are Host/Origin header patterns (`host:*` allowed). Build with `HttpSettings.of(settings,
+    **flags)`, which adds what the environment says (BUGWARDEN_PUBLIC_URL, BUGWARDEN_ALLOWED_HOSTS, …)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    path: str = "/mcp"
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    stateless: bool = False
+    rate_limit: int | None = 120
+    """Tool calls and resource reads a minute per token (a minute's worth may come at once); None: no limit."""
+    max_sessions_per_token: int = 16
+    session_idle_timeout: float = 300.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    public_url: str | None = None
+    oauth_registration: str = "open"
+    """With a public URL: `open` lets clients register themselves (RFC 7591); `closed` serves only clients with
+    a Client ID Metadata Document."""
+    metadata_hosts: tuple[str, ...] = ()
+    """Hosts whose client metadata documents may be fetched even though they resolve to private addresses."""
+    hooks: HookOptions = field(default_factory=HookOptions)
+    """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
+    trusted_proxy_header: str | None = None
+    """Behind an SSO proxy: a header naming the signed-in person, believed only from `trusted_proxy_from`."""
+    trusted_proxy_from: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings, **flags: Any) -> HttpSettings:
+        """The flags given, plus the hosts, origins and public URL that the environment names (validated)."""
+        http = cls(
+            **{
+                **flags,
+                "allowed_hosts": tuple(flags.get("allowed_hosts", ())) + settings.allowed_hosts,
+                "allowed_origins": tuple(flags.get("allowed_origins", ())) + settings.allowed_origins,
+                "public_url": settings.public_url,
+            }
+        )
+        http.check()
+        return http
+
+    def check(self) -> None:
+        """Raise ConfigError, naming the flag, for options that cannot serve safely together."""
+        if not is_loopback(self.host) and not self.public_url and not self.allowed_hosts:
+            raise ConfigError(
+                f"serving on {self.host} needs --allowed-host (the Host name clients use, e.g. mcp.example.com:443); "
+                "DNS-rebinding protection cannot be turned off"
+            )
+        if self.trusted_proxy_header and not self.trusted_proxy_from:
+            raise ConfigError("--trusted-proxy-header needs --trusted-proxy-from (the proxy's address or network)")
+        if self.trusted_proxy_header and not self.public_url:
+            raise ConfigError("--trusted-proxy-header applies to the pages, which need --public-url")
+        for cidr in self.trusted_proxy_from:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError(f"--trusted-proxy-from {cidr!r} is not an address or network (CIDR)") from None
+
+    def accepted(self) -> tuple[list[str], list[str]]:
+        """The Host and Origin header patterns requests must carry (DNS-rebinding protection)."""
+        hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
+        if self.public_url:  # the address clients use is, by definition, a Host and Origin they send
+            public = urlsplit(self.public_url)
+            hosts += [public.netloc, f"{public.hostname}:*"]
+            origins.append(f"{public.scheme}://{public.netloc}")
+        if is_loopback(self.host):
+            hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+            origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+        return hosts, origins
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"

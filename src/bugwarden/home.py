@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 
 class Served(Protocol):
-    """What the page reads of `http_app.HttpOptions`."""
+    """What the page reads of `config.HttpSettings`."""
 
     @property
     def base_url(self) -> str: ...

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .config import Settings
-from .hooks.receiver import DEFAULT_KEEP_DAYS, DEFAULT_RATE, HookOptions, parse_networks
+from .config import DEFAULT_HOOK_RATE, DEFAULT_KEEP_DAYS, HookOptions, Settings
+from .hooks.receiver import parse_networks
 
 BUGSNAG_EGRESS = (
     "104.196.245.109,104.196.254.247,107.23.160.224,34.231.155.113,34.235.33.231,52.207.146.211,52.55.78.127"
@@ -33,7 +33,9 @@ def add_receiver_args(p: argparse.ArgumentParser) -> None:
         help="HTTP: accept webhook deliveries only from these addresses (repeatable or comma-separated), e.g. "
         f"BugSnag's: {BUGSNAG_EGRESS}",
     )
-    p.add_argument("--hooks-rate", type=int, default=DEFAULT_RATE, help="HTTP: webhook deliveries a minute per hook")
+    p.add_argument(
+        "--hooks-rate", type=int, default=DEFAULT_HOOK_RATE, help="HTTP: webhook deliveries a minute per hook"
+    )
     p.add_argument(
         "--signals-keep-days", type=float, default=DEFAULT_KEEP_DAYS, help="how long signals are kept, in days"
     )
@@ -44,7 +46,7 @@ def receiver_options(args: argparse.Namespace) -> HookOptions:
         networks = parse_networks(getattr(args, "hooks_from", []) or [])
     except ValueError as exc:
         raise HooksUsageError(str(exc)) from None
-    rate = getattr(args, "hooks_rate", DEFAULT_RATE)
+    rate = getattr(args, "hooks_rate", DEFAULT_HOOK_RATE)
     keep = getattr(args, "signals_keep_days", DEFAULT_KEEP_DAYS)
     if rate <= 0 or keep <= 0:
         raise HooksUsageError("--hooks-rate and --signals-keep-days must be positive")

@@ -1,19 +1,20 @@
 """Streamable HTTP for editor agents: bearer tokens from the token store, and a front door that is fair and bounded.
 
 Outermost first, every request meets:
+- `WebhookRoutes`: `POST /hooks/bugsnag/<secret>` goes to the webhook receiver (hooks/receiver.py);
 - `OneAuthorization`: a request with more than one Authorization header is refused (400), so nothing can
   be checked against one header and acted on with another;
 - `BoundedBody`: a body must arrive whole within `body_timeout` and be at most 1 MiB (408, 413);
-- `BearerAuth`: the MCP endpoint needs `Authorization: Bearer bw_…`, checked against the token store on
-  every request (revocation applies at once); a 401 says how to get a token. bugwarden is not an OAuth
-  authorization server, so it advertises none;
+- with a public URL, the pages (web/): sign-in, consent, the console and the OAuth authorization server;
+- `BearerAuth`: the MCP endpoint needs `Authorization: Bearer …`, checked against the token store on
+  every request (revocation applies at once); a 401 says how to get a token, and names the authorization
+  server's metadata when there is one (with a public URL; without one, bugwarden advertises none);
 - `SessionsPerToken`: each token may hold `max_sessions_per_token` open sessions; another token can always
   open its own.
 Slow clients are cut off at the connection too: `BoundedH11` closes a connection whose request headers
 have not arrived within `header_timeout`. The per-token budget of tool calls lives in the checkpoint,
 after authentication, so it counts calls (not protocol chatter) and only for verified tokens.
 """
-
 from __future__ import annotations
 
 import ipaddress
@@ -23,9 +24,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -39,20 +38,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import GuardedServer, build_server
-from .config import ConfigError, Settings
+from .config import HttpSettings, Settings, is_loopback
 from .guard.auth_failures import AuthFailures
 from .guard.errors import Refusal
 from .guard.principal import Principal
-from .guard.tokens import TokenStore
 from .guard.verifier import StoreTokenVerifier, http_principal
 from .home import home_route
-from .hooks.receiver import UNKNOWN_ROUTE, HookOptions, Receiver
+from .hooks.receiver import UNKNOWN_ROUTE, Receiver
 from .model import Project
-from .store import Store, StoreError
+from .services import Seams, Services
+from .store import StoreError
 from .store.buckets import CallBudgets
-from .store.hooks import HookStore
-from .store.keys import KeyRing
-from .store.signals import SignalStore
 
 log = logging.getLogger("bugwarden.http")
 
@@ -62,7 +58,6 @@ AUTHORIZATIONS_PER_MINUTE = 60
 """Authorization requests from one address a minute: each keeps a pending request in the store for 10 minutes
 and may fetch a client metadata document, so an unlimited stream would fill the store and send requests out."""
 """Anonymous client registrations (RFC 7591) a minute from one address."""
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 GETTING_ACCESS = (
     "send a bugwarden agent token as 'Authorization: Bearer bw_…'; an operator creates one with "
     "`bugwarden token create --name NAME --scopes read` (bugwarden is not an OAuth authorization server)"
@@ -74,78 +69,10 @@ SIGNING_IN = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HttpOptions:
-    """How the HTTP transport is exposed. Hosts and origins are Host/Origin header patterns (`host:*` allowed)."""
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    path: str = "/mcp"
-    allowed_hosts: tuple[str, ...] = ()
-    allowed_origins: tuple[str, ...] = ()
-    stateless: bool = False
-    rate_limit: int | None = 120
-    """Tool calls and resource reads a minute per token (a minute's worth may come at once); None: no limit."""
-    max_sessions_per_token: int = 16
-    session_idle_timeout: float = 300.0
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    public_url: str | None = None
-    oauth_registration: str = "open"
-    """With a public URL: `open` lets clients register themselves (RFC 7591); `closed` serves only clients with
-    a Client ID Metadata Document."""
-    metadata_hosts: tuple[str, ...] = ()
-    """Hosts whose client metadata documents may be fetched even though they resolve to private addresses."""
-    hooks: HookOptions = field(default_factory=HookOptions)
-    """The webhook receiver at /hooks/bugsnag/<secret> (hooks/receiver.py)."""
-    trusted_proxy_header: str | None = None
-    """Behind an SSO proxy: a header naming the signed-in person, believed only from `trusted_proxy_from`."""
-    trusted_proxy_from: tuple[str, ...] = ()
-
-    def check_trusted_proxy(self) -> None:
-        if self.trusted_proxy_header and not self.trusted_proxy_from:
-            raise ConfigError("--trusted-proxy-header needs --trusted-proxy-from (the proxy's address or network)")
-        if self.trusted_proxy_header and not self.public_url:
-            raise ConfigError("--trusted-proxy-header applies to the pages, which need --public-url")
-        for cidr in self.trusted_proxy_from:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ConfigError(f"--trusted-proxy-from {cidr!r} is not an address or network (CIDR)") from None
-
-    def security(self) -> TransportSecuritySettings:
-        hosts, origins = list(self.allowed_hosts), list(self.allowed_origins)
-        if self.public_url:  # the address clients use is, by definition, a Host and Origin they send
-            public = urlsplit(self.public_url)
-            hosts += [public.netloc, f"{public.hostname}:*"]
-            origins.append(f"{public.scheme}://{public.netloc}")
-        if is_loopback(self.host):
-            hosts += ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-            origins += ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-        elif not hosts:
-            raise ConfigError(
-                f"serving on {self.host} needs --allowed-host (the Host name clients use, e.g. mcp.example.com:443); "
-                "DNS-rebinding protection cannot be turned off"
-            )
-        return TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-        )
-
-    @property
-    def base_url(self) -> str:
-        if self.public_url:
-            return self.public_url.rstrip("/")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def transport_security(http: HttpSettings) -> TransportSecuritySettings:
+    """The SDK's DNS-rebinding protection for `http`'s hosts and origins (never off)."""
+    hosts, origins = http.accepted()
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
 def _json_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response:
@@ -433,25 +360,26 @@ async def healthz(request: Request) -> Response:
 
 def build_http(
     settings: Settings,
-    options: HttpOptions,
+    options: HttpSettings,
     loopback_principal: Principal | None = None,
     web_clock: Callable[[], float] | None = None,
     metadata_fetch: Callable[[str], Awaitable[bytes]] | None = None,
     **build_kw: Any,
 ) -> tuple[GuardedServer, ASGIApp]:
     """The MCP server and the ASGI app that serves it over Streamable HTTP; with a public URL, also the pages
-    (sign-in, consent, console) and the OAuth authorization server. `web_clock` replaces the pages' wall clock
-    (tests), `metadata_fetch` the
-    network for client metadata documents (tests)."""
-    store = build_kw.pop("store", None) or Store.open(settings)
-    server = build_server(
+    (sign-in, consent, console) and the OAuth authorization server. One `Services` serves them all; `build_kw`
+    goes to `Services.from_settings` (`store`, and the loose test seams). `web_clock` replaces the pages' wall
+    clock (tests), `metadata_fetch` the network for client metadata documents (tests)."""
+    options.check()
+    services = Services.from_settings(
         settings,
         transport="http",
         authenticate=_required_http_principal,
-        store=store,
         call_budget=options.rate_limit,
+        seams=Seams.take(build_kw),
         **build_kw,
     )
+    server = build_server(services)
     server.custom_route("/healthz", methods=["GET"])(healthz)
     if options.path != "/":  # `GET /` says what this is and where to connect (unless MCP itself is served there)
         server.custom_route("/", methods=["GET"])(home_route(options))
@@ -462,13 +390,12 @@ def build_http(
         max_request_body_size=MAX_BODY,
         session_idle_timeout=options.session_idle_timeout,
         max_sessions=None,  # capped per token below, so that one token cannot lock the others out
-        transport_security=options.security(),
+        transport_security=transport_security(options),
         host=options.host,
     )
     guarded: ASGIApp = SessionsPerToken(app, options.max_sessions_per_token, options.session_idle_timeout)
-    options.check_trusted_proxy()
-    verifier = StoreTokenVerifier(TokenStore(store.tokens))
-    failures = AuthFailures(server.audit)
+    verifier = StoreTokenVerifier(services.tokens)
+    failures = AuthFailures(services.audit)
     if not options.public_url:
         guarded = BearerAuth(guarded, verifier, options.path, loopback_principal, failures=failures)
     else:
@@ -485,12 +412,12 @@ def build_http(
         )
 
         async def list_projects() -> list[Project]:
-            return (await server.runtime.all_projects())[0]
+            return (await services.runtime.all_projects())[0]
 
         clock = web_clock or time.time
         provider = Provider(
-            repo=OAuthRepository(store.tokens),
-            audit=server.audit,
+            repo=OAuthRepository(services.store.tokens),
+            audit=services.audit,
             issuer=public,
             resource=public + options.path,
             fetch=metadata_fetch or network_fetch(options.metadata_hosts),
@@ -498,22 +425,22 @@ def build_http(
             metadata_hosts=options.metadata_hosts,
         )
         web = Web(
-            store=store,
+            store=services.store,
             public_url=public,
-            audit=server.audit,
-            keys=KeyRing(store.state, settings.state_key.reveal() if settings.state_key else None),
+            audit=services.audit,
+            keys=services.keys,
             clock=clock,
             list_projects=list_projects,
             oauth=provider,
             trusted_header=options.trusted_proxy_header,
             trusted_from=tuple(ipaddress.ip_network(c, strict=False) for c in options.trusted_proxy_from),
         )
-        registrations = CallBudgets(store.state, REGISTRATIONS_PER_MINUTE)
+        registrations = CallBudgets(services.store.state, REGISTRATIONS_PER_MINUTE)
 
         async def registration_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(registrations.take, f"register:{address}", clock(), 0.0)
 
-        authorizations = CallBudgets(store.state, AUTHORIZATIONS_PER_MINUTE)
+        authorizations = CallBudgets(services.store.state, AUTHORIZATIONS_PER_MINUTE)
 
         async def authorize_wait(address: str) -> float:
             return await anyio.to_thread.run_sync(authorizations.take, f"authorize:{address}", clock(), 0.0)
@@ -528,9 +455,7 @@ def build_http(
         )
         guarded = build_web(web, guarded, routes)
     guarded = BoundedBody(guarded, MAX_BODY, options.body_timeout)
-    receiver = Receiver(
-        HookStore(store.hooks), SignalStore(store.hooks), server.audit, options.hooks, on_signal=_wake(server)
-    )
+    receiver = Receiver(services.hooks, services.signals, services.audit, options.hooks, on_signal=_wake(server))
     if server.watch is not None:
         server.watch.chores.append(receiver.flush)
     server.receiver = receiver

@@ -41,7 +41,7 @@ from bugwarden.sandbox.bugport_seed import uid
 from bugwarden.sandbox.bugsnag_app import create_bugsnag_app
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.tools import REGISTRY
-from bugwarden.tools.errors import OPERATION_FIELDS, operation_takes
+from bugwarden.tools.operations import OPERATION_FIELDS, operation_takes
 from tests.conftest import bugport_settings
 from tests.snapshot import text_of
 from tests.tools.test_injection_canary import RAW, balanced

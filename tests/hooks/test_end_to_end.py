@@ -98,7 +98,7 @@ async def test_a_handshake_session_subscribes_with_resources_subscribe_and_is_no
 async def test_a_flood_of_deliveries_is_refused_past_the_rate_while_mcp_calls_go_on(
     sandbox: Starlette, home: Path
 ) -> None:
-    from bugwarden.hooks.receiver import HookOptions
+    from bugwarden.config import HookOptions
 
     _, secret = token(home, "read")
     _, hook_secret = add_hook(home)

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from bugwarden.config import HookOptions, HttpSettings
 from bugwarden.guard.audit import AuditLog
-from bugwarden.hooks.receiver import MAX_BODY, HookOptions, parse_networks
-from bugwarden.http_app import HttpOptions, build_http
+from bugwarden.hooks.receiver import MAX_BODY, parse_networks
+from bugwarden.http_app import build_http
 from bugwarden.sandbox.bugsnag_seed import oid
 from bugwarden.sandbox.webhook import dashboard_test_delivery, delivery, raise_error
 from bugwarden.store.hooks import HookStore
@@ -33,7 +34,7 @@ class Hooked:
         self.sandbox = sandbox
         self.server, self.app = build_http(
             make_settings(home),
-            HttpOptions(hooks=HookOptions(**hook_options)),
+            HttpSettings(hooks=HookOptions(**hook_options)),
             backend_transport=httpx.ASGITransport(app=sandbox),
         )
         self.store = self.server.store

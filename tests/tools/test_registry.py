@@ -87,7 +87,7 @@ def test_every_tool_has_a_whole_output_snapshot(name: str) -> None:
 
 
 def test_every_parameter_is_described_and_no_schema_uses_oneof() -> None:
-    from bugwarden.app import sdk_tool
+    from bugwarden.services import sdk_tool
 
     undocumented = []
     for spec in REGISTRY.values():

@@ -16,8 +16,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from bugwarden.app import GuardedServer
+from bugwarden.config import HttpSettings
 from bugwarden.guard.audit import AuditLog
-from bugwarden.http_app import HttpOptions, bounded_h11, build_http, forwarded_options
+from bugwarden.http_app import bounded_h11, build_http, forwarded_options
 from bugwarden.store import Store
 from bugwarden.web.people import People
 from tests.conftest import make_settings
@@ -66,7 +67,7 @@ async def site(
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     clock = Clock()
-    opts = HttpOptions(host="127.0.0.1", port=port, public_url=public_url or url, **options)
+    opts = HttpSettings(host="127.0.0.1", port=port, public_url=public_url or url, **options)
     server, app = build_http(
         make_settings(home, public_url=public_url or url, **(settings or {})),
         opts,

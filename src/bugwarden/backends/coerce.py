@@ -1,7 +1,7 @@
 """Lenient coercion of upstream JSON values: a value of the wrong type becomes None, never an exception.
 
 Shared by every adapter's parser. Identifiers get one stricter rule: an id that could not be used as
-a path segment (`paths.check_id`) is dropped, so nothing an upstream invents can pose as one of ours.
+a path segment (`paths.is_id`) is dropped, so nothing an upstream invents can pose as one of ours.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}")
+from .paths import is_id
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_' -]{0,39}")
 
 
@@ -33,7 +34,7 @@ def ident(value: Any) -> str | None:
     """An upstream id, if it is one: a safe path segment (letters, digits and `_.:@+-`, no `..`)."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _ID.fullmatch(value) or ".." in value:
+    if not isinstance(value, str) or not is_id(value):
         return None
     return value
 

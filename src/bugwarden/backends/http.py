@@ -31,7 +31,6 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from .. import __version__
 from ..config import (
     DEFAULT_CACHING,
     DEFAULT_LIMITS,
@@ -43,6 +42,7 @@ from ..config import (
     Settings,
     Timeouts,
 )
+from ..version import __version__
 from .cache import ResponseCache
 from .call_context import CallContext, Deadline
 from .errors import (

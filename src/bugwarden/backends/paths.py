@@ -15,11 +15,16 @@ from .errors import InvalidArgument
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}")
 
 
+def is_id(value: str) -> bool:
+    """Whether `value` can stand as one path segment: letters, digits and `_.:@+-`, at most 200, no `..`."""
+    return _SEGMENT.fullmatch(value) is not None and ".." not in value
+
+
 def check_id(value: object, what: str) -> str:
     """Return `value` if it is a safe single path segment, else raise InvalidArgument naming `what`."""
     if not isinstance(value, str) or not value:
         raise InvalidArgument(f"{what} is required")
-    if not _SEGMENT.fullmatch(value) or ".." in value:
+    if not is_id(value):
         raise InvalidArgument(
             f"{what} is not a valid identifier: use the id as shown by the list tools "
             "(letters, digits, '.', '_', '-', ':'); the value given follows",

@@ -32,6 +32,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ..config import HookOptions, Network
 from ..guard.audit import AuditError, AuditLog, redact
 from ..store import StoreError
 from ..store.buckets import gcra
@@ -41,10 +42,7 @@ from .payload import Refused, merge, parse_body, read_delivery
 
 log = logging.getLogger("bugwarden.hooks")
 MAX_BODY = 1024 * 1024
-DEFAULT_RATE = 120
-DEFAULT_KEEP_DAYS = 30
 _SECRET = re.compile(r"[A-Za-z0-9_-]{20,100}")
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 UNKNOWN_ROUTE = PlainTextResponse("Not Found", status_code=404)
@@ -54,17 +52,6 @@ UNKNOWN_ROUTE = PlainTextResponse("Not Found", status_code=404)
 
 def not_found() -> Response:
     return UNKNOWN_ROUTE
-
-
-@dataclass(frozen=True, slots=True)
-class HookOptions:
-    rate: int = DEFAULT_RATE
-    """Deliveries a minute per hook (and per process); a minute's worth may arrive at once."""
-    allow_from: tuple[Network, ...] = ()
-    """Source networks deliveries may come from; empty: any."""
-    keep_days: float = DEFAULT_KEEP_DAYS
-    max_in_flight: int = 16
-    body_timeout: float = 30.0
 
 
 def parse_networks(values: Sequence[str]) -> tuple[Network, ...]:

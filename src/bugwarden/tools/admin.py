@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.types import CallToolResult
 from pydantic import Field
@@ -26,21 +26,17 @@ from ..render.outputs import (
 )
 from .confirm import change_settings, fields_given
 from .errors import bugsnag_change
+from .operations import BulkOperation, chosen
 from .params import (
-    AdditionalOccurrences,
-    AdditionalUsers,
     CollaboratorId,
     Confirm,
     Cursor,
-    Hours,
     Limit,
-    Occurrences,
     OrganizationId,
     ProjectId,
-    ReopenIf,
-    Seconds,
     Severity,
     TeamId,
+    with_snooze_rule,
 )
 from .registry import tool
 from .support import able, respond
@@ -268,11 +264,6 @@ async def update_release_group(
     return respond(render_insights.release_group_changed(group))
 
 
-BulkOperation = Literal[
-    "open", "fix", "ignore", "snooze", "override_severity", "assign", "unlink_issue", "discard", "undiscard", "delete"
-]
-
-
 def bulk_rules(args: dict[str, Any], target: Target) -> None:
     for error_id in args["error_ids"]:
         check_id(error_id, "error_ids")
@@ -299,6 +290,7 @@ def ask_before_bulk_loss(args: dict[str, Any]) -> str | None:
     rules=bulk_rules,
     ask=ask_before_bulk_loss,
 )
+@with_snooze_rule
 async def bulk_update_errors(
     call: ProjectCall,
     error_ids: Annotated[
@@ -311,17 +303,13 @@ async def bulk_update_errors(
     severity: Annotated[Severity | None, Field(description="For override_severity: info, warning or error.")] = None,
     assigned_collaborator_id: CollaboratorId = None,
     assigned_team_id: TeamId = None,
-    reopen_if: Annotated[ReopenIf | None, Field(description="For snooze.")] = None,
-    seconds: Seconds = None,
-    occurrences: Occurrences = None,
-    hours: Hours = None,
-    additional_occurrences: AdditionalOccurrences = None,
-    additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
+    **rule: Any,
 ) -> Annotated[CallToolResult, BulkChangeOut]:
     """Apply one change to up to 100 errors at once: open, fix, ignore, snooze, override severity, assign (to a
     collaborator or a team), unlink issues, discard or undiscard, delete. Discard (errors:delete scope) and delete
     (errors:delete) ask first."""
+    args = chosen(call.arguments)
     if not consent.given:
         return respond(
             render_errors.bulk_pending(
@@ -334,20 +322,6 @@ async def bulk_update_errors(
                 consent.approve_at,
             )
         )
-    change = bugsnag_change(
-        call.target,
-        operation,
-        {
-            "severity": severity,
-            "assigned_collaborator_id": assigned_collaborator_id,
-            "assigned_team_id": assigned_team_id,
-            "reopen_if": reopen_if,
-            "seconds": seconds,
-            "occurrences": occurrences,
-            "hours": hours,
-            "additional_occurrences": additional_occurrences,
-            "additional_users": additional_users,
-        },
-    )
+    change = bugsnag_change(call.target, operation, args)
     statuses = await able(call.target, BulkChanges).bulk_update_errors(call.target.project_id, error_ids, change)
     return respond(render_errors.bulk_change(call.target.project_id, operation, statuses))

@@ -19,36 +19,25 @@ from ..render import confirm as render_confirm
 from ..render import errors as render
 from ..render.outputs import CommentOut, ErrorChangeOut, ErrorDetail, ErrorList
 from .filters import FilterList, checked_filters, filter_rules
+from .operations import BUGPORT_FIELDS, SNOOZE_COMPANIONS, UpdateOperation, chosen, operation_takes, refuse_foreign
 from .params import (
-    AdditionalOccurrences,
-    AdditionalUsers,
     CollaboratorId,
     Confirm,
     Cursor,
     ErrorId,
     ErrorSort,
     Full,
-    Hours,
     Limit,
     NotificationId,
-    Occurrences,
     ProjectId,
-    ReopenIf,
-    Seconds,
     Severity,
     Since,
     Status,
     TeamId,
+    with_snooze_rule,
 )
 from .registry import tool
 from .support import able, backend_of, check_since, check_vocabulary, respond
-
-SNOOZE_COMPANIONS = {
-    "occurs_after": ("seconds",),
-    "n_occurrences_in_m_hours": ("occurrences", "hours"),
-    "n_additional_occurrences": ("additional_occurrences",),
-    "n_additional_users": ("additional_users",),
-}
 
 
 def _statuses(value: Any) -> list[str]:
@@ -242,67 +231,6 @@ async def resolve_error(
     return await apply_change(call, error_id, ErrorChange("fix"), "resolved")
 
 
-Operation = Literal[
-    "open",
-    "ignore",
-    "snooze",
-    "override_severity",
-    "assign",
-    "create_issue",
-    "link_issue",
-    "unlink_issue",
-    "discard",
-    "undiscard",
-]
-
-
-OPERATION_ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "open": (),
-    "fix": (),
-    "ignore": (),
-    "snooze": ("reopen_if",),  # and the companions of the chosen reopen_if (SNOOZE_COMPANIONS)
-    "override_severity": ("severity",),
-    "assign": ("assigned_collaborator_id", "assigned_team_id"),
-    "create_issue": ("issue_title", "notification_id"),
-    "link_issue": ("issue_url", "notification_id"),
-    "unlink_issue": (),
-    "discard": (),
-    "undiscard": (),
-    "delete": (),
-}
-"""The arguments each BugSnag operation takes, beyond the error (or errors) and project it acts on."""
-OPERATION_FIELDS = tuple(
-    sorted(
-        {"severity", "status", *(n for c in SNOOZE_COMPANIONS.values() for n in c)}.union(*OPERATION_ARGUMENTS.values())
-    )
-)
-"""Every argument that belongs to one operation or another: given to any other operation it is refused."""
-BUGPORT_FIELDS = ("status", "severity")
-
-
-def refuse_foreign(args: dict[str, Any], takes: tuple[str, ...], what: str) -> None:
-    """Refuse operation arguments that `what` does not take (named in the message), so that nothing the
-    call carries is silently dropped and a confirmation binds to exactly what would be sent."""
-    foreign = [n for n in OPERATION_FIELDS if args.get(n) is not None and n not in takes]
-    if foreign:
-        verb = "does" if len(foreign) == 1 else "do"
-        raise InvalidArgument(
-            f"{', '.join(foreign)} {verb} not belong to {what}, which takes "
-            + (", ".join(takes) if takes else "no further arguments")
-            + ": leave "
-            + ("it" if len(foreign) == 1 else "them")
-            + " out"
-        )
-
-
-def operation_takes(operation: str, args: dict[str, Any]) -> tuple[str, ...]:
-    """The arguments `operation` takes given the others (snooze takes the companions of its reopen_if)."""
-    takes = OPERATION_ARGUMENTS.get(operation, ())
-    if operation == "snooze" and args.get("reopen_if") in SNOOZE_COMPANIONS:
-        takes = takes + SNOOZE_COMPANIONS[args["reopen_if"]]
-    return takes
-
-
 def error_change(target: Target, args: dict[str, Any]) -> ErrorChange:
     """The change an update asks for, checked against what the target's backend accepts (raises InvalidArgument).
     Used by the checkpoint (before any intent is recorded) and by the tool itself."""
@@ -335,10 +263,8 @@ def bugsnag_change(target: Target, operation: str, args: dict[str, Any]) -> Erro
     if args.get("severity") is not None and operation != "override_severity":
         raise InvalidArgument("severity goes with operation override_severity only")
     if operation == "snooze" and args.get("reopen_if") is None:
-        raise InvalidArgument(
-            "snooze needs reopen_if (occurs_after, n_occurrences_in_m_hours, n_additional_occurrences or "
-            "n_additional_users) and its companion values"
-        )
+        *others, last = SNOOZE_COMPANIONS
+        raise InvalidArgument(f"snooze needs reopen_if ({', '.join(others)} or {last}) and its companion values")
     refuse_foreign(args, operation_takes(operation, args), f"operation {operation}")
     fields: dict[str, Any] = {}
     if operation == "override_severity":
@@ -392,12 +318,13 @@ def ask_before_discard(args: dict[str, Any]) -> str | None:
     rules=update_rules,
     ask=ask_before_discard,
 )
+@with_snooze_rule
 async def update_error(
     call: ProjectCall,
     error_id: ErrorId,
     consent: Consent,
     operation: Annotated[
-        Operation | None,
+        UpdateOperation | None,
         Field(description="BugSnag: what to do. 'discard' drops all future events (needs the errors:delete scope)."),
     ] = None,
     project_id: ProjectId = None,
@@ -413,39 +340,19 @@ async def update_error(
     notification_id: NotificationId = None,
     issue_url: Annotated[str | None, Field(description="For link_issue.", max_length=2000)] = None,
     issue_title: Annotated[str | None, Field(description="For create_issue.", max_length=200)] = None,
-    reopen_if: Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")] = None,
-    seconds: Seconds = None,
-    occurrences: Occurrences = None,
-    hours: Hours = None,
-    additional_occurrences: AdditionalOccurrences = None,
-    additional_users: AdditionalUsers = None,
     confirm: Confirm = None,
+    **rule: Any,
 ) -> Annotated[CallToolResult, ErrorChangeOut]:
     """Change an error: reopen, ignore, snooze (with reopen rules), override severity, assign (to a collaborator or
     a team), create, link or unlink an issue, discard (asks first) or undiscard. For a BugPort bug report, set
     status and/or severity instead. Answers with what changed. To mark fixed use resolve_error."""
+    args = chosen(call.arguments)
     if not consent.given:
         return respond(
             render_confirm.discard_pending(
                 error_id, call.target.project_id, consent.how, consent.code, consent.approval, consent.approve_at
             )
         )
-    args = {
-        "operation": operation,
-        "status": status,
-        "severity": severity,
-        "assigned_collaborator_id": assigned_collaborator_id,
-        "assigned_team_id": assigned_team_id,
-        "notification_id": notification_id,
-        "issue_url": issue_url,
-        "issue_title": issue_title,
-        "reopen_if": reopen_if,
-        "seconds": seconds,
-        "occurrences": occurrences,
-        "hours": hours,
-        "additional_occurrences": additional_occurrences,
-        "additional_users": additional_users,
-    }
     change = error_change(call.target, args)
     return await apply_change(call, error_id, change, "updated" if operation is None else f"{operation} applied")
 

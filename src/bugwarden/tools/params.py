@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field
+
+from .operations import ReopenIf
 
 ProjectId = Annotated[
     str | None,
@@ -54,7 +58,7 @@ Status = Literal[
 ]
 Severity = Literal["info", "warning", "error", "low", "medium", "high", "critical"]
 ErrorSort = Literal["last_seen", "first_seen", "users", "events", "unsorted"]
-ReopenIf = Literal["occurs_after", "n_occurrences_in_m_hours", "n_additional_occurrences", "n_additional_users"]
+ReopenRule = Annotated[ReopenIf | None, Field(description="For snooze: when to reopen.")]
 Seconds = Annotated[
     int | None, Field(ge=1, le=100_000_000, description="For snooze with occurs_after: reopen after this many seconds.")
 ]
@@ -69,6 +73,35 @@ AdditionalOccurrences = Annotated[
 AdditionalUsers = Annotated[
     int | None, Field(ge=1, le=100_000, description="For snooze with n_additional_users: this many more users.")
 ]
+SNOOZE_RULE: dict[str, Any] = {
+    "reopen_if": ReopenRule,
+    "seconds": Seconds,
+    "occurrences": Occurrences,
+    "hours": Hours,
+    "additional_occurrences": AdditionalOccurrences,
+    "additional_users": AdditionalUsers,
+}
+"""A snooze rule's parameters: `reopen_if` and every rule's companions (operations.SNOOZE_COMPANIONS)."""
+
+Tool = TypeVar("Tool", bound=Callable[..., Any])
+
+
+def with_snooze_rule(fn: Tool) -> Tool:
+    """Give a tool the parameters of a snooze rule (SNOOZE_RULE, each optional), so that every tool that snoozes
+    offers them alike: they take the place of the tool's `**rule` (which receives them) in the signature the SDK
+    reads, before its `confirm`."""
+    signature = inspect.signature(fn, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    at = next((i for i, p in enumerate(kept) if p.name == "confirm"), len(kept))
+    rule = [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=t)
+        for n, t in SNOOZE_RULE.items()
+    ]
+    fn.__signature__ = signature.replace(parameters=[*kept[:at], *rule, *kept[at:]])  # type: ignore[attr-defined]
+    fn.__annotations__ = {**{k: v for k, v in fn.__annotations__.items() if k != "rule"}, **SNOOZE_RULE}
+    return fn
+
+
 CollaboratorId = Annotated[
     str | None,
     Field(description="For assign: the collaborator's id or email; empty unassigns.", max_length=200),
