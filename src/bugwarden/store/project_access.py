@@ -113,16 +113,9 @@ class ProjectNames:
 
     def names(self, project_ids: Iterable[str]) -> dict[str, str]:
         """id -> name for those of `project_ids` bugwarden has seen listed."""
-        wanted = sorted({str(p) for p in project_ids})
-        found: dict[str, str] = {}
-        with self.db.transaction() as tx:
-            for start in range(0, len(wanted), 200):
-                chunk = wanted[start : start + 200]
-                marks = ", ".join("?" for _ in chunk)  # placeholders only: the ids are parameters
-                query = f"SELECT project_id, name FROM project_names WHERE project_id IN ({marks})"  # noqa: S608
-                rows = tx.execute(query, chunk).fetchall()
-                found.update({str(r[0]): str(r[1]) for r in rows})
-        return found
+        query = "SELECT project_id, name FROM project_names WHERE project_id IN ({})"
+        rows = _rows_where_in(self.db, query, project_ids)
+        return {str(r[0]): str(r[1]) for r in rows}
 
 
 class ErrorTitles:
@@ -133,18 +126,22 @@ class ErrorTitles:
         self.db = db
 
     def titles(self, error_ids: Iterable[str]) -> dict[str, str]:
-        wanted = sorted({str(e) for e in error_ids})
+        query = "SELECT error_id, error_class, message FROM signals WHERE error_id IN ({}) ORDER BY seq"
         found: dict[str, str] = {}
-        with self.db.transaction() as tx:
-            for start in range(0, len(wanted), 200):
-                chunk = wanted[start : start + 200]
-                marks = ", ".join("?" for _ in chunk)  # placeholders only: the ids are parameters
-                query = (
-                    "SELECT error_id, error_class, message FROM signals "  # noqa: S608
-                    f"WHERE error_id IN ({marks}) ORDER BY seq"
-                )
-                for error_id, error_class, message in tx.execute(query, chunk).fetchall():
-                    title = ": ".join(str(p) for p in (error_class, message) if p)
-                    if title:
-                        found[str(error_id)] = title[:NAME_LIMIT]
+        for error_id, error_class, message in _rows_where_in(self.db, query, error_ids):
+            title = ": ".join(str(p) for p in (error_class, message) if p)
+            if title:
+                found[str(error_id)] = title[:NAME_LIMIT]
         return found
+
+
+def _rows_where_in(db: Database, query: str, ids: Iterable[str], chunk: int = 200) -> list[tuple[object, ...]]:
+    """The rows of `query` (its `{}` is the IN list) for `ids`, asked `chunk` at a time in one transaction, in
+    order within each chunk: placeholders only go into the text, the ids are parameters."""
+    wanted = sorted({str(i) for i in ids})
+    rows: list[tuple[object, ...]] = []
+    with db.transaction() as tx:
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start : start + chunk]
+            rows += tx.execute(query.format(", ".join("?" for _ in part)), part).fetchall()
+    return rows
